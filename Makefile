@@ -1,0 +1,35 @@
+# qsim: `make run` simulates the flagship scenario, `make test` runs the test suite.
+# Both create the virtual environment on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SCENARIO ?= scenarios/food-delivery.yaml
+
+.PHONY: run test lint validate clean
+
+$(BIN)/qsim: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-extras: $(BIN)/qsim
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/qsim
+	$(BIN)/qsim run $(SCENARIO)
+
+test: $(VENV)/.test-extras
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.test-extras
+	$(BIN)/ruff check qsim tests
+	$(BIN)/ruff format --check qsim tests
+	$(BIN)/mypy
+
+validate: $(BIN)/qsim
+	$(BIN)/qsim validate scenarios/*.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

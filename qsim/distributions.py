@@ -1,0 +1,381 @@
+"""Probability distributions a scenario can name, looked up in a registry by their ``dist`` key.
+
+Each distribution is a frozen model with ``sample(rng, n)`` and its exact ``mean`` and ``cv``
+(coefficient of variation), which the analytic cross-checks use. Parameters carry the unit of the
+field they describe: ``service_time: {dist: exponential, mean: 200ms}`` is in seconds,
+``size: {dist: uniform, low: 1KB, high: 4KB}`` in bytes. A bare value means ``constant``.
+
+Add a distribution by subclassing :class:`Distribution` and decorating it with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
+
+import numpy as np
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+
+from qsim.spec import Number, PositiveCount, Spec, fail
+
+__all__ = ["REGISTRY", "Distribution", "distribution_of", "register"]
+
+Q = TypeVar("Q", bound=float)
+REGISTRY: dict[str, type[Distribution[Any]]] = {}
+
+
+def register(cls: type[Distribution[Any]]) -> type[Distribution[Any]]:
+    """Add a distribution class to the registry under its ``dist`` name."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class Distribution(Spec, Generic[Q]):
+    """A distribution of a non-negative quantity."""
+
+    name: ClassVar[str]
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws as a float array."""
+        raise NotImplementedError  # every registered subclass overrides this
+
+    @property
+    def mean(self) -> float:
+        """The exact mean."""
+        raise NotImplementedError  # every registered subclass overrides this
+
+    @property
+    def variance(self) -> float:
+        """The exact variance (``inf`` where it does not exist)."""
+        raise NotImplementedError  # every registered subclass overrides this
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation: standard deviation over mean."""
+        return math.sqrt(self.variance) / self.mean if self.mean > 0 else 0.0
+
+
+def _positive(value: float, what: str) -> float:
+    if value <= 0:
+        raise fail(f"{what} must be above zero, got {value!r}")
+    return value
+
+
+@register
+class Constant(Distribution[Q]):
+    """Always ``value``."""
+
+    name: ClassVar[str] = "constant"
+    dist: Literal["constant"] = "constant"
+    value: Q
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, float(self.value))
+
+    @property
+    def mean(self) -> float:
+        return float(self.value)
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+
+@register
+class Exponential(Distribution[Q]):
+    """Exponential with the given ``mean`` (memoryless; Poisson arrivals, M/M/c service)."""
+
+    name: ClassVar[str] = "exponential"
+    dist: Literal["exponential"]
+    mean_: Q = Field(alias="mean")
+
+    _check = field_validator("mean_")(lambda v: _positive(v, "mean"))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean_, n)
+
+    @property
+    def mean(self) -> float:
+        return float(self.mean_)
+
+    @property
+    def variance(self) -> float:
+        return float(self.mean_) ** 2
+
+
+@register
+class Uniform(Distribution[Q]):
+    """Uniform between ``low`` and ``high``."""
+
+    name: ClassVar[str] = "uniform"
+    dist: Literal["uniform"]
+    low: Q
+    high: Q
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform[Q]:
+        if self.high < self.low:
+            raise fail(f"high ({self.high}) must not be below low ({self.low})")
+        return self
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+
+def _cv_positive(value: float) -> float:
+    return _positive(value, "cv")
+
+
+@register
+class Lognormal(Distribution[Q]):
+    """Lognormal given by its ``mean`` and ``cv`` (right-skewed service times)."""
+
+    name: ClassVar[str] = "lognormal"
+    dist: Literal["lognormal"]
+    mean_: Q = Field(alias="mean")
+    cv_: Number = Field(alias="cv")
+
+    _check_mean = field_validator("mean_")(lambda v: _positive(v, "mean"))
+    _check_cv = field_validator("cv_")(_cv_positive)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        sigma2 = math.log1p(self.cv_**2)
+        return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
+
+    @property
+    def mean(self) -> float:
+        return float(self.mean_)
+
+    @property
+    def variance(self) -> float:
+        return (self.mean_ * self.cv_) ** 2
+
+
+@register
+class Gamma(Distribution[Q]):
+    """Gamma given by its ``mean`` and ``cv``."""
+
+    name: ClassVar[str] = "gamma"
+    dist: Literal["gamma"]
+    mean_: Q = Field(alias="mean")
+    cv_: Number = Field(alias="cv")
+
+    _check_mean = field_validator("mean_")(lambda v: _positive(v, "mean"))
+    _check_cv = field_validator("cv_")(_cv_positive)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        shape = 1 / self.cv_**2
+        return rng.gamma(shape, self.mean_ / shape, n)
+
+    @property
+    def mean(self) -> float:
+        return float(self.mean_)
+
+    @property
+    def variance(self) -> float:
+        return (self.mean_ * self.cv_) ** 2
+
+
+@register
+class Erlang(Distribution[Q]):
+    """Erlang: the sum of ``k`` exponential phases with total ``mean``."""
+
+    name: ClassVar[str] = "erlang"
+    dist: Literal["erlang"]
+    k: PositiveCount
+    mean_: Q = Field(alias="mean")
+
+    _check_mean = field_validator("mean_")(lambda v: _positive(v, "mean"))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.gamma(self.k, self.mean_ / self.k, n)
+
+    @property
+    def mean(self) -> float:
+        return float(self.mean_)
+
+    @property
+    def variance(self) -> float:
+        return self.mean_**2 / self.k
+
+
+@register
+class Weibull(Distribution[Q]):
+    """Weibull with ``shape`` k and ``scale`` lambda."""
+
+    name: ClassVar[str] = "weibull"
+    dist: Literal["weibull"]
+    shape: Number
+    scale: Q
+
+    _check_shape = field_validator("shape")(lambda v: _positive(v, "shape"))
+    _check_scale = field_validator("scale")(lambda v: _positive(v, "scale"))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.scale * rng.weibull(self.shape, n)
+
+    @property
+    def mean(self) -> float:
+        return self.scale * math.gamma(1 + 1 / self.shape)
+
+    @property
+    def variance(self) -> float:
+        return self.scale**2 * math.gamma(1 + 2 / self.shape) - self.mean**2
+
+
+@register
+class Pareto(Distribution[Q]):
+    """Pareto (type I) with tail index ``alpha`` and minimum ``scale``: heavy-tailed jobs."""
+
+    name: ClassVar[str] = "pareto"
+    dist: Literal["pareto"]
+    alpha: Number
+    scale: Q
+
+    _check_alpha = field_validator("alpha")(lambda v: _positive(v, "alpha"))
+    _check_scale = field_validator("scale")(lambda v: _positive(v, "scale"))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.scale * (1.0 + rng.pareto(self.alpha, n))
+
+    @property
+    def mean(self) -> float:
+        return self.alpha * self.scale / (self.alpha - 1) if self.alpha > 1 else math.inf
+
+    @property
+    def variance(self) -> float:
+        a = self.alpha
+        return self.scale**2 * a / ((a - 1) ** 2 * (a - 2)) if a > 2 else math.inf
+
+
+def _phi(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def _tail(x: float) -> float:
+    return 0.5 * math.erfc(x / math.sqrt(2))
+
+
+@register
+class Normal(Distribution[Q]):
+    """Normal with ``mean`` and ``sd``, truncated at zero (negative draws are redrawn)."""
+
+    name: ClassVar[str] = "normal"
+    dist: Literal["normal"]
+    mean_: Q = Field(alias="mean")
+    sd: Q
+
+    _check_sd = field_validator("sd")(lambda v: _positive(v, "sd"))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        out = rng.normal(self.mean_, self.sd, n)
+        negative = out < 0
+        while negative.any():
+            out[negative] = rng.normal(self.mean_, self.sd, int(negative.sum()))
+            negative = out < 0
+        return out
+
+    @property
+    def _hazard(self) -> float:
+        a = -self.mean_ / self.sd
+        return _phi(a) / _tail(a)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_ + self.sd * self._hazard
+
+    @property
+    def variance(self) -> float:
+        a = -self.mean_ / self.sd
+        h = self._hazard
+        return self.sd**2 * (1 + a * h - h * h)
+
+
+def _read_samples(path: Path) -> list[float]:
+    values: list[float] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.reader(handle):
+            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+                continue
+            try:
+                values.append(float(row[0]))
+            except ValueError:
+                if values:  # only a first line may be a header
+                    raise fail(f"{path}: not a number: {row[0]!r}") from None
+    return values
+
+
+@register
+class Empirical(Distribution[Q]):
+    """Resamples recorded ``values`` (or the first column of a CSV ``file``) uniformly."""
+
+    name: ClassVar[str] = "empirical"
+    dist: Literal["empirical"]
+    values: tuple[Q, ...] = ()
+    file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_file(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or data.get("file") is None:
+            return data
+        if "values" in data:
+            raise fail("give either values or file, not both")
+        base = Path((info.context or {}).get("base_dir", "."))
+        path = base / str(data["file"])
+        try:
+            values = _read_samples(path)
+        except OSError as exc:
+            raise fail(f"cannot read {path}: {exc.strerror}") from None
+        return {**data, "values": values}
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> Empirical[Q]:
+        if not self.values:
+            raise fail("an empirical distribution needs at least one value")
+        if min(self.values) < 0:
+            raise fail("empirical values must not be negative")
+        return self
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.values, dtype=float), n)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def variance(self) -> float:
+        return float(np.var(self.values))
+
+
+def _normalise(value: Any) -> Any:
+    """A bare value means constant; a mapping must name a known ``dist``."""
+    if not isinstance(value, dict):
+        return {"dist": "constant", "value": value}
+    known = ", ".join(REGISTRY)
+    if "dist" not in value:
+        raise fail(f"expected a 'dist' key naming one of: {known}")
+    if value["dist"] not in REGISTRY:
+        raise fail(f"unknown distribution {value['dist']!r}; known: {known}")
+    return value
+
+
+def distribution_of(quantity: Any) -> Any:
+    """The validated field type of a distribution whose values are ``quantity`` (e.g. Duration)."""
+    members = tuple(cls[quantity] for cls in REGISTRY.values())  # type: ignore[index]
+    return Annotated[
+        Union[members],  # noqa: UP007  (a runtime-built union)
+        Field(discriminator="dist"),
+        BeforeValidator(_normalise),
+    ]

@@ -1,0 +1,239 @@
+"""A RabbitMQ-style queue on SimPy: dispatch, acks, requeues, limits, TTL and dead-lettering.
+
+Semantics follow RabbitMQ 4.x (see ``docs/semantics.md`` for what is simplified):
+
+- Dispatch is round-robin over consumers that have prefetch credit; a consumer whose window is
+  full leaves the rotation and rejoins at its tail when it acks (tutorial-two,
+  consumer-prefetch.md).
+- ``max_length`` counts ready messages only. ``drop-head`` drops or dead-letters the oldest
+  (reason ``maxlen``); ``reject-publish`` refuses the newest; ``reject-publish-dlx`` refuses and
+  dead-letters it (maxlength/index.md).
+- TTL: the lower of the queue's ``message_ttl`` and the message's own applies; an expired message
+  is never delivered and is removed (dead-lettered, reason ``expired``) only when it reaches the
+  head; until then it counts in the queue's length; requeue keeps the original expiry (ttl.md).
+- A rejected message with requeue returns to the head; once returned more times than
+  ``delivery_limit`` it is removed (reason ``delivery_limit``), as quorum queues do
+  (quorum-queues/index.md). Without requeue it is dead-lettered (reason ``rejected``) or
+  discarded (confirms.md, dlx.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from qsim.engine.message import NO_PRODUCER, Message
+from qsim.engine.ready import ready_store
+from qsim.engine.recorder import Recorder
+from qsim.scenario import Queue as QueueSpec
+
+if TYPE_CHECKING:
+    import simpy
+
+    from qsim.engine.consumer import Consumer
+
+INF = math.inf
+
+
+class Queue:
+    """One queue's state and counters during a run."""
+
+    def __init__(
+        self, env: simpy.Environment, spec: QueueSpec, index: int, recorder: Recorder
+    ) -> None:
+        self.env = env
+        self.spec = spec
+        self.index = index
+        self.name = spec.name
+        self.recorder = recorder
+        self.ready = ready_store(spec.max_priority)
+        self.active: deque[Consumer] = deque()
+        self.dead_letter: Queue | None = None
+        self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
+        self.max_length = spec.max_length
+        self.delivery_limit = spec.delivery_limit
+        self._on_overflow: Callable[[Message], bool] = getattr(
+            self, OVERFLOW[spec.overflow]
+        )
+        self._uses_ttl = False
+        self._expiry_at = INF
+        # counters (whole run)
+        self.published = self.delivered = self.redelivered = self.acked = 0
+        self.rejected = self.dropped = self.expired = self.nacked = self.over_limit = 0
+        self.dead_lettered = self.unacked = 0
+        # backlog of ready messages, time-weighted
+        self.backlog_area = 0.0
+        self.backlog_since = 0.0
+        self.backlog_max = 0
+
+    # -- backlog bookkeeping -------------------------------------------------------------
+    def _backlog_tick(self) -> None:
+        now = self.env._now
+        self.backlog_area += len(self.ready) * (now - self.backlog_since)
+        self.backlog_since = now
+
+    def _enqueue(self, msg: Message) -> None:
+        self._backlog_tick()
+        self.ready.push(msg)
+        if len(self.ready) > self.backlog_max:
+            self.backlog_max = len(self.ready)
+
+    def _take(self) -> Message:
+        self._backlog_tick()
+        return self.ready.pop()
+
+    # -- publishing ----------------------------------------------------------------------
+    def publish(self, msg: Message) -> None:
+        """A message arrives: deliver it at once if a consumer has credit, else enqueue it."""
+        self.published += 1
+        now = self.env._now
+        msg.published_at = now
+        msg.deliveries = 0
+        ttl = msg.ttl if msg.ttl < self.ttl else self.ttl
+        msg.expires_at = now + ttl
+        if self.active and not self.ready:
+            self._deliver(msg)
+            return
+        if self._on_overflow(msg):
+            self._enqueue(msg)
+            if self.max_length is not None:
+                while len(self.ready) > self.max_length:  # drop-head
+                    self.dropped += 1
+                    self._dead_letter(self._take(), "maxlen")
+            if ttl < INF:
+                self._uses_ttl = True
+            if self._uses_ttl:
+                self._arm_expiry()
+
+    def _admit_drop_head(self, msg: Message) -> bool:
+        return True
+
+    def _admit_reject(self, msg: Message) -> bool:
+        if self.max_length is not None and len(self.ready) >= self.max_length:
+            self.rejected += 1
+            return False
+        return True
+
+    def _admit_reject_dlx(self, msg: Message) -> bool:
+        if self._admit_reject(msg):
+            return True
+        self._dead_letter(msg, "maxlen")
+        return False
+
+    # -- delivery ------------------------------------------------------------------------
+    def _deliver(self, msg: Message) -> None:
+        consumer = self.active.popleft()
+        msg.deliveries += 1
+        self.delivered += 1
+        if msg.deliveries > 1:
+            self.redelivered += 1
+        consumer.deliver(msg)
+        if consumer.has_credit():
+            self.active.append(consumer)
+        else:
+            consumer.in_rotation = False
+
+    def dispatch(self) -> None:
+        """Deliver ready messages while some consumer has credit; expired heads are removed."""
+        ready = self.ready
+        while ready and self.active:
+            msg = self._take()
+            if msg.expires_at <= self.env._now:
+                self.expired += 1
+                self._dead_letter(msg, "expired")
+            else:
+                self._deliver(msg)
+        if self._uses_ttl:
+            self._arm_expiry()
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        """Put a consumer (back) at the tail of the rotation and deliver what it can take."""
+        if not consumer.in_rotation:
+            consumer.in_rotation = True
+            self.active.append(consumer)
+            if self.ready:
+                self.dispatch()
+
+    # -- TTL -----------------------------------------------------------------------------
+    def _arm_expiry(self) -> None:
+        if not self.ready:
+            return
+        at = self.ready.peek().expires_at
+        if at < self._expiry_at:
+            self._expiry_at = at
+            self.env.timeout(at - self.env._now).callbacks.append(self._on_expiry)
+
+    def _on_expiry(self, _event: object) -> None:
+        now = self.env._now
+        if now < self._expiry_at:
+            return  # superseded by an earlier timer
+        self._expiry_at = INF
+        ready = self.ready
+        while ready and ready.peek().expires_at <= now:
+            self.expired += 1
+            self._dead_letter(self._take(), "expired")
+        self._arm_expiry()
+
+    # -- settlement ----------------------------------------------------------------------
+    def ack(self, msg: Message) -> None:
+        """A consumer acked ``msg`` after processing it (manual ack)."""
+        self.acked += 1
+        self.unacked -= 1
+        self.recorder.completed(self.index, msg, self.env._now)
+
+    def count_auto_ack(self) -> None:
+        """An auto-ack delivery: done as far as the broker is concerned (confirms.md)."""
+        self.acked += 1
+
+    def reject(self, msg: Message, requeue: bool) -> None:
+        """A consumer rejected ``msg``; requeue it at the head, or dead-letter it."""
+        self.unacked -= 1
+        if not requeue:
+            self.nacked += 1
+            self._dead_letter(msg, "rejected")
+        elif self.delivery_limit is not None and msg.deliveries > self.delivery_limit:
+            self.over_limit += 1
+            self._dead_letter(msg, "delivery_limit")
+        else:
+            self._backlog_tick()
+            self.ready.push_head(msg)
+            if len(self.ready) > self.backlog_max:
+                self.backlog_max = len(self.ready)
+            self.dispatch()
+
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        target = self.dead_letter
+        if target is None:
+            return
+        path = (*msg.dead_path, self.index)
+        rejected = msg.rejected or reason == "rejected"
+        if target.index in path and not rejected:
+            return  # a dead-letter cycle without rejection drops the message (dlx.md)
+        self.dead_lettered += 1
+        msg.dead_path = path
+        msg.rejected = rejected
+        msg.producer = NO_PRODUCER
+        msg.ttl = INF  # dead-lettering removes the per-message expiration (dlx.md)
+        target.publish(msg)
+
+    # -- end of run ----------------------------------------------------------------------
+    def settle_books(self) -> None:
+        """Check conservation: every message offered is in exactly one state."""
+        states = (
+            self.acked + self.rejected + self.dropped + self.expired + self.nacked
+            + self.over_limit + len(self.ready) + self.unacked
+        )  # fmt: skip
+        if states != self.published:
+            raise AssertionError(
+                f"queue {self.name}: published {self.published} != sum of states {states}"
+            )
+
+
+OVERFLOW: dict[str, str] = {
+    "drop-head": "_admit_drop_head",
+    "reject-publish": "_admit_reject",
+    "reject-publish-dlx": "_admit_reject_dlx",
+}
+"""Overflow modes by scenario name -> the method that admits (or refuses) a new message."""

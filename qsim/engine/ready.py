@@ -1,0 +1,84 @@
+"""Ready-message stores: the part of a queue that holds messages not yet delivered.
+
+``FifoReady`` is a classic queue. ``PriorityReady`` follows RabbitMQ priority queues
+(priority.md): levels 0..``max_priority``, a message without priority counts as 0 and one above
+the maximum counts as the maximum; higher levels are served first, FIFO within a level.
+Requeued messages go back to the head (of their level), as confirms.md describes for returns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+from qsim.engine.message import Message
+
+
+class Ready(Protocol):
+    """What a queue needs of its ready store."""
+
+    def __len__(self) -> int: ...
+    def push(self, msg: Message) -> None: ...
+    def push_head(self, msg: Message) -> None: ...
+    def pop(self) -> Message: ...
+    def peek(self) -> Message: ...
+
+
+class FifoReady(deque[Message]):
+    """First in, first out; requeues go to the head."""
+
+    push = deque.append
+    push_head = deque.appendleft
+    pop = deque.popleft  # type: ignore[assignment]
+
+    def peek(self) -> Message:
+        """The message that would be delivered next."""
+        return self[0]
+
+
+class PriorityReady:
+    """One FIFO per priority level, served highest level first."""
+
+    __slots__ = ("_count", "_levels", "_max")
+
+    def __init__(self, max_priority: int) -> None:
+        self._max = max_priority
+        self._levels: list[deque[Message]] = [deque() for _ in range(max_priority + 1)]
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _level(self, msg: Message) -> deque[Message]:
+        return self._levels[min(max(msg.priority, 0), self._max)]
+
+    def push(self, msg: Message) -> None:
+        """Add at the tail of the message's level."""
+        self._level(msg).append(msg)
+        self._count += 1
+
+    def push_head(self, msg: Message) -> None:
+        """Return to the head of the message's level."""
+        self._level(msg).appendleft(msg)
+        self._count += 1
+
+    def _top(self) -> deque[Message]:
+        for level in reversed(self._levels):
+            if level:
+                return level
+        raise IndexError("pop from an empty queue")
+
+    def pop(self) -> Message:
+        """Remove the next message: the oldest of the highest non-empty level."""
+        msg = self._top().popleft()
+        self._count -= 1
+        return msg
+
+    def peek(self) -> Message:
+        """The message that would be delivered next."""
+        return self._top()[0]
+
+
+def ready_store(max_priority: int | None) -> Ready:
+    """The store for a queue: priority levels when ``max_priority`` is set."""
+    return FifoReady() if max_priority is None else PriorityReady(max_priority)

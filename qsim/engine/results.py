@@ -1,0 +1,70 @@
+"""Raw results of one replication: counters, time-weighted sums and per-message arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class QueueRun:
+    """One queue's counters over the whole run, and its backlog over the measured window."""
+
+    name: str
+    counts: dict[str, int]
+    backlog_mean: float
+    backlog_max: int
+    backlog_final: int
+    unacked_final: int
+    completions: int  # acks (or auto-ack completions) inside the measured window
+
+
+@dataclass(frozen=True)
+class ProducerRun:
+    """How many messages one producer published over the whole run."""
+
+    name: str
+    queue: str
+    published: int
+
+
+@dataclass(frozen=True)
+class PoolRun:
+    """A consumer pool's busy time and capacity over the measured window."""
+
+    name: str
+    replicas: int
+    concurrency: int
+    busy_time: float
+    window: float
+
+    @property
+    def utilization(self) -> float:
+        """Busy worker-seconds over available worker-seconds (replicas x concurrency x time)."""
+        capacity = self.replicas * self.concurrency * self.window
+        return self.busy_time / capacity if capacity > 0 else 0.0
+
+    @property
+    def replica_seconds(self) -> float:
+        """Replicas times measured time: what the pool costs."""
+        return self.replicas * self.window
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one replication produced. ``records`` holds one entry per completed message."""
+
+    replication: int
+    warmup: float
+    duration: float
+    queues: list[QueueRun]
+    producers: list[ProducerRun]
+    pools: list[PoolRun]
+    records: dict[str, np.ndarray]
+    timeseries: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def window(self) -> float:
+        """Length of the measured window (duration minus warm-up), in seconds."""
+        return self.duration - self.warmup

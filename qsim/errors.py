@@ -1,0 +1,46 @@
+"""Errors qsim reports to users.
+
+::
+
+    QsimError                 anything qsim explains in one line (CLI exit status 2)
+    └── ScenarioError         bad scenario input, located by file, line and key path
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["QsimError", "ScenarioError", "format_path"]
+
+
+class QsimError(Exception):
+    """An error with a one-line explanation for the user."""
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """``('consumers', 0, 'prefetch')`` -> ``consumers[0].prefetch``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+class ScenarioError(QsimError):
+    """A scenario file that cannot be used: where it is wrong and what was expected."""
+
+    def __init__(
+        self, file: str, line: int | None, path: Sequence[str | int], message: str
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.path = tuple(path)
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = format_path(self.path)
+        return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"

@@ -1,0 +1,269 @@
+"""Scenario files: YAML -> frozen, validated, unit-resolved objects.
+
+:func:`load_scenario` is the only way in. It loads YAML safely, validates every key with its
+location, checks references between sections, and returns a :class:`Scenario` whose numbers are
+plain floats in seconds, messages per second and bytes. Defaults live here, in the model.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
+
+from qsim.distributions import distribution_of
+from qsim.errors import ScenarioError
+from qsim.spec import (
+    Count,
+    Duration,
+    Name,
+    Number,
+    PositiveCount,
+    PositiveDuration,
+    PriorityLevel,
+    Probability,
+    Rate,
+    Size,
+    Spec,
+    fail,
+)
+from qsim.yamlsource import YamlSource, load_yaml
+
+__all__ = [
+    "ConsumerPool",
+    "Failures",
+    "Producer",
+    "Queue",
+    "Scenario",
+    "ScheduleStep",
+    "load_scenario",
+    "parse_scenario",
+]
+
+TimeDistribution = distribution_of(Duration)
+SizeDistribution = distribution_of(Size)
+NumberDistribution = distribution_of(Number)
+
+Overflow = Literal["drop-head", "reject-publish", "reject-publish-dlx"]
+
+
+class ScheduleStep(Spec):
+    """From time ``at`` (since the scenario start) on, publish at ``rate``."""
+
+    at: Duration
+    rate: Rate
+
+
+def _read_trace(path: Path) -> tuple[float, ...]:
+    times: list[float] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            cell = line.split(",")[0].strip()
+            if not cell or cell.startswith("#"):
+                continue
+            try:
+                times.append(float(cell))
+            except ValueError:
+                if times:  # only a first line may be a header
+                    raise fail(f"{path}:{number}: expected a publish time in seconds") from None
+    if not times:
+        raise fail(f"{path}: no publish times found")
+    if any(b < a for a, b in zip(times, times[1:], strict=False)) or times[0] < 0:
+        raise fail(f"{path}: publish times must be non-negative and in increasing order")
+    return tuple(times)
+
+
+class Producer(Spec):
+    """A service that publishes messages to a queue.
+
+    The arrival process is exactly one of ``rate`` (with ``arrivals: poisson`` or ``constant``),
+    ``interarrival`` (any distribution), ``schedule`` (a piecewise-constant rate, Poisson within
+    each piece unless ``arrivals: constant``) or ``trace`` (a CSV of publish times in seconds).
+    """
+
+    name: Name
+    to: Name
+    rate: Rate | None = None
+    arrivals: Literal["poisson", "constant"] = "poisson"
+    interarrival: TimeDistribution | None = None
+    schedule: tuple[ScheduleStep, ...] | None = Field(default=None, min_length=1)
+    trace: str | None = None
+    count: PositiveCount | None = None
+    size: SizeDistribution | None = None
+    priority: NumberDistribution | None = None
+    ttl: TimeDistribution | None = None
+
+    _trace_times: tuple[float, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _one_arrival_process(self, info: ValidationInfo) -> Producer:
+        given = [k for k in ("rate", "interarrival", "schedule", "trace") if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = f"got {', '.join(given)}" if given else "got none"
+            raise fail(f"give exactly one of rate, interarrival, schedule or trace ({found})")
+        if self.schedule:
+            times = [step.at for step in self.schedule]
+            if times != sorted(times) or len(set(times)) != len(times):
+                raise fail("schedule steps must be in increasing order of 'at'")
+        if self.trace is not None:
+            base = Path((info.context or {}).get("base_dir", "."))
+            try:
+                self._trace_times = _read_trace(base / self.trace)
+            except OSError as exc:
+                raise fail(f"cannot read trace {base / self.trace}: {exc.strerror}") from None
+        return self
+
+    @property
+    def trace_times(self) -> tuple[float, ...]:
+        """Publish times read from ``trace`` (empty without a trace)."""
+        return self._trace_times
+
+
+class Queue(Spec):
+    """A RabbitMQ-style queue: limits, overflow, TTL, dead-lettering, priorities."""
+
+    name: Name
+    max_length: Count | None = None
+    overflow: Overflow = "drop-head"
+    message_ttl: Duration | None = None
+    dead_letter: Name | None = None
+    max_priority: PriorityLevel | None = None
+    delivery_limit: PositiveCount | None = None
+
+
+class Failures(Spec):
+    """Processing failures: with ``nack_probability`` a consumer rejects a message after working on
+    it; ``requeue`` says whether the broker puts it back (true) or dead-letters/discards it."""
+
+    nack_probability: Probability = 0.0
+    requeue: bool = True
+
+
+class ConsumerPool(Spec):
+    """Replicas of one service consuming a queue. Each replica is one consumer (channel) with
+    its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers."""
+
+    name: Name
+    queue: Name
+    replicas: Count = 1
+    prefetch: Count = 0
+    concurrency: PositiveCount = 1
+    service_time: TimeDistribution
+    ack: Literal["manual", "auto"] = "manual"
+    failures: Failures = Failures()
+
+    @model_validator(mode="after")
+    def _auto_ack_cannot_fail(self) -> ConsumerPool:
+        if self.ack == "auto" and self.failures.nack_probability > 0:
+            raise fail("failures need ack: manual (an auto-acked message cannot be rejected)")
+        return self
+
+
+class Scenario(Spec):
+    """A whole system: producers publish to queues, consumer pools work them off."""
+
+    name: Name
+    description: str = ""
+    seed: Count = 1
+    duration: PositiveDuration
+    warmup: Duration = 0.0
+    replications: PositiveCount = 1
+    sample_interval: PositiveDuration | None = None
+    producers: tuple[Producer, ...] = Field(min_length=1)
+    queues: tuple[Queue, ...] = Field(min_length=1)
+    consumers: tuple[ConsumerPool, ...] = ()
+
+    @model_validator(mode="after")
+    def _warmup_inside_run(self) -> Scenario:
+        if self.warmup >= self.duration:
+            raise fail(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
+        return self
+
+    @property
+    def timeseries_interval(self) -> float:
+        """Seconds between backlog samples: ``sample_interval`` or 1/500 of the run."""
+        return self.sample_interval or self.duration / 500
+
+    def queue_index(self, name: str) -> int:
+        """Position of the queue called ``name``."""
+        return [q.name for q in self.queues].index(name)
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown queue {name!r}{hint}; known: {', '.join(known)}"
+
+
+def _references(scenario: Scenario) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    """Every reference to a queue, with its key path."""
+    for i, producer in enumerate(scenario.producers):
+        yield ("producers", i, "to"), producer.to
+    for i, queue in enumerate(scenario.queues):
+        if queue.dead_letter is not None:
+            yield ("queues", i, "dead_letter"), queue.dead_letter
+    for i, pool in enumerate(scenario.consumers):
+        yield ("consumers", i, "queue"), pool.queue
+
+
+def check_scenario(scenario: Scenario, source: YamlSource) -> None:
+    """Cross-section checks: unique names and references to queues that exist."""
+    for section in ("producers", "queues", "consumers"):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(scenario, section)):
+            if item.name in seen:
+                raise source.error((section, i, "name"), f"duplicate name {item.name!r}")
+            seen.add(item.name)
+    known = [q.name for q in scenario.queues]
+    for path, name in _references(scenario):
+        if name not in known:
+            raise source.error(path, _did_you_mean(name, known))
+
+
+def _data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
+    """Drop the parts of a pydantic error location that are not keys of the data (union tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _first_error(error: ValidationError, source: YamlSource) -> ScenarioError:
+    located = []
+    for detail in error.errors():
+        path = _data_path(source.data, detail["loc"])
+        ctx = detail.get("ctx") or {}
+        message = ctx.get("detail", detail["msg"])
+        if "key" in ctx:
+            path = (*path, ctx["key"])
+        if detail["type"] == "missing":
+            message = "missing required key"
+            path = (*path, detail["loc"][-1])
+        located.append(source.error(path, message))
+    return min(located, key=lambda e: e.line or 0)
+
+
+def parse_scenario(source: YamlSource, base_dir: Path | str = ".") -> Scenario:
+    """Validate loaded YAML into a :class:`Scenario`; errors are located :class:`ScenarioError`."""
+    try:
+        scenario = Scenario.model_validate(source.data, context={"base_dir": str(base_dir)})
+    except ValidationError as exc:
+        raise _first_error(exc, source) from None
+    check_scenario(scenario, source)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario file. Relative file references resolve next to it."""
+    source = load_yaml(path)
+    return parse_scenario(source, Path(path).parent)

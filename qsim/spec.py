@@ -1,0 +1,156 @@
+"""Building blocks of the scenario model: the validated base class and unit-bearing field types.
+
+Every scenario object derives from :class:`Spec`: frozen, and strict about keys (an unknown key is an
+error that suggests the closest known one). Field types parse units once, at load time, so the
+engine only ever sees floats in seconds, messages per second and bytes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from qsim.units import UnitError, parse_duration, parse_rate, parse_size
+
+__all__ = [
+    "Count",
+    "Duration",
+    "Name",
+    "Number",
+    "PositiveCount",
+    "PositiveDuration",
+    "PriorityLevel",
+    "Probability",
+    "Rate",
+    "Size",
+    "Spec",
+    "fail",
+    "whole",
+]
+
+
+def fail(message: str) -> PydanticCustomError:
+    """A validation error whose text is exactly ``message``."""
+    return PydanticCustomError("qsim", "{detail}", {"detail": message})
+
+
+class Spec(BaseModel):
+    """Base of every scenario object: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise fail(f"expected a mapping of keys, got {data!r}")
+        known = {info.alias or name for name, info in cls.model_fields.items()}
+        for key in data:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), sorted(known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise PydanticCustomError(
+                    "unknown_key", "{detail}", {"detail": f"unknown key{hint}", "key": str(key)}
+                )
+        return data
+
+
+def _unit(parse: Callable[[object], float], minimum_exclusive: bool) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        try:
+            number = parse(value)
+        except UnitError as exc:
+            raise fail(str(exc)) from None
+        if minimum_exclusive and number <= 0:
+            raise fail(f"expected a value above zero, got {value!r}")
+        return number
+
+    return check
+
+
+def _unit_schema(example: str) -> dict[str, Any]:
+    return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}], "examples": [example]}
+
+
+Duration = Annotated[
+    float, BeforeValidator(_unit(parse_duration, False)), WithJsonSchema(_unit_schema("250ms"))
+]
+"""Seconds; written ``250ms``, ``2s``, ``5m``, ``1h`` or a bare number of seconds."""
+
+PositiveDuration = Annotated[
+    float, BeforeValidator(_unit(parse_duration, True)), WithJsonSchema(_unit_schema("2s"))
+]
+"""A :data:`Duration` above zero."""
+
+Rate = Annotated[float, BeforeValidator(_unit(parse_rate, False)), WithJsonSchema(_unit_schema("50/s"))]
+"""Messages per second; written ``50/s``, ``3000/min``, ``120/h`` or a bare number."""
+
+Size = Annotated[float, BeforeValidator(_unit(parse_size, False)), WithJsonSchema(_unit_schema("4KB"))]
+"""Bytes; written ``512B``, ``4KB``, ``1MB`` or a bare number."""
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise fail(f"expected a number, got {value!r}")
+    return float(value)
+
+
+Number = Annotated[float, BeforeValidator(_number), WithJsonSchema({"type": "number"})]
+"""A plain finite number, no unit."""
+
+
+def _probability(value: Any) -> float:
+    number = _number(value)
+    if not 0.0 <= number <= 1.0:
+        raise fail(f"expected a probability between 0 and 1, got {value!r}")
+    return number
+
+
+Probability = Annotated[
+    float, BeforeValidator(_probability), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+]
+"""A number from 0 to 1."""
+
+
+def whole(minimum: int = 0, maximum: int | None = None) -> Any:
+    """An integer type with bounds, e.g. ``whole(0)`` for a prefetch count."""
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
+    def check(value: Any) -> int:
+        ok = not isinstance(value, bool) and (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        )
+        if not ok or value < minimum or (maximum is not None and value > maximum):
+            raise fail(f"expected a whole number {bounds}, got {value!r}")
+        return int(value)
+
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return Annotated[int, BeforeValidator(check), WithJsonSchema(schema)]
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise fail(f"expected a non-empty name, got {value!r}")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(_name), WithJsonSchema({"type": "string", "minLength": 1})]
+"""A non-empty name of a producer, queue or consumer pool."""
+
+
+if TYPE_CHECKING:
+    Count = int
+    PositiveCount = int
+    PriorityLevel = int
+else:
+    Count = whole(0)
+    PositiveCount = whole(1)
+    PriorityLevel = whole(1, 255)
+"""Whole numbers: ``Count`` >= 0, ``PositiveCount`` >= 1, ``PriorityLevel`` from 1 to 255."""
