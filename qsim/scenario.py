@@ -8,13 +8,14 @@ plain floats in seconds, messages per second and bytes. Defaults live here, in t
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
 
-from qsim.distributions import distribution_of
+from qsim.distributions import Distribution, distribution_of
 from qsim.errors import ScenarioError
 from qsim.spec import (
     Count,
@@ -41,11 +42,17 @@ __all__ = [
     "ScheduleStep",
     "load_scenario",
     "parse_scenario",
+    "with_overrides",
 ]
 
-TimeDistribution = distribution_of(Duration)
-SizeDistribution = distribution_of(Size)
-NumberDistribution = distribution_of(Number)
+if TYPE_CHECKING:
+    TimeDistribution = Distribution[float]
+    SizeDistribution = Distribution[float]
+    NumberDistribution = Distribution[float]
+else:
+    TimeDistribution = distribution_of(Duration)
+    SizeDistribution = distribution_of(Size)
+    NumberDistribution = distribution_of(Number)
 
 Overflow = Literal["drop-head", "reject-publish", "reject-publish-dlx"]
 
@@ -71,7 +78,7 @@ def _read_trace(path: Path) -> tuple[float, ...]:
                     raise fail(f"{path}:{number}: expected a publish time in seconds") from None
     if not times:
         raise fail(f"{path}: no publish times found")
-    if any(b < a for a, b in zip(times, times[1:], strict=False)) or times[0] < 0:
+    if any(b < a for a, b in itertools.pairwise(times)) or times[0] < 0:
         raise fail(f"{path}: publish times must be non-negative and in increasing order")
     return tuple(times)
 
@@ -100,7 +107,9 @@ class Producer(Spec):
 
     @model_validator(mode="after")
     def _one_arrival_process(self, info: ValidationInfo) -> Producer:
-        given = [k for k in ("rate", "interarrival", "schedule", "trace") if getattr(self, k) is not None]
+        given = [
+            k for k in ("rate", "interarrival", "schedule", "trace") if getattr(self, k) is not None
+        ]
         if len(given) != 1:
             found = f"got {', '.join(given)}" if given else "got none"
             raise fail(f"give exactly one of rate, interarrival, schedule or trace ({found})")
@@ -179,7 +188,9 @@ class Scenario(Spec):
     @model_validator(mode="after")
     def _warmup_inside_run(self) -> Scenario:
         if self.warmup >= self.duration:
-            raise fail(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
+            raise fail(
+                f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)"
+            )
         return self
 
     @property
@@ -228,12 +239,11 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            continue
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            continue  # a union tag or model name, not a key of the file
+        node = node[part]
         path.append(part)
     return tuple(path)
 
@@ -267,3 +277,15 @@ def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario file. Relative file references resolve next to it."""
     source = load_yaml(path)
     return parse_scenario(source, Path(path).parent)
+
+
+def with_overrides(scenario: Scenario, **changes: Any) -> Scenario:
+    """A copy of ``scenario`` with top-level values replaced (None leaves a value as it is)."""
+    update = {key: value for key, value in changes.items() if value is not None}
+    changed = scenario.model_copy(update=update)
+    if changed.warmup >= changed.duration:
+        raise ScenarioError(
+            "command line", None, ("duration",),
+            f"must be longer than the warm-up ({changed.warmup:g}s), got {changed.duration:g}s",
+        )  # fmt: skip
+    return changed

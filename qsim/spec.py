@@ -1,7 +1,7 @@
 """Building blocks of the scenario model: the validated base class and unit-bearing field types.
 
-Every scenario object derives from :class:`Spec`: frozen, and strict about keys (an unknown key is an
-error that suggests the closest known one). Field types parse units once, at load time, so the
+Every scenario object derives from :class:`Spec`: frozen, and strict about keys (an unknown key is
+an error that suggests the closest known one). Field types parse units once, at load time, so the
 engine only ever sees floats in seconds, messages per second and bytes.
 """
 
@@ -87,10 +87,14 @@ PositiveDuration = Annotated[
 ]
 """A :data:`Duration` above zero."""
 
-Rate = Annotated[float, BeforeValidator(_unit(parse_rate, False)), WithJsonSchema(_unit_schema("50/s"))]
+Rate = Annotated[
+    float, BeforeValidator(_unit(parse_rate, False)), WithJsonSchema(_unit_schema("50/s"))
+]
 """Messages per second; written ``50/s``, ``3000/min``, ``120/h`` or a bare number."""
 
-Size = Annotated[float, BeforeValidator(_unit(parse_size, False)), WithJsonSchema(_unit_schema("4KB"))]
+Size = Annotated[
+    float, BeforeValidator(_unit(parse_size, False)), WithJsonSchema(_unit_schema("4KB"))
+]
 """Bytes; written ``512B``, ``4KB``, ``1MB`` or a bare number."""
 
 
@@ -112,7 +116,9 @@ def _probability(value: Any) -> float:
 
 
 Probability = Annotated[
-    float, BeforeValidator(_probability), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+    float,
+    BeforeValidator(_probability),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1}),
 ]
 """A number from 0 to 1."""
 

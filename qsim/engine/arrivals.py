@@ -18,7 +18,7 @@ from qsim.distributions import Exponential
 from qsim.engine.sampler import Sampler
 from qsim.scenario import Producer
 
-UNIT_EXPONENTIAL = Exponential[float](dist="exponential", mean=1.0)
+UNIT_EXPONENTIAL = Exponential[float].model_validate({"dist": "exponential", "mean": 1.0})
 
 ArrivalTimes = Iterator[float]
 

@@ -115,7 +115,7 @@ class Consumer:
         overlap = min(now + duration, pool.window_end) - max(now, pool.window_start)
         if overlap > 0:
             pool.busy_time += overlap
-        Timeout(env, duration, msg).callbacks.append(self._done_callback)  # type: ignore[union-attr]
+        Timeout(env, duration, msg).callbacks.append(self._done_callback)
 
     def _done(self, event: Timeout) -> None:
         msg: Message = event._value

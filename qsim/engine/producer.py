@@ -50,7 +50,7 @@ class Producer:
     def _schedule_next(self) -> None:
         at = next(self.times, None)
         if at is not None:
-            Timeout(self.env, max(at - self.env._now, 0.0)).callbacks.append(self._callback)  # type: ignore[union-attr]
+            Timeout(self.env, max(at - self.env._now, 0.0)).callbacks.append(self._callback)
 
     def _publish(self, _event: Timeout) -> None:
         msg = Message(

@@ -54,9 +54,7 @@ class Queue:
         self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
         self.max_length = spec.max_length
         self.delivery_limit = spec.delivery_limit
-        self._on_overflow: Callable[[Message], bool] = getattr(
-            self, OVERFLOW[spec.overflow]
-        )
+        self._on_overflow: Callable[[Message], bool] = getattr(self, OVERFLOW[spec.overflow])
         self._uses_ttl = False
         self._expiry_at = INF
         # counters (whole run)

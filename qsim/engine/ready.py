@@ -29,7 +29,7 @@ class FifoReady(deque[Message]):
 
     push = deque.append
     push_head = deque.appendleft
-    pop = deque.popleft  # type: ignore[assignment]
+    pop = deque.popleft
 
     def peek(self) -> Message:
         """The message that would be delivered next."""

@@ -87,7 +87,7 @@ class Model:
 
     # -- observation -----------------------------------------------------------------
     def _at(self, time: float, callback: Callable[[Timeout], None]) -> None:
-        Timeout(self.env, time - self.env.now).callbacks.append(callback)  # type: ignore[union-attr]
+        Timeout(self.env, time - self.env.now).callbacks.append(callback)
 
     def _start_of_window(self, _event: Timeout) -> None:
         for queue in self.queues:

@@ -1,0 +1,109 @@
+"""The ``qsim`` command: a thin layer over the library.
+
+Every error qsim can explain is one line on stderr and exit status 2; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from qsim.errors import QsimError
+from qsim.report import render_summary
+from qsim.runner import run_scenario
+from qsim.scenario import Scenario, load_scenario, with_overrides
+from qsim.units import UnitError, parse_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _explained(command: F) -> F:
+    """Turn :class:`QsimError` into a one-line message and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except QsimError as exc:
+            click.echo(f"qsim: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _duration_option(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except UnitError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="qsim")
+def main() -> None:
+    """Simulate message-queue systems (RabbitMQ semantics) from YAML scenarios."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--json", "json_path", metavar="PATH|-", help="Write the JSON summary (- for stdout)."
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+@click.option("--replications", type=click.IntRange(min=1), help="Override replications.")
+@click.option("--duration", callback=_duration_option, help="Override the duration, e.g. 30m.")
+@_explained
+def run(
+    file: Path, json_path: str | None, seed: int | None, replications: int | None,
+    duration: float | None,
+) -> None:  # fmt: skip
+    """Simulate FILE and print latency, throughput and backlog."""
+    scenario: Scenario = with_overrides(
+        load_scenario(file), seed=seed, replications=replications, duration=duration
+    )
+    summary = run_scenario(scenario)
+    if json_path == "-":
+        click.echo(json.dumps(summary, indent=2))
+        return
+    render_summary(summary)
+    if json_path:
+        try:
+            Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise QsimError(f"cannot write {json_path}: {exc.strerror}") from None
+        click.echo(f"summary written to {json_path}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check scenario FILES; print one line per problem file, exit 2 if any."""
+    failed = False
+    for file in files:
+        try:
+            load_scenario(file)
+        except QsimError as exc:
+            click.echo(f"qsim: {exc}", err=True)
+            failed = True
+        else:
+            click.echo(f"{file}: ok")
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for yaml-language-server and editors)."""
+    from qsim.schema import scenario_schema
+
+    click.echo(json.dumps(scenario_schema(), indent=2))

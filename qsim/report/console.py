@@ -1,0 +1,169 @@
+"""The terminal summary of a run: readable tables built from the JSON summary alone."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["format_duration", "format_number", "format_span", "render_summary"]
+
+
+DURATION_UNITS = (
+    (1.0, 1e-3, "ms"),
+    (100.0, 1.0, "s"),
+    (6000.0, 60.0, "m"),
+    (float("inf"), 3600.0, "h"),
+)
+
+
+def _half_text(half: float) -> str:
+    return f"{half:.0f}" if abs(half) >= 10 else f"{half:.2g}"
+
+
+def format_duration(seconds: float | None, half: float | None = None) -> str:
+    """``0.0123`` -> ``12.3ms``; with a half-width, ``12.3ms±0.41`` (same unit); None -> ``-``."""
+    if seconds is None:
+        return "-"
+    scale, unit = next(
+        (scale, unit) for below, scale, unit in DURATION_UNITS if abs(seconds) < below
+    )
+    text = f"{seconds / scale:.3g}{unit}"
+    return text if not half else f"{text}±{_half_text(half / scale)}"
+
+
+def format_span(seconds: float) -> str:
+    """A run length for people: ``4h``, ``1h30m``, ``33m20s``, ``45s``."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
+    return "".join(parts) or "0s"
+
+
+def format_number(value: float | None, half: float | None = None) -> str:
+    """Counts with thousands separators, other figures to 3 significant digits."""
+    if value is None:
+        return "-"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    if not half:
+        return text
+    return f"{text}±{half:,.0f}" if abs(half) >= 100 else f"{text}±{_half_text(half)}"
+
+
+class _Cells:
+    """Formats figures of one queue, producer or pool, with the interval's half-width if any."""
+
+    def __init__(self, figures: dict[str, Any], intervals: dict[str, Any] | None) -> None:
+        self.figures = figures
+        self.intervals = intervals or {}
+
+    def _half(self, *path: str) -> float | None:
+        node: Any = self.intervals
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        return (node[1] - node[0]) / 2 if isinstance(node, list) else None
+
+    def get(self, *path: str) -> Any:
+        node: Any = self.figures
+        for key in path:
+            node = node[key]
+        return node
+
+    def duration(self, *path: str) -> str:
+        return format_duration(self.get(*path), self._half(*path))
+
+    def number(self, *path: str) -> str:
+        return format_number(self.get(*path), self._half(*path))
+
+
+OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "dead_lettered",
+            "redelivered")  # fmt: skip
+
+
+def _queue_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Queues", title_justify="left", show_edge=False)
+    columns = ("queue", "published", "acked", "throughput/s", "backlog mean", "backlog max",
+               "ready/unacked at end", "other outcomes")  # fmt: skip
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column in ("queue", "other outcomes") else "right"
+        )
+    for name, figures in summary["queues"].items():
+        cells = _Cells(figures, summary["ci95"]["queues"][name])
+        other = ", ".join(f"{k} {format_number(figures[k])}" for k in OUTCOMES if figures[k])
+        table.add_row(
+            name, cells.number("published"), cells.number("acked"),
+            cells.number("throughput_per_s"), cells.number("backlog", "mean"),
+            cells.number("backlog", "max"),
+            f"{format_number(figures['ready_final'])}/{format_number(figures['unacked_final'])}",
+            other or "-",
+        )  # fmt: skip
+    return table
+
+
+def _latency_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """Queues, then the producers that share a queue (a sole producer repeats its queue)."""
+    targets = [p["to"] for p in summary["resolved_scenario"]["producers"]]
+    shared = [p["name"] for p in summary["resolved_scenario"]["producers"]
+              if targets.count(p["to"]) > 1]  # fmt: skip
+    return [("queues", "queue", list(summary["queues"])), ("producers", "producer", shared)]
+
+
+def _latency_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Latency (publish -> ack) and wait (publish -> processing starts)",
+                  title_justify="left", show_edge=False)  # fmt: skip
+    table.add_column("queue / producer")
+    table.add_column("figure")
+    keys = ("mean", "p50", "p90", "p95", "p99", "p999", "max")
+    for key in keys:
+        table.add_column("p99.9" if key == "p999" else key, justify="right")
+    for section, label, names in _latency_rows(summary):
+        for name in names:
+            figures = summary[section][name]
+            cells = _Cells(figures, summary["ci95"][section][name])
+            for figure in ("latency_s", "wait_s"):
+                table.add_row(
+                    f"{label} {name}" if figure == "latency_s" else "",
+                    figure.removesuffix("_s"),
+                    *(cells.duration(figure, key) for key in keys),
+                )
+    return table
+
+
+def _consumer_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Consumer pools", title_justify="left", show_edge=False)
+    for column in ("pool", "replicas", "utilization", "replica-seconds"):
+        table.add_column(column, justify="left" if column == "pool" else "right")
+    for name, figures in summary["consumers"].items():
+        cells = _Cells(figures, summary["ci95"]["consumers"][name])
+        table.add_row(
+            name, cells.number("replicas_mean"), cells.number("utilization"),
+            cells.number("replica_seconds"),
+        )  # fmt: skip
+    return table
+
+
+def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """Print the summary as tables; ± is the half-width of the 95% confidence interval."""
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
+    replications = summary["replications"]
+    header = Text.assemble(
+        (summary["scenario"], "bold"),
+        f": {replications} replication{'s' if replications != 1 else ''} of "
+        f"{format_span(summary['duration_s'])} (warm-up {format_span(summary['warmup_s'])}),"
+        f" seed {summary['seed']}, qsim {summary['qsim_version']}",
+    )
+    parts: list[Any] = [header, _queue_table(summary), _latency_table(summary)]
+    if summary["consumers"]:
+        parts.append(_consumer_table(summary))
+    if replications > 1:
+        parts.append(Text("± is the half-width of the 95% confidence interval over replications.",
+                          style="dim"))  # fmt: skip
+    console.print(Group(*parts))
