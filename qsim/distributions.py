@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 import numpy as np
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from qsim.spec import Number, PositiveCount, Spec, fail
 
@@ -371,11 +381,32 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def distribution_of(quantity: Any) -> Any:
-    """The validated field type of a distribution whose values are ``quantity`` (e.g. Duration)."""
-    members = tuple(cls[quantity] for cls in REGISTRY.values())  # type: ignore[index]
+class _OrBareValue:
+    """JSON Schema marker: a distribution field also accepts a bare value (a constant)."""
+
+    def __init__(self, bare: dict[str, Any]) -> None:
+        self.bare = bare
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [self.bare, handler(schema)]}
+
+
+def distribution_of(quantity: Any, unit_name: str) -> Any:
+    """The validated field type of a distribution of ``quantity`` values (e.g. Duration).
+
+    Each registered distribution is specialised to ``quantity`` under a readable name
+    (``ExponentialDuration``) so that the JSON Schema reads well.
+    """
+    members = tuple(
+        type(f"{cls.__name__}{unit_name}", (cls[quantity],), {"__doc__": cls.__doc__})  # type: ignore[index]
+        for cls in REGISTRY.values()
+    )
+    bare = TypeAdapter(quantity).json_schema()
     return Annotated[
         Union[members],  # noqa: UP007  (a runtime-built union)
         Field(discriminator="dist"),
         BeforeValidator(_normalise),
+        _OrBareValue(bare),
     ]

@@ -50,9 +50,9 @@ if TYPE_CHECKING:
     SizeDistribution = Distribution[float]
     NumberDistribution = Distribution[float]
 else:
-    TimeDistribution = distribution_of(Duration)
-    SizeDistribution = distribution_of(Size)
-    NumberDistribution = distribution_of(Number)
+    TimeDistribution = distribution_of(Duration, "Duration")
+    SizeDistribution = distribution_of(Size, "Size")
+    NumberDistribution = distribution_of(Number, "Number")
 
 Overflow = Literal["drop-head", "reject-publish", "reject-publish-dlx"]
 

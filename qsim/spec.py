@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from qsim.units import UnitError, parse_duration, parse_rate, parse_size
+from qsim.units import (
+    DURATION_PATTERN,
+    RATE_PATTERN,
+    SIZE_PATTERN,
+    UnitError,
+    parse_duration,
+    parse_rate,
+    parse_size,
+)
 
 __all__ = [
     "Count",
@@ -73,27 +81,38 @@ def _unit(parse: Callable[[object], float], minimum_exclusive: bool) -> Callable
     return check
 
 
-def _unit_schema(example: str) -> dict[str, Any]:
-    return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}], "examples": [example]}
+def _unit_schema(pattern: str, example: str) -> dict[str, Any]:
+    return {
+        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": pattern}],
+        "examples": [example],
+    }
 
 
 Duration = Annotated[
-    float, BeforeValidator(_unit(parse_duration, False)), WithJsonSchema(_unit_schema("250ms"))
+    float,
+    BeforeValidator(_unit(parse_duration, False)),
+    WithJsonSchema(_unit_schema(DURATION_PATTERN, "250ms")),
 ]
 """Seconds; written ``250ms``, ``2s``, ``5m``, ``1h`` or a bare number of seconds."""
 
 PositiveDuration = Annotated[
-    float, BeforeValidator(_unit(parse_duration, True)), WithJsonSchema(_unit_schema("2s"))
+    float,
+    BeforeValidator(_unit(parse_duration, True)),
+    WithJsonSchema(_unit_schema(DURATION_PATTERN, "2s")),
 ]
 """A :data:`Duration` above zero."""
 
 Rate = Annotated[
-    float, BeforeValidator(_unit(parse_rate, False)), WithJsonSchema(_unit_schema("50/s"))
+    float,
+    BeforeValidator(_unit(parse_rate, False)),
+    WithJsonSchema(_unit_schema(RATE_PATTERN, "50/s")),
 ]
 """Messages per second; written ``50/s``, ``3000/min``, ``120/h`` or a bare number."""
 
 Size = Annotated[
-    float, BeforeValidator(_unit(parse_size, False)), WithJsonSchema(_unit_schema("4KB"))
+    float,
+    BeforeValidator(_unit(parse_size, False)),
+    WithJsonSchema(_unit_schema(SIZE_PATTERN, "4KB")),
 ]
 """Bytes; written ``512B``, ``4KB``, ``1MB`` or a bare number."""
 

@@ -1,6 +1,7 @@
 """Units inside scenario strings: durations, rates and sizes.
 
-A bare number is in the base unit (seconds, messages per second, bytes).
+A bare number is in the base unit (seconds, messages per second, bytes). Each kind has one
+regular expression, used both to parse and, in the JSON Schema, to let editors check values.
 Parsers raise :class:`UnitError` with a message that says what was expected.
 """
 
@@ -9,7 +10,15 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["UnitError", "parse_duration", "parse_rate", "parse_size"]
+__all__ = [
+    "DURATION_PATTERN",
+    "RATE_PATTERN",
+    "SIZE_PATTERN",
+    "UnitError",
+    "parse_duration",
+    "parse_rate",
+    "parse_size",
+]
 
 DURATION_UNITS: dict[str, float] = {
     "us": 1e-6,
@@ -23,45 +32,43 @@ DURATION_UNITS: dict[str, float] = {
 RATE_UNITS: dict[str, float] = {"s": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600, "d": 1 / 86400}
 SIZE_UNITS: dict[str, float] = {"B": 1.0, "KB": 1024.0, "MB": 1024.0**2, "GB": 1024.0**3}
 
-_NUMBER = r"(?P<number>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-_DURATION_RE = re.compile(rf"^{_NUMBER}\s*(?P<unit>[a-z]+)$")
-_RATE_RE = re.compile(rf"^{_NUMBER}\s*/\s*(?P<unit>[a-z]+)$")
-_SIZE_RE = re.compile(rf"^{_NUMBER}\s*(?P<unit>[A-Za-z]+)$")
+
+def _pattern(units: dict[str, float], separator: str = "") -> str:
+    """``number [separator] unit`` with the number and the unit as groups 1 and 2."""
+    names = "|".join(sorted(units, key=len, reverse=True))
+    return rf"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*{separator}({names})\s*$"
+
+
+DURATION_PATTERN = _pattern(DURATION_UNITS)
+RATE_PATTERN = _pattern(RATE_UNITS, r"/\s*")
+SIZE_PATTERN = _pattern(SIZE_UNITS)
 
 
 class UnitError(ValueError):
     """A value that is not a valid quantity of the expected kind."""
 
 
-def _bare_number(value: object) -> float | None:
-    """The value as a finite float if it is a plain number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _parse(value: object, pattern: re.Pattern[str], units: dict[str, float], what: str) -> float:
-    number = _bare_number(value)
-    if number is None and isinstance(value, str):
-        match = pattern.match(value.strip())
-        if match and match["unit"] in units:
-            number = float(match["number"]) * units[match["unit"]]
-    if number is None or number < 0:
+def _parse(value: object, pattern: str, units: dict[str, float], what: str) -> float:
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and (match := re.match(pattern, value)):
+        number = float(match[1]) * units[match[2]]
+    if number is None or number < 0 or not math.isfinite(number):
         raise UnitError(f"expected {what}, got {value!r}")
     return number
 
 
 def parse_duration(value: object) -> float:
     """Seconds from ``250ms``, ``2s``, ``5m``, ``1h``, ``1d`` or a bare number of seconds."""
-    return _parse(value, _DURATION_RE, DURATION_UNITS, "a duration such as 250ms, 2s, 5m or 1h")
+    return _parse(value, DURATION_PATTERN, DURATION_UNITS, "a duration such as 250ms, 2s, 5m or 1h")
 
 
 def parse_rate(value: object) -> float:
     """Messages per second from ``50/s``, ``3000/min``, ``120/h`` or a bare number per second."""
-    return _parse(value, _RATE_RE, RATE_UNITS, "a rate such as 50/s, 3000/min or 120/h")
+    return _parse(value, RATE_PATTERN, RATE_UNITS, "a rate such as 50/s, 3000/min or 120/h")
 
 
 def parse_size(value: object) -> float:
     """Bytes from ``512B``, ``4KB``, ``1MB``, ``1GB`` (powers of 1024) or a bare number of bytes."""
-    return _parse(value, _SIZE_RE, SIZE_UNITS, "a size such as 512B, 4KB or 1MB")
+    return _parse(value, SIZE_PATTERN, SIZE_UNITS, "a size such as 512B, 4KB or 1MB")

@@ -1,0 +1,43 @@
+"""Shared helpers: build scenarios from inline YAML, run them, read the summary."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qsim.engine import RunResult, simulate
+from qsim.scenario import Scenario, parse_scenario
+from qsim.yamlsource import load_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+
+def scenario_from(text: str, base_dir: Path | str = ".") -> Scenario:
+    """A validated scenario from inline YAML (dedented), reported as ``inline.yaml``."""
+    return parse_scenario(load_yaml("inline.yaml", textwrap.dedent(text)), base_dir)
+
+
+def run_once(text: str, replication: int = 0) -> RunResult:
+    """Simulate one replication of an inline scenario."""
+    return simulate(scenario_from(text), replication)
+
+
+def counts(result: RunResult, queue: str) -> dict[str, Any]:
+    """The counters of ``queue`` in one replication's raw results."""
+    return next(q.counts for q in result.queues if q.name == queue)
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Any:
+    """Write a file under a temporary folder and return its path."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
