@@ -90,21 +90,33 @@ OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "dead_lett
 def _queue_table(summary: dict[str, Any]) -> Table:
     table = Table(title="Queues", title_justify="left", show_edge=False)
     columns = ("queue", "published", "acked", "throughput/s", "backlog mean", "backlog max",
-               "ready/unacked at end", "other outcomes")  # fmt: skip
+               "ready at end", "unacked at end")  # fmt: skip
     for column in columns:
-        table.add_column(
-            column, justify="left" if column in ("queue", "other outcomes") else "right"
-        )
+        table.add_column(column, justify="left" if column == "queue" else "right")
     for name, figures in summary["queues"].items():
         cells = _Cells(figures, summary["ci95"]["queues"][name])
-        other = ", ".join(f"{k} {format_number(figures[k])}" for k in OUTCOMES if figures[k])
         table.add_row(
             name, cells.number("published"), cells.number("acked"),
             cells.number("throughput_per_s"), cells.number("backlog", "mean"),
-            cells.number("backlog", "max"),
-            f"{format_number(figures['ready_final'])}/{format_number(figures['unacked_final'])}",
-            other or "-",
+            cells.number("backlog", "max"), cells.number("ready_final"),
+            cells.number("unacked_final"),
         )  # fmt: skip
+    return table
+
+
+def _outcome_table(summary: dict[str, Any]) -> Table | None:
+    """Messages that did not simply get acked, in the columns where any queue has some."""
+    queues = summary["queues"]
+    shown = [key for key in OUTCOMES if any(figures[key] for figures in queues.values())]
+    if not shown:
+        return None
+    table = Table(title="Other outcomes", title_justify="left", show_edge=False)
+    table.add_column("queue")
+    for key in shown:
+        table.add_column(key, justify="right")
+    for name, figures in queues.items():
+        cells = _Cells(figures, summary["ci95"]["queues"][name])
+        table.add_row(name, *(cells.number(key) for key in shown))
     return table
 
 
@@ -128,6 +140,8 @@ def _latency_table(summary: dict[str, Any]) -> Table:
         for name in names:
             figures = summary[section][name]
             cells = _Cells(figures, summary["ci95"][section][name])
+            if figures["latency_s"]["mean"] is None:
+                continue  # nothing completed there
             for figure in ("latency_s", "wait_s"):
                 table.add_row(
                     f"{label} {name}" if figure == "latency_s" else "",
@@ -160,7 +174,10 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         f"{format_span(summary['duration_s'])} (warm-up {format_span(summary['warmup_s'])}),"
         f" seed {summary['seed']}, qsim {summary['qsim_version']}",
     )
-    parts: list[Any] = [header, _queue_table(summary), _latency_table(summary)]
+    outcomes = _outcome_table(summary)
+    parts: list[Any] = [header, _queue_table(summary)]
+    parts += [outcomes] if outcomes else []
+    parts.append(_latency_table(summary))
     if summary["consumers"]:
         parts.append(_consumer_table(summary))
     if replications > 1:
