@@ -20,8 +20,8 @@ import textwrap
 import numpy as np
 import pytest
 import scipy.stats
-
 from conftest import scenario_from
+
 from qsim.distributions import REGISTRY
 from qsim.errors import ScenarioError
 from qsim.scenario import load_scenario

@@ -14,7 +14,8 @@ Tolerances. Every check asserts two things:
    check about 1% of the time.
 2. The interval's half-width is below ``MAX_HALF_WIDTH`` (6%) of the exact value, so the check
    has power: an engine off by about 10% lands outside the interval. Run lengths are chosen for
-   an expected half-width of 2-4.5%, leaving room for seed-to-seed variation of the width itself.
+   an expected half-width of 1.5-4.5% (checked over six seeds), leaving room for the width's
+   own seed-to-seed variation.
 
 Biases the interval does not cover are kept far below the half-widths: the start from an empty
 system (the warm-up spans many relaxation times, about ``1 / (mu (1 - sqrt(rho))^2)`` for
@@ -57,7 +58,7 @@ def mm1_wait(lam: float, mu: float) -> float:
 
 
 def mm1_latency_quantile(lam: float, mu: float, q: float) -> float:
-    """M/M/1 FIFO sojourn time is Exp(mu - lambda), so its q-quantile is -ln(1 - q) / (mu - lambda)."""
+    """M/M/1 FIFO sojourn time is Exp(mu - lambda): its q-quantile is -ln(1 - q) / (mu - lambda)."""
     return -math.log(1 - q) / (mu - lam)
 
 
@@ -135,7 +136,11 @@ def one_queue(
         producers: [{{name: p, to: q, rate: {rate}/s}}]
         queues: [{{name: q{queue}}}]
         consumers:
-          - {{name: c, queue: q, replicas: {replicas}, prefetch: {prefetch}, service_time: {service}}}
+          - name: c
+            queue: q
+            replicas: {replicas}
+            prefetch: {prefetch}
+            service_time: {service}
         """
     )
 
@@ -264,9 +269,7 @@ def test_large_prefetch_worsens_p99_latency_under_high_variance_service():
     service = "{dist: lognormal, mean: 100ms, cv: 3}"
     p99 = {}
     for prefetch in (1, 50):
-        figures = one_queue(
-            28.0, service, replicas=4, prefetch=prefetch, duration=1000, warmup=100
-        )
+        figures = one_queue(28.0, service, replicas=4, prefetch=prefetch, duration=1000, warmup=100)
         p99[prefetch] = interval([f["latency_s"]["p99"] for f in figures_of(figures, None)])
     (mean_1, low_1, high_1), (mean_50, low_50, high_50) = p99[1], p99[50]
     half_widths = (high_1 - low_1) / 2 + (high_50 - low_50) / 2

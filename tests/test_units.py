@@ -122,7 +122,7 @@ def test_a_value_that_is_not_a_quantity_is_rejected_with_what_was_expected(parse
 )
 def test_a_number_too_large_to_be_finite_is_rejected_like_a_bare_infinity(parse, text):
     """A string that overflows to infinity is no more a quantity than ``float('inf')`` is."""
-    with pytest.raises(UnitError, match="^expected a "):
+    with pytest.raises(UnitError, match=r"^expected a "):
         parse(text)
 
 
