@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from qsim.files import read_text_file
 from qsim.spec import Number, PositiveCount, Spec, fail
 
 __all__ = ["REGISTRY", "Distribution", "distribution_of", "register"]
@@ -342,11 +343,7 @@ class Empirical(Distribution[Q]):
         if "values" in data:
             raise fail("give either values or file, not both")
         base = Path((info.context or {}).get("base_dir", "."))
-        path = base / str(data["file"])
-        try:
-            values = _read_samples(path)
-        except OSError as exc:
-            raise fail(f"cannot read {path}: {exc.strerror}") from None
+        values = read_text_file(base / str(data["file"]), _read_samples)
         return {**data, "values": values}
 
     @model_validator(mode="after")

@@ -10,13 +10,24 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from qsim.distributions import Distribution, distribution_of
 from qsim.errors import ScenarioError
+from qsim.files import read_text_file
 from qsim.spec import (
     Count,
     Duration,
@@ -83,6 +94,34 @@ def _read_trace(path: Path) -> tuple[float, ...]:
     return tuple(times)
 
 
+@dataclass(frozen=True)
+class Trace:
+    """Recorded publish times (seconds from the start) read from ``path``."""
+
+    path: str
+    times: tuple[float, ...]
+
+
+def _load_trace(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, Trace) or value is None:
+        return value
+    if not isinstance(value, str):
+        raise fail(f"expected the path of a CSV file of publish times, got {value!r}")
+    path = Path((info.context or {}).get("base_dir", ".")) / value
+    return Trace(value, read_text_file(path, _read_trace))
+
+
+TraceFile = Annotated[
+    Trace,
+    BeforeValidator(_load_trace),
+    PlainSerializer(lambda trace: trace.path, return_type=str),
+    WithJsonSchema({"type": "string", "description": "CSV of publish times in seconds"}),
+]
+
+
+ARRIVAL_KEYS = ("rate", "interarrival", "schedule", "trace")
+
+
 class Producer(Spec):
     """A service that publishes messages to a queue.
 
@@ -97,38 +136,32 @@ class Producer(Spec):
     arrivals: Literal["poisson", "constant"] = "poisson"
     interarrival: TimeDistribution | None = None
     schedule: tuple[ScheduleStep, ...] | None = Field(default=None, min_length=1)
-    trace: str | None = None
+    trace: TraceFile | None = None
     count: PositiveCount | None = None
     size: SizeDistribution | None = None
     priority: NumberDistribution | None = None
     ttl: TimeDistribution | None = None
 
-    _trace_times: tuple[float, ...] = PrivateAttr(default=())
+    @field_validator("schedule")
+    @classmethod
+    def _increasing(cls, steps: tuple[ScheduleStep, ...] | None) -> tuple[ScheduleStep, ...] | None:
+        times = [step.at for step in steps or ()]
+        if any(b <= a for a, b in itertools.pairwise(times)):
+            raise fail("schedule steps must be in increasing order of 'at'")
+        return steps
 
     @model_validator(mode="after")
-    def _one_arrival_process(self, info: ValidationInfo) -> Producer:
-        given = [
-            k for k in ("rate", "interarrival", "schedule", "trace") if getattr(self, k) is not None
-        ]
+    def _one_arrival_process(self) -> Producer:
+        given = [k for k in ARRIVAL_KEYS if getattr(self, k) is not None]
         if len(given) != 1:
             found = f"got {', '.join(given)}" if given else "got none"
             raise fail(f"give exactly one of rate, interarrival, schedule or trace ({found})")
-        if self.schedule:
-            times = [step.at for step in self.schedule]
-            if times != sorted(times) or len(set(times)) != len(times):
-                raise fail("schedule steps must be in increasing order of 'at'")
-        if self.trace is not None:
-            base = Path((info.context or {}).get("base_dir", "."))
-            try:
-                self._trace_times = _read_trace(base / self.trace)
-            except OSError as exc:
-                raise fail(f"cannot read trace {base / self.trace}: {exc.strerror}") from None
         return self
 
     @property
-    def trace_times(self) -> tuple[float, ...]:
-        """Publish times read from ``trace`` (empty without a trace)."""
-        return self._trace_times
+    def arrival_key(self) -> str:
+        """Which key defines the arrival process: rate, interarrival, schedule or trace."""
+        return next(k for k in ARRIVAL_KEYS if getattr(self, k) is not None)
 
 
 class Queue(Spec):
@@ -164,11 +197,12 @@ class ConsumerPool(Spec):
     ack: Literal["manual", "auto"] = "manual"
     failures: Failures = Failures()
 
-    @model_validator(mode="after")
-    def _auto_ack_cannot_fail(self) -> ConsumerPool:
-        if self.ack == "auto" and self.failures.nack_probability > 0:
+    @field_validator("failures")
+    @classmethod
+    def _auto_ack_cannot_fail(cls, failures: Failures, info: ValidationInfo) -> Failures:
+        if info.data.get("ack") == "auto" and failures.nack_probability > 0:
             raise fail("failures need ack: manual (an auto-acked message cannot be rejected)")
-        return self
+        return failures
 
 
 class Scenario(Spec):
@@ -185,13 +219,13 @@ class Scenario(Spec):
     queues: tuple[Queue, ...] = Field(min_length=1)
     consumers: tuple[ConsumerPool, ...] = ()
 
-    @model_validator(mode="after")
-    def _warmup_inside_run(self) -> Scenario:
-        if self.warmup >= self.duration:
-            raise fail(
-                f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)"
-            )
-        return self
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_inside_run(cls, warmup: float, info: ValidationInfo) -> float:
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise fail(f"got {warmup:g}s, which must be shorter than duration ({duration:g}s)")
+        return warmup
 
     @property
     def timeseries_interval(self) -> float:
@@ -249,8 +283,11 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
 
 
 def _first_error(error: ValidationError, source: YamlSource) -> ScenarioError:
+    details = error.errors()
+    # a failed item also makes its tuple "too short": report the item, not the tuple
+    specific = [d for d in details if d["type"] != "too_short"] or details
     located = []
-    for detail in error.errors():
+    for detail in specific:
         path = _data_path(source.data, detail["loc"])
         ctx = detail.get("ctx") or {}
         message = ctx.get("detail", detail["msg"])

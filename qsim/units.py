@@ -1,6 +1,7 @@
 """Units inside scenario strings: durations, rates and sizes.
 
-A bare number is in the base unit (seconds, messages per second, bytes). Each kind has one
+A bare number, or a string holding only a number, is in the base unit (seconds, messages per
+second, bytes). Each kind has one
 regular expression, used both to parse and, in the JSON Schema, to let editors check values.
 Parsers raise :class:`UnitError` with a message that says what was expected.
 """
@@ -34,9 +35,9 @@ SIZE_UNITS: dict[str, float] = {"B": 1.0, "KB": 1024.0, "MB": 1024.0**2, "GB": 1
 
 
 def _pattern(units: dict[str, float], separator: str = "") -> str:
-    """``number [separator] unit`` with the number and the unit as groups 1 and 2."""
+    """``number [separator unit]`` with the number and the (optional) unit as groups 1 and 2."""
     names = "|".join(sorted(units, key=len, reverse=True))
-    return rf"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*{separator}({names})\s*$"
+    return rf"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(?:\s*{separator}({names}))?\s*$"
 
 
 DURATION_PATTERN = _pattern(DURATION_UNITS)
@@ -53,7 +54,7 @@ def _parse(value: object, pattern: str, units: dict[str, float], what: str) -> f
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str) and (match := re.match(pattern, value)):
-        number = float(match[1]) * units[match[2]]
+        number = float(match[1]) * (units[match[2]] if match[2] else 1.0)
     if number is None or number < 0 or not math.isfinite(number):
         raise UnitError(f"expected {what}, got {value!r}")
     return number

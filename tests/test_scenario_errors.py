@@ -344,7 +344,7 @@ def test_failures_with_auto_ack_are_an_error(error_in):
         )
     )
     assert str(error) == (
-        "scenario.yaml:10: consumers[0]: "
+        "scenario.yaml:14: consumers[0].failures: "
         "failures need ack: manual (an auto-acked message cannot be rejected)"
     )
 
@@ -355,8 +355,7 @@ def test_failures_with_auto_ack_are_an_error(error_in):
 def test_a_missing_trace_file_is_reported_at_the_trace(error_in):
     error = error_in(good_with("rate: 5/s", "trace: missing.csv"))
     assert str(error) == (
-        "scenario.yaml:6: producers[0].trace: "
-        "cannot read trace missing.csv: No such file or directory"
+        "scenario.yaml:6: producers[0].trace: cannot read missing.csv: No such file or directory"
     )
 
 

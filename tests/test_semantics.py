@@ -322,7 +322,9 @@ def test_priority_delivers_higher_priority_first(tmp_path):
     model = Model(scenario_from(text, tmp_path), 0)
     model.run()
     records = model.recorder.arrays()
-    start_of = dict(zip(records["published_at"], records["published_at"] + records["wait"]))
+    start_of = dict(
+        zip(records["published_at"], records["published_at"] + records["wait"], strict=True)
+    )
     # busy 0..1 with the first low one; then high (published 0.3) at 1, lows at 2 and 3
     assert (start_of[0.3], start_of[0.1], start_of[0.2]) == pytest.approx((1.0, 2.0, 3.0))
 
@@ -343,7 +345,9 @@ def test_priority_does_not_reorder_prefetched_messages(tmp_path):
     model = Model(scenario_from(text, tmp_path), 0)
     model.run()
     records = model.recorder.arrays()
-    start_of = dict(zip(records["published_at"], records["published_at"] + records["wait"]))
+    start_of = dict(
+        zip(records["published_at"], records["published_at"] + records["wait"], strict=True)
+    )
     assert start_of[0.3] == pytest.approx(3.0)
 
 

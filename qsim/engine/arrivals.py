@@ -71,7 +71,8 @@ def _from_schedule(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
 
 
 def _from_trace(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
-    return iter(spec.trace_times)
+    assert spec.trace is not None
+    return iter(spec.trace.times)
 
 
 ARRIVALS: dict[str, Callable[[Producer, np.random.Generator], ArrivalTimes]] = {
@@ -85,6 +86,5 @@ ARRIVALS: dict[str, Callable[[Producer, np.random.Generator], ArrivalTimes]] = {
 
 def arrival_times(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     """Absolute publish times of ``spec``, capped at its ``count``."""
-    kind = next(key for key in ARRIVALS if getattr(spec, key) is not None)
-    times = ARRIVALS[kind](spec, rng)
+    times = ARRIVALS[spec.arrival_key](spec, rng)
     return itertools.islice(times, spec.count) if spec.count is not None else times
