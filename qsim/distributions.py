@@ -94,22 +94,39 @@ class Constant(Distribution[Q]):
         return 0.0
 
 
-@register
-class Exponential(Distribution[Q]):
-    """Exponential with the given ``mean`` (memoryless; Poisson arrivals, M/M/c service)."""
+class _ByMean(Distribution[Q]):
+    """A distribution parametrised by its ``mean`` (above zero)."""
 
-    name: ClassVar[str] = "exponential"
-    dist: Literal["exponential"]
     mean_: Q = Field(alias="mean")
 
-    _check = field_validator("mean_")(lambda v: _positive(v, "mean"))
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.exponential(self.mean_, n)
+    _check_mean = field_validator("mean_")(lambda v: _positive(v, "mean"))
 
     @property
     def mean(self) -> float:
         return float(self.mean_)
+
+
+class _ByMeanCv(_ByMean[Q]):
+    """A distribution parametrised by its ``mean`` and coefficient of variation ``cv``."""
+
+    cv_: Number = Field(alias="cv")
+
+    _check_cv = field_validator("cv_")(lambda v: _positive(v, "cv"))
+
+    @property
+    def variance(self) -> float:
+        return (self.mean_ * self.cv_) ** 2
+
+
+@register
+class Exponential(_ByMean[Q]):
+    """Exponential with the given ``mean`` (memoryless; Poisson arrivals, M/M/c service)."""
+
+    name: ClassVar[str] = "exponential"
+    dist: Literal["exponential"]
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean_, n)
 
     @property
     def variance(self) -> float:
@@ -143,77 +160,40 @@ class Uniform(Distribution[Q]):
         return (self.high - self.low) ** 2 / 12
 
 
-def _cv_positive(value: float) -> float:
-    return _positive(value, "cv")
-
-
 @register
-class Lognormal(Distribution[Q]):
+class Lognormal(_ByMeanCv[Q]):
     """Lognormal given by its ``mean`` and ``cv`` (right-skewed service times)."""
 
     name: ClassVar[str] = "lognormal"
     dist: Literal["lognormal"]
-    mean_: Q = Field(alias="mean")
-    cv_: Number = Field(alias="cv")
-
-    _check_mean = field_validator("mean_")(lambda v: _positive(v, "mean"))
-    _check_cv = field_validator("cv_")(_cv_positive)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         sigma2 = math.log1p(self.cv_**2)
         return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
 
-    @property
-    def mean(self) -> float:
-        return float(self.mean_)
-
-    @property
-    def variance(self) -> float:
-        return (self.mean_ * self.cv_) ** 2
-
 
 @register
-class Gamma(Distribution[Q]):
+class Gamma(_ByMeanCv[Q]):
     """Gamma given by its ``mean`` and ``cv``."""
 
     name: ClassVar[str] = "gamma"
     dist: Literal["gamma"]
-    mean_: Q = Field(alias="mean")
-    cv_: Number = Field(alias="cv")
-
-    _check_mean = field_validator("mean_")(lambda v: _positive(v, "mean"))
-    _check_cv = field_validator("cv_")(_cv_positive)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         shape = 1 / self.cv_**2
         return rng.gamma(shape, self.mean_ / shape, n)
 
-    @property
-    def mean(self) -> float:
-        return float(self.mean_)
-
-    @property
-    def variance(self) -> float:
-        return (self.mean_ * self.cv_) ** 2
-
 
 @register
-class Erlang(Distribution[Q]):
+class Erlang(_ByMean[Q]):
     """Erlang: the sum of ``k`` exponential phases with total ``mean``."""
 
     name: ClassVar[str] = "erlang"
     dist: Literal["erlang"]
     k: PositiveCount
-    mean_: Q = Field(alias="mean")
-
-    _check_mean = field_validator("mean_")(lambda v: _positive(v, "mean"))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(self.k, self.mean_ / self.k, n)
-
-    @property
-    def mean(self) -> float:
-        return float(self.mean_)
 
     @property
     def variance(self) -> float:

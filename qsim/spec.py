@@ -68,53 +68,38 @@ class Spec(BaseModel):
         return data
 
 
-def _unit(parse: Callable[[object], float], minimum_exclusive: bool) -> Callable[[Any], float]:
+def _unit_type(parse: Callable[[object], float], pattern: str, example: str, positive: bool) -> Any:
+    """A float field written with a unit, parsed once at load time."""
+
     def check(value: Any) -> float:
         try:
             number = parse(value)
         except UnitError as exc:
             raise fail(str(exc)) from None
-        if minimum_exclusive and number <= 0:
+        if positive and number <= 0:
             raise fail(f"expected a value above zero, got {value!r}")
         return number
 
-    return check
-
-
-def _unit_schema(pattern: str, example: str) -> dict[str, Any]:
-    return {
+    schema = {
         "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": pattern}],
         "examples": [example],
     }
+    return Annotated[float, BeforeValidator(check), WithJsonSchema(schema)]
 
 
-Duration = Annotated[
-    float,
-    BeforeValidator(_unit(parse_duration, False)),
-    WithJsonSchema(_unit_schema(DURATION_PATTERN, "250ms")),
-]
-"""Seconds; written ``250ms``, ``2s``, ``5m``, ``1h`` or a bare number of seconds."""
-
-PositiveDuration = Annotated[
-    float,
-    BeforeValidator(_unit(parse_duration, True)),
-    WithJsonSchema(_unit_schema(DURATION_PATTERN, "2s")),
-]
-"""A :data:`Duration` above zero."""
-
-Rate = Annotated[
-    float,
-    BeforeValidator(_unit(parse_rate, False)),
-    WithJsonSchema(_unit_schema(RATE_PATTERN, "50/s")),
-]
-"""Messages per second; written ``50/s``, ``3000/min``, ``120/h`` or a bare number."""
-
-Size = Annotated[
-    float,
-    BeforeValidator(_unit(parse_size, False)),
-    WithJsonSchema(_unit_schema(SIZE_PATTERN, "4KB")),
-]
-"""Bytes; written ``512B``, ``4KB``, ``1MB`` or a bare number."""
+if TYPE_CHECKING:
+    Duration = float
+    PositiveDuration = float
+    Rate = float
+    Size = float
+else:
+    Duration = _unit_type(parse_duration, DURATION_PATTERN, "250ms", positive=False)
+    PositiveDuration = _unit_type(parse_duration, DURATION_PATTERN, "2s", positive=True)
+    Rate = _unit_type(parse_rate, RATE_PATTERN, "50/s", positive=False)
+    Size = _unit_type(parse_size, SIZE_PATTERN, "4KB", positive=False)
+"""Seconds (``250ms``, ``2s``, ``5m``, ``1h``), seconds above zero, messages per second
+(``50/s``, ``3000/min``, ``120/h``) and bytes (``512B``, ``4KB``, ``1MB``); a bare number is in
+the base unit."""
 
 
 def _number(value: Any) -> float:
