@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= scenarios/food-delivery.yaml
 
-.PHONY: run test lint validate clean
+.PHONY: run test lint validate clean bench
 
 $(BIN)/qsim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ test: $(VENV)/.test-extras
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.test-extras
-	$(BIN)/ruff check qsim tests
-	$(BIN)/ruff format --check qsim tests
+	$(BIN)/ruff check qsim tests benchmarks
+	$(BIN)/ruff format --check qsim tests benchmarks
 	$(BIN)/mypy
 
 validate: $(BIN)/qsim
@@ -33,3 +33,6 @@ validate: $(BIN)/qsim
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(BIN)/qsim
+	$(BIN)/python benchmarks/bench.py

@@ -72,9 +72,12 @@ class Queue:
         self.backlog_area += len(self.ready) * (now - self.backlog_since)
         self.backlog_since = now
 
-    def _enqueue(self, msg: Message) -> None:
+    def _enqueue(self, msg: Message, at_head: bool = False) -> None:
         self._backlog_tick()
-        self.ready.push(msg)
+        if at_head:
+            self.ready.push_head(msg)
+        else:
+            self.ready.push(msg)
         if len(self.ready) > self.backlog_max:
             self.backlog_max = len(self.ready)
 
@@ -91,30 +94,36 @@ class Queue:
         msg.deliveries = 0
         ttl = msg.ttl if msg.ttl < self.ttl else self.ttl
         msg.expires_at = now + ttl
+        if ttl < INF:
+            self._uses_ttl = True
         if self.active and not self.ready:
             self._deliver(msg)
-            return
-        if self._on_overflow(msg):
+        elif self._on_overflow(msg):
             self._enqueue(msg)
-            if self.max_length is not None:
-                while len(self.ready) > self.max_length:  # drop-head
-                    self.dropped += 1
-                    self._dead_letter(self._take(), "maxlen")
-            if ttl < INF:
-                self._uses_ttl = True
             if self._uses_ttl:
                 self._arm_expiry()
 
     def _admit_drop_head(self, msg: Message) -> bool:
+        """Admit the new message; if the queue is full, drop (or dead-letter) the oldest first."""
+        if self.max_length is not None and len(self.ready) >= self.max_length:
+            if self.ready:
+                self.dropped += 1
+                self._dead_letter(self._take(), "maxlen")
+            else:  # max_length 0: the new message is the head, and is dropped at once
+                self.dropped += 1
+                self._dead_letter(msg, "maxlen")
+                return False
         return True
 
     def _admit_reject(self, msg: Message) -> bool:
+        """Refuse the new message if the queue is full."""
         if self.max_length is not None and len(self.ready) >= self.max_length:
             self.rejected += 1
             return False
         return True
 
     def _admit_reject_dlx(self, msg: Message) -> bool:
+        """Refuse the new message if the queue is full, and dead-letter it."""
         if self._admit_reject(msg):
             return True
         self._dead_letter(msg, "maxlen")
@@ -195,10 +204,7 @@ class Queue:
             self.over_limit += 1
             self._dead_letter(msg, "delivery_limit")
         else:
-            self._backlog_tick()
-            self.ready.push_head(msg)
-            if len(self.ready) > self.backlog_max:
-                self.backlog_max = len(self.ready)
+            self._enqueue(msg, at_head=True)
             self.dispatch()
 
     def _dead_letter(self, msg: Message, reason: str) -> None:
