@@ -181,8 +181,8 @@ def test_an_unknown_distribution_name_lists_the_known_ones(error_in):
 def test_a_producer_publishing_to_a_missing_queue_suggests_the_closest(error_in):
     error = error_in(good_with("to: orders", "to: order"))
     assert str(error) == (
-        "scenario.yaml:5: producers[0].to: unknown queue 'order' (did you mean 'orders'?); "
-        "known: orders"
+        "scenario.yaml:5: producers[0].to: unknown queue or exchange 'order' "
+        "(did you mean 'orders'?); known: orders"
     )
 
 
