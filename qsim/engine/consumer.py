@@ -1,9 +1,15 @@
-"""Consumers: replicas of a pool, each one AMQP consumer with a prefetch window.
+"""Consumers: replicas of a pool, each one AMQP consumer (channel) with a prefetch window.
 
-A delivered message is unacked until its consumer finishes processing it and acks (manual ack);
-with ``ack: auto`` it counts as acked when sent and the prefetch window does not apply
-(confirms.md). Up to ``concurrency`` messages are processed at once; the rest of the window waits
-in the consumer's local buffer, where priorities no longer reorder it (priority.md).
+A delivered message is unacked until its consumer finishes processing it and the ack reaches the
+broker (manual ack); with ``ack: auto`` it counts as acked when sent and the prefetch window does
+not apply (confirms.md). Up to ``concurrency`` messages are processed at once; the rest of the
+window waits in the consumer's local buffer, where priorities no longer reorder it (priority.md).
+
+When a channel closes (a crash, a consumer timeout, the broker's connection loss), every unacked
+delivery of that channel is requeued (confirms.md#automatic-requeueing). Each closing starts a new
+*epoch*: work and acks of an older epoch are stale and ignored by the broker. A crash also ends
+the work in progress; after a timeout or a connection loss the process still finishes what it
+was doing (its workers stay busy) but the ack goes nowhere.
 """
 
 from __future__ import annotations
@@ -19,20 +25,37 @@ from qsim.engine.message import Message
 from qsim.engine.recorder import Recorder
 
 if TYPE_CHECKING:
-    import simpy
-
+    from qsim.engine.broker import Broker
     from qsim.engine.queue import Queue
 
 
 class PoolState:
-    """Running totals of one consumer pool."""
+    """Running totals of one consumer pool, and what it does after processing a message."""
 
-    __slots__ = ("busy_time", "window_end", "window_start")
+    __slots__ = (
+        "busy_time",
+        "closures",
+        "crashes",
+        "downtime",
+        "onward",
+        "window_end",
+        "window_start",
+    )
 
     def __init__(self, window_start: float, window_end: float) -> None:
         self.busy_time = 0.0
         self.window_start = window_start
         self.window_end = window_end
+        self.crashes = 0
+        self.closures = 0
+        self.downtime = 0.0
+        self.onward: Callable[[Message], None] | None = None
+
+    def count_busy(self, start: float, end: float, sign: float = 1.0) -> None:
+        """Add (or with ``sign`` -1 remove) busy time ``[start, end]`` within the window."""
+        overlap = min(end, self.window_end) - max(start, self.window_start)
+        if overlap > 0:
+            self.busy_time += sign * overlap
 
 
 class Consumer:
@@ -40,26 +63,30 @@ class Consumer:
 
     __slots__ = (
         "_done_callback",
+        "alive",
         "auto_ack",
+        "broker",
         "buffer",
         "busy",
         "concurrency",
+        "connected",
+        "crash_epoch",
+        "decide",
         "env",
-        "fail",
+        "epoch",
         "in_rotation",
         "limit",
-        "nack_probability",
         "pool",
         "queue",
         "recorder",
-        "requeue",
         "service",
+        "timeout",
         "unacked",
     )
 
     def __init__(
         self,
-        env: simpy.Environment,
+        broker: Broker,
         queue: Queue,
         pool: PoolState,
         recorder: Recorder,
@@ -68,11 +95,11 @@ class Consumer:
         concurrency: int,
         auto_ack: bool,
         service: Callable[[], float],
-        nack_probability: float,
-        requeue: bool,
-        fail: Callable[[], float],
+        decide: Callable[[Message], bool | None] | None,
+        timeout: float | None,
     ) -> None:
-        self.env = env
+        self.broker = broker
+        self.env = broker.env
         self.queue = queue
         self.pool = pool
         self.recorder = recorder
@@ -80,56 +107,150 @@ class Consumer:
         self.limit = math.inf if auto_ack or prefetch == 0 else prefetch
         self.concurrency = concurrency
         self.service = service
-        self.nack_probability = nack_probability
-        self.requeue = requeue
-        self.fail = fail
-        self.unacked = 0
+        self.decide = decide
+        self.timeout = timeout
+        self.unacked: dict[Message, None] = {}  # insertion-ordered set of this channel's deliveries
         self.busy = 0
         self.buffer: deque[Message] = deque()
         self.in_rotation = False
+        self.alive = True
+        self.connected = True
+        self.epoch = 0
+        self.crash_epoch = 0
         self._done_callback = self._done
+        broker.consumers.append(self)
 
     def has_credit(self) -> bool:
         """Whether the broker may deliver another message to this consumer."""
-        return self.unacked < self.limit
+        return len(self.unacked) < self.limit
 
+    # -- delivery and processing -----------------------------------------------------------
     def deliver(self, msg: Message) -> None:
-        """The broker hands ``msg`` to this consumer."""
+        """The broker sends ``msg`` to this consumer (it arrives after the network delay)."""
         if self.auto_ack:
             self.queue.count_auto_ack()
         else:
-            self.unacked += 1
+            self.unacked[msg] = None
             self.queue.unacked += 1
+            if self.timeout is not None:
+                self.broker.after(self.timeout, self._check_timeout, (msg, self.epoch))
+        delay = self.broker.delay
+        if delay is None:
+            self._receive(msg)
+        else:
+            self.broker.after(delay(), self._receive_if_current, (msg, self.epoch))
+
+    def _receive_if_current(self, sent: tuple[Message, int]) -> None:
+        msg, epoch = sent
+        if epoch == self.epoch:
+            self._receive(msg)
+
+    def _receive(self, msg: Message) -> None:
         if self.busy < self.concurrency:
             self._start(msg)
         else:
             self.buffer.append(msg)
 
     def _start(self, msg: Message) -> None:
-        env = self.env
-        now = env._now
+        now = self.env._now
         self.busy += 1
         msg.started_at = now
         duration = self.service()
+        msg.service_end = end = now + duration
         pool = self.pool
-        overlap = min(now + duration, pool.window_end) - max(now, pool.window_start)
+        overlap = min(end, pool.window_end) - max(now, pool.window_start)
         if overlap > 0:
             pool.busy_time += overlap
-        Timeout(env, duration, msg).callbacks.append(self._done_callback)
+        Timeout(self.env, duration, (msg, self.epoch)).callbacks.append(self._done_callback)
 
     def _done(self, event: Timeout) -> None:
-        msg: Message = event._value
+        msg, epoch = event._value
+        if epoch != self.epoch:
+            if epoch >= self.crash_epoch:
+                self.busy -= 1  # finished work of a closed channel: the worker is free again
+                self._start_buffered()
+            return
         self.busy -= 1
-        queue = self.queue
+        onward = self.pool.onward
         if self.auto_ack:
-            self.recorder.completed(queue.index, msg, self.env._now)
+            self.recorder.completed(self.queue.index, msg, self.env._now)
+            if onward is not None:
+                onward(msg)
         else:
-            self.unacked -= 1
-            if self.nack_probability and self.fail() < self.nack_probability:
-                queue.reject(msg, self.requeue)
+            ok = True if self.decide is None else self.decide(msg)
+            if ok and onward is not None:
+                onward(msg)  # publish onward, then ack
+            if self.broker.delay is None:
+                self._settled(msg, ok)
             else:
-                queue.ack(msg)
-        if self.buffer and self.busy < self.concurrency:
+                self.broker.after(self.broker.delay(), self._settled_if_current, (msg, ok, epoch))
+        if self.buffer:
+            self._start_buffered()
+
+    def _start_buffered(self) -> None:
+        while self.buffer and self.busy < self.concurrency:
             self._start(self.buffer.popleft())
-        if not self.in_rotation and self.unacked < self.limit:
-            queue.add_consumer(self)
+
+    def _settled_if_current(self, sent: tuple[Message, bool | None, int]) -> None:
+        msg, ok, epoch = sent
+        if epoch == self.epoch:
+            self._settled(msg, ok)
+
+    def _settled(self, msg: Message, ok: bool | None) -> None:
+        """The ack (``ok``) or reject (requeue if ``ok`` is None) reaches the broker."""
+        del self.unacked[msg]
+        if ok:
+            self.queue.ack(msg)
+        else:
+            self.queue.reject(msg, requeue=ok is None)
+        if not self.in_rotation and self.connected and len(self.unacked) < self.limit:
+            self.queue.add_consumer(self)
+
+    # -- failures --------------------------------------------------------------------------
+    def _check_timeout(self, sent: tuple[Message, int]) -> None:
+        msg, epoch = sent
+        if epoch == self.epoch and msg in self.unacked:
+            self.pool.closures += 1
+            self._close_channel()
+            if self.broker.up:
+                self.reconnect()
+
+    def _close_channel(self) -> None:
+        """The channel is gone: leave the rotation and requeue every unacked delivery."""
+        self.epoch += 1
+        self.connected = False
+        self.queue.remove_consumer(self)
+        returned = list(self.unacked)
+        self.unacked.clear()
+        self.buffer.clear()
+        self.queue.requeue_all(returned)
+
+    def crash(self) -> None:
+        """The replica's process dies: its work in progress is lost with its channel."""
+        now = self.env._now
+        self.pool.crashes += 1
+        waiting = set(self.buffer)
+        for msg in self.unacked:  # work in progress ends now: it was counted busy to its end
+            if msg not in waiting and msg.service_end > now:
+                self.pool.count_busy(now, msg.service_end, sign=-1.0)
+        self._close_channel()
+        self.crash_epoch = self.epoch
+        self.busy = 0
+        self.alive = False
+
+    def restart(self) -> None:
+        """The replica is running again and connects if the broker is up."""
+        self.alive = True
+        if self.broker.up:
+            self.reconnect()
+
+    def connection_lost(self) -> None:
+        """The broker went away: the channel closes, workers finish in vain."""
+        if self.connected:
+            self._close_channel()
+
+    def reconnect(self) -> None:
+        """Open a new channel and start consuming again (if the process is alive)."""
+        if self.alive and not self.connected:
+            self.connected = True
+            self.queue.add_consumer(self)

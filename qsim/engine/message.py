@@ -1,4 +1,4 @@
-"""A message in flight: plain slots, no behaviour."""
+"""A message in flight, and the flow it belongs to: plain slots, no behaviour."""
 
 from __future__ import annotations
 
@@ -7,36 +7,73 @@ import math
 NO_PRODUCER = -1
 
 
+class Flow:
+    """Everything that stems from one publish by a producer: the message, the copies an
+    exchange makes of it, the messages consumers publish onward, and so on.
+
+    ``outstanding`` counts the flow's messages still alive; the flow ends when it reaches zero,
+    completed if every branch ended in an ack, failed otherwise.
+    """
+
+    __slots__ = ("failed", "outstanding", "producer", "start")
+
+    def __init__(self, producer: int, start: float) -> None:
+        self.producer = producer
+        self.start = start
+        self.outstanding = 1
+        self.failed = False
+
+
 class Message:
-    """One message. ``published_at`` and ``deliveries`` refer to the queue it is in now.
+    """One copy of a message in one queue. ``published_at`` and ``deliveries`` refer to the
+    queue it is in now.
 
     ``producer`` is the index of the producer that published it to this queue, or
-    ``NO_PRODUCER`` once it has been dead-lettered. ``dead_path`` lists the queues it was
-    dead-lettered from, and ``rejected`` whether a rejection happened on that path (RabbitMQ drops
-    a message that dead-letters around a cycle with no rejection: dlx.md).
+    ``NO_PRODUCER`` for messages published by consumers or dead-lettered. ``dead_path`` lists the
+    queues it was dead-lettered from, and ``rejected`` whether a rejection happened on that path
+    (RabbitMQ drops a message that dead-letters around a cycle with no rejection: dlx.md).
+    ``poison`` is None until a consumer with a poison rate first processes it.
     """
 
     __slots__ = (
         "dead_path",
         "deliveries",
         "expires_at",
+        "flow",
+        "persistent",
+        "poison",
         "priority",
         "producer",
         "published_at",
         "rejected",
+        "service_end",
         "size",
         "started_at",
         "ttl",
     )
 
-    def __init__(self, producer: int, ttl: float, priority: int, size: float) -> None:
+    def __init__(
+        self, producer: int, flow: Flow, ttl: float, priority: int, size: float, persistent: bool
+    ) -> None:
         self.producer = producer
+        self.flow = flow
         self.ttl = ttl
         self.priority = priority
         self.size = size
+        self.persistent = persistent
         self.published_at = 0.0
         self.started_at = 0.0
+        self.service_end = 0.0
         self.expires_at = math.inf
         self.deliveries = 0
         self.dead_path: tuple[int, ...] = ()
         self.rejected = False
+        self.poison: bool | None = None
+
+    def copy(self) -> Message:
+        """Another copy for another queue (an exchange routing to several queues)."""
+        twin = Message(
+            self.producer, self.flow, self.ttl, self.priority, self.size, self.persistent
+        )
+        twin.poison = self.poison
+        return twin

@@ -1,47 +1,55 @@
-"""Producers: publish messages to a queue at the times their arrival process gives."""
+"""Producers: create messages at the times their arrival process gives and publish them."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+import simpy
 from simpy.events import Timeout
 
 from qsim.engine.arrivals import ArrivalTimes
-from qsim.engine.message import Message
-
-if TYPE_CHECKING:
-    import simpy
-
-    from qsim.engine.queue import Queue
+from qsim.engine.message import Flow, Message
+from qsim.engine.publisher import Publisher
+from qsim.engine.recorder import Recorder
 
 Draw = Callable[[], float]
 
 
 class Producer:
-    """Publishes to ``queue``; per-message ``ttl``, ``priority`` and ``size`` are drawn if given."""
+    """Publishes through ``publisher``; per-message ``ttl``, ``priority`` and ``size`` are drawn
+    if given. A blocked publisher (broker down, buffer full) pauses the producer until the
+    broker is back; arrivals due meanwhile are published then."""
 
     def __init__(
         self,
         env: simpy.Environment,
         index: int,
-        queue: Queue,
+        publisher: Publisher,
+        recorder: Recorder,
         times: ArrivalTimes,
         *,
         ttl: Draw | None,
         priority: Draw | None,
         size: Draw | None,
+        persistent: bool,
     ) -> None:
         self.env = env
         self.index = index
-        self.queue = queue
+        self.publisher = publisher
+        self.recorder = recorder
         self.times = times
         self.ttl = ttl
         self.priority = priority
         self.size = size
-        self.published = 0
+        self.persistent = persistent
         self._callback = self._publish
+        publisher.on_unblock = self._schedule_next
+
+    @property
+    def published(self) -> int:
+        """Messages this producer has published (handed to its client library)."""
+        return self.publisher.produced
 
     def start(self) -> None:
         """Schedule the first publish."""
@@ -50,15 +58,22 @@ class Producer:
     def _schedule_next(self) -> None:
         at = next(self.times, None)
         if at is not None:
-            Timeout(self.env, max(at - self.env._now, 0.0)).callbacks.append(self._callback)
+            delay = at - self.env._now
+            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._callback)
 
     def _publish(self, _event: Timeout) -> None:
+        now = self.env._now
+        flow = Flow(self.index, now)
+        if now >= self.recorder.warmup:
+            self.recorder.flows_started[self.index] += 1
         msg = Message(
             self.index,
+            flow,
             self.ttl() if self.ttl else math.inf,
             round(self.priority()) if self.priority else 0,
             self.size() if self.size else 0.0,
+            self.persistent,
         )
-        self.published += 1
-        self.queue.publish(msg)
-        self._schedule_next()
+        self.publisher.publish(msg)
+        if not self.publisher.blocked:
+            self._schedule_next()

@@ -1,6 +1,7 @@
 """A RabbitMQ-style queue on SimPy: dispatch, acks, requeues, limits, TTL and dead-lettering.
 
-Semantics follow RabbitMQ 4.x (see ``docs/semantics.md`` for what is simplified):
+Semantics follow RabbitMQ 4.x (``docs/semantics.md`` lists the rules, sources and what is
+simplified):
 
 - Dispatch is round-robin over consumers that have prefetch credit; a consumer whose window is
   full leaves the rotation and rejoins at its tail when it acks (tutorial-two,
@@ -11,17 +12,18 @@ Semantics follow RabbitMQ 4.x (see ``docs/semantics.md`` for what is simplified)
 - TTL: the lower of the queue's ``message_ttl`` and the message's own applies; an expired message
   is never delivered and is removed (dead-lettered, reason ``expired``) only when it reaches the
   head; until then it counts in the queue's length; requeue keeps the original expiry (ttl.md).
-- A rejected message with requeue returns to the head; once returned more times than
-  ``delivery_limit`` it is removed (reason ``delivery_limit``), as quorum queues do
-  (quorum-queues/index.md). Without requeue it is dead-lettered (reason ``rejected``) or
-  discarded (confirms.md, dlx.md).
+- A returned message (rejected with requeue, or unacked when its channel closed) goes back to the
+  head; once returned more times than ``delivery_limit`` it is removed (reason
+  ``delivery_limit``), as quorum queues do (quorum-queues/index.md). Rejected without requeue it
+  is dead-lettered (reason ``rejected``) or discarded (confirms.md, dlx.md).
+- A broker restart empties a non-durable queue and drops transient messages from a durable one.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from qsim.engine.message import NO_PRODUCER, Message
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from qsim.engine.consumer import Consumer
 
 INF = math.inf
+STATES = (
+    "acked", "rejected", "dropped", "expired", "nacked", "over_limit", "lost_in_outage",
+)  # fmt: skip
+"""Where a message published to a queue can end (besides still ready or unacked)."""
 
 
 class Queue:
@@ -60,11 +66,15 @@ class Queue:
         # counters (whole run)
         self.published = self.delivered = self.redelivered = self.acked = 0
         self.rejected = self.dropped = self.expired = self.nacked = self.over_limit = 0
-        self.dead_lettered = self.unacked = 0
+        self.lost_in_outage = self.dead_lettered = self.unacked = 0
         # backlog of ready messages, time-weighted
         self.backlog_area = 0.0
         self.backlog_since = 0.0
         self.backlog_max = 0
+
+    def route(self, key: str) -> tuple[Queue, ...]:
+        """Publishing to a queue by name: the default exchange reaches just this queue."""
+        return (self,)
 
     # -- backlog bookkeeping -------------------------------------------------------------
     def _backlog_tick(self) -> None:
@@ -106,28 +116,28 @@ class Queue:
     def _admit_drop_head(self, msg: Message) -> bool:
         """Admit the new message; if the queue is full, drop (or dead-letter) the oldest first."""
         if self.max_length is not None and len(self.ready) >= self.max_length:
-            if self.ready:
-                self.dropped += 1
-                self._dead_letter(self._take(), "maxlen")
-            else:  # max_length 0: the new message is the head, and is dropped at once
-                self.dropped += 1
-                self._dead_letter(msg, "maxlen")
+            self.dropped += 1
+            if not self.ready:  # max_length 0: the new message is the head, dropped at once
+                self._remove(msg, "maxlen")
                 return False
+            self._remove(self._take(), "maxlen")
         return True
 
     def _admit_reject(self, msg: Message) -> bool:
-        """Refuse the new message if the queue is full."""
+        """Refuse the new message if the queue is full (the publisher would get a nack)."""
         if self.max_length is not None and len(self.ready) >= self.max_length:
             self.rejected += 1
+            self.recorder.end_branch(msg.flow, False, self.env._now)
             return False
         return True
 
     def _admit_reject_dlx(self, msg: Message) -> bool:
         """Refuse the new message if the queue is full, and dead-letter it."""
-        if self._admit_reject(msg):
-            return True
-        self._dead_letter(msg, "maxlen")
-        return False
+        if self.max_length is not None and len(self.ready) >= self.max_length:
+            self.rejected += 1
+            self._remove(msg, "maxlen")
+            return False
+        return True
 
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, msg: Message) -> None:
@@ -149,7 +159,7 @@ class Queue:
             msg = self._take()
             if msg.expires_at <= self.env._now:
                 self.expired += 1
-                self._dead_letter(msg, "expired")
+                self._remove(msg, "expired")
             else:
                 self._deliver(msg)
         if self._uses_ttl:
@@ -162,6 +172,12 @@ class Queue:
             self.active.append(consumer)
             if self.ready:
                 self.dispatch()
+
+    def remove_consumer(self, consumer: Consumer) -> None:
+        """Take a consumer out of the rotation (its channel closed)."""
+        if consumer.in_rotation:
+            consumer.in_rotation = False
+            self.active.remove(consumer)
 
     # -- TTL -----------------------------------------------------------------------------
     def _arm_expiry(self) -> None:
@@ -180,7 +196,7 @@ class Queue:
         ready = self.ready
         while ready and ready.peek().expires_at <= now:
             self.expired += 1
-            self._dead_letter(self._take(), "expired")
+            self._remove(self._take(), "expired")
         self._arm_expiry()
 
     # -- settlement ----------------------------------------------------------------------
@@ -197,42 +213,69 @@ class Queue:
     def reject(self, msg: Message, requeue: bool) -> None:
         """A consumer rejected ``msg``; requeue it at the head, or dead-letter it."""
         self.unacked -= 1
-        if not requeue:
+        if requeue:
+            self._return(msg)
+            self.dispatch()
+        else:
             self.nacked += 1
-            self._dead_letter(msg, "rejected")
-        elif self.delivery_limit is not None and msg.deliveries > self.delivery_limit:
+            self._remove(msg, "rejected")
+
+    def requeue_all(self, messages: list[Message]) -> None:
+        """A channel closed: its unacked deliveries return to the head, in delivery order."""
+        self.unacked -= len(messages)
+        for msg in reversed(messages):
+            self._return(msg)
+        self.dispatch()
+
+    def _return(self, msg: Message) -> None:
+        if self.delivery_limit is not None and msg.deliveries > self.delivery_limit:
             self.over_limit += 1
-            self._dead_letter(msg, "delivery_limit")
+            self._remove(msg, "delivery_limit")
         else:
             self._enqueue(msg, at_head=True)
-            self.dispatch()
 
-    def _dead_letter(self, msg: Message, reason: str) -> None:
+    def restart(self) -> None:
+        """The broker restarts: a non-durable queue loses all, a durable one transient messages."""
+        self._backlog_tick()
+        durable = self.spec.durable
+        lost = self.ready.remove_if(lambda m: not (durable and m.persistent))
+        self.lost_in_outage += len(lost)
+        now = self.env._now
+        for msg in lost:
+            self.recorder.end_branch(msg.flow, False, now)
+
+    def _remove(self, msg: Message, reason: str) -> None:
+        """``msg`` leaves the queue for ``reason``: dead-letter it, or its flow branch ends."""
         target = self.dead_letter
-        if target is None:
-            return
-        path = (*msg.dead_path, self.index)
-        rejected = msg.rejected or reason == "rejected"
-        if target.index in path and not rejected:
-            return  # a dead-letter cycle without rejection drops the message (dlx.md)
-        self.dead_lettered += 1
-        msg.dead_path = path
-        msg.rejected = rejected
-        msg.producer = NO_PRODUCER
-        msg.ttl = INF  # dead-lettering removes the per-message expiration (dlx.md)
-        target.publish(msg)
+        if target is not None:
+            path = (*msg.dead_path, self.index)
+            rejected = msg.rejected or reason == "rejected"
+            if target.index not in path or rejected:  # a cycle without rejection drops (dlx.md)
+                self.dead_lettered += 1
+                msg.dead_path = path
+                msg.rejected = rejected
+                msg.producer = NO_PRODUCER
+                msg.ttl = INF  # dead-lettering removes the per-message expiration (dlx.md)
+                target.publish(msg)
+                return
+        self.recorder.end_branch(msg.flow, False, self.env._now)
 
     # -- end of run ----------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Counters over the whole run."""
+        names = ("published", "delivered", "redelivered", *STATES, "dead_lettered")
+        return {name: getattr(self, name) for name in names}
+
     def settle_books(self) -> None:
         """Check conservation: every message offered is in exactly one state."""
-        states = (
-            self.acked + self.rejected + self.dropped + self.expired + self.nacked
-            + self.over_limit + len(self.ready) + self.unacked
-        )  # fmt: skip
-        if states != self.published:
-            raise AssertionError(
-                f"queue {self.name}: published {self.published} != sum of states {states}"
-            )
+        ends = sum(getattr(self, state) for state in STATES) + len(self.ready) + self.unacked
+        if ends != self.published:
+            raise AssertionError(f"queue {self.name}: published {self.published} != {ends} ended")
+
+
+def forwarded(queues: Iterable[Queue]) -> int:
+    """Messages the queues dead-lettered onward (each counted as published by its target)."""
+    return sum(q.dead_lettered for q in queues)
 
 
 OVERFLOW: dict[str, str] = {

@@ -9,6 +9,7 @@ Requeued messages go back to the head (of their level), as confirms.md describes
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from qsim.engine.message import Message
@@ -22,6 +23,7 @@ class Ready(Protocol):
     def push_head(self, msg: Message) -> None: ...
     def pop(self) -> Message: ...
     def peek(self) -> Message: ...
+    def remove_if(self, doomed: Callable[[Message], bool]) -> list[Message]: ...
 
 
 class FifoReady(deque[Message]):
@@ -34,6 +36,10 @@ class FifoReady(deque[Message]):
     def peek(self) -> Message:
         """The message that would be delivered next."""
         return self[0]
+
+    def remove_if(self, doomed: Callable[[Message], bool]) -> list[Message]:
+        """Remove and return the messages ``doomed`` picks; the others keep their order."""
+        return _remove_if(self, doomed)
 
 
 class PriorityReady:
@@ -77,6 +83,22 @@ class PriorityReady:
     def peek(self) -> Message:
         """The message that would be delivered next."""
         return self._top()[0]
+
+    def remove_if(self, doomed: Callable[[Message], bool]) -> list[Message]:
+        """Remove and return the messages ``doomed`` picks; the others keep their order."""
+        removed = [m for level in self._levels for m in _remove_if(level, doomed)]
+        self._count -= len(removed)
+        return removed
+
+
+def _remove_if(queue: deque[Message], doomed: Callable[[Message], bool]) -> list[Message]:
+    kept: list[Message] = []
+    removed: list[Message] = []
+    for msg in queue:
+        (removed if doomed(msg) else kept).append(msg)
+    queue.clear()
+    queue.extend(kept)
+    return removed
 
 
 def ready_store(max_priority: int | None) -> Ready:

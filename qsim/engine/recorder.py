@@ -1,4 +1,4 @@
-"""Per-message figures in compact arrays (a few bytes per message, no objects kept)."""
+"""Per-message and per-flow figures in compact arrays (a few bytes each, no objects kept)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ from array import array
 
 import numpy as np
 
-from qsim.engine.message import Message
+from qsim.engine.message import Flow, Message
 
 
 class Recorder:
-    """Records every completed message published after the warm-up.
+    """Records every completed message, and every ended flow, that started after the warm-up.
 
     A message completes when its consumer acks it (manual ack) or finishes processing it
     (auto ack). ``wait`` runs from publish to the start of that processing, ``latency`` from
-    publish to its end; both refer to the queue the message completed in.
+    publish to its end; both refer to the queue the message completed in. A flow's latency runs
+    from its producer's publish to the end of its last branch.
     """
 
-    def __init__(self, warmup: float, queues: int) -> None:
+    def __init__(self, warmup: float, queues: int, producers: int) -> None:
         self.warmup = warmup
         self.queue = array("H")
         self.producer = array("h")
@@ -25,25 +26,58 @@ class Recorder:
         self.wait = array("d")
         self.latency = array("d")
         self.window_completions = [0] * queues
+        self.flow_producer = array("h")
+        self.flow_latency = array("d")
+        self.flows_started = [0] * producers
+        self.flows_failed = [0] * producers
 
     def completed(self, queue: int, msg: Message, now: float) -> None:
-        """Note that ``msg`` completed in ``queue`` at time ``now``."""
-        if now >= self.warmup:
+        """``msg`` completed in ``queue`` at ``now``; its flow branch ends well."""
+        warmup = self.warmup
+        if now >= warmup:
             self.window_completions[queue] += 1
         published = msg.published_at
-        if published >= self.warmup:
+        if published >= warmup:
             self.queue.append(queue)
             self.producer.append(msg.producer)
             self.published_at.append(published)
             self.wait.append(msg.started_at - published)
             self.latency.append(now - published)
+        flow = msg.flow
+        flow.outstanding -= 1
+        if flow.outstanding == 0:
+            self._flow_ended(flow, now)
+
+    def end_branch(self, flow: Flow, ok: bool, now: float) -> None:
+        """One message of ``flow`` ended (``ok``: acked; otherwise lost, refused or dropped)."""
+        if not ok:
+            flow.failed = True
+        flow.outstanding -= 1
+        if flow.outstanding == 0:
+            self._flow_ended(flow, now)
+
+    def _flow_ended(self, flow: Flow, now: float) -> None:
+        if flow.start < self.warmup:
+            return
+        if flow.failed:
+            self.flows_failed[flow.producer] += 1
+        else:
+            self.flow_producer.append(flow.producer)
+            self.flow_latency.append(now - flow.start)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The records as numpy arrays, one entry per completed message."""
+        """The message records as numpy arrays, one entry per completed message."""
         return {
             "queue": np.frombuffer(self.queue, dtype=np.uint16).copy(),
             "producer": np.frombuffer(self.producer, dtype=np.int16).copy(),
             "published_at": np.frombuffer(self.published_at, dtype=np.float64).copy(),
             "wait": np.frombuffer(self.wait, dtype=np.float64).copy(),
             "latency": np.frombuffer(self.latency, dtype=np.float64).copy(),
+        }
+
+    def flow_arrays(self) -> dict[str, np.ndarray]:
+        """Completed flows: producer index and end-to-end latency, one entry per flow."""
+        return {
+            "producer": np.frombuffer(self.flow_producer, dtype=np.int16).copy(),
+            "latency": np.frombuffer(self.flow_latency, dtype=np.float64).copy(),
         }

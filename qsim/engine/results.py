@@ -22,22 +22,29 @@ class QueueRun:
 
 @dataclass(frozen=True)
 class ProducerRun:
-    """How many messages one producer published over the whole run."""
+    """One producer's books (whole run) and its flows (started after the warm-up)."""
 
     name: str
     queue: str
     published: int
+    counts: dict[str, int] = field(default_factory=dict)
+    flows_started: int = 0
+    flows_failed: int = 0
 
 
 @dataclass(frozen=True)
 class PoolRun:
-    """A consumer pool's busy time and capacity over the measured window."""
+    """A consumer pool's busy time and capacity over the measured window, and its failures."""
 
     name: str
     replicas: int
     concurrency: int
     busy_time: float
     window: float
+    crashes: int = 0
+    channel_closures: int = 0
+    downtime: float = 0.0
+    publish: dict[str, int] = field(default_factory=dict)
 
     @property
     def utilization(self) -> float:
@@ -53,7 +60,8 @@ class PoolRun:
 
 @dataclass(frozen=True)
 class RunResult:
-    """Everything one replication produced. ``records`` holds one entry per completed message."""
+    """Everything one replication produced. ``records`` holds one entry per completed message,
+    ``flows`` one per completed flow."""
 
     replication: int
     warmup: float
@@ -63,6 +71,8 @@ class RunResult:
     pools: list[PoolRun]
     records: dict[str, np.ndarray]
     timeseries: dict[str, np.ndarray] = field(default_factory=dict)
+    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    broker: dict[str, float] = field(default_factory=dict)
 
     @property
     def window(self) -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -10,21 +13,22 @@ from simpy.events import Timeout
 
 from qsim.distributions import Distribution, Uniform
 from qsim.engine.arrivals import arrival_times
+from qsim.engine.broker import Broker
 from qsim.engine.consumer import Consumer, PoolState
+from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
+from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.producer import Producer
-from qsim.engine.queue import Queue
+from qsim.engine.publisher import Publisher
+from qsim.engine.queue import Queue, forwarded
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import PoolRun, ProducerRun, QueueRun, RunResult
+from qsim.engine.routing import Exchange, Target
 from qsim.engine.sampler import Sampler
-from qsim.scenario import Scenario
+from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.streams import stream
 
 UNIFORM01 = Uniform[float](dist="uniform", low=0.0, high=1.0)
-
-COUNTERS = (
-    "published", "delivered", "redelivered", "acked", "rejected", "dropped",
-    "expired", "nacked", "over_limit", "dead_lettered",
-)  # fmt: skip
+Draw = Callable[[], float]
 
 
 class Model:
@@ -34,56 +38,153 @@ class Model:
         self.scenario = scenario
         self.replication = replication
         self.env = simpy.Environment()
-        self.recorder = Recorder(scenario.warmup, len(scenario.queues))
+        network = scenario.network
+        self.broker = Broker(
+            self.env, None if network is None else self._draw(network.latency, "network:latency")
+        )
+        self.recorder = Recorder(scenario.warmup, len(scenario.queues), len(scenario.producers))
         self.queues = [
             Queue(self.env, spec, i, self.recorder) for i, spec in enumerate(scenario.queues)
         ]
+        self.broker.queues.extend(self.queues)
         by_name = {q.name: q for q in self.queues}
         for queue in self.queues:
             if queue.spec.dead_letter is not None:
                 queue.dead_letter = by_name[queue.spec.dead_letter]
+        self.targets: dict[str, Target] = dict(by_name)
+        self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
         self.pools = [PoolState(scenario.warmup, scenario.duration) for _ in scenario.consumers]
+        self.pool_publishers: list[list[Publisher]] = []
         self.consumers = list(self._build_consumers(by_name))
-        self.producers = list(self._build_producers(by_name))
+        self.producers = list(self._build_producers())
         self.series: list[list[float]] = []
+        self._down_since: dict[Consumer, float] = {}
 
+    # -- random streams ----------------------------------------------------------------
     def _rng(self, name: str) -> np.random.Generator:
         return stream(self.scenario.seed, self.replication, name)
 
-    def _draw(self, dist: Distribution[float] | None, name: str) -> Callable[[], float] | None:
-        return None if dist is None else Sampler(dist, self._rng(name))
+    def _draw(self, dist: Distribution[float], name: str) -> Draw:
+        return Sampler(dist, self._rng(name))
+
+    def _maybe(self, dist: Distribution[float] | None, name: str) -> Draw | None:
+        return None if dist is None else self._draw(dist, name)
+
+    def _key(self, keys: dict[str, float] | None, name: str) -> Callable[[], str]:
+        """A routing-key chooser: a constant, or weighted keys drawn from a stream."""
+        if not keys:
+            return lambda: ""
+        names = list(keys)
+        if len(names) == 1:
+            return lambda: names[0]
+        cumulative = list(itertools.accumulate(keys.values()))
+        coin = self._draw(UNIFORM01, name)
+        last = len(names) - 1
+        return lambda: names[min(bisect.bisect_right(cumulative, coin()), last)]
+
+    # -- building ----------------------------------------------------------------------
+    def _decider(self, failures: Failures, prefix: str) -> Callable[[Message], bool | None] | None:
+        """Decide a processed message's fate: True ack, None reject with requeue, False without.
+        None when processing never fails."""
+        if not failures.any:
+            return None
+        nack = self._draw(UNIFORM01, f"{prefix}:failures")
+        poison = self._draw(UNIFORM01, f"{prefix}:poison")
+        failed: bool | None = None if failures.requeue else False
+
+        def decide(msg: Message) -> bool | None:
+            if failures.poison:
+                if msg.poison is None:
+                    msg.poison = poison() < failures.poison
+                if msg.poison:
+                    return failed
+            if failures.nack_probability and nack() < failures.nack_probability:
+                return failed
+            return True
+
+        return decide
+
+    def _onward(self, spec: ConsumerPool) -> Callable[[Message], None] | None:
+        """What a pool publishes after processing a message (its pipeline steps)."""
+        if not spec.publish:
+            return None
+        steps: list[tuple[PublishStep, Publisher, Draw | None]] = []
+        for j, step in enumerate(spec.publish):
+            prefix = f"pool:{spec.name}:publish:{j}"
+            publisher = Publisher(
+                f"{spec.name}.publish[{j}]", self.broker, self.targets[step.to],
+                self._key(step.routing_key, f"{prefix}:routing"), self.recorder,
+            )  # fmt: skip
+            coin = self._draw(UNIFORM01, f"{prefix}:coin") if step.probability < 1 else None
+            steps.append((step, publisher, coin))
+        self.pool_publishers.append([publisher for _, publisher, _ in steps])
+
+        def onward(msg: Message) -> None:
+            flow = msg.flow
+            for step, publisher, coin in steps:
+                if coin is None or coin() < step.probability:
+                    for _ in range(step.count):
+                        flow.outstanding += 1
+                        child = Message(NO_PRODUCER, flow, math.inf, 0, msg.size, step.persistent)
+                        publisher.publish(child)
+
+        return onward
 
     def _build_consumers(self, by_name: dict[str, Queue]) -> list[Consumer]:
         consumers = []
         for spec, state in zip(self.scenario.consumers, self.pools, strict=True):
-            service = Sampler(spec.service_time, self._rng(f"pool:{spec.name}:service"))
-            fail = Sampler(UNIFORM01, self._rng(f"pool:{spec.name}:failures"))
+            prefix = f"pool:{spec.name}"
+            service = Sampler(spec.service_time, self._rng(f"{prefix}:service"))
+            decide = self._decider(spec.failures, prefix)
+            if not spec.publish:
+                self.pool_publishers.append([])
+            state.onward = self._onward(spec)
+            crash = spec.crash
+            up = down = None
+            if crash is not None:
+                up = self._draw(crash.mtbf, f"{prefix}:crash-up")
+                down = self._draw(crash.restart, f"{prefix}:crash-down")
             for _ in range(spec.replicas):
-                consumers.append(
-                    Consumer(
-                        self.env, by_name[spec.queue], state, self.recorder,
-                        prefetch=spec.prefetch, concurrency=spec.concurrency,
-                        auto_ack=spec.ack == "auto", service=service,
-                        nack_probability=spec.failures.nack_probability,
-                        requeue=spec.failures.requeue, fail=fail,
-                    )
+                consumer = Consumer(
+                    self.broker, by_name[spec.queue], state, self.recorder,
+                    prefetch=spec.prefetch, concurrency=spec.concurrency,
+                    auto_ack=spec.ack == "auto", service=service, decide=decide,
+                    timeout=spec.consumer_timeout,
                 )  # fmt: skip
+                if up is not None and down is not None:
+                    schedule_crashes(self.broker, consumer, up, down)
+                consumers.append(consumer)
         return consumers
 
-    def _build_producers(self, by_name: dict[str, Queue]) -> list[Producer]:
+    def _build_producers(self) -> list[Producer]:
         producers = []
         for i, spec in enumerate(self.scenario.producers):
             prefix = f"producer:{spec.name}"
+            publisher = Publisher(
+                spec.name, self.broker, self.targets[spec.to],
+                self._key(spec.routing_key, f"{prefix}:routing"), self.recorder,
+                on_unavailable=spec.on_unavailable, buffer=spec.buffer,
+            )  # fmt: skip
             producers.append(
                 Producer(
-                    self.env, i, by_name[spec.to],
+                    self.env, i, publisher, self.recorder,
                     arrival_times(spec, self._rng(f"{prefix}:arrivals")),
-                    ttl=self._draw(spec.ttl, f"{prefix}:ttl"),
-                    priority=self._draw(spec.priority, f"{prefix}:priority"),
-                    size=self._draw(spec.size, f"{prefix}:size"),
+                    ttl=self._maybe(spec.ttl, f"{prefix}:ttl"),
+                    priority=self._maybe(spec.priority, f"{prefix}:priority"),
+                    size=self._maybe(spec.size, f"{prefix}:size"),
+                    persistent=spec.persistent,
                 )
             )  # fmt: skip
         return producers
+
+    def _schedule_outages(self) -> None:
+        for i, outage in enumerate(self.scenario.outages):
+            if outage.at is not None and outage.for_ is not None:
+                schedule_outage(self.broker, outage.at, outage.for_)
+            elif outage.mtbf is not None and outage.mttr is not None:
+                up = self._draw(outage.mtbf, f"outage:{i}:up")
+                down = self._draw(outage.mttr, f"outage:{i}:down")
+                schedule_outages(self.broker, up, down)
 
     # -- observation -----------------------------------------------------------------
     def _at(self, time: float, callback: Callable[[Timeout], None]) -> None:
@@ -112,43 +213,68 @@ class Model:
             consumer.queue.add_consumer(consumer)
         for producer in self.producers:
             producer.start()
+        self._schedule_outages()
         if scenario.warmup > 0:
             self._at(scenario.warmup, self._start_of_window)
         self._at(0.0, self._sample)
         self.env.run(until=scenario.duration)
+        self.settle_books()
+        return self._results()
+
+    def settle_books(self) -> None:
+        """Conservation at the end of the run: every queue, every publisher, and between them
+        (each routed copy and each dead-lettered message is published by exactly one queue)."""
         for queue in self.queues:
             queue._backlog_tick()
             queue.settle_books()
-        return self._results()
+        publishers = self.broker.publishers
+        for publisher in publishers:
+            publisher.settle_books()
+        published = sum(q.published for q in self.queues)
+        supplied = sum(p.copies for p in publishers) + forwarded(self.queues)
+        if published != supplied:
+            raise AssertionError(f"queues published {published}, publishers supplied {supplied}")
 
     def _results(self) -> RunResult:
         scenario = self.scenario
         window = scenario.duration - scenario.warmup
+        recorder = self.recorder
         queues = [
             QueueRun(
                 name=q.name,
-                counts={name: getattr(q, name) for name in COUNTERS},
+                counts=q.counts(),
                 backlog_mean=q.backlog_area / window,
                 backlog_max=q.backlog_max,
                 backlog_final=len(q.ready),
                 unacked_final=q.unacked,
-                completions=self.recorder.window_completions[q.index],
+                completions=recorder.window_completions[q.index],
             )
             for q in self.queues
         ]
         producers = [
-            ProducerRun(spec.name, spec.to, p.published)
-            for spec, p in zip(scenario.producers, self.producers, strict=True)
+            ProducerRun(
+                spec.name,
+                spec.to,
+                p.published,
+                _publisher_counts(p.publisher),
+                recorder.flows_started[i],
+                recorder.flows_failed[i],
+            )
+            for i, (spec, p) in enumerate(zip(scenario.producers, self.producers, strict=True))
         ]
         pools = [
-            PoolRun(spec.name, spec.replicas, spec.concurrency, state.busy_time, window)
-            for spec, state in zip(scenario.consumers, self.pools, strict=True)
+            PoolRun(
+                spec.name,
+                spec.replicas,
+                spec.concurrency,
+                state.busy_time,
+                window,
+                crashes=state.crashes,
+                channel_closures=state.closures,
+                publish=_sum_counts(self.pool_publishers[i]),
+            )
+            for i, (spec, state) in enumerate(zip(scenario.consumers, self.pools, strict=True))
         ]
-        series = np.asarray(self.series, dtype=float)
-        timeseries = {"time": series[:, 0]}
-        for i, queue in enumerate(self.queues):
-            timeseries[f"{queue.name}:ready"] = series[:, 1 + 2 * i]
-            timeseries[f"{queue.name}:unacked"] = series[:, 2 + 2 * i]
         return RunResult(
             replication=self.replication,
             warmup=scenario.warmup,
@@ -156,9 +282,33 @@ class Model:
             queues=queues,
             producers=producers,
             pools=pools,
-            records=self.recorder.arrays(),
-            timeseries=timeseries,
+            records=recorder.arrays(),
+            timeseries=self._timeseries(),
+            flows=recorder.flow_arrays(),
+            broker={
+                "outages": len(self.broker.down_periods),
+                "downtime_s": self.broker.downtime(scenario.warmup, scenario.duration),
+            },
         )
+
+    def _timeseries(self) -> dict[str, np.ndarray]:
+        series = np.asarray(self.series, dtype=float)
+        timeseries = {"time": series[:, 0]}
+        for i, queue in enumerate(self.queues):
+            timeseries[f"{queue.name}:ready"] = series[:, 1 + 2 * i]
+            timeseries[f"{queue.name}:unacked"] = series[:, 2 + 2 * i]
+        return timeseries
+
+
+PUBLISHER_STATES = ("produced", "routed", "unroutable", "publish_failed", "buffered", "in_flight")
+
+
+def _publisher_counts(publisher: Publisher) -> dict[str, int]:
+    return {name: getattr(publisher, name) for name in PUBLISHER_STATES}
+
+
+def _sum_counts(publishers: list[Publisher]) -> dict[str, int]:
+    return {name: sum(getattr(p, name) for p in publishers) for name in PUBLISHER_STATES}
 
 
 def simulate(scenario: Scenario, replication: int = 0) -> RunResult:

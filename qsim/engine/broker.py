@@ -1,0 +1,68 @@
+"""The broker as a whole: availability (outages) and the network to its clients.
+
+An outage is a broker restart (RabbitMQ semantics, confirms.md#automatic-requeueing, ttl.md,
+queues.md): every connection drops, so each consumer's unacked deliveries are requeued; then the
+broker stops, and non-durable queues lose everything, durable ones their transient messages
+(``lost_in_outage``). While it is down, publishes fail (the publisher's ``on_unavailable``
+decides). When it is back, consumers reconnect and held publishes are sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from simpy.events import Timeout
+
+if TYPE_CHECKING:
+    import simpy
+
+    from qsim.engine.consumer import Consumer
+    from qsim.engine.publisher import Publisher
+    from qsim.engine.queue import Queue
+
+
+class Broker:
+    """Whether the broker is up, the one-way network delay, and who to tell about outages."""
+
+    def __init__(self, env: simpy.Environment, delay: Callable[[], float] | None) -> None:
+        self.env = env
+        self.delay = delay
+        self.up = True
+        self.queues: list[Queue] = []
+        self.consumers: list[Consumer] = []
+        self.publishers: list[Publisher] = []
+        self._outages_open = 0
+        self.down_periods: list[tuple[float, float]] = []
+
+    def after(self, delay: float, action: Callable[[Any], None], arg: Any) -> None:
+        """Call ``action(arg)`` after ``delay`` simulated seconds."""
+        Timeout(self.env, delay, arg).callbacks.append(lambda event: action(event._value))
+
+    def begin_outage(self) -> None:
+        """An outage starts (outages may overlap: the broker is down while any is open)."""
+        self._outages_open += 1
+        if self._outages_open > 1:
+            return
+        self.up = False
+        self.down_periods.append((self.env.now, float("inf")))
+        for consumer in self.consumers:
+            consumer.connection_lost()
+        for queue in self.queues:
+            queue.restart()
+
+    def end_outage(self) -> None:
+        """An outage ends; when none is open the broker is back."""
+        self._outages_open -= 1
+        if self._outages_open > 0:
+            return
+        self.up = True
+        self.down_periods[-1] = (self.down_periods[-1][0], self.env.now)
+        for publisher in self.publishers:
+            publisher.flush()
+        for consumer in self.consumers:
+            consumer.reconnect()
+
+    def downtime(self, start: float, end: float) -> float:
+        """Seconds the broker was down within ``[start, end]``."""
+        return sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.down_periods)

@@ -1,0 +1,42 @@
+"""Scenario files: YAML -> frozen, validated, unit-resolved objects.
+
+:func:`load_scenario` is the only way in. It loads YAML safely, validates every key with its
+location, checks references between sections, and returns a :class:`Scenario` whose numbers are
+plain floats in seconds, messages per second and bytes. Defaults live in the models:
+
+- :mod:`~qsim.scenario.producer` producers and arrival processes
+- :mod:`~qsim.scenario.queue` queues
+- :mod:`~qsim.scenario.topology` exchanges, bindings, pipeline publish steps
+- :mod:`~qsim.scenario.consumer` consumer pools, failures, crashes
+- :mod:`~qsim.scenario.broker` outages and network delay
+- :mod:`~qsim.scenario.model` the whole scenario and cross-section checks
+- :mod:`~qsim.scenario.load` loading with located errors
+"""
+
+from qsim.scenario.broker import Network, Outage
+from qsim.scenario.consumer import ConsumerPool, Crash, Failures
+from qsim.scenario.load import load_scenario, parse_scenario, with_overrides
+from qsim.scenario.model import Scenario, check_scenario
+from qsim.scenario.producer import Producer, ScheduleStep, Trace
+from qsim.scenario.queue import Queue
+from qsim.scenario.topology import Binding, Exchange, PublishStep
+
+__all__ = [
+    "Binding",
+    "ConsumerPool",
+    "Crash",
+    "Exchange",
+    "Failures",
+    "Network",
+    "Outage",
+    "Producer",
+    "PublishStep",
+    "Queue",
+    "Scenario",
+    "ScheduleStep",
+    "Trace",
+    "check_scenario",
+    "load_scenario",
+    "parse_scenario",
+    "with_overrides",
+]

@@ -1,0 +1,60 @@
+"""Consumer pools: replicas, prefetch, service times, failures, crashes, timeouts, pipelines."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ValidationInfo, field_validator
+
+from qsim.scenario.fields import TimeDistribution
+from qsim.scenario.topology import PublishStep
+from qsim.spec import Count, Name, PositiveCount, PositiveDuration, Probability, Spec, fail
+
+__all__ = ["ConsumerPool", "Crash", "Failures"]
+
+
+class Failures(Spec):
+    """Processing failures. With ``nack_probability`` a consumer rejects a message after working
+    on it; a ``poison`` fraction of messages fails every time. ``requeue`` says whether the
+    broker puts a rejected message back (true) or dead-letters/discards it."""
+
+    nack_probability: Probability = 0.0
+    poison: Probability = 0.0
+    requeue: bool = True
+
+    @property
+    def any(self) -> bool:
+        """Whether any processing can fail."""
+        return self.nack_probability > 0 or self.poison > 0
+
+
+class Crash(Spec):
+    """Each replica runs for ``mtbf`` (a distribution of up-times), crashes, and is down for
+    ``restart`` before it consumes again."""
+
+    mtbf: TimeDistribution
+    restart: TimeDistribution
+
+
+class ConsumerPool(Spec):
+    """Replicas of one service consuming a queue. Each replica is one consumer (channel) with
+    its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers."""
+
+    name: Name
+    queue: Name
+    replicas: Count = 1
+    prefetch: Count = 0
+    concurrency: PositiveCount = 1
+    service_time: TimeDistribution
+    ack: Literal["manual", "auto"] = "manual"
+    failures: Failures = Failures()
+    crash: Crash | None = None
+    consumer_timeout: PositiveDuration | None = None
+    publish: tuple[PublishStep, ...] = ()
+
+    @field_validator("failures")
+    @classmethod
+    def _auto_ack_cannot_fail(cls, failures: Failures, info: ValidationInfo) -> Failures:
+        if info.data.get("ack") == "auto" and failures.any:
+            raise fail("failures need ack: manual (an auto-acked message cannot be rejected)")
+        return failures

@@ -1,0 +1,57 @@
+"""Field types shared by scenario sections: distributions in units, and routing keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, WithJsonSchema
+
+from qsim.distributions import Distribution, distribution_of
+from qsim.spec import Duration, Number, Size, fail
+
+__all__ = ["NumberDistribution", "RoutingKey", "SizeDistribution", "TimeDistribution"]
+
+if TYPE_CHECKING:
+    TimeDistribution = Distribution[float]
+    SizeDistribution = Distribution[float]
+    NumberDistribution = Distribution[float]
+else:
+    TimeDistribution = distribution_of(Duration, "Duration")
+    SizeDistribution = distribution_of(Size, "Size")
+    NumberDistribution = distribution_of(Number, "Number")
+
+
+def _routing_key(value: Any) -> dict[str, float]:
+    """``eu.order`` -> ``{"eu.order": 1.0}``; ``{keys: {a: 0.7, b: 0.3}}`` -> normalised weights."""
+    if isinstance(value, str):
+        return {value: 1.0}
+    if not (isinstance(value, dict) and set(value) == {"keys"} and isinstance(value["keys"], dict)):
+        raise fail(f"expected a routing key or {{keys: {{KEY: weight, ...}}}}, got {value!r}")
+    weights = value["keys"]
+    bad = [k for k, w in weights.items() if isinstance(w, bool) or not isinstance(w, int | float)]
+    if not weights or bad or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise fail(f"expected non-negative weights with a positive sum, got {weights!r}")
+    total = float(sum(weights.values()))
+    return {str(key): weight / total for key, weight in weights.items()}
+
+
+RoutingKey = Annotated[
+    dict[str, float],
+    BeforeValidator(_routing_key),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "keys": {"type": "object", "additionalProperties": {"type": "number"}}
+                    },
+                    "required": ["keys"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+"""A routing key, or weighted keys; resolved to ``{key: probability}``."""

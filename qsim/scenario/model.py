@@ -1,0 +1,109 @@
+"""The whole scenario, and the checks that span its sections."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from qsim.scenario.broker import Network, Outage
+from qsim.scenario.consumer import ConsumerPool
+from qsim.scenario.producer import Producer
+from qsim.scenario.queue import Queue
+from qsim.scenario.topology import Exchange
+from qsim.spec import Count, Duration, Name, PositiveCount, PositiveDuration, Spec, fail
+from qsim.yamlsource import YamlSource
+
+__all__ = ["Scenario", "check_scenario"]
+
+KeyPath = tuple[str | int, ...]
+
+
+class Scenario(Spec):
+    """A whole system: producers publish to queues (directly or through exchanges), consumer
+    pools work them off and may publish onward; the broker may fail."""
+
+    name: Name
+    description: str = ""
+    seed: Count = 1
+    duration: PositiveDuration
+    warmup: Duration = 0.0
+    replications: PositiveCount = 1
+    sample_interval: PositiveDuration | None = None
+    producers: tuple[Producer, ...] = Field(min_length=1)
+    exchanges: tuple[Exchange, ...] = ()
+    queues: tuple[Queue, ...] = Field(min_length=1)
+    consumers: tuple[ConsumerPool, ...] = ()
+    outages: tuple[Outage, ...] = ()
+    network: Network | None = None
+
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_inside_run(cls, warmup: float, info: ValidationInfo) -> float:
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise fail(f"got {warmup:g}s, which must be shorter than duration ({duration:g}s)")
+        return warmup
+
+    @property
+    def timeseries_interval(self) -> float:
+        """Seconds between backlog samples: ``sample_interval`` or 1/500 of the run."""
+        return self.sample_interval or self.duration / 500
+
+
+def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}; known: {', '.join(known) or 'none'}"
+
+
+def _queue_references(scenario: Scenario) -> Iterable[tuple[KeyPath, str]]:
+    """Every key that must name a queue, with its path."""
+    for i, queue in enumerate(scenario.queues):
+        if queue.dead_letter is not None:
+            yield ("queues", i, "dead_letter"), queue.dead_letter
+    for i, pool in enumerate(scenario.consumers):
+        yield ("consumers", i, "queue"), pool.queue
+    for i, exchange in enumerate(scenario.exchanges):
+        for j, binding in enumerate(exchange.bindings):
+            yield ("exchanges", i, "bindings", j, "queue"), binding.queue
+
+
+def _publish_targets(scenario: Scenario) -> Iterable[tuple[KeyPath, str, bool]]:
+    """Every ``to`` (a queue or an exchange), its path and whether it has a routing key."""
+    for i, producer in enumerate(scenario.producers):
+        yield ("producers", i, "to"), producer.to, producer.routing_key is not None
+    for i, pool in enumerate(scenario.consumers):
+        for j, step in enumerate(pool.publish):
+            yield ("consumers", i, "publish", j, "to"), step.to, step.routing_key is not None
+
+
+def _check_unique_names(scenario: Scenario, source: YamlSource) -> None:
+    for section in ("producers", "queues", "exchanges", "consumers"):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(scenario, section)):
+            if item.name in seen:
+                raise source.error((section, i, "name"), f"duplicate name {item.name!r}")
+            seen.add(item.name)
+    queues = {q.name for q in scenario.queues}
+    for i, exchange in enumerate(scenario.exchanges):
+        if exchange.name in queues:
+            message = f"{exchange.name!r} names both a queue and an exchange; `to:` needs one"
+            raise source.error(("exchanges", i, "name"), message)
+
+
+def check_scenario(scenario: Scenario, source: YamlSource) -> None:
+    """Cross-section checks: unique names, and references to queues and exchanges that exist."""
+    _check_unique_names(scenario, source)
+    queues = [q.name for q in scenario.queues]
+    for path, name in _queue_references(scenario):
+        if name not in queues:
+            raise source.error(path, _unknown("queue", name, queues))
+    exchanges = [e.name for e in scenario.exchanges]
+    for path, name, keyed in _publish_targets(scenario):
+        if name not in queues and name not in exchanges:
+            raise source.error(path, _unknown("queue or exchange", name, queues + exchanges))
+        if keyed and name in queues:
+            message = "routing_key needs `to` to be an exchange (a queue is reached by its name)"
+            raise source.error((*path[:-1], "routing_key"), message)
