@@ -27,12 +27,10 @@ def _latency_figures(records: dict[str, np.ndarray], mask: np.ndarray) -> Figure
     }
 
 
-def replication_figures(run: RunResult) -> Figures:
-    """The headline figures of one replication, nested as in the JSON summary."""
+def _queue_figures(run: RunResult) -> Figures:
     records = run.records
-    queues: Figures = {}
-    for index, queue in enumerate(run.queues):
-        queues[queue.name] = {
+    return {
+        queue.name: {
             **queue.counts,
             "ready_final": queue.backlog_final,
             "unacked_final": queue.unacked_final,
@@ -44,24 +42,65 @@ def replication_figures(run: RunResult) -> Figures:
                 "final": queue.backlog_final,
             },
         }
+        for index, queue in enumerate(run.queues)
+    }
+
+
+def _producer_figures(run: RunResult) -> Figures:
     producers: Figures = {}
     for index, producer in enumerate(run.producers):
-        mask = records["producer"] == index
+        mask = run.records["producer"] == index
+        states = {k: v for k, v in producer.counts.items() if k != "produced"}
         producers[producer.name] = {
             "published": producer.published,
+            **states,
             "acked": int(mask.sum()),
-            **_latency_figures(records, mask),
+            **_latency_figures(run.records, mask),
         }
-    consumers = {
-        pool.name: {
+    return producers
+
+
+def _flow_figures(run: RunResult) -> Figures:
+    """End to end, per producer: flows started after the warm-up and how they ended."""
+    flows: Figures = {}
+    for index, producer in enumerate(run.producers):
+        latencies = run.flows["latency"][run.flows["producer"] == index]
+        ended = latencies.size + producer.flows_failed
+        flows[producer.name] = {
+            "started": producer.flows_started,
+            "completed": int(latencies.size),
+            "failed": producer.flows_failed,
+            "open": producer.flows_started - ended,
+            "latency_s": distribution_summary(latencies),
+        }
+    return flows
+
+
+def _consumer_figures(run: RunResult) -> Figures:
+    consumers: Figures = {}
+    for pool in run.pools:
+        consumers[pool.name] = {
             "utilization": pool.utilization,
             "replica_seconds": pool.replica_seconds,
             "replicas_mean": pool.replicas,
             "replicas_max": pool.replicas,
+            "crashes": pool.crashes,
+            "channel_closures": pool.channel_closures,
         }
-        for pool in run.pools
+        if pool.publish:  # the pool publishes onward (a pipeline stage)
+            consumers[pool.name]["publish"] = dict(pool.publish)
+    return consumers
+
+
+def replication_figures(run: RunResult) -> Figures:
+    """The headline figures of one replication, nested as in the JSON summary."""
+    return {
+        "queues": _queue_figures(run),
+        "producers": _producer_figures(run),
+        "consumers": _consumer_figures(run),
+        "flows": _flow_figures(run),
+        "broker": dict(run.broker),
     }
-    return {"queues": queues, "producers": producers, "consumers": consumers}
 
 
 def _combine(items: list[Any]) -> tuple[Any, Any]:

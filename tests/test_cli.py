@@ -118,7 +118,7 @@ def leaf_paths(tree: object, prefix: tuple = ()) -> dict[tuple, object]:
 
 def figures(result: dict) -> dict:
     """The part of a summary that ``ci95`` mirrors."""
-    return {key: result[key] for key in ("queues", "producers", "consumers")}
+    return {key: result[key] for key in ("queues", "producers", "consumers", "flows", "broker")}
 
 
 # --- qsim validate ------------------------------------------------------------------------------

@@ -308,6 +308,9 @@ def _publisher_counts(publisher: Publisher) -> dict[str, int]:
 
 
 def _sum_counts(publishers: list[Publisher]) -> dict[str, int]:
+    """The books of a pool's publish steps together (empty if it publishes nothing)."""
+    if not publishers:
+        return {}
     return {name: sum(getattr(p, name) for p in publishers) for name in PUBLISHER_STATES}
 
 
