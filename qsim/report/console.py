@@ -83,8 +83,10 @@ class _Cells:
         return format_number(self.get(*path), self._half(*path))
 
 
-OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "dead_lettered",
-            "redelivered")  # fmt: skip
+OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "lost_in_outage",
+            "dead_lettered", "redelivered")  # fmt: skip
+PRODUCER_OUTCOMES = ("unroutable", "publish_failed", "buffered", "in_flight")
+LATENCY_KEYS = ("mean", "p50", "p90", "p95", "p99", "p999", "max")
 
 
 def _queue_table(summary: dict[str, Any]) -> Table:
@@ -104,18 +106,21 @@ def _queue_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def _outcome_table(summary: dict[str, Any]) -> Table | None:
-    """Messages that did not simply get acked, in the columns where any queue has some."""
-    queues = summary["queues"]
-    shown = [key for key in OUTCOMES if any(figures[key] for figures in queues.values())]
+def _sparse_table(
+    summary: dict[str, Any], section: str, label: str, keys: tuple[str, ...], title: str
+) -> Table | None:
+    """A table of ``keys`` for each entry of ``section``, with only the columns where some entry
+    has a non-zero figure; None when all are zero."""
+    entries = summary[section]
+    shown = [key for key in keys if any(figures.get(key) for figures in entries.values())]
     if not shown:
         return None
-    table = Table(title="Other outcomes", title_justify="left", show_edge=False)
-    table.add_column("queue")
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column(label)
     for key in shown:
         table.add_column(key, justify="right")
-    for name, figures in queues.items():
-        cells = _Cells(figures, summary["ci95"]["queues"][name])
+    for name, figures in entries.items():
+        cells = _Cells(figures, summary["ci95"][section][name])
         table.add_row(name, *(cells.number(key) for key in shown))
     return table
 
@@ -133,8 +138,7 @@ def _latency_table(summary: dict[str, Any]) -> Table:
                   title_justify="left", show_edge=False)  # fmt: skip
     table.add_column("queue / producer")
     table.add_column("figure")
-    keys = ("mean", "p50", "p90", "p95", "p99", "p999", "max")
-    for key in keys:
+    for key in LATENCY_KEYS:
         table.add_column("p99.9" if key == "p999" else key, justify="right")
     for section, label, names in _latency_rows(summary):
         for name in names:
@@ -146,22 +150,55 @@ def _latency_table(summary: dict[str, Any]) -> Table:
                 table.add_row(
                     f"{label} {name}" if figure == "latency_s" else "",
                     figure.removesuffix("_s"),
-                    *(cells.duration(figure, key) for key in keys),
+                    *(cells.duration(figure, key) for key in LATENCY_KEYS),
                 )
     return table
 
 
+def _has_flows(summary: dict[str, Any]) -> bool:
+    """Whether flows differ from single messages: exchanges copy them, or pools publish onward."""
+    resolved = summary["resolved_scenario"]
+    return bool(resolved["exchanges"]) or any(p["publish"] for p in resolved["consumers"])
+
+
+def _flow_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Flows end to end (first publish -> last ack of every branch)",
+                  title_justify="left", show_edge=False)  # fmt: skip
+    for column in ("producer", "started", "completed", "failed", "open"):
+        table.add_column(column, justify="left" if column == "producer" else "right")
+    for key in LATENCY_KEYS:
+        table.add_column("p99.9" if key == "p999" else key, justify="right")
+    for name, figures in summary["flows"].items():
+        cells = _Cells(figures, summary["ci95"]["flows"][name])
+        counts = (cells.number(key) for key in ("started", "completed", "failed", "open"))
+        latency = (cells.duration("latency_s", key) for key in LATENCY_KEYS)
+        table.add_row(name, *counts, *latency)
+    return table
+
+
 def _consumer_table(summary: dict[str, Any]) -> Table:
+    failures = [key for key in ("crashes", "channel_closures")
+                if any(f[key] for f in summary["consumers"].values())]  # fmt: skip
     table = Table(title="Consumer pools", title_justify="left", show_edge=False)
-    for column in ("pool", "replicas", "utilization", "replica-seconds"):
+    for column in ("pool", "replicas", "utilization", "replica-seconds", *failures):
         table.add_column(column, justify="left" if column == "pool" else "right")
     for name, figures in summary["consumers"].items():
         cells = _Cells(figures, summary["ci95"]["consumers"][name])
         table.add_row(
             name, cells.number("replicas_mean"), cells.number("utilization"),
-            cells.number("replica_seconds"),
+            cells.number("replica_seconds"), *(cells.number(key) for key in failures),
         )  # fmt: skip
     return table
+
+
+def _broker_line(summary: dict[str, Any]) -> Text | None:
+    broker = summary["broker"]
+    if not broker["outages"]:
+        return None
+    return Text(
+        f"Broker: {format_number(broker['outages'])} outage(s), down "
+        f"{format_duration(broker['downtime_s'])} of the measured window."
+    )
 
 
 def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
@@ -174,13 +211,17 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         f"{format_span(summary['duration_s'])} (warm-up {format_span(summary['warmup_s'])}),"
         f" seed {summary['seed']}, qsim {summary['qsim_version']}",
     )
-    outcomes = _outcome_table(summary)
-    parts: list[Any] = [header, _queue_table(summary)]
-    parts += [outcomes] if outcomes else []
-    parts.append(_latency_table(summary))
-    if summary["consumers"]:
-        parts.append(_consumer_table(summary))
+    parts: list[Any] = [
+        header,
+        _broker_line(summary),
+        _queue_table(summary),
+        _sparse_table(summary, "queues", "queue", OUTCOMES, "Other outcomes"),
+        _sparse_table(summary, "producers", "producer", PRODUCER_OUTCOMES, "Producer side"),
+        _latency_table(summary),
+        _flow_table(summary) if _has_flows(summary) else None,
+        _consumer_table(summary) if summary["consumers"] else None,
+    ]
     if replications > 1:
         parts.append(Text("± is the half-width of the 95% confidence interval over replications.",
                           style="dim"))  # fmt: skip
-    console.print(Group(*parts))
+    console.print(Group(*(part for part in parts if part is not None)))
