@@ -86,6 +86,7 @@ def _consumer_figures(run: RunResult) -> Figures:
             "replicas_max": pool.replicas,
             "crashes": pool.crashes,
             "channel_closures": pool.channel_closures,
+            "lost_in_crash": pool.lost_in_crash,
         }
         if pool.publish:  # the pool publishes onward (a pipeline stage)
             consumers[pool.name]["publish"] = dict(pool.publish)

@@ -440,3 +440,17 @@ def test_a_small_file_of_nested_yaml_aliases_is_dealt_with_quickly(error_in):
     with time_limit(2.0):
         error = error_in("\n".join(lines) + "\n")
     assert str(error).startswith("scenario.yaml:")
+
+
+def test_a_consumer_timeout_with_auto_ack_is_an_error(error_in):
+    """Auto-acked deliveries are never acked by the consumer, so a timeout cannot apply."""
+    error = error_in(
+        good_with(
+            "    service_time: 10ms\n",
+            "    service_time: 10ms\n    ack: auto\n    consumer_timeout: 5s\n",
+        )
+    )
+    assert str(error) == (
+        "scenario.yaml:15: consumers[0].consumer_timeout: "
+        "consumer_timeout needs ack: manual (it limits the time to an ack)"
+    )

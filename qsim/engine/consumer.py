@@ -36,7 +36,7 @@ class PoolState:
         "busy_time",
         "closures",
         "crashes",
-        "downtime",
+        "lost",
         "onward",
         "window_end",
         "window_start",
@@ -48,7 +48,7 @@ class PoolState:
         self.window_end = window_end
         self.crashes = 0
         self.closures = 0
-        self.downtime = 0.0
+        self.lost = 0
         self.onward: Callable[[Message], None] | None = None
 
     def count_busy(self, start: float, end: float, sign: float = 1.0) -> None:
@@ -82,6 +82,7 @@ class Consumer:
         "service",
         "timeout",
         "unacked",
+        "working",
     )
 
     def __init__(
@@ -97,6 +98,7 @@ class Consumer:
         service: Callable[[], float],
         decide: Callable[[Message], bool | None] | None,
         timeout: float | None,
+        can_crash: bool = False,
     ) -> None:
         self.broker = broker
         self.env = broker.env
@@ -110,6 +112,8 @@ class Consumer:
         self.decide = decide
         self.timeout = timeout
         self.unacked: dict[Message, None] = {}  # insertion-ordered set of this channel's deliveries
+        # messages being processed, tracked only where a crash can cut them short
+        self.working: dict[Message, None] | None = {} if can_crash else None
         self.busy = 0
         self.buffer: deque[Message] = deque()
         self.in_rotation = False
@@ -157,6 +161,8 @@ class Consumer:
         msg.started_at = now
         duration = self.service()
         msg.service_end = end = now + duration
+        if self.working is not None:
+            self.working[msg] = None
         pool = self.pool
         overlap = min(end, pool.window_end) - max(now, pool.window_start)
         if overlap > 0:
@@ -168,9 +174,13 @@ class Consumer:
         if epoch != self.epoch:
             if epoch >= self.crash_epoch:
                 self.busy -= 1  # finished work of a closed channel: the worker is free again
+                if self.working is not None:
+                    del self.working[msg]
                 self._start_buffered()
             return
         self.busy -= 1
+        if self.working is not None:
+            del self.working[msg]
         onward = self.pool.onward
         if self.auto_ack:
             self.recorder.completed(self.queue.index, msg, self.env._now)
@@ -217,9 +227,11 @@ class Consumer:
 
     def _close_channel(self) -> None:
         """The channel is gone: leave the rotation and requeue every unacked delivery."""
-        self.epoch += 1
         self.connected = False
         self.queue.remove_consumer(self)
+        if self.auto_ack:
+            return  # nothing is unacked; the process keeps what it received
+        self.epoch += 1
         returned = list(self.unacked)
         self.unacked.clear()
         self.buffer.clear()
@@ -229,10 +241,17 @@ class Consumer:
         """The replica's process dies: its work in progress is lost with its channel."""
         now = self.env._now
         self.pool.crashes += 1
-        waiting = set(self.buffer)
-        for msg in self.unacked:  # work in progress ends now: it was counted busy to its end
-            if msg not in waiting and msg.service_end > now:
-                self.pool.count_busy(now, msg.service_end, sign=-1.0)
+        working = list(self.working or ())
+        for msg in working:  # work in progress ends now: it was counted busy to its end
+            self.pool.count_busy(now, msg.service_end, sign=-1.0)
+        if self.working is not None:
+            self.working.clear()
+        if self.auto_ack:  # auto-acked deliveries held by the process die with it (confirms.md)
+            for msg in [*working, *self.buffer]:
+                self.recorder.end_branch(msg.flow, False, now)
+            self.pool.lost += len(working) + len(self.buffer)
+            self.buffer.clear()
+            self.epoch += 1
         self._close_channel()
         self.crash_epoch = self.epoch
         self.busy = 0

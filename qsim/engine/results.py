@@ -43,7 +43,7 @@ class PoolRun:
     window: float
     crashes: int = 0
     channel_closures: int = 0
-    downtime: float = 0.0
+    lost_in_crash: int = 0
     publish: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -149,7 +149,7 @@ class Model:
                     self.broker, by_name[spec.queue], state, self.recorder,
                     prefetch=spec.prefetch, concurrency=spec.concurrency,
                     auto_ack=spec.ack == "auto", service=service, decide=decide,
-                    timeout=spec.consumer_timeout,
+                    timeout=spec.consumer_timeout, can_crash=crash is not None,
                 )  # fmt: skip
                 if up is not None and down is not None:
                     schedule_crashes(self.broker, consumer, up, down)

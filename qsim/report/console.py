@@ -177,7 +177,7 @@ def _flow_table(summary: dict[str, Any]) -> Table:
 
 
 def _consumer_table(summary: dict[str, Any]) -> Table:
-    failures = [key for key in ("crashes", "channel_closures")
+    failures = [key for key in ("crashes", "channel_closures", "lost_in_crash")
                 if any(f[key] for f in summary["consumers"].values())]  # fmt: skip
     table = Table(title="Consumer pools", title_justify="left", show_edge=False)
     for column in ("pool", "replicas", "utilization", "replica-seconds", *failures):

@@ -58,3 +58,10 @@ class ConsumerPool(Spec):
         if info.data.get("ack") == "auto" and failures.any:
             raise fail("failures need ack: manual (an auto-acked message cannot be rejected)")
         return failures
+
+    @field_validator("consumer_timeout")
+    @classmethod
+    def _timeout_needs_acks(cls, timeout: float | None, info: ValidationInfo) -> float | None:
+        if timeout is not None and info.data.get("ack") == "auto":
+            raise fail("consumer_timeout needs ack: manual (it limits the time to an ack)")
+        return timeout
