@@ -166,12 +166,13 @@ def _flow_table(summary: dict[str, Any]) -> Table:
                   title_justify="left", show_edge=False)  # fmt: skip
     for column in ("producer", "started", "completed", "failed", "open"):
         table.add_column(column, justify="left" if column == "producer" else "right")
-    for key in LATENCY_KEYS:
-        table.add_column("p99.9" if key == "p999" else key, justify="right")
+    keys = ("mean", "p50", "p95", "p99", "max")
+    for key in keys:
+        table.add_column(key, justify="right")
     for name, figures in summary["flows"].items():
         cells = _Cells(figures, summary["ci95"]["flows"][name])
         counts = (cells.number(key) for key in ("started", "completed", "failed", "open"))
-        latency = (cells.duration("latency_s", key) for key in LATENCY_KEYS)
+        latency = (cells.duration("latency_s", key) for key in keys)
         table.add_row(name, *counts, *latency)
     return table
 
