@@ -39,6 +39,16 @@ class Broker:
         """Call ``action(arg)`` after ``delay`` simulated seconds."""
         Timeout(self.env, delay, arg).callbacks.append(lambda event: action(event._value))
 
+    def hop(self, action: Callable[[Any], None], arg: Any) -> None:
+        """Carry ``arg`` across the network to ``action``: after a drawn delay, or at once when
+        the delay is zero (so a zero-latency network is exactly no network)."""
+        assert self.delay is not None
+        delay = self.delay()
+        if delay > 0:
+            self.after(delay, action, arg)
+        else:
+            action(arg)
+
     def begin_outage(self) -> None:
         """An outage starts (outages may overlap: the broker is down while any is open)."""
         self._outages_open += 1

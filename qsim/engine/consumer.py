@@ -142,7 +142,7 @@ class Consumer:
         if delay is None:
             self._receive(msg)
         else:
-            self.broker.after(delay(), self._receive_if_current, (msg, self.epoch))
+            self.broker.hop(self._receive_if_current, (msg, self.epoch))
 
     def _receive_if_current(self, sent: tuple[Message, int]) -> None:
         msg, epoch = sent
@@ -183,9 +183,9 @@ class Consumer:
             del self.working[msg]
         onward = self.pool.onward
         if self.auto_ack:
-            self.recorder.completed(self.queue.index, msg, self.env._now)
             if onward is not None:
-                onward(msg)
+                onward(msg)  # before the flow branch ends, or the flow would end twice
+            self.recorder.completed(self.queue.index, msg, self.env._now)
         else:
             ok = True if self.decide is None else self.decide(msg)
             if ok and onward is not None:
@@ -193,7 +193,7 @@ class Consumer:
             if self.broker.delay is None:
                 self._settled(msg, ok)
             else:
-                self.broker.after(self.broker.delay(), self._settled_if_current, (msg, ok, epoch))
+                self.broker.hop(self._settled_if_current, (msg, ok, epoch))
         if self.buffer:
             self._start_buffered()
 

@@ -62,7 +62,7 @@ class Publisher:
         broker = self.broker
         if broker.delay is not None:
             self.in_flight += 1
-            broker.after(broker.delay(), self._land, msg)
+            broker.hop(self._land, msg)
         elif not broker.up:
             self._unavailable(self, msg)
         elif self._only_queue is not None:  # the common case: straight to one queue

@@ -186,7 +186,8 @@ class Queue:
         at = self.ready.peek().expires_at
         if at < self._expiry_at:
             self._expiry_at = at
-            self.env.timeout(at - self.env._now).callbacks.append(self._on_expiry)
+            delay = at - self.env._now  # a requeued message may be past its expiry already
+            self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._on_expiry)
 
     def _on_expiry(self, _event: object) -> None:
         now = self.env._now
