@@ -370,16 +370,30 @@ class _OrBareValue:
         return {"anyOf": [self.bare, handler(schema)]}
 
 
+def _specialised(cls: type[Distribution[Any]], quantity: Any, unit_name: str) -> type[Any]:
+    """``cls[quantity]`` as a global of this module named e.g. ``ExponentialDuration``.
+
+    Being importable by name lets scenarios pickle by reference, which process pools and Dask
+    need to send a scenario to their workers.
+    """
+    name = f"{cls.__name__}{unit_name}"
+    base = cls[quantity]  # type: ignore[index]
+    existing = globals().get(name)
+    if isinstance(existing, type) and existing.__bases__ == (base,):
+        return existing
+    namespace = {"__doc__": cls.__doc__, "__module__": __name__, "__qualname__": name}
+    special = type(name, (base,), namespace)
+    globals()[name] = special
+    return special
+
+
 def distribution_of(quantity: Any, unit_name: str) -> Any:
     """The validated field type of a distribution of ``quantity`` values (e.g. Duration).
 
     Each registered distribution is specialised to ``quantity`` under a readable name
     (``ExponentialDuration``) so that the JSON Schema reads well.
     """
-    members = tuple(
-        type(f"{cls.__name__}{unit_name}", (cls[quantity],), {"__doc__": cls.__doc__})  # type: ignore[index]
-        for cls in REGISTRY.values()
-    )
+    members = tuple(_specialised(cls, quantity, unit_name) for cls in REGISTRY.values())
     bare = TypeAdapter(quantity).json_schema()
     return Annotated[
         Union[members],  # noqa: UP007  (a runtime-built union)
