@@ -6,6 +6,7 @@ Every error qsim can explain is one line on stderr and exit status 2; a tracebac
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from qsim import progress
 from qsim.errors import QsimError
 from qsim.report import render_summary
 from qsim.runner import run_scenario
@@ -62,16 +64,34 @@ def main() -> None:
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 @click.option("--replications", type=click.IntRange(min=1), help="Override replications.")
 @click.option("--duration", callback=_duration_option, help="Override the duration, e.g. 30m.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help=f"Local processes running replications (default: all cores, {os.cpu_count()}).",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    envvar="QSIM_DASK_SCHEDULER",
+    help="Run replications on the Dask scheduler at ADDRESS (or $QSIM_DASK_SCHEDULER).",
+)
 @_explained
 def run(
     file: Path, json_path: str | None, seed: int | None, replications: int | None,
-    duration: float | None,
+    duration: float | None, workers: int | None, dask_address: str | None,
 ) -> None:  # fmt: skip
     """Simulate FILE and print latency, throughput and backlog."""
+    if workers is not None and dask_address:
+        raise QsimError("give --workers or --dask (or QSIM_DASK_SCHEDULER), not both")
     scenario: Scenario = with_overrides(
         load_scenario(file), seed=seed, replications=replications, duration=duration
     )
-    summary = run_scenario(scenario)
+    show = progress.wanted(json_to_stdout=json_path == "-")
+    with progress.replication_progress(scenario.replications, show) as advance:
+        summary = run_scenario(
+            scenario, advance, workers=workers or os.cpu_count() or 1, dask=dask_address or None
+        )
     if json_path == "-":
         click.echo(json.dumps(summary, indent=2))
         return

@@ -1,26 +1,156 @@
-"""Run every replication of a scenario and summarise (serially; figures kept, records dropped)."""
+"""Run every replication of a scenario on a backend and summarise.
+
+A replication is independent work: :func:`replicate` simulates replication ``r`` with its own
+random streams and keeps only its figures and backlog series (per-message records never leave
+the worker). A backend maps :func:`replicate` over the replication indices and yields each
+``(index, Replication)`` as it completes; :func:`run_scenario` collects them by index, so the
+order of completion never matters and every backend gives the same summary for the same seed.
+
+Backends are looked up by name in :data:`BACKENDS`:
+
+- ``serial``: one after the other in this process.
+- ``processes``: a pool of local processes (``workers`` of them).
+- ``dask``: an existing ``dask.distributed`` cluster at ``address`` (the ``qsim[dask]`` extra;
+  imported only when used). Its workers need the same qsim installed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from qsim.engine import simulate
+from qsim.errors import QsimError
 from qsim.scenario import Scenario
 from qsim.summary import replication_figures, summarize
 
-__all__ = ["run_scenario"]
+__all__ = ["BACKENDS", "Replication", "choose_backend", "replicate", "run_scenario"]
+
+DASK_EXTRA = "pip install 'qsim[dask]'"
+
+
+@dataclass(frozen=True)
+class Replication:
+    """What one replication sends back: its headline figures and its backlog time series."""
+
+    figures: dict[str, Any]
+    timeseries: dict[str, np.ndarray]
+
+
+def replicate(scenario: Scenario, replication: int) -> Replication:
+    """Simulate replication ``replication`` of ``scenario`` and keep figures, not records."""
+    result = simulate(scenario, replication)
+    return Replication(replication_figures(result), result.timeseries)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where replications run: ``workers`` local processes, or the Dask cluster at ``address``."""
+
+    workers: int = 1
+    address: str | None = None
+
+
+Done = Iterator[tuple[int, Replication]]
+Backend = Callable[[Scenario, Sequence[int], Settings], Done]
+
+
+def run_serial(scenario: Scenario, replications: Sequence[int], _settings: Settings) -> Done:
+    """Each replication in turn, in this process."""
+    for replication in replications:
+        yield replication, replicate(scenario, replication)
+
+
+def run_processes(scenario: Scenario, replications: Sequence[int], settings: Settings) -> Done:
+    """Replications in a pool of ``settings.workers`` fresh local processes.
+
+    Workers are spawned, not forked, so threads of the parent (a progress bar) are never copied.
+    """
+    workers = max(1, min(settings.workers, len(replications)))
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        pending: dict[Future[Replication], int] = {
+            pool.submit(replicate, scenario, r): r for r in replications
+        }
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield pending.pop(future), future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)  # on an error, start nothing new
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module, imported on first use: qsim works without it."""
+    try:
+        return importlib.import_module("distributed")
+    except ImportError:
+        raise QsimError(f"--dask needs the dask extra: {DASK_EXTRA}") from None
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        return _distributed().Client(address)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise QsimError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+def run_dask(scenario: Scenario, replications: Sequence[int], settings: Settings) -> Done:
+    """Replications as tasks on the ``dask.distributed`` scheduler at ``settings.address``."""
+    assert settings.address is not None, "the dask backend needs a scheduler address"
+    client = _dask_client(settings.address)
+    try:
+        futures = {client.submit(replicate, scenario, r, pure=False): r for r in replications}
+        for future in _distributed().as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.close()
+
+
+BACKENDS: dict[str, Backend] = {
+    "serial": run_serial,
+    "processes": run_processes,
+    "dask": run_dask,
+}
+
+
+def choose_backend(settings: Settings, replications: int) -> str:
+    """Dask if an address is given; processes if more than one worker has work; else serial."""
+    if settings.address:
+        return "dask"
+    return "processes" if min(settings.workers, replications) > 1 else "serial"
 
 
 def run_scenario(
-    scenario: Scenario, on_replication: Callable[[int], None] | None = None
+    scenario: Scenario,
+    on_replication: Callable[[int], None] | None = None,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    backend: str | None = None,
 ) -> dict[str, Any]:
-    """Simulate ``scenario.replications`` independent replications and return the summary."""
-    figures, series = [], []
-    for replication in range(scenario.replications):
-        result = simulate(scenario, replication)
-        figures.append(replication_figures(result))
-        series.append(result.timeseries)
+    """Simulate ``scenario.replications`` independent replications and return the summary.
+
+    By default serially in this process; ``workers=N`` uses N local processes and ``dask`` the
+    address of a Dask scheduler (``backend`` names one of :data:`BACKENDS` outright). Results
+    are identical whichever runs them. ``on_replication(r)`` is called as each one finishes.
+    """
+    settings = Settings(workers, dask)
+    name = backend or choose_backend(settings, scenario.replications)
+    if name not in BACKENDS:
+        raise QsimError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+    indices = range(scenario.replications)
+    done: dict[int, Replication] = {}
+    for index, replication in BACKENDS[name](scenario, indices, settings):
+        done[index] = replication
         if on_replication is not None:
-            on_replication(replication)
-    return summarize(scenario, figures, series)
+            on_replication(index)
+    ordered = [done[index] for index in indices]
+    return summarize(scenario, [r.figures for r in ordered], [r.timeseries for r in ordered])

@@ -1,0 +1,49 @@
+"""The progress bar: replications done, on stderr, only where a person is watching."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from qsim.progress import replication_progress, wanted
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("json_to_stdout", "stream", "environ", "expected"),
+    [
+        (False, Terminal(), {}, True),
+        (False, io.StringIO(), {}, False),
+        (True, Terminal(), {}, False),
+        (False, Terminal(), {"CI": "true"}, False),
+    ],
+    ids=["terminal", "not a terminal", "json to stdout", "in CI"],
+)
+def test_progress_shows_only_on_a_terminal_without_json_to_stdout_and_outside_ci(
+    json_to_stdout, stream, environ, expected
+):
+    assert wanted(json_to_stdout, stream, environ) is expected
+
+
+def test_the_bar_counts_replications_done():
+    """Advancing once per replication reaches N/N."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80)
+    with replication_progress(3, True, console) as advance:
+        assert advance is not None
+        for replication in (2, 0, 1):
+            advance(replication)
+    assert "3/3" in out.getvalue()
+
+
+def test_without_progress_there_is_no_callback():
+    with replication_progress(3, False) as advance:
+        assert advance is None
