@@ -1,0 +1,64 @@
+"""Golden runs: each shipped scenario, shortened, gives exactly the figures stored in tests/golden.
+
+Optimisations must keep results identical for a given seed; this is where that shows. Each
+scenario runs 2 replications of its warm-up plus a third of its measured time (food-delivery
+reaches the lunch rush), and every queue's counters
+and its latency and wait (mean, p50, p99) must equal the stored values after a JSON round trip.
+
+Regenerate with ``QSIM_UPDATE_GOLDEN=1 pytest tests/test_golden.py`` -- but only when a change
+is *meant* to alter results (a fixed bug, a new rule of the broker), and say so in the commit.
+A failure after a change that should have kept results is the bug this test exists to catch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SCENARIOS
+
+from qsim.runner import run_scenario
+from qsim.scenario import Scenario, load_scenario, with_overrides
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("QSIM_UPDATE_GOLDEN") == "1"
+REPLICATIONS = 2
+FRACTION = 1 / 3  # of the measured time (after the warm-up) that the golden run simulates
+COUNTERS = (
+    "published", "delivered", "redelivered", "acked", "rejected", "dropped",
+    "expired", "nacked", "over_limit", "dead_lettered",
+)  # fmt: skip
+FIGURES = ("latency_s", "wait_s")
+STATISTICS = ("mean", "p50", "p99")
+
+
+def shortened(path: Path) -> Scenario:
+    """The shipped scenario: 2 replications of its warm-up plus a third of the rest."""
+    scenario = load_scenario(path)
+    measured = (scenario.duration - scenario.warmup) * FRACTION
+    return with_overrides(scenario, duration=scenario.warmup + measured, replications=REPLICATIONS)
+
+
+def golden_figures(summary: dict[str, Any]) -> dict[str, Any]:
+    """Per queue: the counters, and mean, p50 and p99 of latency and wait, JSON round-tripped."""
+    queues = {
+        name: {
+            **{key: figures[key] for key in COUNTERS},
+            **{f: {s: figures[f][s] for s in STATISTICS} for f in FIGURES},
+        }
+        for name, figures in summary["queues"].items()
+    }
+    return json.loads(json.dumps(queues))
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_scenario_gives_its_golden_figures(path):
+    """Same seed, same figures, to the last bit."""
+    fresh = golden_figures(run_scenario(shortened(path)))
+    stored = GOLDEN / f"{path.stem}.json"
+    if UPDATE:
+        stored.write_text(json.dumps(fresh, indent=2) + "\n", encoding="utf-8")
+    assert json.loads(stored.read_text(encoding="utf-8")) == fresh
