@@ -17,6 +17,10 @@ $(VENV)/.test-extras: $(BIN)/qsim
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.bench-extras: $(BIN)/qsim
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
 run: $(BIN)/qsim
 	$(BIN)/qsim run $(SCENARIO)
 
@@ -34,5 +38,6 @@ validate: $(BIN)/qsim
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-bench: $(BIN)/qsim
-	$(BIN)/python benchmarks/bench.py
+# BENCH_ARGS=--quick for a smoke run; see `$(BIN)/python -m benchmarks.bench --help`.
+bench: $(VENV)/.bench-extras
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)

@@ -1,132 +1,186 @@
-"""Speed of qsim's full model against a minimal raw-SimPy model of the same queue.
+"""Speed, memory and correctness of qsim against a minimal raw-SimPy model and Ciw.
 
-Workload: M/M/c with c = 8 at rho = 0.9 (and M/M/1 at rho 0.9), N messages. The raw-SimPy
-baseline is the smallest honest model: one ``simpy.Store``, a Poisson producer process and c
-consumer processes that get, wait the service time and record the wait. Both run in this process,
-on the same machine, alternately, so the ratio is what counts. The mean wait of each is printed
-next to the exact Erlang C value, so a fast wrong answer cannot pass.
+Workloads (``benchmarks/workloads.py``): M/M/1 and M/M/8 at rho 0.9 and the full food-delivery
+scenario, each at 200k and 1M messages. Each model runs each workload 5 times (seeds 1-5), every
+run in a fresh process so memory peaks do not mix, the models taking turns so machine noise hits
+them alike. Reported per workload: messages per second (median, min-max), qsim's time over each
+baseline's (pair by pair), peak RSS, and the mean wait next to the exact value, so a fast wrong
+answer cannot pass; then how time grows from the small run to the large one.
 
-Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench.py --messages 200000 --runs 5``).
+Run: ``make bench`` (installs the ``bench`` extra), or ``python -m benchmarks.bench [--quick]``
+from the repository root. Writes ``benchmarks/results/latest.json`` and ``latest.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
-import math
-import statistics
+import os
+import platform
+import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import simpy
+from benchmarks.measure import Job, Measurement, in_subprocess, measure
+from benchmarks.models import MODELS
+from benchmarks.report import Row, linearity, markdown, rows
+from benchmarks.workloads import WORKLOADS, QueueShape
 
-from qsim.engine import simulate
-from qsim.scenario import parse_scenario
-from qsim.yamlsource import load_yaml
+__all__ = ["main", "plan", "run_suite"]
 
-RESULTS = Path(__file__).parent / "results"
-
-
-def erlang_c_wait(lam: float, mu: float, c: int) -> float:
-    """Exact M/M/c mean wait in queue."""
-    a = lam / mu
-    top = a**c / math.factorial(c) * c / (c - a)
-    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top) / (c * mu - lam)
-
-
-def raw_simpy(lam: float, mu: float, c: int, messages: int, seed: int) -> tuple[float, int]:
-    """Minimal raw-SimPy M/M/c: returns (mean wait, messages served)."""
-    rng = np.random.default_rng(seed)
-    gaps = rng.exponential(1 / lam, messages).tolist()
-    services = rng.exponential(1 / mu, messages).tolist()
-    env = simpy.Environment()
-    store = simpy.Store(env)
-    waits: list[float] = []
-
-    def producer():
-        for gap in gaps:
-            yield env.timeout(gap)
-            store.put(env.now)
-
-    def consumer():
-        while True:
-            published = yield store.get()
-            waits.append(env.now - published)
-            yield env.timeout(services[len(waits) - 1])
-
-    env.process(producer())
-    for _ in range(c):
-        env.process(consumer())
-    env.run()
-    return statistics.fmean(waits), len(waits)
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZES = (200_000, 1_000_000)
+RUNS = 5
+QUICK_SIZES = (2_000, 10_000)
+QUICK_RUNS = 2
+INSTALL_HINT = "pip install -e '.[bench]'"
 
 
-def qsim_model(lam: float, mu: float, c: int, messages: int, seed: int) -> tuple[float, int]:
-    """qsim's full model (prefetch 1, manual acks, all metrics on): (mean wait, messages)."""
-    text = f"""
-        name: bench
-        seed: {seed}
-        duration: {messages / lam * 1.5}
-        producers: [{{name: p, to: q, rate: {lam}, count: {messages}}}]
-        queues: [{{name: q}}]
-        consumers:
-          - {{name: c, queue: q, replicas: {c}, prefetch: 1,
-             service_time: {{dist: exponential, mean: {1 / mu}}}}}
-        """
-    scenario = parse_scenario(load_yaml("bench.yaml", text))
-    result = simulate(scenario)
-    waits = result.records["wait"]
-    return float(waits.mean()), int(waits.size)
+def _not_run(model: str, shape: QueueShape) -> str:
+    """Why ``model`` cannot run a workload here, or an empty string."""
+    if model == "ciw" and importlib.util.find_spec("ciw") is None:
+        return f"not run: Ciw is not installed ({INSTALL_HINT})"
+    reason = MODELS[model].unsupported(shape)
+    return f"not run: {reason}" if reason else ""
 
 
-def measure(fn, *args) -> tuple[float, float, int]:
-    """(seconds, mean wait, messages) of one call."""
-    start = time.perf_counter()
-    wait, n = fn(*args)
-    return time.perf_counter() - start, wait, n
+def plan(workloads: Sequence[str], sizes: Sequence[int], models: Sequence[str]) -> list[Row]:
+    """One row per workload, size and model, with the exact answer or the reason it won't run."""
+    planned = []
+    for key in workloads:
+        workload = WORKLOADS[key]
+        shape = QueueShape.of(workload.build(min(sizes), 1))
+        for size in sizes:
+            for model in models:
+                planned.append(
+                    Row(
+                        key, workload.title, size, model, MODELS[model].label,
+                        exact_wait_s=workload.exact_wait, not_run=_not_run(model, shape),
+                    )
+                )  # fmt: skip
+    return planned
 
 
-def main() -> None:
-    """Run the workloads and print a Markdown table; write results/latest.json."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    workloads = {"M/M/1 rho 0.9": (9.0, 10.0, 1), "M/M/8 rho 0.9": (72.0, 10.0, 8)}
-    rows = []
-    for name, (lam, mu, c) in workloads.items():
-        timings: dict[str, list[float]] = {"qsim": [], "raw SimPy": []}
-        waits: dict[str, list[float]] = {"qsim": [], "raw SimPy": []}
-        for run in range(args.runs):
-            for label, fn in (("raw SimPy", raw_simpy), ("qsim", qsim_model)):
-                seconds, wait, n = measure(fn, lam, mu, c, args.messages, run + 1)
-                timings[label].append(n / seconds)
-                waits[label].append(wait)
-        exact = erlang_c_wait(lam, mu, c)
-        for label in timings:
-            rows.append({
-                "workload": name, "model": label, "messages": args.messages,
-                "median_msgs_per_s": statistics.median(timings[label]),
-                "min_msgs_per_s": min(timings[label]), "max_msgs_per_s": max(timings[label]),
-                "mean_wait_s": statistics.fmean(waits[label]), "exact_wait_s": exact,
-            })  # fmt: skip
-        ratio = statistics.median(timings["raw SimPy"]) / statistics.median(timings["qsim"])
-        rows[-1]["time_ratio_qsim_over_raw"] = ratio
-        rows[-2]["time_ratio_qsim_over_raw"] = ratio
-    print(
-        "| workload | model | msgs/s median (min-max) | qsim time / raw time | mean wait | exact |"
-    )
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['workload']} | {r['model']} | {r['median_msgs_per_s']:,.0f} "
-            f"({r['min_msgs_per_s']:,.0f}-{r['max_msgs_per_s']:,.0f}) | "
-            f"{r['time_ratio_qsim_over_raw']:.2f} | {r['mean_wait_s']:.4f} s | "
-            f"{r['exact_wait_s']:.4f} s |"
+def jobs(planned: Sequence[Row], runs: int) -> list[Job]:
+    """Every measurement, run by run (seed = run + 1), so the models take turns."""
+    return [
+        Job(row.workload, row.model, row.messages, seed)
+        for seed in range(1, runs + 1)
+        for row in planned
+        if not row.not_run
+    ]
+
+
+def run_suite(
+    todo: Sequence[Job],
+    runner: Callable[[Job], Measurement] = in_subprocess,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> list[Measurement]:
+    """Measure every job in order with ``runner``, logging one line per measurement."""
+    done = []
+    for index, job in enumerate(todo, start=1):
+        m = runner(job)
+        log(
+            f"[{index}/{len(todo)}] {job.workload} {job.messages:,} {job.model} seed {job.seed}: "
+            f"{m.seconds:.2f} s, {m.msgs_per_s:,.0f} msgs/s, peak {m.peak_rss_mb:,.0f} MB"
         )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(rows, indent=2) + "\n")
+        done.append(m)
+    return done
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment(runs: int, sizes: Sequence[int], isolated: bool) -> dict[str, Any]:
+    """Where and how the suite ran: enough to judge whether two results compare."""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": {p: _version(p) for p in ("qsim", "simpy", "numpy", "ciw")},
+        "runs": runs,
+        "seeds": list(range(1, runs + 1)),
+        "sizes": list(sizes),
+        "fresh_process_per_measurement": isolated,
+    }
+
+
+def notes(workloads: Sequence[str]) -> list[str]:
+    """Footnotes for the table: how each workload and baseline is built."""
+    lines = [
+        "raw SimPy: one simpy.Store, a Poisson producer process and c consumer processes "
+        "(no prefetch, TTL or dead-lettering): a lower bound for any SimPy model of the queue.",
+        "qsim time / model time: median over run pairs with the same seed; below 1 means qsim "
+        "is faster. Peak RSS is the whole process (interpreter and imports included).",
+    ]
+    lines += [f"{WORKLOADS[w].title}: {WORKLOADS[w].note}" for w in workloads if WORKLOADS[w].note]
+    return lines
+
+
+def write(results: Path, report: dict[str, Any], table: str) -> None:
+    """Write ``latest.json`` and ``latest.md`` under ``results``."""
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "latest.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (results / "latest.md").write_text(table, encoding="utf-8")
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2k/10k messages, 2 runs")
+    parser.add_argument("--runs", type=int, help=f"runs per configuration (default {RUNS})")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="message counts, comma-separated (default 200000,1000000)",
+    )
+    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument(
+        "--in-process", action="store_true", help="measure in this process (memory peaks mix)"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="output folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    """Run the suite, write the results, print and return the Markdown table."""
+    args = _arguments(argv)
+    runs = args.runs or (QUICK_RUNS if args.quick else RUNS)
+    sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
+    planned = plan(args.workloads, sizes, args.models)
+    started = time.perf_counter()
+    measured = run_suite(jobs(planned, runs), measure if args.in_process else in_subprocess)
+    table = rows(measured, planned)
+    checks = linearity(table)
+    meta = environment(runs, sizes, not args.in_process)
+    text = "\n".join([
+        f"{runs} runs per row (seeds 1-{runs}), {meta['cpus']} CPUs, Python {meta['python']}, "
+        + ", ".join(f"{p} {v}" for p, v in meta["versions"].items()) + f"; {meta['date']}",
+        "",
+        markdown(table, checks),
+        *(f"- {line}" for line in notes(args.workloads)),
+    ]) + "\n"  # fmt: skip
+    report = {
+        "environment": meta,
+        "rows": [asdict(row) for row in table],
+        "linearity": [{**asdict(c), "ratio": c.ratio, "ok": c.ok} for c in checks],
+        "measurements": [{**asdict(m), "msgs_per_s": m.msgs_per_s} for m in measured],
+    }
+    write(args.results, report, text)
+    print(text)
+    print(f"({time.perf_counter() - started:.0f} s; written to {args.results})", file=sys.stderr)
+    return text
 
 
 if __name__ == "__main__":

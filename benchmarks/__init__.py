@@ -1,0 +1,1 @@
+"""qsim's benchmark suite: speed, memory and correctness against raw SimPy and Ciw."""
