@@ -61,4 +61,6 @@ def test_shipped_scenario_gives_its_golden_figures(path):
     stored = GOLDEN / f"{path.stem}.json"
     if UPDATE:
         stored.write_text(json.dumps(fresh, indent=2) + "\n", encoding="utf-8")
+    if not stored.exists():
+        pytest.fail(f"no golden figures for {path.name}: a new scenario? see this module's doc")
     assert json.loads(stored.read_text(encoding="utf-8")) == fresh
