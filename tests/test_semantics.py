@@ -449,3 +449,21 @@ def test_constant_arrivals_are_evenly_spaced(tmp_path):
         tmp_path,
     )
     assert [m.published_at for m in model.queues[0].ready] == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_prefetched_messages_are_processed_in_delivery_order(tmp_path):
+    """prefetch 2, one worker: the buffered message runs before the one the ack makes room for."""
+    model = run(
+        """
+        name: buffer-order
+        duration: 10s
+        producers: [{name: p, to: q, trace: trace.csv}]
+        queues: [{name: q}]
+        consumers: [{name: c, queue: q, prefetch: 2, service_time: 1s}]
+        """,
+        tmp_path,
+        "0 0.1 0.2",
+    )
+    records = model.recorder.arrays()
+    starts = records["published_at"] + records["wait"]
+    assert list(starts) == pytest.approx([0.0, 1.0, 2.0])

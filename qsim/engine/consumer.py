@@ -181,6 +181,9 @@ class Consumer:
         self.busy -= 1
         if self.working is not None:
             del self.working[msg]
+        # the worker takes the next prefetched message before the ack frees credit for more
+        if self.buffer:
+            self._start_buffered()
         onward = self.pool.onward
         if self.auto_ack:
             if onward is not None:
@@ -194,8 +197,6 @@ class Consumer:
                 self._settled(msg, ok)
             else:
                 self.broker.hop(self._settled_if_current, (msg, ok, epoch))
-        if self.buffer:
-            self._start_buffered()
 
     def _start_buffered(self) -> None:
         while self.buffer and self.busy < self.concurrency:
