@@ -313,7 +313,7 @@ class Empirical(Distribution[Q]):
     name: ClassVar[str] = "empirical"
     dist: Literal["empirical"]
     values: tuple[Q, ...] = ()
-    file: str | None = None
+    file: str | None = Field(default=None, exclude=True)  # read into values at load time
 
     @model_validator(mode="before")
     @classmethod
@@ -324,7 +324,7 @@ class Empirical(Distribution[Q]):
             raise fail("give either values or file, not both")
         base = Path((info.context or {}).get("base_dir", "."))
         values = read_text_file(base / str(data["file"]), _read_samples)
-        return {**data, "values": values}
+        return {**{k: v for k, v in data.items() if k != "file"}, "values": values}
 
     @model_validator(mode="after")
     def _non_empty(self) -> Empirical[Q]:

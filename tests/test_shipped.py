@@ -11,7 +11,7 @@ import yaml
 from conftest import ROOT, SCENARIOS
 
 from qsim.engine import simulate
-from qsim.scenario import load_scenario, with_overrides
+from qsim.scenario import Scenario, load_scenario, with_overrides
 from qsim.schema import scenario_schema
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
@@ -45,3 +45,13 @@ def test_committed_schema_matches_the_generated_one():
 def test_schema_accepts_every_shipped_scenario(path):
     """Editors using the schema see no error in the scenarios we ship."""
     jsonschema.validate(yaml.safe_load(path.read_text()), scenario_schema())
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_the_resolved_scenario_in_a_summary_reloads_to_the_same_scenario(path):
+    """A summary's resolved_scenario reproduces the run: validated again (relative files from
+    the scenario's folder) it is the same scenario."""
+    scenario = load_scenario(path)
+    resolved = scenario.model_dump(mode="json", by_alias=True)
+    again = Scenario.model_validate(resolved, context={"base_dir": str(path.parent)})
+    assert again == scenario

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 from qsim.distributions import Distribution, distribution_of
 from qsim.spec import Duration, Number, Size, fail
@@ -35,9 +35,15 @@ def _routing_key(value: Any) -> dict[str, float]:
     return {str(key): weight / total for key, weight in weights.items()}
 
 
+def _dump_routing_key(keys: dict[str, float]) -> str | dict[str, dict[str, float]]:
+    """Back to the scenario's own form, so a resolved scenario loads again."""
+    return next(iter(keys)) if len(keys) == 1 else {"keys": keys}
+
+
 RoutingKey = Annotated[
     dict[str, float],
     BeforeValidator(_routing_key),
+    PlainSerializer(_dump_routing_key),
     WithJsonSchema(
         {
             "anyOf": [
