@@ -43,9 +43,10 @@ class Replication:
     timeseries: dict[str, np.ndarray]
 
 
-def replicate(scenario: Scenario, replication: int) -> Replication:
-    """Simulate replication ``replication`` of ``scenario`` and keep figures, not records."""
-    result = simulate(scenario, replication)
+def replicate(scenario: Scenario, replication: int, stream: float | None = None) -> Replication:
+    """Simulate replication ``replication`` of ``scenario`` and keep figures, not records.
+    ``stream``: sketch percentiles to this relative accuracy instead of keeping records."""
+    result = simulate(scenario, replication, stream)
     return Replication(replication_figures(result), result.timeseries)
 
 
@@ -55,6 +56,7 @@ class Settings:
 
     workers: int = 1
     address: str | None = None
+    stream: float | None = None
 
 
 Done = Iterator[tuple[int, Replication]]
@@ -64,7 +66,7 @@ Backend = Callable[[Scenario, Sequence[int], Settings], Done]
 def run_serial(scenario: Scenario, replications: Sequence[int], _settings: Settings) -> Done:
     """Each replication in turn, in this process."""
     for replication in replications:
-        yield replication, replicate(scenario, replication)
+        yield replication, replicate(scenario, replication, _settings.stream)
 
 
 def run_processes(scenario: Scenario, replications: Sequence[int], settings: Settings) -> Done:
@@ -77,7 +79,7 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     try:
         pending: dict[Future[Replication], int] = {
-            pool.submit(replicate, scenario, r): r for r in replications
+            pool.submit(replicate, scenario, r, settings.stream): r for r in replications
         }
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -107,7 +109,10 @@ def run_dask(scenario: Scenario, replications: Sequence[int], settings: Settings
     assert settings.address is not None, "the dask backend needs a scheduler address"
     client = _dask_client(settings.address)
     try:
-        futures = {client.submit(replicate, scenario, r, pure=False): r for r in replications}
+        futures = {
+            client.submit(replicate, scenario, r, settings.stream, pure=False): r
+            for r in replications
+        }
         for future in _distributed().as_completed(futures):
             yield futures[future], future.result()
     finally:
@@ -135,14 +140,17 @@ def run_scenario(
     workers: int = 1,
     dask: str | None = None,
     backend: str | None = None,
+    stream: float | None = None,
 ) -> dict[str, Any]:
     """Simulate ``scenario.replications`` independent replications and return the summary.
 
     By default serially in this process; ``workers=N`` uses N local processes and ``dask`` the
     address of a Dask scheduler (``backend`` names one of :data:`BACKENDS` outright). Results
     are identical whichever runs them. ``on_replication(r)`` is called as each one finishes.
+    ``stream`` (a relative accuracy, e.g. 0.01) keeps memory flat: percentiles come from
+    quantile sketches within that accuracy; means, maxima and counts stay exact.
     """
-    settings = Settings(workers, dask)
+    settings = Settings(workers, dask, stream)
     name = backend or choose_backend(settings, scenario.replications)
     if name not in BACKENDS:
         raise QsimError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
@@ -153,4 +161,8 @@ def run_scenario(
         if on_replication is not None:
             on_replication(index)
     ordered = [done[index] for index in indices]
-    return summarize(scenario, [r.figures for r in ordered], [r.timeseries for r in ordered])
+    summary = summarize(scenario, [r.figures for r in ordered], [r.timeseries for r in ordered])
+    summary["percentiles"] = (
+        "exact" if stream is None else f"sketch, within {stream:.2%} relative error"
+    )
+    return summary

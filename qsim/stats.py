@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PERCENTILES", "distribution_summary", "mean_interval"]
+from qsim.sketch import LogSketch
+
+__all__ = ["PERCENTILES", "distribution_summary", "mean_interval", "sketch_summary"]
 
 PERCENTILES: dict[str, float] = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}
 """The percentiles every latency and wait summary reports, by their JSON key."""
@@ -25,6 +27,18 @@ def distribution_summary(values: np.ndarray) -> dict[str, float | None]:
     summary: dict[str, float | None] = {"mean": float(values.mean())}
     summary.update({key: float(q) for key, q in zip(PERCENTILES, quantiles, strict=True)})
     summary["max"] = float(values.max())
+    return summary
+
+
+def sketch_summary(sketch: LogSketch) -> dict[str, float | None]:
+    """The same figures as :func:`distribution_summary`, from a quantile sketch: mean and max
+    exact, percentiles within the sketch's relative accuracy."""
+    keys = ["mean", *PERCENTILES, "max"]
+    if sketch.count == 0:
+        return dict.fromkeys(keys)
+    summary: dict[str, float | None] = {"mean": sketch.mean}
+    summary.update({key: sketch.quantile(p / 100) for key, p in PERCENTILES.items()})
+    summary["max"] = sketch.max
     return summary
 
 

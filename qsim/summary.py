@@ -13,29 +13,54 @@ import numpy as np
 
 from qsim.engine import RunResult
 from qsim.scenario import Scenario
-from qsim.stats import distribution_summary, mean_interval
+from qsim.sketch import LogSketch
+from qsim.stats import distribution_summary, mean_interval, sketch_summary
 
 __all__ = ["replication_figures", "summarize"]
 
 Figures = dict[str, Any]
 
 
-def _latency_figures(records: dict[str, np.ndarray], mask: np.ndarray) -> Figures:
+def _latency_figures(run: RunResult, by: str, index: int) -> Figures:
+    """Latency and wait of the messages of one queue or producer: exact, or from sketches."""
+    if run.sketches is not None:
+        empty = LogSketch()
+        return {
+            f"{field}_s": sketch_summary(run.sketches.get((field, by, index), empty))
+            for field in ("latency", "wait")
+        }
+    mask = run.records[by] == index
     return {
-        "latency_s": distribution_summary(records["latency"][mask]),
-        "wait_s": distribution_summary(records["wait"][mask]),
+        "latency_s": distribution_summary(run.records["latency"][mask]),
+        "wait_s": distribution_summary(run.records["wait"][mask]),
     }
 
 
+def _completed(run: RunResult, by: str, index: int) -> int:
+    """How many messages of a queue or producer completed (published after the warm-up)."""
+    if run.sketches is not None:
+        sketch = run.sketches.get(("latency", by, index))
+        return sketch.count if sketch else 0
+    return int((run.records[by] == index).sum())
+
+
+def _flow_latency(run: RunResult, index: int) -> tuple[int, dict[str, float | None]]:
+    """Completed flows of one producer and their latency figures."""
+    if run.sketches is not None:
+        sketch = run.sketches.get(("flow", "producer", index), LogSketch())
+        return sketch.count, sketch_summary(sketch)
+    latencies = run.flows["latency"][run.flows["producer"] == index]
+    return int(latencies.size), distribution_summary(latencies)
+
+
 def _queue_figures(run: RunResult) -> Figures:
-    records = run.records
     return {
         queue.name: {
             **queue.counts,
             "ready_final": queue.backlog_final,
             "unacked_final": queue.unacked_final,
             "throughput_per_s": queue.completions / run.window,
-            **_latency_figures(records, records["queue"] == index),
+            **_latency_figures(run, "queue", index),
             "backlog": {
                 "mean": queue.backlog_mean,
                 "max": queue.backlog_max,
@@ -49,13 +74,12 @@ def _queue_figures(run: RunResult) -> Figures:
 def _producer_figures(run: RunResult) -> Figures:
     producers: Figures = {}
     for index, producer in enumerate(run.producers):
-        mask = run.records["producer"] == index
         states = {k: v for k, v in producer.counts.items() if k != "produced"}
         producers[producer.name] = {
             "published": producer.published,
             **states,
-            "acked": int(mask.sum()),
-            **_latency_figures(run.records, mask),
+            "acked": _completed(run, "producer", index),
+            **_latency_figures(run, "producer", index),
         }
     return producers
 
@@ -64,14 +88,13 @@ def _flow_figures(run: RunResult) -> Figures:
     """End to end, per producer: flows started after the warm-up and how they ended."""
     flows: Figures = {}
     for index, producer in enumerate(run.producers):
-        latencies = run.flows["latency"][run.flows["producer"] == index]
-        ended = latencies.size + producer.flows_failed
+        completed, latency = _flow_latency(run, index)
         flows[producer.name] = {
             "started": producer.flows_started,
-            "completed": int(latencies.size),
+            "completed": completed,
             "failed": producer.flows_failed,
-            "open": producer.flows_started - ended,
-            "latency_s": distribution_summary(latencies),
+            "open": producer.flows_started - completed - producer.flows_failed,
+            "latency_s": latency,
         }
     return flows
 

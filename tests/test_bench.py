@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench
 from benchmarks.measure import Job, in_subprocess
+from benchmarks.models import MODELS
 from benchmarks.workloads import WORKLOADS
 
 
@@ -33,7 +34,7 @@ def test_every_workload_size_and_model_has_a_row(quick):
     report, _ = quick
     rows = {(r["workload"], r["messages"], r["model"]) for r in report["rows"]}
     expected = {
-        (w, n, m) for w in WORKLOADS for n in bench.QUICK_SIZES for m in ("qsim", "simpy", "ciw")
+        (w, n, m) for w in WORKLOADS for n in bench.QUICK_SIZES for m in MODELS
     }
     assert rows == expected
 
@@ -67,7 +68,7 @@ def test_baseline_rows_carry_the_ratio_to_qsim(quick):
 
 def test_linearity_is_checked_for_each_model_and_workload_that_ran(quick):
     report, _ = quick
-    assert len(report["linearity"]) == 8  # 3 workloads x qsim and raw SimPy, 2 x Ciw
+    assert len(report["linearity"]) == 11  # 3 workloads x qsim, --stream, raw SimPy; 2 x Ciw
 
 
 def test_the_markdown_table_has_a_line_per_row(quick):

@@ -1,4 +1,8 @@
-"""Per-message and per-flow figures in compact arrays (a few bytes each, no objects kept)."""
+"""Per-message and per-flow figures in compact arrays (a few bytes each, no objects kept).
+
+In streaming mode the arrays are emptied into quantile sketches (:mod:`qsim.sketch`) every
+``FLUSH_EVERY`` records, so memory stays flat however long the run.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,13 @@ from array import array
 import numpy as np
 
 from qsim.engine.message import Flow, Message
+from qsim.sketch import LogSketch
+
+FLUSH_EVERY = 65_536
+"""Records held before a streaming recorder moves them into its sketches."""
+
+SketchKey = tuple[str, str, int]
+"""(figure, grouped by, index): e.g. ("latency", "queue", 0) or ("flow", "producer", 2)."""
 
 
 class Recorder:
@@ -18,8 +29,13 @@ class Recorder:
     from its producer's publish to the end of its last branch.
     """
 
-    def __init__(self, warmup: float, queues: int, producers: int) -> None:
+    def __init__(
+        self, warmup: float, queues: int, producers: int, stream: float | None = None
+    ) -> None:
         self.warmup = warmup
+        self.stream = stream
+        self.sketches: dict[SketchKey, LogSketch] | None = None if stream is None else {}
+        self._flush_at = FLUSH_EVERY if stream is not None else float("inf")
         self.queue = array("H")
         self.producer = array("h")
         self.published_at = array("d")
@@ -43,6 +59,8 @@ class Recorder:
             self.published_at.append(published)
             self.wait.append(msg.started_at - published)
             self.latency.append(now - published)
+            if len(self.latency) >= self._flush_at:
+                self.flush()
         flow = msg.flow
         flow.outstanding -= 1
         if flow.outstanding == 0:
@@ -64,6 +82,8 @@ class Recorder:
         else:
             self.flow_producer.append(flow.producer)
             self.flow_latency.append(now - flow.start)
+            if len(self.flow_latency) >= self._flush_at:
+                self.flush()
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The message records as numpy arrays, one entry per completed message."""
@@ -81,3 +101,25 @@ class Recorder:
             "producer": np.frombuffer(self.flow_producer, dtype=np.int16).copy(),
             "latency": np.frombuffer(self.flow_latency, dtype=np.float64).copy(),
         }
+
+    def flush(self) -> None:
+        """Streaming: move the records held so far into the sketches and forget them."""
+        if self.sketches is None:
+            return
+        records, flows = self.arrays(), self.flow_arrays()
+        for by in ("queue", "producer"):
+            for field in ("latency", "wait"):
+                self._add(field, by, records[by], records[field])
+        self._add("flow", "producer", flows["producer"], flows["latency"])
+        for buffer in (self.queue, self.producer, self.published_at, self.wait, self.latency):
+            del buffer[:]
+        del self.flow_producer[:]
+        del self.flow_latency[:]
+
+    def _add(self, field: str, by: str, groups: np.ndarray, values: np.ndarray) -> None:
+        assert self.sketches is not None and self.stream is not None
+        for index in np.unique(groups).tolist():
+            key = (field, by, int(index))
+            if key not in self.sketches:
+                self.sketches[key] = LogSketch(self.stream)
+            self.sketches[key].add(values[groups == index])

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qsim.sketch import LogSketch
+
 
 @dataclass(frozen=True)
 class QueueRun:
@@ -61,7 +63,8 @@ class PoolRun:
 @dataclass(frozen=True)
 class RunResult:
     """Everything one replication produced. ``records`` holds one entry per completed message,
-    ``flows`` one per completed flow."""
+    ``flows`` one per completed flow. A streaming run keeps ``sketches`` instead (keyed by
+    figure, grouping and index, e.g. ``("latency", "queue", 0)``) and empty arrays."""
 
     replication: int
     warmup: float
@@ -73,6 +76,7 @@ class RunResult:
     timeseries: dict[str, np.ndarray] = field(default_factory=dict)
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     broker: dict[str, float] = field(default_factory=dict)
+    sketches: dict[tuple[str, str, int], LogSketch] | None = None
 
     @property
     def window(self) -> float:

@@ -212,6 +212,8 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         f"{format_span(summary['duration_s'])} (warm-up {format_span(summary['warmup_s'])}),"
         f" seed {summary['seed']}, qsim {summary['qsim_version']}",
     )
+    if summary.get("percentiles", "exact") != "exact":
+        header.append(f"; percentiles: {summary['percentiles']}")
     parts: list[Any] = [
         header,
         _broker_line(summary),
