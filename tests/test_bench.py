@@ -33,9 +33,7 @@ def quick(tmp_path_factory):
 def test_every_workload_size_and_model_has_a_row(quick):
     report, _ = quick
     rows = {(r["workload"], r["messages"], r["model"]) for r in report["rows"]}
-    expected = {
-        (w, n, m) for w in WORKLOADS for n in bench.QUICK_SIZES for m in MODELS
-    }
+    expected = {(w, n, m) for w in WORKLOADS for n in bench.QUICK_SIZES for m in MODELS}
     assert rows == expected
 
 
