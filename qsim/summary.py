@@ -105,8 +105,10 @@ def _consumer_figures(run: RunResult) -> Figures:
         consumers[pool.name] = {
             "utilization": pool.utilization,
             "replica_seconds": pool.replica_seconds,
-            "replicas_mean": pool.replicas,
-            "replicas_max": pool.replicas,
+            "replicas_mean": pool.replicas_mean,
+            "replicas_max": pool.replicas_max,
+            "scale_ups": pool.scale_ups,
+            "scale_downs": pool.scale_downs,
             "crashes": pool.crashes,
             "channel_closures": pool.channel_closures,
             "lost_in_crash": pool.lost_in_crash,

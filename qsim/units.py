@@ -37,7 +37,9 @@ SIZE_UNITS: dict[str, float] = {"B": 1.0, "KB": 1024.0, "MB": 1024.0**2, "GB": 1
 def _pattern(units: dict[str, float], separator: str = "") -> str:
     """``number [separator unit]`` with the number and the (optional) unit as groups 1 and 2."""
     names = "|".join(sorted(units, key=len, reverse=True))
-    return rf"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(?:\s*{separator}({names}))?\s*$"
+    # one way to match any digit run, so a long run of digits cannot make the regex backtrack
+    number = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+    return rf"^\s*({number})(?:\s*{separator}({names}))?\s*$"
 
 
 DURATION_PATTERN = _pattern(DURATION_UNITS)

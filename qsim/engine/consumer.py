@@ -40,10 +40,12 @@ class PoolState:
         "onward",
         "window_end",
         "window_start",
+        "work",
     )
 
     def __init__(self, window_start: float, window_end: float) -> None:
         self.busy_time = 0.0
+        self.work = 0.0  # service time of every job started (what the autoscaler's metric sees)
         self.window_start = window_start
         self.window_end = window_end
         self.crashes = 0
@@ -72,14 +74,19 @@ class Consumer:
         "connected",
         "crash_epoch",
         "decide",
+        "draining",
         "env",
         "epoch",
+        "exited",
         "in_rotation",
         "limit",
+        "on_exit",
         "pool",
         "queue",
         "recorder",
         "service",
+        "started",
+        "started_at",
         "timeout",
         "unacked",
         "working",
@@ -118,11 +125,50 @@ class Consumer:
         self.buffer: deque[Message] = deque()
         self.in_rotation = False
         self.alive = True
-        self.connected = True
+        self.started = False  # cold start done
+        self.started_at = float("nan")
+        self.connected = False
+        self.draining = False  # cancelled: finishing what it holds, then exiting
+        self.exited = False
+        self.on_exit: Callable[[Consumer], None] | None = None
         self.epoch = 0
         self.crash_epoch = 0
         self._done_callback = self._done
         broker.consumers.append(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start_consuming(self) -> None:
+        """The replica has started: it opens its channel and consumes (if the broker is up)."""
+        if self.exited:
+            return  # removed while it was still starting
+        self.started = True
+        self.started_at = self.env._now
+        self.reconnect()
+
+    def cancel(self) -> None:
+        """basic.cancel: no more deliveries; finish and ack what it holds, then exit."""
+        self.draining = True
+        self.queue.remove_consumer(self)
+        self._exit_if_idle()
+
+    def terminate(self) -> None:
+        """Stop at once: the channel closes (unacked requeued), work in progress is lost."""
+        self._lose_work()
+        self._close_channel()
+        self.exit()
+
+    def exit(self) -> None:
+        """The replica is gone."""
+        if not self.exited:
+            self.exited = True
+            self.alive = False
+            self.queue.remove_consumer(self)
+            if self.on_exit is not None:
+                self.on_exit(self)
+
+    def _exit_if_idle(self) -> None:
+        if self.draining and not self.unacked and not self.buffer and self.busy == 0:
+            self.exit()
 
     def has_credit(self) -> bool:
         """Whether the broker may deliver another message to this consumer."""
@@ -164,6 +210,7 @@ class Consumer:
         if self.working is not None:
             self.working[msg] = None
         pool = self.pool
+        pool.work += duration
         overlap = min(end, pool.window_end) - max(now, pool.window_start)
         if overlap > 0:
             pool.busy_time += overlap
@@ -189,6 +236,8 @@ class Consumer:
             if onward is not None:
                 onward(msg)  # before the flow branch ends, or the flow would end twice
             self.recorder.completed(self.queue.index, msg, self.env._now)
+            if self.draining:
+                self._exit_if_idle()
         else:
             ok = True if self.decide is None else self.decide(msg)
             if ok and onward is not None:
@@ -214,7 +263,9 @@ class Consumer:
             self.queue.ack(msg)
         else:
             self.queue.reject(msg, requeue=ok is None)
-        if not self.in_rotation and self.connected and len(self.unacked) < self.limit:
+        if self.draining:
+            self._exit_if_idle()
+        elif not self.in_rotation and self.connected and len(self.unacked) < self.limit:
             self.queue.add_consumer(self)
 
     # -- failures --------------------------------------------------------------------------
@@ -238,12 +289,11 @@ class Consumer:
         self.buffer.clear()
         self.queue.requeue_all(returned)
 
-    def crash(self) -> None:
-        """The replica's process dies: its work in progress is lost with its channel."""
+    def _lose_work(self) -> None:
+        """The process stops: work in progress ends now (it was counted busy to its end)."""
         now = self.env._now
-        self.pool.crashes += 1
         working = list(self.working or ())
-        for msg in working:  # work in progress ends now: it was counted busy to its end
+        for msg in working:
             self.pool.count_busy(now, msg.service_end, sign=-1.0)
         if self.working is not None:
             self.working.clear()
@@ -253,24 +303,37 @@ class Consumer:
             self.pool.lost += len(working) + len(self.buffer)
             self.buffer.clear()
             self.epoch += 1
-        self._close_channel()
-        self.crash_epoch = self.epoch
+        self.crash_epoch = self.epoch + (0 if self.auto_ack else 1)
         self.busy = 0
+
+    def crash(self) -> None:
+        """The replica's process dies: its work in progress is lost with its channel."""
+        if self.exited:
+            return
+        self.pool.crashes += 1
+        self._lose_work()
+        self._close_channel()
         self.alive = False
+        if self.draining:
+            self.exit()
 
     def restart(self) -> None:
         """The replica is running again and connects if the broker is up."""
+        if self.exited:
+            return
         self.alive = True
-        if self.broker.up:
-            self.reconnect()
+        self.reconnect()
 
     def connection_lost(self) -> None:
         """The broker went away: the channel closes, workers finish in vain."""
         if self.connected:
             self._close_channel()
+            if self.draining:
+                self.exit()  # what it held was requeued: nothing left to finish
 
     def reconnect(self) -> None:
-        """Open a new channel and start consuming again (if the process is alive)."""
-        if self.alive and not self.connected:
+        """Open a new channel and consume (if alive, started, staying, and the broker is up)."""
+        ready = self.alive and self.started and not self.draining and not self.exited
+        if ready and not self.connected and self.broker.up:
             self.connected = True
             self.queue.add_consumer(self)

@@ -15,15 +15,18 @@ Draw = Callable[[], float]
 
 
 def schedule_crashes(broker: Broker, consumer: Consumer, up: Draw, down: Draw) -> None:
-    """``consumer`` runs for ``up()``, crashes, stays down for ``down()``, and again."""
+    """``consumer`` runs for ``up()``, crashes, stays down for ``down()``, and again, until it
+    leaves the pool."""
 
     def crash(_: object) -> None:
-        consumer.crash()
-        broker.after(down(), restart, None)
+        if not consumer.exited:
+            consumer.crash()
+            broker.after(down(), restart, None)
 
     def restart(_: object) -> None:
-        consumer.restart()
-        broker.after(up(), crash, None)
+        if not consumer.exited:
+            consumer.restart()
+            broker.after(up(), crash, None)
 
     broker.after(up(), crash, None)
 

@@ -36,13 +36,18 @@ class ProducerRun:
 
 @dataclass(frozen=True)
 class PoolRun:
-    """A consumer pool's busy time and capacity over the measured window, and its failures."""
+    """A consumer pool's busy time, replicas and cost over the measured window (``replicas``
+    is the count at the start), its scaling events and its failures."""
 
     name: str
     replicas: int
     concurrency: int
     busy_time: float
     window: float
+    replica_seconds: float = 0.0
+    replicas_max: int = 0
+    scale_ups: int = 0
+    scale_downs: int = 0
     crashes: int = 0
     channel_closures: int = 0
     lost_in_crash: int = 0
@@ -50,14 +55,14 @@ class PoolRun:
 
     @property
     def utilization(self) -> float:
-        """Busy worker-seconds over available worker-seconds (replicas x concurrency x time)."""
-        capacity = self.replicas * self.concurrency * self.window
+        """Busy worker-seconds over available worker-seconds (replica-seconds x concurrency)."""
+        capacity = self.replica_seconds * self.concurrency
         return self.busy_time / capacity if capacity > 0 else 0.0
 
     @property
-    def replica_seconds(self) -> float:
-        """Replicas times measured time: what the pool costs."""
-        return self.replicas * self.window
+    def replicas_mean(self) -> float:
+        """Time-weighted mean replica count over the measured window."""
+        return self.replica_seconds / self.window if self.window > 0 else 0.0
 
 
 @dataclass(frozen=True)

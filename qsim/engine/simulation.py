@@ -13,10 +13,12 @@ from simpy.events import Timeout
 
 from qsim.distributions import Distribution, Uniform
 from qsim.engine.arrivals import arrival_times
+from qsim.engine.autoscaler import Autoscaler
 from qsim.engine.broker import Broker
 from qsim.engine.consumer import Consumer, PoolState
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
 from qsim.engine.message import NO_PRODUCER, Message
+from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
 from qsim.engine.publisher import Publisher
 from qsim.engine.queue import Queue, forwarded
@@ -57,7 +59,9 @@ class Model:
         self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
         self.pools = [PoolState(scenario.warmup, scenario.duration) for _ in scenario.consumers]
         self.pool_publishers: list[list[Publisher]] = []
-        self.consumers = list(self._build_consumers(by_name))
+        self.consumers: list[Consumer] = []  # every replica ever created, in creation order
+        self.autoscalers: list[Autoscaler] = []
+        self.replica_pools = self._build_pools(by_name)
         self.producers = list(self._build_producers())
         self.series: list[list[float]] = []
         self._down_since: dict[Consumer, float] = {}
@@ -132,31 +136,46 @@ class Model:
 
         return onward
 
-    def _build_consumers(self, by_name: dict[str, Queue]) -> list[Consumer]:
-        consumers = []
+    def _build_pools(self, by_name: dict[str, Queue]) -> list[Pool]:
+        pools = []
         for spec, state in zip(self.scenario.consumers, self.pools, strict=True):
-            prefix = f"pool:{spec.name}"
-            service = Sampler(spec.service_time, self._rng(f"{prefix}:service"))
-            decide = self._decider(spec.failures, prefix)
-            if not spec.publish:
-                self.pool_publishers.append([])
-            state.onward = self._onward(spec)
-            crash = spec.crash
-            up = down = None
-            if crash is not None:
-                up = self._draw(crash.mtbf, f"{prefix}:crash-up")
-                down = self._draw(crash.restart, f"{prefix}:crash-down")
-            for _ in range(spec.replicas):
-                consumer = Consumer(
-                    self.broker, by_name[spec.queue], state, self.recorder,
-                    prefetch=spec.prefetch, concurrency=spec.concurrency,
-                    auto_ack=spec.ack == "auto", service=service, decide=decide,
-                    timeout=spec.consumer_timeout, can_crash=crash is not None,
-                )  # fmt: skip
-                if up is not None and down is not None:
-                    schedule_crashes(self.broker, consumer, up, down)
-                consumers.append(consumer)
-        return consumers
+            pools.append(self._build_pool(spec, state, by_name[spec.queue]))
+        return pools
+
+    def _build_pool(self, spec: ConsumerPool, state: PoolState, queue: Queue) -> Pool:
+        prefix = f"pool:{spec.name}"
+        service = Sampler(spec.service_time, self._rng(f"{prefix}:service"))
+        decide = self._decider(spec.failures, prefix)
+        if not spec.publish:
+            self.pool_publishers.append([])
+        state.onward = self._onward(spec)
+        crash = spec.crash
+        up = down = None
+        if crash is not None:
+            up = self._draw(crash.mtbf, f"{prefix}:crash-up")
+            down = self._draw(crash.restart, f"{prefix}:crash-down")
+
+        def make() -> Consumer:
+            consumer = Consumer(
+                self.broker, queue, state, self.recorder,
+                prefetch=spec.prefetch, concurrency=spec.concurrency,
+                auto_ack=spec.ack == "auto", service=service, decide=decide,
+                timeout=spec.consumer_timeout, can_crash=crash is not None,
+            )  # fmt: skip
+            if up is not None and down is not None:
+                schedule_crashes(self.broker, consumer, up, down)
+            self.consumers.append(consumer)
+            return consumer
+
+        scaling = spec.scaling
+        pool = Pool(
+            spec.name, self.broker, state, make,
+            self._maybe(scaling.startup, f"{prefix}:startup"),
+            drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
+        )  # fmt: skip
+        if scaling.policy != "fixed":
+            self.autoscalers.append(Autoscaler(pool, queue, scaling))
+        return pool
 
     def _build_producers(self) -> list[Producer]:
         producers = []
@@ -202,6 +221,7 @@ class Model:
         row = [self.env.now]
         for queue in self.queues:
             row += [len(queue.ready), queue.unacked]
+        row += [len(pool.replicas) for pool in self.replica_pools]
         self.series.append(row)
         step = self.scenario.timeseries_interval
         if self.env.now + step <= self.scenario.duration + 1e-9:
@@ -211,8 +231,10 @@ class Model:
     def run(self) -> RunResult:
         """Simulate until the scenario's duration and return the raw results."""
         scenario = self.scenario
-        for consumer in self.consumers:
-            consumer.queue.add_consumer(consumer)
+        for pool, spec in zip(self.replica_pools, scenario.consumers, strict=True):
+            pool.start(spec.replicas)
+        for autoscaler in self.autoscalers:
+            autoscaler.start()
         for producer in self.producers:
             producer.start()
         self._schedule_outages()
@@ -275,6 +297,10 @@ class Model:
                 crashes=state.crashes,
                 channel_closures=state.closures,
                 publish=_sum_counts(self.pool_publishers[i]),
+                replica_seconds=self.replica_pools[i].replica_seconds(),
+                replicas_max=self.replica_pools[i].max_replicas,
+                scale_ups=self.replica_pools[i].scale_ups,
+                scale_downs=self.replica_pools[i].scale_downs,
             )
             for i, (spec, state) in enumerate(zip(scenario.consumers, self.pools, strict=True))
         ]
@@ -301,6 +327,9 @@ class Model:
         for i, queue in enumerate(self.queues):
             timeseries[f"{queue.name}:ready"] = series[:, 1 + 2 * i]
             timeseries[f"{queue.name}:unacked"] = series[:, 2 + 2 * i]
+        first_pool = 1 + 2 * len(self.queues)
+        for i, pool in enumerate(self.replica_pools):
+            timeseries[f"pool:{pool.name}:replicas"] = series[:, first_pool + i]
         return timeseries
 
 

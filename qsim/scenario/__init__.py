@@ -8,6 +8,7 @@ plain floats in seconds, messages per second and bytes. Defaults live in the mod
 - :mod:`~qsim.scenario.queue` queues
 - :mod:`~qsim.scenario.topology` exchanges, bindings, pipeline publish steps
 - :mod:`~qsim.scenario.consumer` consumer pools, failures, crashes
+- :mod:`~qsim.scenario.scaling` fixed replicas or an autoscaler (KEDA/HPA)
 - :mod:`~qsim.scenario.broker` outages and network delay
 - :mod:`~qsim.scenario.model` the whole scenario and cross-section checks
 - :mod:`~qsim.scenario.load` loading with located errors
@@ -16,12 +17,14 @@ plain floats in seconds, messages per second and bytes. Defaults live in the mod
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool, Crash, Failures
 from qsim.scenario.load import load_scenario, parse_scenario, with_overrides
-from qsim.scenario.model import Scenario, check_scenario
+from qsim.scenario.model import Scenario, Slo, check_scenario
 from qsim.scenario.producer import Producer, ScheduleStep, Trace
 from qsim.scenario.queue import Queue
+from qsim.scenario.scaling import Behavior, RateLimit, Scaling, ScalingRules, ScheduledReplicas
 from qsim.scenario.topology import Binding, Exchange, PublishStep
 
 __all__ = [
+    "Behavior",
     "Binding",
     "ConsumerPool",
     "Crash",
@@ -32,8 +35,13 @@ __all__ = [
     "Producer",
     "PublishStep",
     "Queue",
+    "RateLimit",
+    "Scaling",
+    "ScalingRules",
     "Scenario",
     "ScheduleStep",
+    "ScheduledReplicas",
+    "Slo",
     "Trace",
     "check_scenario",
     "load_scenario",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from qsim.scenario.fields import TimeDistribution
+from qsim.scenario.scaling import Scaling
 from qsim.scenario.topology import PublishStep
 from qsim.spec import Count, Name, PositiveCount, PositiveDuration, Probability, Spec, fail
 
@@ -38,7 +39,8 @@ class Crash(Spec):
 
 class ConsumerPool(Spec):
     """Replicas of one service consuming a queue. Each replica is one consumer (channel) with
-    its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers."""
+    its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers.
+    ``replicas`` is the count at the start; ``scaling`` may change it as the run goes."""
 
     name: Name
     queue: Name
@@ -51,6 +53,15 @@ class ConsumerPool(Spec):
     crash: Crash | None = None
     consumer_timeout: PositiveDuration | None = None
     publish: tuple[PublishStep, ...] = ()
+    scaling: Scaling = Field(default_factory=Scaling)
+
+    @field_validator("scaling")
+    @classmethod
+    def _replicas_within_bounds(cls, scaling: Scaling, info: ValidationInfo) -> Scaling:
+        replicas = info.data.get("replicas", 1)
+        if scaling.policy != "fixed" and not scaling.min <= replicas <= scaling.max:
+            raise fail(f"replicas ({replicas}) must be within min and max of the scaling")
+        return scaling
 
     @field_validator("failures")
     @classmethod

@@ -12,12 +12,21 @@ from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
 from qsim.scenario.topology import Exchange
-from qsim.spec import Count, Duration, Name, PositiveCount, PositiveDuration, Spec, fail
+from qsim.spec import Count, Duration, Name, Number, PositiveCount, PositiveDuration, Spec, fail
 from qsim.yamlsource import YamlSource
 
 __all__ = ["Scenario", "check_scenario"]
 
 KeyPath = tuple[str | int, ...]
+
+
+class Slo(Spec):
+    """A service-level objective: ``percentile`` of latency within ``latency``; optionally a
+    ``backlog`` level whose excursions are timed (how long a burst takes to drain)."""
+
+    latency: PositiveDuration
+    percentile: Number = 99.0
+    backlog: Count | None = None
 
 
 class Scenario(Spec):
@@ -37,6 +46,7 @@ class Scenario(Spec):
     consumers: tuple[ConsumerPool, ...] = ()
     outages: tuple[Outage, ...] = ()
     network: Network | None = None
+    slo: Slo | None = None
 
     @field_validator("warmup")
     @classmethod

@@ -1,0 +1,114 @@
+"""A consumer pool whose replica count can change during the run (scaling).
+
+New replicas start after a drawn ``startup`` (cold start) and only then consume. A replica
+removed with ``scale_down: drain`` is cancelled (basic.cancel): it receives nothing more,
+finishes and acks what it holds, then exits; with ``requeue`` its channel closes at once, its
+unacked deliveries are requeued and its work in progress is lost. Replicas still starting are
+removed first, then the newest. Replica-seconds count every replica from its creation to its
+exit (starting and draining replicas cost money too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qsim.engine.broker import Broker
+from qsim.engine.consumer import Consumer, PoolState
+
+Draw = Callable[[], float]
+
+
+class Pool:
+    """The replicas of one pool, and the time-weighted count of them."""
+
+    def __init__(
+        self,
+        name: str,
+        broker: Broker,
+        state: PoolState,
+        make: Callable[[], Consumer],
+        startup: Draw | None,
+        drain: bool,
+        concurrency: int = 1,
+    ) -> None:
+        self.name = name
+        self.concurrency = concurrency
+        self.broker = broker
+        self.state = state
+        self._make = make
+        self._startup = startup
+        self._drain = drain
+        self.replicas: list[Consumer] = []
+        self.scale_ups = self.scale_downs = 0
+        self.max_replicas = 0
+        self._area = 0.0
+        self._since = state.window_start
+        self._count = 0
+
+    # -- replica count over time ------------------------------------------------------------
+    def _tick(self) -> None:
+        now = self.broker.env.now
+        start = max(self._since, self.state.window_start)
+        if now > start:
+            self._area += self._count * (now - start)
+        self._since = max(self._since, now)
+        self._count = len(self.replicas)
+        self.max_replicas = max(self.max_replicas, self._count)
+
+    def replica_seconds(self) -> float:
+        """Replica-seconds within the measured window (call at the end of the run)."""
+        self._tick()
+        return self._area
+
+    @property
+    def size(self) -> int:
+        """Replicas counted toward the desired count: not leaving (starting ones included)."""
+        return sum(1 for c in self.replicas if not c.draining)
+
+    # -- changes ----------------------------------------------------------------------------
+    def start(self, replicas: int) -> None:
+        """The replicas running when the scenario starts (no cold start)."""
+        for _ in range(replicas):
+            self._add().start_consuming()
+
+    def scale_to(self, desired: int) -> None:
+        """Add or remove replicas until ``desired`` are running or starting."""
+        current = self.size
+        if desired > current:
+            self.scale_ups += 1
+            for _ in range(desired - current):
+                consumer = self._add()
+                delay = self._startup() if self._startup else 0.0
+                self.broker.after(delay, lambda c: c.start_consuming(), consumer)
+        elif desired < current:
+            self.scale_downs += 1
+            staying = [c for c in self.replicas if not c.draining]
+            for consumer in _newest_first(staying, current - desired):
+                self._remove(consumer)
+
+    def _add(self) -> Consumer:
+        self._tick()
+        consumer = self._make()
+        consumer.on_exit = self._exited
+        self.replicas.append(consumer)
+        self._tick()
+        return consumer
+
+    def _remove(self, consumer: Consumer) -> None:
+        if not consumer.started:
+            consumer.exit()
+        elif self._drain:
+            consumer.cancel()
+        else:
+            consumer.terminate()
+
+    def _exited(self, consumer: Consumer) -> None:
+        self._tick()
+        self.replicas.remove(consumer)
+        self._tick()
+
+
+def _newest_first(replicas: list[Consumer], n: int) -> list[Consumer]:
+    """The ``n`` replicas to remove: those still starting, then the most recently created."""
+    order = sorted(range(len(replicas)), key=lambda i: (replicas[i].started, -i))
+    return [replicas[i] for i in order[:n]]

@@ -1,0 +1,197 @@
+"""Scaling: each policy's rule by hand-computed cases, the HPA's tolerance, stabilization and
+rate limits, KEDA's activation and cooldown, and the control loop's lag in a real run."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+from conftest import scenario_from
+
+from qsim.engine.autoscaler import POLICIES, Observation, limit_rate, stabilize
+from qsim.engine.simulation import Model
+from qsim.scenario import Scaling
+
+
+def obs(**figures: float) -> Observation:
+    """An observation with everything zero but ``figures``."""
+    base = dict.fromkeys(
+        ("time", "ready", "unacked", "publish_rate", "ack_rate", "oldest_age", "utilization"), 0
+    )
+    return Observation(**{**base, "replicas": 1, **figures})  # type: ignore[arg-type]
+
+
+def scaling(**settings: object) -> Scaling:
+    """Scaling settings with the real systems' defaults for anything not given."""
+    return Scaling.model_validate(settings)
+
+
+@pytest.mark.parametrize(
+    ("policy", "settings", "seen", "desired"),
+    [
+        ("queue_length", {"target": 50}, {"ready": 120}, 3),  # ceil(120 / 50)
+        ("queue_length", {"target": 50}, {"ready": 105, "replicas": 2}, 2),  # 1.05: tolerance
+        ("queue_length", {"target": 50}, {"ready": 120, "replicas": 2}, 3),  # 1.2: outside it
+        ("queue_length", {"target": 50, "include_unacked": True}, {"ready": 60, "unacked": 90}, 3),
+        ("message_rate", {"target": 10}, {"publish_rate": 95, "replicas": 4}, 10),
+        ("utilization", {"target": 0.6}, {"utilization": 0.9, "replicas": 4}, 6),  # 4 x 1.5
+        ("utilization", {"target": 0.6}, {"utilization": 0.63, "replicas": 4}, 4),  # 5%: kept
+        ("lag", {"target": 10}, {"oldest_age": 30, "replicas": 2}, 6),  # 2 x 30 / 10
+    ],
+)
+def test_each_policy_computes_the_replicas_it_should(policy, settings, seen, desired):
+    """desired = ceil(metric / target) per replica (KEDA), or ceil(current x ratio) (HPA)."""
+    _, wanted = POLICIES[policy](obs(**seen), scaling(policy=policy, **settings))
+    assert wanted == desired
+
+
+def test_the_schedule_policy_follows_its_steps():
+    """Replica counts over time, as a scheduled scaler sets them."""
+    spec = scaling(
+        policy="schedule", schedule=[{"at": 0, "replicas": 4}, {"at": 100, "replicas": 9}]
+    )
+    counts = [POLICIES["schedule"](obs(time=t), spec)[1] for t in (0, 99, 100, 500)]
+    assert counts == [4, 4, 9, 9]
+
+
+def test_scale_down_waits_for_the_stabilization_window():
+    """Down window 300 s: a lower recommendation wins only when every one in the window is lower."""
+    spec = scaling(policy="queue_length", target=1)
+    history: deque[tuple[float, int]] = deque()
+    steps = [(0, 10), (100, 5), (200, 5), (301, 5)]
+    chosen = [stabilize(history, t, desired, 10, spec) for t, desired in steps]
+    assert chosen == [10, 10, 10, 5]
+
+
+def test_scale_up_is_immediate_by_default():
+    """Up window 0 s: the new recommendation applies at once."""
+    spec = scaling(policy="queue_length", target=1)
+    history: deque[tuple[float, int]] = deque([(0.0, 2)])
+    assert stabilize(history, 30, 8, 2, spec) == 8
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "limited"),
+    [(2, 20, 6), (10, 50, 20), (10, 12, 12), (40, 1, 1)],
+)
+def test_rate_limits_allow_the_larger_of_100_percent_or_4_pods_up(current, desired, limited):
+    """Per 15 s: +100% or +4 pods (the larger) up; -100% down."""
+    spec = scaling(policy="queue_length", target=1)
+    assert limit_rate(lambda _t: current, 100, desired, current, spec) == limited
+
+
+def test_a_pods_policy_with_select_min_takes_the_smaller_change():
+    """select: min chooses the policy allowing the least change."""
+    spec = scaling(
+        policy="queue_length",
+        target=1,
+        behavior={
+            "scale_up": {
+                "stabilization": 0,
+                "select": "min",
+                "policies": [
+                    {"type": "pods", "value": 2, "period": 60},
+                    {"type": "percent", "value": 100, "period": 60},
+                ],
+            }
+        },
+    )
+    assert limit_rate(lambda _t: 10, 100, 30, 10, spec) == 12
+
+
+BURST = """
+    name: burst
+    duration: {duration}
+    producers: [{{name: p, to: q, trace: trace.csv}}]
+    queues: [{{name: q}}]
+    consumers:
+      - name: c
+        queue: q
+        replicas: 1
+        prefetch: 1
+        service_time: 1s
+        scaling: {{policy: queue_length, target: 50, min: {min}, max: 20, interval: 30s,
+                  startup: 20s, cooldown: 300s}}
+    """
+
+
+def run_burst(tmp_path, times: str, duration: str = "400s", minimum: int = 1) -> Model:
+    """A queue_length-scaled pool facing the publish times ``times``."""
+    (tmp_path / "trace.csv").write_text(times.replace(" ", "\n"), encoding="utf-8")
+    text = BURST.format(duration=duration, min=minimum)
+    model = Model(scenario_from(text, tmp_path), 0)
+    model.run()
+    return model
+
+
+def test_new_capacity_arrives_no_sooner_than_the_next_poll_plus_startup(tmp_path):
+    """1,000 messages at 100 s; polls at 90 and 120 s: the 4 replicas added at 120 s (1 -> 5,
+    the +4 pods limit) consume from 140 s."""
+    model = run_burst(tmp_path, " ".join(["100"] * 1000))
+    added = [c.started_at for c in model.consumers[1:5]]
+    assert added == [140.0] * 4
+
+
+def test_the_pool_grows_as_fast_as_the_rate_limits_allow(tmp_path):
+    """Each poll may add the larger of 100% or 4 pods: 1 -> 5 at 120 s, 5 -> 10 at 150 s; at
+    180 s the backlog (1,000 less 80 + 4 x 40 + 5 x 10 processed = 710) asks for 15."""
+    model = run_burst(tmp_path, " ".join(["100"] * 1000))
+    changes = model.autoscalers[0]._replicas
+    assert changes[:4] == [(0.0, 1), (120.0, 5), (150.0, 10), (180.0, 15)]
+
+
+def test_scale_to_zero_after_the_cooldown_and_back_above_activation(tmp_path):
+    """min 0: idle after the first message; at zero once 300 s have passed with an empty
+    queue; a new message at 1,000 s brings one replica back at the next poll (1,020 s) plus
+    the 20 s startup."""
+    model = run_burst(tmp_path, "0 1000", duration="1100s", minimum=0)
+    pool = model.replica_pools[0]
+    starts = [c.started_at for c in model.consumers]
+    assert (pool.scale_downs >= 1, starts[-1], model.queues[0].acked) == (True, 1040.0, 2)
+
+
+DRAIN = """
+    name: drain
+    duration: 100s
+    producers: [{{name: p, to: q, trace: trace.csv}}]
+    queues: [{{name: q}}]
+    consumers:
+      - name: c
+        queue: q
+        replicas: 2
+        prefetch: 5
+        service_time: 10s
+        scaling: {{policy: schedule, schedule: [{{at: 0s, replicas: 2}}, {{at: 5s, replicas: 1}}],
+                  interval: 5s, scale_down: {mode}}}
+    """
+
+
+@pytest.mark.parametrize(("mode", "redelivered"), [("drain", 0), ("requeue", 5)])
+def test_scale_down_drains_or_requeues_what_the_replica_holds(tmp_path, mode, redelivered):
+    """drain: the leaving replica finishes its 5 messages; requeue: they go back to the queue."""
+    (tmp_path / "trace.csv").write_text("\n".join(["0"] * 10), encoding="utf-8")
+    model = Model(scenario_from(DRAIN.format(mode=mode), tmp_path), 0)
+    model.run()
+    assert model.queues[0].redelivered == redelivered
+
+
+def test_replica_seconds_integrate_the_replica_count(tmp_path):
+    """2 replicas for 100 s, then 4 for 100 s: 600 replica-seconds, mean 3, max 4."""
+    (tmp_path / "trace.csv").write_text("0\n", encoding="utf-8")
+    text = """
+        name: cost
+        duration: 200s
+        producers: [{name: p, to: q, trace: trace.csv}]
+        queues: [{name: q}]
+        consumers:
+          - name: c
+            queue: q
+            replicas: 2
+            service_time: 1s
+            scaling: {policy: schedule, schedule: [{at: 0s, replicas: 2}, {at: 100s, replicas: 4}],
+                      interval: 10s}
+        """
+    model = Model(scenario_from(text, tmp_path), 0)
+    result = model.run()
+    pool = result.pools[0]
+    assert (pool.replica_seconds, pool.replicas_mean, pool.replicas_max) == (600.0, 3.0, 4)
