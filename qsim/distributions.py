@@ -353,7 +353,7 @@ def _normalise(value: Any) -> Any:
     known = ", ".join(REGISTRY)
     if "dist" not in value:
         raise fail(f"expected a 'dist' key naming one of: {known}")
-    if value["dist"] not in REGISTRY:
+    if not isinstance(value["dist"], str) or value["dist"] not in REGISTRY:
         raise fail(f"unknown distribution {value['dist']!r}; known: {known}")
     return value
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["QsimError", "ScenarioError", "format_path"]
+__all__ = ["QsimError", "ScenarioError", "format_path", "one_line"]
 
 
 class QsimError(Exception):
@@ -43,4 +43,13 @@ class ScenarioError(QsimError):
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = format_path(self.path)
-        return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
+        text = f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with newlines and other unprintable characters escaped (``\\n``), so an
+    error stays one line whatever a file's keys and values hold."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

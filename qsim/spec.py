@@ -103,9 +103,19 @@ the base unit."""
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise fail(f"expected a number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value) if isinstance(value, int | float) else math.nan
+    except OverflowError:  # an integer too large for a float
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise fail(f"expected a finite number, got {_short(value)}")
+    return number
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut short if it is long (a 400-digit number, say)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 Number = Annotated[float, BeforeValidator(_number), WithJsonSchema({"type": "number"})]

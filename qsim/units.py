@@ -53,10 +53,13 @@ class UnitError(ValueError):
 
 def _parse(value: object, pattern: str, units: dict[str, float], what: str) -> float:
     number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str) and (match := re.match(pattern, value)):
-        number = float(match[1]) * (units[match[2]] if match[2] else 1.0)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str) and (match := re.match(pattern, value)):
+            number = float(match[1]) * (units[match[2]] if match[2] else 1.0)
+    except OverflowError:  # an integer too large for a float
+        number = None
     if number is None or number < 0 or not math.isfinite(number):
         raise UnitError(f"expected {what}, got {value!r}")
     return number

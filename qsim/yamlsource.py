@@ -110,6 +110,18 @@ def load_yaml(path: str | Path, text: str | None = None) -> YamlSource:
             raise ScenarioError(file, None, (), f"cannot read file: {exc.strerror}") from None
         except UnicodeDecodeError as exc:
             raise ScenarioError(file, None, (), f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return _parse(file, text)
+    except RecursionError:
+        raise ScenarioError(file, None, (), "invalid YAML: nested too deeply") from None
+    except yaml.YAMLError as exc:  # reader errors (control characters) carry no mark
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(file, None, (), f"invalid YAML: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML cannot build (a bad date, say)
+        raise ScenarioError(file, None, (), f"invalid YAML value: {exc}") from None
+
+
+def _parse(file: str, text: str) -> YamlSource:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -27,12 +28,22 @@ def _routing_key(value: Any) -> dict[str, float]:
         return {value: 1.0}
     if not (isinstance(value, dict) and set(value) == {"keys"} and isinstance(value["keys"], dict)):
         raise fail(f"expected a routing key or {{keys: {{KEY: weight, ...}}}}, got {value!r}")
-    weights = value["keys"]
-    bad = [k for k, w in weights.items() if isinstance(w, bool) or not isinstance(w, int | float)]
-    if not weights or bad or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise fail(f"expected non-negative weights with a positive sum, got {weights!r}")
-    total = float(sum(weights.values()))
-    return {str(key): weight / total for key, weight in weights.items()}
+    weights = {str(key): _weight(weight) for key, weight in value["keys"].items()}
+    total = sum(weights.values())
+    if not weights or any(w < 0 for w in weights.values()) or not 0 < total < math.inf:
+        raise fail(f"expected non-negative weights with a positive sum, got {value['keys']!r}")
+    return {key: weight / total for key, weight in weights.items()}
+
+
+def _weight(value: Any) -> float:
+    """A routing weight as a finite float (NaN, and so an error, for anything else)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
 
 
 def _dump_routing_key(keys: dict[str, float]) -> str | dict[str, dict[str, float]]:
