@@ -221,13 +221,13 @@ class Consumer:
         if epoch != self.epoch:
             if epoch >= self.crash_epoch:
                 self.busy -= 1  # finished work of a closed channel: the worker is free again
-                if self.working is not None:
-                    del self.working[msg]
+                if self.working is not None:  # (redelivered to this replica, it may run twice)
+                    self.working.pop(msg, None)
                 self._start_buffered()
             return
         self.busy -= 1
         if self.working is not None:
-            del self.working[msg]
+            self.working.pop(msg, None)
         # the worker takes the next prefetched message before the ack frees credit for more
         if self.buffer:
             self._start_buffered()

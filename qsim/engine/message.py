@@ -29,14 +29,13 @@ class Message:
     queue it is in now.
 
     ``producer`` is the index of the producer that published it to this queue, or
-    ``NO_PRODUCER`` for messages published by consumers or dead-lettered. ``dead_path`` lists the
-    queues it was dead-lettered from, and ``rejected`` whether a rejection happened on that path
-    (RabbitMQ drops a message that dead-letters around a cycle with no rejection: dlx.md).
+    ``NO_PRODUCER`` for messages published by consumers or dead-lettered. ``deaths`` is its
+    x-death history: a count per (queue, reason), most recent last, as RabbitMQ keeps it (dlx.md).
     ``poison`` is None until a consumer with a poison rate first processes it.
     """
 
     __slots__ = (
-        "dead_path",
+        "deaths",
         "deliveries",
         "expires_at",
         "flow",
@@ -45,7 +44,6 @@ class Message:
         "priority",
         "producer",
         "published_at",
-        "rejected",
         "service_end",
         "size",
         "started_at",
@@ -66,8 +64,7 @@ class Message:
         self.service_end = 0.0
         self.expires_at = math.inf
         self.deliveries = 0
-        self.dead_path: tuple[int, ...] = ()
-        self.rejected = False
+        self.deaths: dict[tuple[int, str], int] | None = None
         self.poison: bool | None = None
 
     def copy(self) -> Message:

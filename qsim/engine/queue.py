@@ -249,12 +249,12 @@ class Queue:
         """``msg`` leaves the queue for ``reason``: dead-letter it, or its flow branch ends."""
         target = self.dead_letter
         if target is not None:
-            path = (*msg.dead_path, self.index)
-            rejected = msg.rejected or reason == "rejected"
-            if target.index not in path or rejected:  # a cycle without rejection drops (dlx.md)
+            deaths = msg.deaths if msg.deaths is not None else {}
+            key = (self.index, reason)
+            deaths[key] = deaths.pop(key, 0) + 1  # most recent last, as x-death is kept
+            msg.deaths = deaths
+            if not _is_cycle(deaths, target.index):
                 self.dead_lettered += 1
-                msg.dead_path = path
-                msg.rejected = rejected
                 msg.producer = NO_PRODUCER
                 msg.ttl = INF  # dead-lettering removes the per-message expiration (dlx.md)
                 target.publish(msg)
@@ -272,6 +272,17 @@ class Queue:
         ends = sum(getattr(self, state) for state in STATES) + len(self.ready) + self.unacked
         if ends != self.published:
             raise AssertionError(f"queue {self.name}: published {self.published} != {ends} ended")
+
+
+def _is_cycle(deaths: dict[tuple[int, str], int], target: int) -> bool:
+    """RabbitMQ drops a message that would dead-letter into a queue it already died in, unless
+    a rejection happened since (dlx.md "dead-lettering cycles"; mc.erl ``is_cycle``)."""
+    for queue, reason in reversed(deaths):
+        if reason == "rejected":
+            return False
+        if queue == target:
+            return True
+    return False
 
 
 def forwarded(queues: Iterable[Queue]) -> int:
