@@ -135,3 +135,62 @@ def schema() -> None:
     from qsim.schema import scenario_schema
 
     click.echo(json.dumps(scenario_schema(), indent=2))
+
+
+def _write_json(json_path: str, result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON to ``json_path``; an unwritable path is a one-line error."""
+    try:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise QsimError(f"cannot write {json_path}: {exc.strerror}") from None
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--json",
+    "json_path",
+    metavar="PATH|-",
+    help="Write {variants: {NAME: summary}} (- for stdout).",
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Override every variant's seed.")
+@click.option("--replications", type=click.IntRange(min=1), help="Override replications.")
+@click.option("--duration", callback=_duration_option, help="Override the duration, e.g. 30m.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help=f"Local processes running replications (default: all cores, {os.cpu_count()}).",
+)
+@click.option(
+    "--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Write PNGs overlaying the variants (backlog over time) into this folder.",
+)  # fmt: skip
+@_explained
+def compare(
+    files: tuple[Path, ...], json_path: str | None, seed: int | None, replications: int | None,
+    duration: float | None, workers: int | None, plot_dir: Path | None,
+) -> None:  # fmt: skip
+    """Run FILE's variants (or several whole FILES) side by side with common random numbers."""
+    from qsim.compare import compare as run_variants
+    from qsim.compare import load_files, load_variants
+    from qsim.report.compare import plot_comparison, render_comparison
+
+    if len(files) == 1:
+        variants = load_variants(files[0])[1]
+        if not variants:
+            raise QsimError(f"{files[0]}: no variants: to compare; add a variants: section")
+    else:
+        variants = load_files(files)
+    changes = {"seed": seed, "replications": replications, "duration": duration}
+    result = run_variants(
+        variants, lambda s: with_overrides(s, **changes), workers=workers or os.cpu_count() or 1
+    )
+    if json_path == "-":
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render_comparison(result["variants"])
+    if json_path and json_path != "-":
+        _write_json(json_path, result)
+        click.echo(f"comparison written to {json_path}")
+    for file in plot_comparison(result["variants"], plot_dir) if plot_dir else ():
+        click.echo(f"plot written to {file}", err=json_path == "-")
