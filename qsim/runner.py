@@ -47,7 +47,7 @@ def replicate(scenario: Scenario, replication: int, stream: float | None = None)
     """Simulate replication ``replication`` of ``scenario`` and keep figures, not records.
     ``stream``: sketch percentiles to this relative accuracy instead of keeping records."""
     result = simulate(scenario, replication, stream)
-    return Replication(replication_figures(result), result.timeseries)
+    return Replication(replication_figures(result, scenario.slo), result.timeseries)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,17 @@ class LogSketch:
         """The exact mean."""
         return self.sum / self.count if self.count else math.nan
 
+    def fraction_at_most(self, value: float) -> float:
+        """The fraction of values at or below ``value`` (within the bucket resolution)."""
+        if self.count == 0:
+            return math.nan
+        below = self.zeros + sum(
+            count
+            for key, count in self.bins.items()
+            if 2 * self.gamma**key / (self.gamma + 1) <= value
+        )
+        return below / self.count
+
     def quantile(self, q: float) -> float:
         """The ``q`` quantile (0 <= q <= 1), within the relative accuracy."""
         if self.count == 0:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from qsim.engine import RunResult
-from qsim.scenario import Scenario
+from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import distribution_summary, mean_interval, sketch_summary
 
@@ -51,6 +51,42 @@ def _flow_latency(run: RunResult, index: int) -> tuple[int, dict[str, float | No
         return sketch.count, sketch_summary(sketch)
     latencies = run.flows["latency"][run.flows["producer"] == index]
     return int(latencies.size), distribution_summary(latencies)
+
+
+def _slo_attainment(run: RunResult, index: int, latency: float) -> float | None:
+    """Fraction of a queue's completed messages whose latency is within ``latency``."""
+    if run.sketches is not None:
+        sketch = run.sketches.get(("latency", "queue", index))
+        return sketch.fraction_at_most(latency) if sketch and sketch.count else None
+    values = run.records["latency"][run.records["queue"] == index]
+    return float((values <= latency).mean()) if values.size else None
+
+
+def _longest_excursion(time: np.ndarray, level: np.ndarray, above: float) -> float:
+    """The longest stretch (seconds, from the samples) with ``level`` above ``above``."""
+    longest, start = 0.0, None
+    for t, value in zip(time.tolist(), level.tolist(), strict=True):
+        if value > above and start is None:
+            start = t
+        elif value <= above and start is not None:
+            longest, start = max(longest, t - start), None
+    if start is not None:
+        longest = max(longest, float(time[-1]) - start)
+    return longest
+
+
+def _slo_figures(run: RunResult, slo: Slo | None) -> Figures:
+    """Per queue: SLO attainment and, with a backlog level, the longest time to drain below it."""
+    if slo is None:
+        return {}
+    figures: Figures = {}
+    for index, queue in enumerate(run.queues):
+        entry: Figures = {"attainment": _slo_attainment(run, index, slo.latency)}
+        if slo.backlog is not None:
+            ready = run.timeseries[f"{queue.name}:ready"]
+            entry["drain_time_s"] = _longest_excursion(run.timeseries["time"], ready, slo.backlog)
+        figures[queue.name] = entry
+    return {"slo": figures}
 
 
 def _queue_figures(run: RunResult) -> Figures:
@@ -118,14 +154,16 @@ def _consumer_figures(run: RunResult) -> Figures:
     return consumers
 
 
-def replication_figures(run: RunResult) -> Figures:
-    """The headline figures of one replication, nested as in the JSON summary."""
+def replication_figures(run: RunResult, slo: Slo | None = None) -> Figures:
+    """The headline figures of one replication, nested as in the JSON summary (with ``slo``,
+    a section of SLO figures per queue)."""
     return {
         "queues": _queue_figures(run),
         "producers": _producer_figures(run),
         "consumers": _consumer_figures(run),
         "flows": _flow_figures(run),
         "broker": dict(run.broker),
+        **_slo_figures(run, slo),
     }
 
 
@@ -147,8 +185,14 @@ def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -
     series = list(runs)
     length = min(len(s["time"]) for s in series)
     mean = {key: np.mean([s[key][:length] for s in series], axis=0) for key in series[0]}
+    pools = [
+        key.removeprefix("pool:").removesuffix(":replicas")
+        for key in series[0]
+        if key.startswith("pool:")
+    ]
     return {
         "time_s": mean["time"].tolist(),
+        "pools": {name: {"replicas": mean[f"pool:{name}:replicas"].tolist()} for name in pools},
         "queues": {
             name: {
                 "ready": mean[f"{name}:ready"].tolist(),

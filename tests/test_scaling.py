@@ -10,7 +10,9 @@ from conftest import scenario_from
 
 from qsim.engine.autoscaler import POLICIES, Observation, limit_rate, stabilize
 from qsim.engine.simulation import Model
+from qsim.runner import run_scenario
 from qsim.scenario import Scaling
+from qsim.summary import replication_figures
 
 
 def obs(**figures: float) -> Observation:
@@ -195,3 +197,43 @@ def test_replica_seconds_integrate_the_replica_count(tmp_path):
     result = model.run()
     pool = result.pools[0]
     assert (pool.replica_seconds, pool.replicas_mean, pool.replicas_max) == (600.0, 3.0, 4)
+
+
+def test_slo_attainment_is_the_fraction_of_messages_within_the_latency(tmp_path):
+    """Jobs of 1 s, one at a time, three at 0.1 s: latencies 1, 2 and 3 s; SLO 2.5 s: 2/3."""
+    (tmp_path / "trace.csv").write_text("0.1\n0.1\n0.1\n", encoding="utf-8")
+    text = """
+        name: slo
+        duration: 10s
+        slo: {latency: 2.5s, percentile: 99, backlog: 1}
+        producers: [{name: p, to: q, trace: trace.csv}]
+        queues: [{name: q}]
+        consumers: [{name: c, queue: q, prefetch: 1, service_time: 1s}]
+        sample_interval: 0.5s
+        """
+    scenario = scenario_from(text, tmp_path)
+    result = Model(scenario, 0).run()
+    slo = replication_figures(result, scenario.slo)["slo"]["q"]
+    # ready: 2 from 0.1 s, 1 from 1.1 s: above 1 in the samples at 0.5 and 1 s, not at 1.5 s
+    assert (slo["attainment"], slo["drain_time_s"]) == (pytest.approx(2 / 3), 1.0)
+
+
+def test_the_summary_carries_the_replicas_over_time(tmp_path):
+    """timeseries.pools.NAME.replicas follows the schedule (sampled every 50 s)."""
+    (tmp_path / "trace.csv").write_text("0\n", encoding="utf-8")
+    text = """
+        name: series
+        duration: 200s
+        sample_interval: 50s
+        producers: [{name: p, to: q, trace: trace.csv}]
+        queues: [{name: q}]
+        consumers:
+          - name: c
+            queue: q
+            replicas: 2
+            service_time: 1s
+            scaling: {policy: schedule, schedule: [{at: 0s, replicas: 2}, {at: 80s, replicas: 4}],
+                      interval: 10s}
+        """
+    summary = run_scenario(scenario_from(text, tmp_path))
+    assert summary["timeseries"]["pools"]["c"]["replicas"] == [2, 2, 4, 4]

@@ -175,6 +175,9 @@ class Autoscaler:
     def start(self) -> None:
         """Poll at time 0 and every interval after (the pool's first replicas are running)."""
         self._replicas.append((0.0, self.pool.size))
+        # the running replicas count as the recommendation so far: no scale-down at the first
+        # poll before the stabilization window has seen the system
+        self._recommendations.append((0.0, self.pool.size))
         self.pool.broker.after(0.0, self._poll, None)
 
     def observe(self) -> Observation:

@@ -82,6 +82,12 @@ class _Cells:
     def number(self, *path: str) -> str:
         return format_number(self.get(*path), self._half(*path))
 
+    def percent(self, *path: str) -> str:
+        value, half = self.get(*path), self._half(*path)
+        if value is None:
+            return "-"
+        return f"{value:.2%}" if not half else f"{value:.2%}±{half:.2%}"
+
 
 OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "lost_in_outage",
             "dead_lettered", "redelivered")  # fmt: skip
@@ -178,17 +184,50 @@ def _flow_table(summary: dict[str, Any]) -> Table:
 
 
 def _consumer_table(summary: dict[str, Any]) -> Table:
-    failures = [key for key in ("crashes", "channel_closures", "lost_in_crash")
-                if any(f[key] for f in summary["consumers"].values())]  # fmt: skip
+    pools = summary["consumers"].values()
+    scaled = any(f["scale_ups"] or f["scale_downs"] for f in pools)
+    optional = [key for key in ("crashes", "channel_closures", "lost_in_crash")
+                if any(f[key] for f in pools)]  # fmt: skip
+    if scaled:
+        optional = ["replicas_max", "scale_ups", "scale_downs", *optional]
     table = Table(title="Consumer pools", title_justify="left", show_edge=False)
-    for column in ("pool", "replicas", "utilization", "replica-seconds", *failures):
+    label = "replicas (mean)" if scaled else "replicas"
+    for column in ("pool", label, "utilization", "replica-seconds", *optional):
         table.add_column(column, justify="left" if column == "pool" else "right")
     for name, figures in summary["consumers"].items():
         cells = _Cells(figures, summary["ci95"]["consumers"][name])
         table.add_row(
             name, cells.number("replicas_mean"), cells.number("utilization"),
-            cells.number("replica_seconds"), *(cells.number(key) for key in failures),
+            cells.number("replica_seconds"), *(cells.number(key) for key in optional),
         )  # fmt: skip
+    return table
+
+
+def _slo_table(summary: dict[str, Any]) -> Table | None:
+    slo = summary.get("slo")
+    resolved = summary["resolved_scenario"].get("slo")
+    if not slo or not resolved:
+        return None
+    title = (
+        f"SLO: p{resolved['percentile']:g} latency within {format_duration(resolved['latency'])}"
+    )
+    table = Table(title=title, title_justify="left", show_edge=False)
+    keys = ["attainment"] + (["drain_time_s"] if resolved.get("backlog") is not None else [])
+    table.add_column("queue")
+    table.add_column(f"p{resolved['percentile']:g} latency", justify="right")
+    table.add_column("met", justify="right")
+    for key in keys:
+        heading = f"time above {resolved['backlog']} ready" if key == "drain_time_s" else key
+        table.add_column(heading, justify="right")
+    percentile = f"p{resolved['percentile']:g}".replace(".", "")
+    for name, figures in slo.items():
+        cells = _Cells(figures, summary["ci95"]["slo"][name])
+        latency = summary["queues"][name]["latency_s"].get(percentile)
+        met = "-" if latency is None else ("yes" if latency <= resolved["latency"] else "no")
+        values = [
+            cells.duration(key) if key == "drain_time_s" else cells.percent(key) for key in keys
+        ]
+        table.add_row(name, format_duration(latency), met, *values)
     return table
 
 
@@ -223,6 +262,7 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _latency_table(summary),
         _flow_table(summary) if _has_flows(summary) else None,
         _consumer_table(summary) if summary["consumers"] else None,
+        _slo_table(summary),
     ]
     if replications > 1:
         parts.append(Text("± is the half-width of the 95% confidence interval over replications.",
