@@ -83,7 +83,8 @@ class Model:
         names = list(keys)
         if len(names) == 1:
             return lambda: names[0]
-        cumulative = list(itertools.accumulate(keys.values()))
+        total = sum(keys.values())
+        cumulative = [weight / total for weight in itertools.accumulate(keys.values())]
         coin = self._draw(UNIFORM01, name)
         last = len(names) - 1
         return lambda: names[min(bisect.bisect_right(cumulative, coin()), last)]

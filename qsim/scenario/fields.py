@@ -23,7 +23,8 @@ else:
 
 
 def _routing_key(value: Any) -> dict[str, float]:
-    """``eu.order`` -> ``{"eu.order": 1.0}``; ``{keys: {a: 0.7, b: 0.3}}`` -> normalised weights."""
+    """``eu.order`` -> ``{"eu.order": 1.0}``; ``{keys: {a: 7, b: 3}}`` -> ``{"a": 7.0, "b": 3.0}``
+    (relative weights)."""
     if isinstance(value, str):
         return {value: 1.0}
     if not (isinstance(value, dict) and set(value) == {"keys"} and isinstance(value["keys"], dict)):
@@ -32,7 +33,7 @@ def _routing_key(value: Any) -> dict[str, float]:
     total = sum(weights.values())
     if not weights or any(w < 0 for w in weights.values()) or not 0 < total < math.inf:
         raise fail(f"expected non-negative weights with a positive sum, got {value['keys']!r}")
-    return {key: weight / total for key, weight in weights.items()}
+    return weights  # kept as written (normalised where drawn), so a dump loads back the same
 
 
 def _weight(value: Any) -> float:
@@ -48,7 +49,9 @@ def _weight(value: Any) -> float:
 
 def _dump_routing_key(keys: dict[str, float]) -> str | dict[str, dict[str, float]]:
     """Back to the scenario's own form, so a resolved scenario loads again."""
-    return next(iter(keys)) if len(keys) == 1 else {"keys": keys}
+    if len(keys) == 1 and next(iter(keys.values())) == 1.0:
+        return next(iter(keys))
+    return {"keys": keys}
 
 
 RoutingKey = Annotated[
@@ -71,4 +74,4 @@ RoutingKey = Annotated[
         }
     ),
 ]
-"""A routing key, or weighted keys; resolved to ``{key: probability}``."""
+"""A routing key, or weighted keys; resolved to ``{key: relative weight}``."""
