@@ -58,19 +58,31 @@ def main() -> None:
     """Simulate message-queue systems (RabbitMQ semantics) from YAML scenarios."""
 
 
+def _run_options(command: F) -> F:
+    """The options every simulating command shares: --replications, --duration, --workers."""
+    options = [
+        click.option("--replications", type=click.IntRange(min=1), help="Override replications."),
+        click.option(
+            "--duration", callback=_duration_option, help="Override the duration, e.g. 30m."
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            help=f"Local processes running replications (default: all cores, {os.cpu_count()}).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--json", "json_path", metavar="PATH|-", help="Write the JSON summary (- for stdout)."
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
-@click.option("--replications", type=click.IntRange(min=1), help="Override replications.")
-@click.option("--duration", callback=_duration_option, help="Override the duration, e.g. 30m.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help=f"Local processes running replications (default: all cores, {os.cpu_count()}).",
-)
+@_run_options
 @click.option(
     "--dask",
     "dask_address",
@@ -154,13 +166,7 @@ def _write_json(json_path: str, result: dict[str, Any]) -> None:
     help="Write {variants: {NAME: summary}} (- for stdout).",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override every variant's seed.")
-@click.option("--replications", type=click.IntRange(min=1), help="Override replications.")
-@click.option("--duration", callback=_duration_option, help="Override the duration, e.g. 30m.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help=f"Local processes running replications (default: all cores, {os.cpu_count()}).",
-)
+@_run_options
 @click.option(
     "--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
     help="Write PNGs overlaying the variants (backlog over time) into this folder.",
