@@ -237,3 +237,28 @@ def test_the_summary_carries_the_replicas_over_time(tmp_path):
         """
     summary = run_scenario(scenario_from(text, tmp_path))
     assert summary["timeseries"]["pools"]["c"]["replicas"] == [2, 2, 4, 4]
+
+
+def test_a_draining_replica_whose_delivery_times_out_exits(tmp_path):
+    """A replica told to leave while a 10 s job outlasts the 5 s consumer timeout: the timeout
+    requeues what it held and the replica exits instead of waiting for the job."""
+    (tmp_path / "trace.csv").write_text("0\n0\n", encoding="utf-8")
+    text = """
+        name: drain-timeout
+        duration: 30s
+        producers: [{name: p, to: q, trace: trace.csv}]
+        queues: [{name: q}]
+        consumers:
+          - name: c
+            queue: q
+            replicas: 2
+            prefetch: 1
+            service_time: 10s
+            consumer_timeout: 5s
+            scaling: {policy: schedule, schedule: [{at: 0s, replicas: 2}, {at: 1s, replicas: 1}],
+                      interval: 1s}
+        """
+    model = Model(scenario_from(text, tmp_path), 0)
+    model.run()
+    leaving = model.consumers[1]
+    assert (leaving.exited, len(model.replica_pools[0].replicas)) == (True, 1)

@@ -274,7 +274,9 @@ class Consumer:
         if epoch == self.epoch and msg in self.unacked:
             self.pool.closures += 1
             self._close_channel()
-            if self.broker.up:
+            if self.draining:
+                self.exit()  # what it held was requeued: nothing left to finish
+            else:
                 self.reconnect()
 
     def _close_channel(self) -> None:
