@@ -61,7 +61,9 @@ def main() -> None:
 def _run_options(command: F) -> F:
     """The options every simulating command shares: --replications, --duration, --workers."""
     options = [
-        click.option("--replications", type=click.IntRange(min=1), help="Override replications."),
+        click.option(
+            "--replications", type=click.IntRange(1, 100_000), help="Override replications."
+        ),
         click.option(
             "--duration", callback=_duration_option, help="Override the duration, e.g. 30m."
         ),

@@ -35,6 +35,8 @@ __all__ = [
     "PriorityLevel",
     "Probability",
     "Rate",
+    "ReplicaCount",
+    "ReplicationCount",
     "Size",
     "Spec",
     "fail",
@@ -169,8 +171,13 @@ if TYPE_CHECKING:
     Count = int
     PositiveCount = int
     PriorityLevel = int
+    ReplicaCount = int
+    ReplicationCount = int
 else:
     Count = whole(0)
     PositiveCount = whole(1)
     PriorityLevel = whole(1, 255)
-"""Whole numbers: ``Count`` >= 0, ``PositiveCount`` >= 1, ``PriorityLevel`` from 1 to 255."""
+    ReplicaCount = whole(0, 10_000)  # a bound that no pool reaches, and no run is stuck on
+    ReplicationCount = whole(1, 100_000)
+"""Whole numbers: ``Count`` >= 0, ``PositiveCount`` >= 1, ``PriorityLevel`` from 1 to 255,
+``ReplicaCount`` up to 10,000 and ``ReplicationCount`` up to 100,000."""

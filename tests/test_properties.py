@@ -4,9 +4,9 @@ The strategy below builds random *valid* scenarios as plain data (the shape of a
 1-3 producers (rate, schedule or interarrival; ttl, priority, routing keys, ``on_unavailable``),
 0-2 exchanges (direct, fanout, topic), 1-4 queues (limits with each overflow mode, TTL,
 dead-lettering to any queue, cycles included, priorities, delivery limits, non-durable), 0-3
-consumer pools (prefetch, concurrency, manual or auto ack, failures, poison, crashes, consumer
-timeouts, pipeline publish steps), outages and network delay. Each is validated as the loader
-validates a file, so every generated scenario must also be accepted.
+consumer pools (prefetch, concurrency, manual or auto ack, failures, poison, crashes, autoscaling,
+consumer timeouts, pipeline publish steps), outages and network delay. Each is validated as the
+loader validates a file, so every generated scenario must also be accepted.
 
 Runs are tiny (seconds of simulated time at a few messages per second), so each example takes
 milliseconds; a run that does not finish within a second of wall time is reported as a hang.
@@ -196,7 +196,27 @@ def consumer_pools(
     if ack == "manual":
         maybe(draw, pool, "consumer_timeout", millis(100, 2000))
     pool["publish"] = draw(st.lists(publish_steps(queues, exchanges), max_size=2))
+    if draw(st.booleans()):
+        pool["scaling"] = draw(scalings(pool["replicas"]))
     return pool
+
+
+@st.composite
+def scalings(draw: st.DrawFn, replicas: int) -> dict[str, Any]:
+    """An autoscaler around the pool's starting replica count, polling often."""
+    policy = draw(st.sampled_from(["queue_length", "message_rate", "utilization", "lag"]))
+    scaling: dict[str, Any] = {
+        "policy": policy,
+        "target": draw(st.sampled_from([0.5, 1, 3])),
+        "min": draw(st.integers(0, replicas)),
+        "max": draw(st.integers(max(replicas, 1), 6)),
+        "interval": draw(millis(200, 2000)),
+        "cooldown": draw(millis(0, 3000)),
+        "scale_down": draw(st.sampled_from(["drain", "requeue"])),
+    }
+    maybe(draw, scaling, "startup", time_distributions(1, 1000))
+    maybe(draw, scaling, "include_unacked", st.booleans())
+    return scaling
 
 
 @st.composite

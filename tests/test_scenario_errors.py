@@ -454,3 +454,22 @@ def test_a_consumer_timeout_with_auto_ack_is_an_error(error_in):
         "scenario.yaml:15: consumers[0].consumer_timeout: "
         "consumer_timeout needs ack: manual (it limits the time to an ack)"
     )
+
+
+def test_a_replica_count_no_run_could_finish_is_an_error(error_in):
+    """replicas is bounded (10,000) so a typo of a few zeros fails at once, not after hours."""
+    error = error_in(
+        good_with("    service_time: 10ms\n", "    service_time: 10ms\n    replicas: 100000000\n")
+    )
+    assert str(error).endswith("expected a whole number from 0 to 10000, got 100000000")
+
+
+def test_requeued_failures_with_zero_service_time_are_an_error(error_in):
+    """A requeue loop that takes no simulated time would never end: refused at load time."""
+    error = error_in(
+        good_with(
+            "    service_time: 10ms\n",
+            "    service_time: 0s\n    failures: {nack_probability: 0.5, requeue: true}\n",
+        )
+    )
+    assert "need a service time above zero" in str(error)

@@ -9,7 +9,16 @@ from pydantic import Field, ValidationInfo, field_validator
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.scaling import Scaling
 from qsim.scenario.topology import PublishStep
-from qsim.spec import Count, Name, PositiveCount, PositiveDuration, Probability, Spec, fail
+from qsim.spec import (
+    Count,
+    Name,
+    PositiveCount,
+    PositiveDuration,
+    Probability,
+    ReplicaCount,
+    Spec,
+    fail,
+)
 
 __all__ = ["ConsumerPool", "Crash", "Failures"]
 
@@ -44,7 +53,7 @@ class ConsumerPool(Spec):
 
     name: Name
     queue: Name
-    replicas: Count = 1
+    replicas: ReplicaCount = 1
     prefetch: Count = 0
     concurrency: PositiveCount = 1
     service_time: TimeDistribution
@@ -68,6 +77,17 @@ class ConsumerPool(Spec):
     def _auto_ack_cannot_fail(cls, failures: Failures, info: ValidationInfo) -> Failures:
         if info.data.get("ack") == "auto" and failures.any:
             raise fail("failures need ack: manual (an auto-acked message cannot be rejected)")
+        return failures
+
+    @field_validator("failures")
+    @classmethod
+    def _requeue_needs_time(cls, failures: Failures, info: ValidationInfo) -> Failures:
+        service = info.data.get("service_time")
+        if failures.any and failures.requeue and service is not None and service.mean == 0:
+            raise fail(
+                "failures that requeue need a service time above zero (a zero-time requeue "
+                "loop would never let simulated time advance)"
+            )
         return failures
 
     @field_validator("consumer_timeout")

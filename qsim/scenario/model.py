@@ -12,7 +12,16 @@ from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
 from qsim.scenario.topology import Exchange
-from qsim.spec import Count, Duration, Name, Number, PositiveCount, PositiveDuration, Spec, fail
+from qsim.spec import (
+    Count,
+    Duration,
+    Name,
+    Number,
+    PositiveDuration,
+    ReplicationCount,
+    Spec,
+    fail,
+)
 from qsim.yamlsource import YamlSource
 
 __all__ = ["Scenario", "check_scenario"]
@@ -38,7 +47,7 @@ class Scenario(Spec):
     seed: Count = 1
     duration: PositiveDuration
     warmup: Duration = 0.0
-    replications: PositiveCount = 1
+    replications: ReplicationCount = 1
     sample_interval: PositiveDuration | None = None
     producers: tuple[Producer, ...] = Field(min_length=1)
     exchanges: tuple[Exchange, ...] = ()

@@ -94,6 +94,13 @@ class Scaling(Spec):
     function: str | None = None
     min: Count = 0
     max: PositiveCount = 100
+
+    @model_validator(mode="after")
+    def _max_within_reach(self) -> Scaling:
+        if self.max > 10_000:
+            raise fail(f"max ({self.max}) must be at most 10000 replicas")
+        return self
+
     interval: PositiveDuration = 30.0
     activation: Number = 0.0
     cooldown: Duration = 300.0
