@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from qsim.engine import RunResult, simulate
+from qsim.engine.simulation import Model
 from qsim.scenario import Scenario, parse_scenario
 from qsim.yamlsource import load_yaml
 
@@ -19,6 +20,15 @@ SCENARIOS = ROOT / "scenarios"
 def scenario_from(text: str, base_dir: Path | str = ".") -> Scenario:
     """A validated scenario from inline YAML (dedented), reported as ``inline.yaml``."""
     return parse_scenario(load_yaml("inline.yaml", textwrap.dedent(text)), base_dir)
+
+
+def run_model(text: str, tmp_path: Path, trace: str = "0") -> Model:
+    """Build and run the model of an inline scenario; ``trace`` (publish times separated by
+    spaces) becomes ``trace.csv`` beside it. The model is returned for inspection."""
+    (tmp_path / "trace.csv").write_text(trace.replace(" ", "\n"), encoding="utf-8")
+    model = Model(scenario_from(text, tmp_path), 0)
+    model.run()
+    return model
 
 
 def run_once(text: str, replication: int = 0) -> RunResult:

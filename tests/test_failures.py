@@ -4,18 +4,10 @@ poison messages, broker outages (publisher policies, durability) and network del
 from __future__ import annotations
 
 import pytest
-from conftest import scenario_from
+from conftest import run_model as run
 
 from qsim.engine.simulation import Model
 from qsim.summary import replication_figures
-
-
-def run(text: str, tmp_path, trace: str = "0") -> Model:
-    """Build and run a model of an inline scenario; ``trace`` becomes trace.csv."""
-    (tmp_path / "trace.csv").write_text(trace.replace(" ", "\n"), encoding="utf-8")
-    model = Model(scenario_from(text, tmp_path), 0)
-    model.run()
-    return model
 
 
 def ready_times(model: Model, queue: int = 0) -> list[float]:

@@ -6,27 +6,11 @@ in ``docs/semantics.md``; the comment on each test does the arithmetic.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import run_model as run
 from conftest import scenario_from
 
 from qsim.engine.simulation import Model
-
-
-def model_of(text: str, tmp_path: Path, trace: str | None = None) -> Model:
-    """A model of an inline scenario; ``trace`` (one publish time per line) becomes trace.csv."""
-    if trace is not None:
-        (tmp_path / "trace.csv").write_text(trace.replace(" ", "\n"), encoding="utf-8")
-    return Model(scenario_from(text, tmp_path), 0)
-
-
-def run(text: str, tmp_path: Path, trace: str | None = None) -> Model:
-    """Build and run the model; return it for inspection of queues and records."""
-    model = model_of(text, tmp_path, trace)
-    model.run()
-    return model
-
 
 TEN_AT_ONCE = "0 0 0 0 0 0 0 0 0 0"
 

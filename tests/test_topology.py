@@ -6,19 +6,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import run_model as run
 from conftest import scenario_from
 
 from qsim.engine.routing import topic_matches
 from qsim.engine.simulation import Model
 from qsim.summary import replication_figures
-
-
-def run(text: str, tmp_path, trace: str = "0") -> Model:
-    """Build and run a model of an inline scenario; ``trace`` becomes trace.csv."""
-    (tmp_path / "trace.csv").write_text(trace.replace(" ", "\n"), encoding="utf-8")
-    model = Model(scenario_from(text, tmp_path), 0)
-    model.run()
-    return model
 
 
 def published(model: Model) -> dict[str, int]:
