@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import signal
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +55,26 @@ def write_file(tmp_path: Path) -> Any:
         return path
 
     return write
+
+
+@contextlib.contextmanager
+def wall_time_limit(seconds: float, raising: type[Exception] = TimeoutError) -> Iterator[None]:
+    """Raise ``raising`` in the main thread if the body runs longer than ``seconds``.
+
+    The garbage collector is paused meanwhile: an exception raised by the timer while a gc
+    callback runs (hypothesis installs one) would be swallowed, and the hang go unnoticed."""
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise raising(f"still running after {seconds} s of wall time")
+
+    collecting = gc.isenabled()
+    gc.disable()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if collecting:
+            gc.enable()

@@ -17,15 +17,13 @@ every run.
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
-import signal
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
-from conftest import scenario_from
+from conftest import scenario_from, wall_time_limit
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
@@ -271,27 +269,9 @@ class Hang(Exception):
     """A simulated run that did not finish within :data:`WALL_SECONDS`."""
 
 
-@contextlib.contextmanager
-def time_bound(seconds: float) -> Iterator[None]:
-    """Raise :class:`Hang` if the body runs longer than ``seconds`` of wall time.
-
-    The garbage collector is paused meanwhile: an exception raised by the timer while a gc
-    callback runs (hypothesis installs one) would be swallowed, and the hang go unnoticed."""
-
-    def expire(_signum: int, _frame: object) -> None:
-        raise Hang(f"no result after {seconds} s of wall time")
-
-    collecting = gc.isenabled()
-    gc.disable()
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if collecting:
-            gc.enable()
+def time_bound(seconds: float) -> contextlib.AbstractContextManager[None]:
+    """Raise :class:`Hang` if the body runs longer than ``seconds`` of wall time."""
+    return wall_time_limit(seconds, Hang)
 
 
 class EngineFailure(Exception):

@@ -6,13 +6,12 @@ scenario names (traces, empirical samples) sit next to it. Line numbers count fr
 of each YAML text.
 """
 
-import contextlib
 import re
-import signal
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import wall_time_limit
 
 from qsim.distributions import REGISTRY
 from qsim.errors import ScenarioError
@@ -416,28 +415,12 @@ def test_a_self_referencing_yaml_alias_is_a_one_line_error(error_in):
     assert str(error).startswith("scenario.yaml:1: ")
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise TimeoutError in the main thread if the block runs longer than ``seconds``."""
-
-    def expire(_signum, _frame):
-        raise TimeoutError(f"still running after {seconds}s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def test_a_small_file_of_nested_yaml_aliases_is_dealt_with_quickly(error_in):
     """400 bytes of aliases stand for ten million values; loading must not visit each of them
     (this takes well under a second when aliases are followed once, many seconds otherwise)."""
     lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 7)]
-    with time_limit(2.0):
+    with wall_time_limit(2.0):
         error = error_in("\n".join(lines) + "\n")
     assert str(error).startswith("scenario.yaml:")
 
