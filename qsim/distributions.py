@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
+from statistics import NormalDist
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 import numpy as np
@@ -52,6 +54,15 @@ class Distribution(Spec, Generic[Q]):
         """``n`` independent draws as a float array."""
         raise NotImplementedError  # every registered subclass overrides this
 
+    def quantile(self) -> Callable[[float], float]:
+        """The inverse distribution function as a scalar function of ``u`` in ``[0, 1)``.
+
+        Drawing ``quantile()(u)`` with ``u`` uniform is a draw of this distribution (inverse
+        transform); the engine uses it to give each message its own service time, the same
+        whatever the consumers do (common random numbers).
+        """
+        raise NotImplementedError  # every registered subclass overrides this
+
     @property
     def mean(self) -> float:
         """The exact mean."""
@@ -74,6 +85,18 @@ def _positive(value: float, what: str) -> float:
     return value
 
 
+def _open(u: float) -> float:
+    """``u`` moved off 0 and 1, where a normal quantile is infinite."""
+    return min(max(u, 1e-300), 1.0 - 1e-16)
+
+
+def _gamma_quantile(shape: float, scale: float) -> Callable[[float], float]:
+    """The quantile function of a gamma distribution (regularised incomplete gamma inverse)."""
+    from scipy.special import gammaincinv  # imported here: it costs every process ~0.4 s
+
+    return lambda u: scale * float(gammaincinv(shape, u))
+
+
 @register
 class Constant(Distribution[Q]):
     """Always ``value``."""
@@ -84,6 +107,10 @@ class Constant(Distribution[Q]):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, float(self.value))
+
+    def quantile(self) -> Callable[[float], float]:
+        value = float(self.value)
+        return lambda _u: value
 
     @property
     def mean(self) -> float:
@@ -128,6 +155,10 @@ class Exponential(_ByMean[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean_, n)
 
+    def quantile(self) -> Callable[[float], float]:
+        mean, log1p = float(self.mean_), math.log1p
+        return lambda u: -mean * log1p(-u)
+
     @property
     def variance(self) -> float:
         return float(self.mean_) ** 2
@@ -151,6 +182,10 @@ class Uniform(Distribution[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
 
+    def quantile(self) -> Callable[[float], float]:
+        low, width = float(self.low), float(self.high - self.low)
+        return lambda u: low + width * u
+
     @property
     def mean(self) -> float:
         return (self.low + self.high) / 2
@@ -171,6 +206,11 @@ class Lognormal(_ByMeanCv[Q]):
         sigma2 = math.log1p(self.cv_**2)
         return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
 
+    def quantile(self) -> Callable[[float], float]:
+        sigma2 = math.log1p(self.cv_**2)
+        normal = NormalDist(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2))
+        return lambda u: math.exp(normal.inv_cdf(_open(u)))
+
 
 @register
 class Gamma(_ByMeanCv[Q]):
@@ -183,6 +223,9 @@ class Gamma(_ByMeanCv[Q]):
         shape = 1 / self.cv_**2
         return rng.gamma(shape, self.mean_ / shape, n)
 
+    def quantile(self) -> Callable[[float], float]:
+        return _gamma_quantile(1 / self.cv_**2, self.mean_ * self.cv_**2)
+
 
 @register
 class Erlang(_ByMean[Q]):
@@ -194,6 +237,9 @@ class Erlang(_ByMean[Q]):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(self.k, self.mean_ / self.k, n)
+
+    def quantile(self) -> Callable[[float], float]:
+        return _gamma_quantile(float(self.k), self.mean_ / self.k)
 
     @property
     def variance(self) -> float:
@@ -214,6 +260,10 @@ class Weibull(Distribution[Q]):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.scale * rng.weibull(self.shape, n)
+
+    def quantile(self) -> Callable[[float], float]:
+        scale, power = float(self.scale), 1 / self.shape
+        return lambda u: scale * (-math.log1p(-u)) ** power
 
     @property
     def mean(self) -> float:
@@ -238,6 +288,10 @@ class Pareto(Distribution[Q]):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.scale * (1.0 + rng.pareto(self.alpha, n))
+
+    def quantile(self) -> Callable[[float], float]:
+        scale, power = float(self.scale), -1 / self.alpha
+        return lambda u: scale * (1.0 - u) ** power
 
     @property
     def mean(self) -> float:
@@ -275,6 +329,11 @@ class Normal(Distribution[Q]):
             out[negative] = rng.normal(self.mean_, self.sd, int(negative.sum()))
             negative = out < 0
         return out
+
+    def quantile(self) -> Callable[[float], float]:
+        normal = NormalDist(self.mean_, self.sd)
+        below = normal.cdf(0.0)  # truncated at zero: map u onto the part of the CDF above it
+        return lambda u: max(0.0, normal.inv_cdf(_open(below + (1.0 - below) * u)))
 
     @property
     def _hazard(self) -> float:
@@ -336,6 +395,11 @@ class Empirical(Distribution[Q]):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(np.asarray(self.values, dtype=float), n)
+
+    def quantile(self) -> Callable[[float], float]:
+        ordered = sorted(float(v) for v in self.values)
+        n = len(ordered)
+        return lambda u: ordered[min(int(u * n), n - 1)]
 
     @property
     def mean(self) -> float:

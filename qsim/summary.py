@@ -81,6 +81,8 @@ def _slo_figures(run: RunResult, slo: Slo | None) -> Figures:
         return {}
     figures: Figures = {}
     for index, queue in enumerate(run.queues):
+        if not slo.covers(queue.name):
+            continue
         entry: Figures = {"attainment": _slo_attainment(run, index, slo.latency)}
         if slo.backlog is not None:
             ready = run.timeseries[f"{queue.name}:ready"]

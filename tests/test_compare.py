@@ -6,7 +6,9 @@ Scenarios are tiny (a few seconds of simulated time) and run in-process with ``-
 
 import json
 
+import numpy as np
 from click.testing import CliRunner
+from conftest import run_once
 
 from qsim.cli import main
 from qsim.compare import apply_override, compare, load_variants
@@ -100,12 +102,80 @@ def test_a_file_without_variants_is_an_error(write_file):
     assert result.exit_code == 2 and "no variants" in result.stderr
 
 
+def test_run_simulates_the_base_scenario_of_a_file_with_variants(write_file):
+    """``qsim run`` reads a file with ``variants:`` and runs the file as written, without them."""
+    result = qsim("run", write_file("s.yaml", BASE + VARIANTS), "--json", "-", "--replications", 1)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["resolved_scenario"]["consumers"][0]["replicas"] == 2
+
+
+def test_validate_checks_every_variant(write_file):
+    """A variant that would not load makes the file invalid, located at its override."""
+    path = write_file("s.yaml", one_variant("broken", "consumers.workers.prefetch: -1"))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "s.yaml:20: variant 'broken': consumers[0].prefetch: expected" in result.stderr
+
+
 def test_identical_variants_give_identical_summaries(write_file):
     """Common random numbers: the same scenario under two names gives the same figures."""
     text = BASE + VARIANTS.replace("replicas: 4", "replicas: 2")
     _, variants = load_variants(write_file("s.yaml", text))
     few, many = compare(variants)["variants"].values()
     assert few["queues"] == many["queues"] and few["consumers"] == many["consumers"]
+
+
+RUSH = """
+    name: rush
+    duration: 900s
+    producers: [{name: p, to: q, rate: 1.6/s}]
+    queues: [{name: q}]
+    consumers:
+      - name: c
+        queue: q
+        replicas: 1
+        prefetch: 10
+        service_time: {dist: exponential, mean: 1s}
+    """
+AUTOSCALED = RUSH.replace(
+    "prefetch: 10\n",
+    "prefetch: 10\n"
+    "        scaling: {policy: queue_length, target: 20, max: 6, interval: 30s, startup: 20s}\n",
+)
+
+
+def per_message(result) -> dict[float, tuple[float, float]]:
+    """(wait, service time) of each completed message, keyed by its publish time."""
+    records = result.records
+    service = records["latency"] - records["wait"]
+    return dict(
+        zip(records["published_at"], zip(records["wait"], service, strict=True), strict=True)
+    )
+
+
+def test_every_message_takes_the_same_service_time_whatever_the_scaling():
+    """Common random numbers per message: overloaded fixed 1 replica and a pool scaled up to 6
+    see the same arrivals, and each message takes as long in both, although after the first
+    scale-up the replicas (prefetching 10 each) start the messages in another order."""
+    fixed, scaled = per_message(run_once(RUSH)), per_message(run_once(AUTOSCALED))
+    both = sorted(fixed.keys() & scaled.keys())
+    assert len(both) > 500
+    same = np.isclose([fixed[t][1] for t in both], [scaled[t][1] for t in both], rtol=1e-9)
+    assert same.all()  # service = latency - wait: equal up to the rounding of that difference
+
+
+def test_fixed_and_autoscaled_differ_only_once_the_strategy_acts():
+    """Every message completed before the autoscaler's first replica starts consuming has the
+    same wait in both runs; messages after it wait less in the scaled pool."""
+    fixed, scaled = run_once(RUSH), run_once(AUTOSCALED)
+    first_scale_up = scaled.timeseries["time"][np.argmax(scaled.timeseries["pool:c:replicas"] > 1)]
+    done = scaled.records["published_at"] + scaled.records["latency"]
+    early = scaled.records["published_at"][done < first_scale_up]
+    waits_fixed, waits_scaled = per_message(fixed), per_message(scaled)
+    assert len(early) > 50
+    assert all(waits_fixed[t] == waits_scaled[t] for t in early)
+    late = sorted(waits_fixed.keys() & waits_scaled.keys())[-100:]
+    assert all(waits_scaled[t][0] < waits_fixed[t][0] for t in late)
 
 
 def test_more_replicas_lower_latency_p99(write_file):

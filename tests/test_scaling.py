@@ -10,6 +10,7 @@ from conftest import scenario_from
 
 from qsim.engine.autoscaler import POLICIES, Observation, limit_rate, stabilize
 from qsim.engine.simulation import Model
+from qsim.errors import ScenarioError
 from qsim.runner import run_scenario
 from qsim.scenario import Scaling
 from qsim.summary import replication_figures
@@ -216,6 +217,34 @@ def test_slo_attainment_is_the_fraction_of_messages_within_the_latency(tmp_path)
     slo = replication_figures(result, scenario.slo)["slo"]["q"]
     # ready: 2 from 0.1 s, 1 from 1.1 s: above 1 in the samples at 0.5 and 1 s, not at 1.5 s
     assert (slo["attainment"], slo["drain_time_s"]) == (pytest.approx(2 / 3), 1.0)
+
+
+def test_an_slo_naming_queues_covers_only_those(tmp_path):
+    """``slo.queues`` picks the queues the objective covers; the others get no verdict."""
+    text = """
+        name: slo
+        duration: 10s
+        slo: {latency: 1s, queues: [orders]}
+        producers: [{name: p, to: orders, rate: 1/s}]
+        queues: [{name: orders}, {name: orders.dead-letter}]
+        consumers: [{name: c, queue: orders, service_time: 100ms}]
+        """
+    scenario = scenario_from(text, tmp_path)
+    assert set(replication_figures(Model(scenario, 0).run(), scenario.slo)["slo"]) == {"orders"}
+
+
+def test_an_slo_naming_an_unknown_queue_is_a_located_error():
+    expected = r"inline.yaml:4: slo.queues\[0\]: unknown queue 'order' \(did you mean 'orders'\?\)"
+    with pytest.raises(ScenarioError, match=expected):
+        scenario_from(
+            """
+            name: slo
+            duration: 10s
+            slo: {latency: 1s, queues: [order]}
+            producers: [{name: p, to: orders, rate: 1/s}]
+            queues: [{name: orders}]
+            """
+        )
 
 
 def test_the_summary_carries_the_replicas_over_time(tmp_path):

@@ -102,7 +102,7 @@ class Consumer:
         prefetch: int,
         concurrency: int,
         auto_ack: bool,
-        service: Callable[[], float],
+        service: Callable[[Message], float],
         decide: Callable[[Message], bool | None] | None,
         timeout: float | None,
         can_crash: bool = False,
@@ -205,7 +205,7 @@ class Consumer:
         now = self.env._now
         self.busy += 1
         msg.started_at = now
-        duration = self.service()
+        duration = self.service(msg)
         msg.service_end = end = now + duration
         if self.working is not None:
             self.working[msg] = None

@@ -31,7 +31,10 @@ class Message:
     ``producer`` is the index of the producer that published it to this queue, or
     ``NO_PRODUCER`` for messages published by consumers or dead-lettered. ``deaths`` is its
     x-death history: a count per (queue, reason), most recent last, as RabbitMQ keeps it (dlx.md).
-    ``poison`` is None until a consumer with a poison rate first processes it.
+    ``poison`` is None until a consumer with a poison rate first processes it. ``work`` is the
+    message's own uniform draw, given as it enters the queue, from which the consuming pool
+    derives its first service time (common random numbers: the n-th message into a queue takes
+    the same work whatever the consumers do).
     """
 
     __slots__ = (
@@ -48,6 +51,7 @@ class Message:
         "size",
         "started_at",
         "ttl",
+        "work",
     )
 
     def __init__(
@@ -66,6 +70,7 @@ class Message:
         self.deliveries = 0
         self.deaths: dict[tuple[int, str], int] | None = None
         self.poison: bool | None = None
+        self.work = 0.0
 
     def copy(self) -> Message:
         """Another copy for another queue (an exchange routing to several queues)."""

@@ -47,9 +47,15 @@ class Queue:
     """One queue's state and counters during a run."""
 
     def __init__(
-        self, env: simpy.Environment, spec: QueueSpec, index: int, recorder: Recorder
+        self,
+        env: simpy.Environment,
+        spec: QueueSpec,
+        index: int,
+        recorder: Recorder,
+        work: Callable[[], float],
     ) -> None:
         self.env = env
+        self.work = work  # each arriving message's own uniform draw (see Message.work)
         self.spec = spec
         self.index = index
         self.name = spec.name
@@ -102,6 +108,7 @@ class Queue:
         now = self.env._now
         msg.published_at = now
         msg.deliveries = 0
+        msg.work = self.work()
         ttl = msg.ttl if msg.ttl < self.ttl else self.ttl
         msg.expires_at = now + ttl
         if ttl < INF:

@@ -25,7 +25,7 @@ from qsim.engine.queue import Queue, forwarded
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import PoolRun, ProducerRun, QueueRun, RunResult
 from qsim.engine.routing import Exchange, Target
-from qsim.engine.sampler import Sampler
+from qsim.engine.sampler import Sampler, ServiceTimes
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.streams import stream
 
@@ -48,7 +48,10 @@ class Model:
             scenario.warmup, len(scenario.queues), len(scenario.producers), stream
         )
         self.queues = [
-            Queue(self.env, spec, i, self.recorder) for i, spec in enumerate(scenario.queues)
+            Queue(
+                self.env, spec, i, self.recorder, self._draw(UNIFORM01, f"queue:{spec.name}:work")
+            )
+            for i, spec in enumerate(scenario.queues)
         ]
         self.broker.queues.extend(self.queues)
         by_name = {q.name: q for q in self.queues}
@@ -145,7 +148,7 @@ class Model:
 
     def _build_pool(self, spec: ConsumerPool, state: PoolState, queue: Queue) -> Pool:
         prefix = f"pool:{spec.name}"
-        service = Sampler(spec.service_time, self._rng(f"{prefix}:service"))
+        service = ServiceTimes(spec.service_time, self._draw(UNIFORM01, f"{prefix}:service"))
         decide = self._decider(spec.failures, prefix)
         if not spec.publish:
             self.pool_publishers.append([])

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from qsim.errors import ScenarioError
 from qsim.scenario.model import Scenario, check_scenario
-from qsim.yamlsource import YamlSource, load_yaml
+from qsim.yamlsource import YamlSource
 
 __all__ = ["load_scenario", "parse_scenario", "with_overrides"]
 
@@ -58,9 +58,11 @@ def parse_scenario(source: YamlSource, base_dir: Path | str = ".") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario file. Relative file references resolve next to it."""
-    source = load_yaml(path)
-    return parse_scenario(source, Path(path).parent)
+    """Load and validate a scenario file. Relative file references resolve next to it. A file
+    with ``variants:`` gives its base scenario, once every variant has been validated too."""
+    from qsim.scenario.variants import load_variants  # variants build on parse_scenario
+
+    return load_variants(path)[0]
 
 
 def with_overrides(scenario: Scenario, **changes: Any) -> Scenario:

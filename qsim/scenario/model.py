@@ -31,11 +31,18 @@ KeyPath = tuple[str | int, ...]
 
 class Slo(Spec):
     """A service-level objective: ``percentile`` of latency within ``latency``; optionally a
-    ``backlog`` level whose excursions are timed (how long a burst takes to drain)."""
+    ``backlog`` level whose excursions are timed (how long a burst takes to drain). It covers
+    the ``queues`` named, or every queue when none are (a dead-letter queue worked off by hand
+    rarely shares the objective of the queue it serves)."""
 
     latency: PositiveDuration
     percentile: Number = 99.0
     backlog: Count | None = None
+    queues: tuple[Name, ...] = ()
+
+    def covers(self, queue: str) -> bool:
+        """Whether the objective applies to ``queue``."""
+        return not self.queues or queue in self.queues
 
 
 class Scenario(Spec):
@@ -87,6 +94,8 @@ def _queue_references(scenario: Scenario) -> Iterable[tuple[KeyPath, str]]:
     for i, exchange in enumerate(scenario.exchanges):
         for j, binding in enumerate(exchange.bindings):
             yield ("exchanges", i, "bindings", j, "queue"), binding.queue
+    for i, name in enumerate(scenario.slo.queues if scenario.slo else ()):
+        yield ("slo", "queues", i), name
 
 
 def _publish_targets(scenario: Scenario) -> Iterable[tuple[KeyPath, str, bool]]:
