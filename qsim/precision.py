@@ -90,7 +90,8 @@ def parse_precision(text: str) -> float:
     try:
         value = float(raw.removesuffix("%")) / (100 if percent else 1)
     except ValueError:
-        raise QsimError(f"precision: expected a percentage such as 5% or 0.05, got {text!r}")
+        message = f"precision: expected a percentage such as 5% or 0.05, got {text!r}"
+        raise QsimError(message) from None
     if not 0 < value < 1 or not math.isfinite(value):
         raise QsimError(f"precision: expected more than 0% and less than 100%, got {text!r}")
     return value

@@ -198,8 +198,9 @@ def run_scenario(
     else:
         section = until_precise(precision, first, run)[1]
     ordered = [done[index] for index in range(len(done))]
+    ran = scenario.model_copy(update={"replications": len(ordered)})  # as a fixed run of as many
     summary = summarize(
-        scenario, [r.figures for r in ordered], [r.timeseries for r in ordered], detected
+        ran, [r.figures for r in ordered], [r.timeseries for r in ordered], detected
     )
     summary["percentiles"] = (
         "exact" if stream is None else f"sketch, within {stream:.2%} relative error"

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from qsim.errors import QsimError
+
 __all__ = [
     "BATCH",
     "MIN_SAMPLES",
@@ -125,6 +127,11 @@ def detect_warmup(runs: Sequence[dict[str, np.ndarray]], queues: Iterable[str]) 
     the latest MSER-5 cut of their mean series over the consumed ``queues`` and every pool
     (none of them: no warm-up)."""
     mean = _mean_series(runs)
+    if len(mean["time"]) < MIN_SAMPLES:
+        raise QsimError(
+            f"warmup: auto needs at least {MIN_SAMPLES} backlog samples, got "
+            f"{len(mean['time'])}: lengthen duration or shorten sample_interval"
+        )
     cuts = {name: mser(values) for name, values in state_series(mean, queues).items()}
     if not cuts:
         return Detected(0.0, "none", False, len(runs))

@@ -131,7 +131,7 @@ def _check_auto_warmup(scenario: Scenario, source: YamlSource) -> None:
     """``warmup: auto`` needs enough backlog samples for MSER-5 to judge."""
     from qsim.warmup import MIN_SAMPLES
 
-    samples = math.floor(scenario.duration / scenario.timeseries_interval + 1e-9) + 1
+    samples = math.floor(scenario.duration / scenario.timeseries_interval + 1e-9)
     if scenario.auto_warmup and samples < MIN_SAMPLES:
         message = (
             f"auto needs at least {MIN_SAMPLES} backlog samples to detect the warm-up, "
