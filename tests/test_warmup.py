@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from conftest import scenario_from
+from rich.console import Console
 
 from qsim.engine import simulate
 from qsim.errors import QsimError, ScenarioError
+from qsim.report import render_summary
 from qsim.runner import run_scenario
 from qsim.scenario import with_overrides
 from qsim.warmup import MIN_SAMPLES, detect_warmup, mser, state_series
@@ -144,3 +148,11 @@ def test_a_fixed_warmup_is_reported_as_fixed_for_every_replication():
         10.0,
         {"method": "fixed", "per_replication_s": [10.0, 10.0]},
     )
+
+
+def test_an_overloaded_queue_is_flagged_too_short_and_the_console_warns():
+    """Arrivals at 1.5 times the service rate: the backlog grows, there is no steady state."""
+    summary = run_scenario(scenario_from(mm1(1.5, 100, 2)))
+    out = io.StringIO()
+    render_summary(summary, Console(file=out, width=300))
+    assert summary["warmup"]["too_short"] and "Warning: no steady state" in out.getvalue()

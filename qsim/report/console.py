@@ -9,7 +9,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["format_duration", "format_number", "format_span", "render_summary"]
+__all__ = [
+    "format_duration",
+    "format_number",
+    "format_span",
+    "precision_line",
+    "render_summary",
+    "warmup_line",
+]
 
 
 DURATION_UNITS = (
@@ -241,7 +248,7 @@ def _broker_line(summary: dict[str, Any]) -> Text | None:
     )
 
 
-def _warmup_line(summary: dict[str, Any]) -> Text | None:
+def warmup_line(summary: dict[str, Any]) -> Text | None:
     """How ``warmup: auto`` chose the warm-up, and a warning when the run looks too short."""
     warmup = summary.get("warmup", {})
     if warmup.get("method") != "mser-5":
@@ -265,7 +272,7 @@ def _percent(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio:.1%}"
 
 
-def _precision_line(summary: dict[str, Any]) -> Text | None:
+def precision_line(summary: dict[str, Any]) -> Text | None:
     """Whether ``--precision`` was reached, and the figures that missed it."""
     precision = summary.get("precision")
     if precision is None:
@@ -305,8 +312,8 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         header.append(f"; percentiles: {summary['percentiles']}")
     parts: list[Any] = [
         header,
-        _warmup_line(summary),
-        _precision_line(summary),
+        warmup_line(summary),
+        precision_line(summary),
         _broker_line(summary),
         _queue_table(summary),
         _sparse_table(summary, "queues", "queue", OUTCOMES, "Other outcomes"),
