@@ -78,6 +78,49 @@ def _run_options(command: F) -> F:
     return command
 
 
+def _precision_option(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> float | None:
+    from qsim.precision import parse_precision
+
+    if value is None:
+        return None
+    try:
+        return parse_precision(value)
+    except QsimError as exc:
+        raise click.BadParameter(str(exc).removeprefix("precision: ")) from None
+
+
+def _precision_options(command: F) -> F:
+    """--precision and --max-replications: replications until the headline figures are precise
+    (for every command that runs replications to a verdict: run, compare, capacity)."""
+    from qsim.precision import DEFAULT_MAX
+
+    command = click.option(
+        "--max-replications",
+        type=click.IntRange(2, 100_000),
+        help=f"With --precision: stop after this many replications (default {DEFAULT_MAX}).",
+    )(command)
+    return click.option(
+        "--precision",
+        callback=_precision_option,
+        metavar="PCT",
+        help="Add replications until every headline figure's 95% half-width is within PCT "
+        "of it, e.g. 5% (or 0.05).",
+    )(command)
+
+
+def _precision(precision: float | None, max_replications: int | None) -> Any:
+    """The :class:`qsim.precision.Precision` the options ask for (None without --precision)."""
+    from qsim.precision import DEFAULT_MAX, Precision
+
+    if precision is None:
+        if max_replications is not None:
+            raise QsimError("--max-replications needs --precision")
+        return None
+    return Precision(precision, max_replications or DEFAULT_MAX)
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -97,22 +140,27 @@ def _run_options(command: F) -> F:
     is_flag=True,
     help="Flat memory for very long runs: percentiles from quantile sketches (1% relative error).",
 )
+@_precision_options
 @_explained
 def run(
     file: Path, json_path: str | None, seed: int | None, replications: int | None,
     duration: float | None, workers: int | None, dask_address: str | None, stream: bool,
+    precision: float | None, max_replications: int | None,
 ) -> None:  # fmt: skip
     """Simulate FILE and print latency, throughput and backlog."""
     if workers is not None and dask_address:
         raise QsimError("give --workers or --dask (or QSIM_DASK_SCHEDULER), not both")
+    target = _precision(precision, max_replications)
     scenario: Scenario = with_overrides(
         load_scenario(file), seed=seed, replications=replications, duration=duration
     )
     show = progress.wanted(json_to_stdout=json_path == "-")
-    with progress.replication_progress(scenario.replications, show) as advance:
+    total = scenario.replications if target is None else None
+    with progress.replication_progress(total, show) as advance:
         summary = run_scenario(
             scenario, advance, workers=workers or os.cpu_count() or 1,
             dask=dask_address or None, stream=STREAM_ACCURACY if stream else None,
+            precision=target,
         )  # fmt: skip
     if json_path == "-":
         click.echo(json.dumps(summary, indent=2))
@@ -173,16 +221,19 @@ def _write_json(json_path: str, result: dict[str, Any]) -> None:
     "--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
     help="Write PNGs overlaying the variants (backlog over time) into this folder.",
 )  # fmt: skip
+@_precision_options
 @_explained
 def compare(
     files: tuple[Path, ...], json_path: str | None, seed: int | None, replications: int | None,
     duration: float | None, workers: int | None, plot_dir: Path | None,
+    precision: float | None, max_replications: int | None,
 ) -> None:  # fmt: skip
     """Run FILE's variants (or several whole FILES) side by side with common random numbers."""
     from qsim.compare import compare as run_variants
     from qsim.compare import load_files, load_variants
     from qsim.report.compare import plot_comparison, render_comparison
 
+    target = _precision(precision, max_replications)
     if len(files) == 1:
         variants = load_variants(files[0])[1]
         if not variants:
@@ -191,8 +242,9 @@ def compare(
         variants = load_files(files)
     changes = {"seed": seed, "replications": replications, "duration": duration}
     result = run_variants(
-        variants, lambda s: with_overrides(s, **changes), workers=workers or os.cpu_count() or 1
-    )
+        variants, lambda s: with_overrides(s, **changes),
+        workers=workers or os.cpu_count() or 1, precision=target,
+    )  # fmt: skip
     if json_path == "-":
         click.echo(json.dumps(result, indent=2))
     else:

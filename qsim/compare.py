@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qsim.errors import QsimError
+from qsim.precision import Precision
 from qsim.runner import run_scenario
 from qsim.scenario import Scenario, load_scenario
 from qsim.scenario.variants import Variant, apply_override, load_variants
@@ -35,9 +36,15 @@ def compare(
     adjust: Callable[[Scenario], Scenario] = lambda s: s,
     *,
     workers: int = 1,
+    precision: Precision | None = None,
 ) -> dict[str, Any]:
     """Run each variant (after ``adjust``, e.g. command-line overrides) and return
-    ``{"variants": {name: run summary}}``."""
+    ``{"variants": {name: run summary}}``. With ``precision`` each variant runs until its own
+    headline figures are that precise (replication ``r`` still shares its random streams with
+    replication ``r`` of every other variant)."""
     return {
-        "variants": {v.name: run_scenario(adjust(v.scenario), workers=workers) for v in variants}
+        "variants": {
+            v.name: run_scenario(adjust(v.scenario), workers=workers, precision=precision)
+            for v in variants
+        }
     }

@@ -31,11 +31,13 @@ def wanted(
 
 @contextmanager
 def replication_progress(
-    total: int, enabled: bool, console: Console | None = None
+    total: int | None, enabled: bool, console: Console | None = None
 ) -> Iterator[Callable[[int], None] | None]:
     """Yield a callback that advances the bar by one replication (None when not ``enabled``).
 
-    The bar is transient: it disappears when the work is done, leaving the report alone.
+    ``total`` None means not known in advance (``--precision`` decides when to stop): the bar
+    then pulses and counts ``n/?``. The bar is transient: it disappears when the work is done,
+    leaving the report alone.
     """
     if not enabled:
         yield None

@@ -27,8 +27,10 @@ import numpy as np
 
 from qsim.engine import simulate
 from qsim.errors import QsimError
+from qsim.precision import Precision, until_precise
 from qsim.scenario import Scenario
-from qsim.summary import replication_figures, summarize
+from qsim.summary import Figures, replication_figures, summarize
+from qsim.warmup import PILOT, Detected, detect_warmup
 
 __all__ = ["BACKENDS", "Replication", "choose_backend", "replicate", "run_scenario"]
 
@@ -133,6 +135,24 @@ def choose_backend(settings: Settings, replications: int) -> str:
     return "processes" if min(settings.workers, replications) > 1 else "serial"
 
 
+def _backend(settings: Settings, replications: int, backend: str | None) -> Backend:
+    name = backend or choose_backend(settings, replications)
+    if name not in BACKENDS:
+        raise QsimError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+def detect_scenario_warmup(
+    scenario: Scenario, pilot: int, backend: Backend, settings: Settings
+) -> Detected:
+    """``warmup: auto``: simulate the first ``pilot`` replications from time 0 and find the end
+    of the transient in their mean sampled series (MSER-5, :mod:`qsim.warmup`)."""
+    from_start = scenario.model_copy(update={"warmup": 0.0})
+    runs = dict(backend(from_start, range(pilot), settings))
+    consumed = dict.fromkeys(pool.queue for pool in scenario.consumers)
+    return detect_warmup([runs[r].timeseries for r in range(pilot)], consumed)
+
+
 def run_scenario(
     scenario: Scenario,
     on_replication: Callable[[int], None] | None = None,
@@ -141,6 +161,7 @@ def run_scenario(
     dask: str | None = None,
     backend: str | None = None,
     stream: float | None = None,
+    precision: Precision | None = None,
 ) -> dict[str, Any]:
     """Simulate ``scenario.replications`` independent replications and return the summary.
 
@@ -149,20 +170,41 @@ def run_scenario(
     are identical whichever runs them. ``on_replication(r)`` is called as each one finishes.
     ``stream`` (a relative accuracy, e.g. 0.01) keeps memory flat: percentiles come from
     quantile sketches within that accuracy; means, maxima and counts stay exact.
+    ``precision`` runs replications in batches until the headline figures are that precise
+    (:mod:`qsim.precision`); the summary's ``precision`` section says which are. With
+    ``warmup: auto`` the first replications (at most :data:`qsim.warmup.PILOT`) first run from
+    time 0 to find the warm-up that every replication then uses.
     """
     settings = Settings(workers, dask, stream)
-    name = backend or choose_backend(settings, scenario.replications)
-    if name not in BACKENDS:
-        raise QsimError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
-    indices = range(scenario.replications)
+    first = scenario.replications if precision is None else precision.start(scenario.replications)
+    run_on = _backend(settings, first, backend)
+    detected = None
+    measured = scenario
+    if scenario.auto_warmup:
+        detected = detect_scenario_warmup(scenario, min(first, PILOT), run_on, settings)
+        measured = scenario.model_copy(update={"warmup": detected.warmup_s})
     done: dict[int, Replication] = {}
-    for index, replication in BACKENDS[name](scenario, indices, settings):
-        done[index] = replication
-        if on_replication is not None:
-            on_replication(index)
-    ordered = [done[index] for index in indices]
-    summary = summarize(scenario, [r.figures for r in ordered], [r.timeseries for r in ordered])
+
+    def run(indices: range) -> list[Figures]:
+        for index, replication in run_on(measured, indices, settings):
+            done[index] = replication
+            if on_replication is not None:
+                on_replication(index)
+        return [done[index].figures for index in indices]
+
+    section = None
+    if precision is None:
+        run(range(first))
+    else:
+        section = until_precise(precision, first, run)[1]
+    ordered = [done[index] for index in range(len(done))]
+    ran = scenario.model_copy(update={"replications": len(ordered)})  # as a fixed run of as many
+    summary = summarize(
+        ran, [r.figures for r in ordered], [r.timeseries for r in ordered], detected
+    )
     summary["percentiles"] = (
         "exact" if stream is None else f"sketch, within {stream:.2%} relative error"
     )
+    if section is not None:
+        summary["precision"] = section
     return summary

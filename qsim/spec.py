@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
@@ -26,6 +26,7 @@ from qsim.units import (
 )
 
 __all__ = [
+    "AUTO",
     "Count",
     "Duration",
     "Name",
@@ -39,6 +40,7 @@ __all__ = [
     "ReplicationCount",
     "Size",
     "Spec",
+    "Warmup",
     "fail",
     "whole",
 ]
@@ -102,6 +104,38 @@ else:
 """Seconds (``250ms``, ``2s``, ``5m``, ``1h``), seconds above zero, messages per second
 (``50/s``, ``3000/min``, ``120/h``) and bytes (``512B``, ``4KB``, ``1MB``); a bare number is in
 the base unit."""
+
+AUTO = "auto"
+"""The warm-up that is detected per replication (MSER-5, :mod:`qsim.warmup`) instead of given."""
+
+
+def _warmup(value: Any) -> float | str:
+    if value == AUTO:
+        return AUTO
+    try:
+        return parse_duration(value)
+    except UnitError as exc:
+        raise fail(f"{exc} (or auto, to detect it)") from None
+
+
+if TYPE_CHECKING:
+    Warmup = float | Literal["auto"]
+else:
+    Warmup = Annotated[
+        float | Literal["auto"],
+        BeforeValidator(_warmup),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "minimum": 0},
+                    {"type": "string", "pattern": DURATION_PATTERN},
+                    {"const": AUTO},
+                ],
+                "examples": ["5m", AUTO],
+            }
+        ),
+    ]
+"""A warm-up: a duration, or ``auto`` (detected per replication)."""
 
 
 def _number(value: Any) -> float:

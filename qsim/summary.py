@@ -15,8 +15,10 @@ from qsim.engine import RunResult
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import distribution_summary, mean_interval, sketch_summary
+from qsim.warmup import Detected
+from qsim.warmup import section as warmup_section
 
-__all__ = ["replication_figures", "summarize"]
+__all__ = ["Figures", "replication_figures", "summarize"]
 
 Figures = dict[str, Any]
 
@@ -206,17 +208,25 @@ def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -
 
 
 def summarize(
-    scenario: Scenario, figures: list[Figures], timeseries: list[dict[str, np.ndarray]]
+    scenario: Scenario,
+    figures: list[Figures],
+    timeseries: list[dict[str, np.ndarray]],
+    detected: Detected | None = None,
 ) -> Figures:
-    """The JSON summary of ``len(figures)`` replications of ``scenario``."""
+    """The JSON summary of ``len(figures)`` replications of ``scenario``; ``detected`` is the
+    warm-up found when the scenario says ``warmup: auto`` (``scenario`` then still says auto).
+
+    ``warmup_s`` is the warm-up used; the ``warmup`` section says how it was chosen."""
     from qsim import __version__
 
     means, intervals = _combine(figures)
+    used = detected.warmup_s if detected is not None else scenario.fixed_warmup
     return {
         "scenario": scenario.name,
         "seed": scenario.seed,
         "duration_s": scenario.duration,
-        "warmup_s": scenario.warmup,
+        "warmup_s": used,
+        "warmup": warmup_section(used, detected, len(figures)),
         "replications": len(figures),
         **means,
         "ci95": intervals,

@@ -45,7 +45,7 @@ class Model:
             self.env, None if network is None else self._draw(network.latency, "network:latency")
         )
         self.recorder = Recorder(
-            scenario.warmup, len(scenario.queues), len(scenario.producers), stream
+            scenario.fixed_warmup, len(scenario.queues), len(scenario.producers), stream
         )
         self.queues = [
             Queue(
@@ -60,7 +60,9 @@ class Model:
                 queue.dead_letter = by_name[queue.spec.dead_letter]
         self.targets: dict[str, Target] = dict(by_name)
         self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
-        self.pools = [PoolState(scenario.warmup, scenario.duration) for _ in scenario.consumers]
+        self.pools = [
+            PoolState(scenario.fixed_warmup, scenario.duration) for _ in scenario.consumers
+        ]
         self.pool_publishers: list[list[Publisher]] = []
         self.consumers: list[Consumer] = []  # every replica ever created, in creation order
         self.autoscalers: list[Autoscaler] = []
@@ -242,8 +244,8 @@ class Model:
         for producer in self.producers:
             producer.start()
         self._schedule_outages()
-        if scenario.warmup > 0:
-            self._at(scenario.warmup, self._start_of_window)
+        if scenario.fixed_warmup > 0:
+            self._at(scenario.fixed_warmup, self._start_of_window)
         self._at(0.0, self._sample)
         self.env.run(until=scenario.duration)
         self.settle_books()
@@ -266,7 +268,7 @@ class Model:
 
     def _results(self) -> RunResult:
         scenario = self.scenario
-        window = scenario.duration - scenario.warmup
+        window = scenario.duration - scenario.fixed_warmup
         recorder = self.recorder
         queues = [
             QueueRun(
@@ -310,7 +312,7 @@ class Model:
         ]
         return RunResult(
             replication=self.replication,
-            warmup=scenario.warmup,
+            warmup=scenario.fixed_warmup,
             duration=scenario.duration,
             queues=queues,
             producers=producers,
@@ -321,7 +323,7 @@ class Model:
             sketches=recorder.sketches,
             broker={
                 "outages": len(self.broker.down_periods),
-                "downtime_s": self.broker.downtime(scenario.warmup, scenario.duration),
+                "downtime_s": self.broker.downtime(scenario.fixed_warmup, scenario.duration),
             },
         )
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from qsim.report.console import format_duration, format_number
+from qsim.report.console import format_duration, format_number, precision_line, warmup_line
 
 __all__ = ["Row", "best_columns", "comparison_rows", "comparison_table", "plot_comparison"]
 
@@ -140,6 +141,10 @@ def render_comparison(summaries: Summaries, console: Console | None = None) -> N
     console = console or Console(file=sys.stdout, width=200)
     console.print(comparison_table(summaries))
     console.print(LEGEND, markup=False)
+    for name, summary in summaries.items():
+        for line in (warmup_line(summary), precision_line(summary)):
+            if line is not None:
+                console.print(Text(f"{name}: ").append_text(line))
 
 
 def _overlay(

@@ -9,7 +9,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["format_duration", "format_number", "format_span", "render_summary"]
+__all__ = [
+    "format_duration",
+    "format_number",
+    "format_span",
+    "precision_line",
+    "render_summary",
+    "warmup_line",
+]
 
 
 DURATION_UNITS = (
@@ -241,6 +248,56 @@ def _broker_line(summary: dict[str, Any]) -> Text | None:
     )
 
 
+def warmup_line(summary: dict[str, Any]) -> Text | None:
+    """How ``warmup: auto`` chose the warm-up, and a warning when the run looks too short."""
+    warmup = summary.get("warmup", {})
+    if warmup.get("method") != "mser-5":
+        return None
+    pilot = warmup["pilot_replications"]
+    text = Text(
+        f"Warm-up: {format_span(summary['warmup_s'])}, detected by MSER-5 on the mean of "
+        f"{pilot} replication{'s' if pilot != 1 else ''} from time 0 "
+        f"(set by {warmup['decided_by']})."
+    )
+    if warmup["too_short"]:
+        text.append(
+            " Warning: no steady state in the first half of the run; the run is too short "
+            "(or the system is unstable): lengthen duration.",
+            style="bold yellow",
+        )
+    return text
+
+
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.1%}"
+
+
+def precision_line(summary: dict[str, Any]) -> Text | None:
+    """Whether ``--precision`` was reached, and the figures that missed it."""
+    precision = summary.get("precision")
+    if precision is None:
+        return None
+    figures = precision["figures"]
+    checked = ", ".join(str(n) for n in precision["checked_at"])
+    head = (
+        f"Precision: 95% half-widths within {precision['target'] * 100:g}% of "
+        f"{len(figures)} headline figures"
+    )
+    if precision["reached"]:
+        return Text(f"{head}: reached after {precision['replications']} replications "
+                    f"(checked at {checked}).")  # fmt: skip
+    missed = [
+        f"{path} ({_percent(f['half_width_ratio'])})"
+        for path, f in figures.items()
+        if not f["reached"]
+    ]
+    return Text(
+        f"{head}: NOT reached after {precision['replications']} replications (the maximum); "
+        f"missed: {', '.join(missed)}.",
+        style="bold yellow",
+    )
+
+
 def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """Print the summary as tables; ± is the half-width of the 95% confidence interval."""
     console = console or Console(width=None if sys.stdout.isatty() else 140)
@@ -255,6 +312,8 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         header.append(f"; percentiles: {summary['percentiles']}")
     parts: list[Any] = [
         header,
+        warmup_line(summary),
+        precision_line(summary),
         _broker_line(summary),
         _queue_table(summary),
         _sparse_table(summary, "queues", "queue", OUTCOMES, "Other outcomes"),

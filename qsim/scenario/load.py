@@ -69,9 +69,10 @@ def with_overrides(scenario: Scenario, **changes: Any) -> Scenario:
     """A copy of ``scenario`` with top-level values replaced (None leaves a value as it is)."""
     update = {key: value for key, value in changes.items() if value is not None}
     changed = scenario.model_copy(update=update)
-    if changed.warmup >= changed.duration:
+    warmup = 0.0 if changed.auto_warmup else changed.fixed_warmup
+    if warmup >= changed.duration:
         raise ScenarioError(
             "command line", None, ("duration",),
-            f"must be longer than the warm-up ({changed.warmup:g}s), got {changed.duration:g}s",
+            f"must be longer than the warm-up ({warmup:g}s), got {changed.duration:g}s",
         )  # fmt: skip
     return changed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Sequence
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -13,13 +14,14 @@ from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
+    AUTO,
     Count,
-    Duration,
     Name,
     Number,
     PositiveDuration,
     ReplicationCount,
     Spec,
+    Warmup,
     fail,
 )
 from qsim.yamlsource import YamlSource
@@ -53,7 +55,7 @@ class Scenario(Spec):
     description: str = ""
     seed: Count = 1
     duration: PositiveDuration
-    warmup: Duration = 0.0
+    warmup: Warmup = 0.0
     replications: ReplicationCount = 1
     sample_interval: PositiveDuration | None = None
     producers: tuple[Producer, ...] = Field(min_length=1)
@@ -66,11 +68,24 @@ class Scenario(Spec):
 
     @field_validator("warmup")
     @classmethod
-    def _warmup_inside_run(cls, warmup: float, info: ValidationInfo) -> float:
+    def _warmup_inside_run(cls, warmup: Warmup, info: ValidationInfo) -> Warmup:
         duration = info.data.get("duration")
-        if duration is not None and warmup >= duration:
+        if warmup != AUTO and duration is not None and warmup >= duration:
             raise fail(f"got {warmup:g}s, which must be shorter than duration ({duration:g}s)")
         return warmup
+
+    @property
+    def auto_warmup(self) -> bool:
+        """Whether the warm-up is detected per replication (``warmup: auto``)."""
+        return self.warmup == AUTO
+
+    @property
+    def fixed_warmup(self) -> float:
+        """The warm-up in seconds, as the engine sees it: ``auto`` must be resolved first
+        (:func:`qsim.runner.replicate` does, per replication)."""
+        if isinstance(self.warmup, str):
+            raise ValueError("warmup: auto must be resolved to seconds before simulating")
+        return self.warmup
 
     @property
     def timeseries_interval(self) -> float:
@@ -121,9 +136,24 @@ def _check_unique_names(scenario: Scenario, source: YamlSource) -> None:
             raise source.error(("exchanges", i, "name"), message)
 
 
+def _check_auto_warmup(scenario: Scenario, source: YamlSource) -> None:
+    """``warmup: auto`` needs enough backlog samples for MSER-5 to judge."""
+    from qsim.warmup import MIN_SAMPLES
+
+    samples = math.floor(scenario.duration / scenario.timeseries_interval + 1e-9)
+    if scenario.auto_warmup and samples < MIN_SAMPLES:
+        message = (
+            f"auto needs at least {MIN_SAMPLES} backlog samples to detect the warm-up, "
+            f"but duration / sample_interval gives {samples}: shorten sample_interval"
+        )
+        raise source.error(("warmup",), message)
+
+
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
-    """Cross-section checks: unique names, and references to queues and exchanges that exist."""
+    """Cross-section checks: unique names, references to queues and exchanges that exist, and
+    enough samples for ``warmup: auto``."""
     _check_unique_names(scenario, source)
+    _check_auto_warmup(scenario, source)
     queues = [q.name for q in scenario.queues]
     for path, name in _queue_references(scenario):
         if name not in queues:
