@@ -211,19 +211,23 @@ def compare(
 )
 @click.option("--column", metavar="NAME", help="Column to read: header name or 1-based number.")
 @click.option(
-    "--unit", default="s", show_default=True, help="Unit of the numbers in FILE (us, ms, s, m, h).",
+    "--unit", default="s", show_default=True, help="Unit of the numbers in FILE.",
     type=click.Choice(["us", "ms", "s", "m", "min", "h", "d"]),
 )  # fmt: skip
 @click.option(
     "--interval", default="1m", show_default=True, callback=_duration_option,
-    help="With --arrivals: the length of each schedule step.",
+    help="With --arrivals: the length of each schedule step, e.g. 30s, 5m.",
 )  # fmt: skip
 @click.option(
     "--bootstrap", default=200, show_default=True, type=click.IntRange(0, 100_000),
     help="Parametric-bootstrap draws per p-value (0: the optimistic textbook p-value).",
 )  # fmt: skip
 @click.option(
-    "--seed", default=1, show_default=True, type=click.IntRange(min=0), help="Of the bootstrap."
+    "--seed",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of the bootstrap draws.",
 )
 @click.option(
     "--json", "json_path", metavar="PATH|-", help="Write the result as JSON (- for stdout)."

@@ -1,7 +1,9 @@
 """Publish times: a piecewise-constant rate schedule, and whether Poisson arrivals are plausible.
 
-The times are cut into intervals aligned to multiples of the interval (``1m`` intervals start on
-whole minutes); the observation is taken to start at the start of the first publish's interval.
+Numbers below :data:`CLOCK_FROM` are seconds since the scenario starts, as in ``trace:`` files,
+so the schedule starts at 0. ISO-8601 times and larger numbers (Unix times) are clock times: the
+schedule starts at the start of the interval holding the first publish, intervals aligned to
+multiples of the interval (``1m`` intervals start on whole minutes of the clock).
 The last interval counts only if the last publish falls in its final :data:`COMPLETE` fraction;
 otherwise the data stopped partway through it and its publishes are left out. Each interval
 gives one ``schedule:`` step at its mean rate.
@@ -26,17 +28,18 @@ from scipy import stats
 
 from qsim.errors import QsimError
 from qsim.fit.measurements import Column
-from qsim.fit.snippet import scenario_duration, scenario_number
+from qsim.fit.snippet import scenario_duration
 
-__all__ = ["ALPHA", "SUB_BINS", "check_times", "fit_arrivals", "parse_time"]
+__all__ = ["ALPHA", "CLOCK_FROM", "SUB_BINS", "check_times", "fit_arrivals", "parse_time"]
 
 ALPHA = 0.05
 """Poisson is called implausible when the dispersion test's two-sided p-value is below this."""
 SUB_BINS = 10
 """Bins per interval for the index of dispersion."""
+CLOCK_FROM = 1e9
+"""Times from this many seconds on (2001 as Unix time) are clock times, not time since a start."""
 COMPLETE = 0.01
 """The last interval counts if the last publish is this close to its end (a fraction of it)."""
-_RATE_UNITS = ((3600.0, "h"), (60.0, "min"), (1.0, "s"))
 
 
 def parse_time(cell: str, seconds_per_unit: float = 1.0) -> float:
@@ -66,13 +69,10 @@ def check_times(column: Column) -> None:
 
 
 def _rate(count: int, interval: float) -> str:
-    """``count`` publishes per ``interval`` seconds as a scenario rate: exact per whole unit."""
-    size, unit = next(
-        ((size, unit) for size, unit in _RATE_UNITS if interval % size == 0), (1.0, "s")
-    )
-    per_unit = count * size / interval
-    text = f"{per_unit:g}" if per_unit == int(per_unit) else f"{scenario_number(per_unit):g}"
-    return f"{text}/{unit}"
+    """``count`` publishes per ``interval`` seconds as a scenario rate, per minute (per hour for
+    intervals of an hour or more), so whole-second intervals give exact whole numbers."""
+    size, unit = (3600.0, "h") if interval >= 3600 else (60.0, "min")
+    return f"{count * size / interval:.6g}/{unit}"
 
 
 def _at(seconds: float) -> str:
@@ -94,27 +94,42 @@ def _schedule(counts: np.ndarray, interval: float) -> list[dict[str, str]]:
     return steps
 
 
-def _dispersion(times: np.ndarray, origin: float, interval: float, whole: int) -> dict[str, Any]:
-    """Pooled index of dispersion of sub-bin counts within each interval, with its test."""
+def _dispersion(
+    times: np.ndarray, origin: float, interval: float, whole: int
+) -> dict[str, Any] | None:
+    """Pooled index of dispersion of sub-bin counts within each interval, with its test. Only
+    intervals with at least one publish per bin on average count; None if there are none."""
     edges = origin + np.arange(whole * SUB_BINS + 1) * (interval / SUB_BINS)
     counts = np.histogram(times, edges)[0].reshape(whole, SUB_BINS).astype(float)
     means = counts.mean(axis=1, keepdims=True)
-    busy = means[:, 0] > 0
+    busy = means[:, 0] >= 1
+    if not busy.any():
+        return None
     statistic = float((((counts - means) ** 2)[busy] / means[busy]).sum())
     dof = int(busy.sum()) * (SUB_BINS - 1)
     p = min(1.0, 2 * min(stats.chi2.sf(statistic, dof), stats.chi2.cdf(statistic, dof)))
-    return {"index": statistic / dof, "chi_square": statistic, "dof": dof, "p_value": float(p)}
+    return {
+        "index": statistic / dof,
+        "chi_square": statistic,
+        "dof": dof,
+        "p_value": float(p),
+        "intervals_tested": int(busy.sum()),
+    }
 
 
-def _rescaled_cv(times: np.ndarray, origin: float, interval: float, rates: np.ndarray) -> float:
+def _rescaled_cv(
+    times: np.ndarray, origin: float, interval: float, rates: np.ndarray
+) -> float | None:
     """cv of gaps between publishes in the same interval, each times that interval's rate."""
     slot = np.floor((times - origin) / interval).astype(int)
     same = slot[1:] == slot[:-1]
     gaps = np.diff(times)[same] * rates[slot[1:][same]]
-    return float(gaps.std() / gaps.mean()) if len(gaps) > 1 and gaps.mean() > 0 else math.nan
+    return float(gaps.std() / gaps.mean()) if len(gaps) > 1 and gaps.mean() > 0 else None
 
 
-def _verdict(dispersion: dict[str, Any]) -> str:
+def _verdict(dispersion: dict[str, Any] | None) -> str:
+    if dispersion is None:
+        return "too few publishes"
     if dispersion["p_value"] >= ALPHA:
         return "plausible"
     return "bursty" if dispersion["index"] > 1 else "too regular"
@@ -125,7 +140,7 @@ def fit_arrivals(column: Column, interval: float) -> dict[str, Any]:
     :func:`parse_time`), and the Poisson check; JSON-ready."""
     check_times(column)
     times = np.asarray(column.values, dtype=float)
-    origin = math.floor(times[0] / interval) * interval
+    origin = math.floor(times[0] / interval) * interval if times[0] >= CLOCK_FROM else 0.0
     whole = int((times[-1] - origin) // interval)
     if origin + (whole + 1) * interval - times[-1] <= interval * COMPLETE:
         whole += 1  # the data end (just) at the end of that interval: it is whole

@@ -89,13 +89,15 @@ def _candidate(
     }
 
 
-def _empirical(column: Column, x: np.ndarray, file_usable: bool) -> dict[str, Any]:
-    """Resampling the data: by file when the loader can read it so (first column, seconds)."""
+def _empirical(column: Column, seconds_per_unit: float) -> dict[str, Any]:
+    """Resampling the data: by file when the loader can read it so (first column, seconds),
+    else the values in seconds, in file order."""
+    x = np.asarray(column.values, dtype=float) * seconds_per_unit
     written: dict[str, Any] = {"dist": "empirical"}
-    if file_usable:
+    if column.first and seconds_per_unit == 1.0:
         written["file"] = str(column.path)
     else:
-        written["values"] = [f"{v:.6g}" for v in column.values]
+        written["values"] = [f"{v:.6g}" for v in x]
     return {
         "dist": "empirical",
         "parameters": {},
@@ -143,7 +145,7 @@ def fit_service_times(
     check_durations(column)
     x = np.sort(np.asarray(column.values, dtype=float) * seconds_per_unit)
     fits = [_candidate(family, x, rng, draws) for family in FAMILIES.values()]
-    empirical = _empirical(column, x, column.first and seconds_per_unit == 1.0)
+    empirical = _empirical(column, seconds_per_unit)
     ranked = _ranked(fits, empirical)
     best = ranked[0]
     return {

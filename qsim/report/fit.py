@@ -14,22 +14,23 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from qsim.fit.arrivals import CLOCK_FROM
 from qsim.report.console import format_duration, format_number, format_span
 
 __all__ = ["render_arrivals", "render_service_fit"]
 
-EPOCH_FROM = 1e9
-"""Origins from this many seconds on (2001) are epoch times, shown as UTC dates."""
 VERDICTS = {
     "plausible": "plausible",
     "bursty": "implausible: bursty (more variable than Poisson)",
     "too regular": "implausible: more regular than Poisson",
+    "too few publishes": "not tested (no interval has a publish per bin on average)",
 }
 ADVICE = {
     "plausible": "Poisson within each step is what the schedule below simulates.",
     "bursty": "The schedule below keeps the rates but not the bursts; to replay them, use "
     "`trace: FILE` (publish times in seconds).",
     "too regular": "Add `arrivals: constant` to the producer for evenly spaced publishes.",
+    "too few publishes": "Choose a longer --interval to test whether the arrivals are Poisson.",
 }
 
 
@@ -108,16 +109,37 @@ def _span(seconds: float) -> str:
 
 
 def _origin(seconds: float) -> str:
-    if seconds < EPOCH_FROM:
+    if seconds < CLOCK_FROM:
         return _span(seconds)
     return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+
+
+def _poisson_figures(result: dict[str, Any]) -> list[Text]:
+    """The dispersion test and the rescaled interarrival cv, where they exist."""
+    lines = []
+    d = result["dispersion"]
+    if d is not None:
+        lines.append(
+            Text(
+                f"  index of dispersion {d['index']:.3g} (1 for Poisson; counts in "
+                f"{result['sub_bins']} bins per interval): chi-square {d['chi_square']:.4g} on "
+                f"{d['dof']} dof, two-sided p {d['p_value']:.3g}"
+            )
+        )
+    if result["interarrival_cv"] is not None:
+        lines.append(
+            Text(
+                f"  cv of interarrival times scaled by their interval's rate "
+                f"{result['interarrival_cv']:.3g} (1 for Poisson)"
+            )
+        )
+    return lines
 
 
 def render_arrivals(result: dict[str, Any], console: Console | None = None) -> None:
     """Print the rates, the Poisson check with its figures, and the schedule snippet."""
     console = console or _console()
     rates = result["rates"]
-    d = result["dispersion"]
     left_out = f"; {format_number(result['left_out'])} after the last whole interval left out"
     lines = [
         Text.assemble(
@@ -131,15 +153,7 @@ def render_arrivals(result: dict[str, Any], console: Console | None = None) -> N
             f"{format_number(min(rates))}/s to {format_number(max(rates))}/s"
         ),
         Text(f"Poisson within each interval: {VERDICTS[result['poisson']]}"),
-        Text(
-            f"  index of dispersion {d['index']:.3g} (1 for Poisson; counts in "
-            f"{result['sub_bins']} bins per interval): chi-square {d['chi_square']:.4g} on "
-            f"{d['dof']} dof, two-sided p {d['p_value']:.3g}"
-        ),
-        Text(
-            f"  cv of interarrival times scaled by their interval's rate "
-            f"{result['interarrival_cv']:.3g} (1 for Poisson)"
-        ),
+        *_poisson_figures(result),
         Text(ADVICE[result["poisson"]]),
     ]
     for line in lines:
