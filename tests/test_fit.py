@@ -170,6 +170,13 @@ def test_a_named_column_and_a_unit_are_read(tmp_path):
     assert by_name["sample"]["mean"] == by_number["sample"]["mean"] == pytest.approx(0.2)
 
 
+def test_a_byte_order_mark_does_not_hide_the_first_value(tmp_path):
+    """Spreadsheets write a UTF-8 byte order mark; without a header the first line is data."""
+    path = tmp_path / "excel.csv"
+    path.write_text("\ufeff0.1\n0.3\n", encoding="utf-8")
+    assert fit_json(path, "--bootstrap", "0")["count"] == 2
+
+
 PIECES = ((0, 5.0), (120, 20.0), (240, 10.0))  # (at seconds, rate per second), 2 minutes each
 
 
@@ -287,7 +294,7 @@ def bad(tmp_path, name, text, *args):
         ("0.1\n-0.2\n", (), "{path}:2: service times must be above zero, got -0.2"),
         ("0.1\n0\n", (), "{path}:2: service times must be above zero, got 0"),
         ("seconds\n0.1\n", (), "{path}: one value only; fitting needs at least two"),
-        ("0.1\n0.1\n", (), "{path}: every value is 0.1; use a constant service time instead"),
+        ("0.1\n0.1\n", (), "{path}: the values hardly vary (cv 0); use a constant service time"),
         ("a,b\n1,2\n", (), "{path}: 2 columns (a, b); choose one with --column"),
         ("a,b\n1,2\n", ("--column", "c"), "{path}: no column 'c' (first row: a, b)"),
         ("a,b\n1,2\n3\n", ("--column", "b"), "{path}:3: no value in column 2"),
@@ -298,6 +305,7 @@ def bad(tmp_path, name, text, *args):
         ("t\n5\nsoon\n", ("--arrivals",), "{path}:3: expected a publish time (s or ISO-8601)"),
         ("1\n2\n", ("--arrivals",), "{path}: publishes span 1s, less than one interval (60s)"),
         ("1\n2\n", ("--arrivals", "--interval", "0"), "--interval must be above zero"),
+        ("1\n9\n", ("--arrivals", "--interval", "1us"), "{path}: 9,000,000 intervals of 1us"),
     ],
 )
 def test_a_bad_file_is_one_line_naming_it_and_exit_status_2(tmp_path, text, args, message):

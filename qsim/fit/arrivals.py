@@ -30,10 +30,20 @@ from qsim.errors import QsimError
 from qsim.fit.measurements import Column
 from qsim.fit.snippet import scenario_duration
 
-__all__ = ["ALPHA", "CLOCK_FROM", "SUB_BINS", "check_times", "fit_arrivals", "parse_time"]
+__all__ = [
+    "ALPHA",
+    "CLOCK_FROM",
+    "MAX_INTERVALS",
+    "SUB_BINS",
+    "check_times",
+    "fit_arrivals",
+    "parse_time",
+]
 
 ALPHA = 0.05
 """Poisson is called implausible when the dispersion test's two-sided p-value is below this."""
+MAX_INTERVALS = 100_000
+"""More schedule steps than this are a mistaken --interval (and would exhaust memory)."""
 SUB_BINS = 10
 """Bins per interval for the index of dispersion."""
 CLOCK_FROM = 1e9
@@ -148,6 +158,11 @@ def fit_arrivals(column: Column, interval: float) -> dict[str, Any]:
         raise QsimError(
             f"{column.path}: publishes span {scenario_duration(times[-1] - times[0])}, less than "
             f"one interval ({scenario_duration(interval)}); choose a shorter --interval"
+        )
+    if whole > MAX_INTERVALS:
+        raise QsimError(
+            f"{column.path}: {whole:,} intervals of {scenario_duration(interval)}, more than "
+            f"{MAX_INTERVALS:,}; choose a longer --interval"
         )
     kept = times[times < origin + whole * interval]
     counts = np.histogram(kept, origin + np.arange(whole + 1) * interval)[0]

@@ -21,6 +21,8 @@ from qsim.fit.snippet import scenario_duration, scenario_number
 __all__ = ["FAMILIES", "Family"]
 
 Params = dict[str, float]
+LOG_SHAPE_LIMIT = 12.0
+"""Weibull shapes are sought between exp(-12) and exp(12) and held at those bounds."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,12 @@ def _fit_weibull(x: np.ndarray) -> Params:
         weights = np.exp(shape * (logs - top))  # x**shape, rescaled against overflow
         return float(1 / shape + logs.mean() - (weights * logs).sum() / weights.sum())
 
-    shape = math.exp(optimize.brentq(score, -12.0, 12.0, xtol=1e-12))
+    low, high = -LOG_SHAPE_LIMIT, LOG_SHAPE_LIMIT
+    if score(high) > 0 or score(low) < 0:  # (nearly) constant or absurdly spread data
+        log_shape = high if score(high) > 0 else low
+    else:
+        log_shape = optimize.brentq(score, low, high, xtol=1e-12)
+    shape = math.exp(log_shape)
     scale = math.exp(top) * float(np.mean(np.exp(shape * (logs - top)))) ** (1 / shape)
     return {"shape": shape, "scale": scale}
 

@@ -39,7 +39,7 @@ class Column:
 def _rows(path: Path) -> list[Row]:
     """Non-blank, non-comment rows with their line numbers; unreadable files are QsimErrors."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is not data
             reader = csv.reader(handle)
             return [(reader.line_num, row) for row in reader if _is_data(row)]
     except OSError as exc:

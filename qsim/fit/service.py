@@ -33,6 +33,8 @@ ALPHA = 0.05
 """A family whose goodness-of-fit p-value is below this is rejected."""
 BOOTSTRAP_DRAWS = 200
 """Default number of parametric-bootstrap samples behind each p-value."""
+MIN_CV = 1e-3
+"""Samples whose cv is below this are constants (and break the fits' numerics)."""
 _TINY = float(np.finfo(float).tiny)
 _AS_SCENARIO: TypeAdapter[Distribution[float]] = TypeAdapter(TimeDistribution)
 
@@ -121,8 +123,8 @@ def _ranked(fits: list[dict[str, Any]], empirical: dict[str, Any]) -> list[dict[
 
 
 def check_durations(column: Column) -> None:
-    """Service times must be above zero (every family has support above zero), and at least two
-    different values are needed to fit a spread."""
+    """Service times must be above zero (every family has support above zero), at least two,
+    and not (nearly) all equal: a spread below :data:`MIN_CV` is a constant."""
     for index, value in enumerate(column.values):
         if value <= 0:
             raise QsimError(
@@ -130,9 +132,10 @@ def check_durations(column: Column) -> None:
             )
     if len(column.values) < 2:
         raise QsimError(f"{column.path}: one value only; fitting needs at least two")
-    if min(column.values) == max(column.values):
+    cv = float(np.std(column.values) / np.mean(column.values))
+    if cv < MIN_CV:
         raise QsimError(
-            f"{column.path}: every value is {column.values[0]:g}; "
+            f"{column.path}: the values hardly vary (cv {cv:.2g}); "
             f"use a constant service time instead of fitting"
         )
 
