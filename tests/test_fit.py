@@ -274,6 +274,25 @@ def test_publishes_after_the_last_whole_interval_are_left_out(tmp_path):
     assert (result["intervals"], result["left_out"], result["rates"]) == (1, 31, [59 / 60])
 
 
+def test_the_printed_fit_lists_every_candidate_and_ends_with_the_snippet(tmp_path):
+    """The table names each family and the empirical fallback; the last line can be pasted."""
+    path = write_column(tmp_path / "times.csv", draw("gamma", np.random.default_rng(3), 300))
+    result = qsim("fit", path, "--bootstrap", "0")
+    lines = result.stdout.splitlines()
+    assert all(any(f" {name} " in line for line in lines) for name in [*FAMILIES, "empirical"])
+    assert lines[-1] == fit_json(path, "--bootstrap", "0")["snippet"]
+
+
+def test_the_printed_arrivals_end_with_the_schedule_and_json_goes_to_a_file(tmp_path):
+    """The schedule is printed last, as in the JSON written by --json PATH."""
+    path = write_column(tmp_path / "published.csv", piecewise_poisson(4), "t")
+    result = qsim("fit", "--arrivals", path, "--json", tmp_path / "fit.json")
+    written = json.loads((tmp_path / "fit.json").read_text())
+    printed = result.stdout.splitlines()
+    assert printed[-1] == f"fit written to {tmp_path / 'fit.json'}"
+    assert "\n".join(printed[-8:-1]) + "\n" == written["snippet"]
+
+
 def bad(tmp_path, name, text, *args):
     """Run ``qsim fit`` on a file holding ``text``; return (exit status, stderr)."""
     path = tmp_path / name
