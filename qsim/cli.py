@@ -254,3 +254,66 @@ def compare(
         click.echo(f"comparison written to {json_path}")
     for file in plot_comparison(result["variants"], plot_dir) if plot_dir else ():
         click.echo(f"plot written to {file}", err=json_path == "-")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--arrivals", is_flag=True, help="FILE holds publish times: derive a rate schedule instead."
+)
+@click.option("--column", metavar="NAME", help="Column to read: header name or 1-based number.")
+@click.option(
+    "--unit", default="s", show_default=True, help="Unit of the numbers in FILE.",
+    type=click.Choice(["us", "ms", "s", "m", "min", "h", "d"]),
+)  # fmt: skip
+@click.option(
+    "--interval", default="1m", show_default=True, callback=_duration_option,
+    help="With --arrivals: the length of each schedule step, e.g. 30s, 5m.",
+)  # fmt: skip
+@click.option(
+    "--bootstrap", default=200, show_default=True, type=click.IntRange(0, 100_000),
+    help="Parametric-bootstrap draws per p-value (0: the optimistic textbook p-value).",
+)  # fmt: skip
+@click.option(
+    "--seed",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of the bootstrap draws.",
+)
+@click.option(
+    "--json", "json_path", metavar="PATH|-", help="Write the result as JSON (- for stdout)."
+)
+@_explained
+def fit(
+    file: Path, arrivals: bool, column: str | None, unit: str, interval: float, bootstrap: int,
+    seed: int, json_path: str | None,
+) -> None:  # fmt: skip
+    """Fit service times in FILE (one per line) and print the best distribution as scenario YAML;
+    with --arrivals, turn publish times into a rate schedule and judge whether they are Poisson."""
+    import numpy as np
+
+    from qsim.fit.arrivals import fit_arrivals, parse_time
+    from qsim.fit.measurements import read_column
+    from qsim.fit.service import fit_service_times
+    from qsim.report.fit import render_arrivals, render_service_fit
+    from qsim.units import DURATION_UNITS
+
+    seconds = DURATION_UNITS[unit]
+    if interval <= 0:
+        raise QsimError("--interval must be above zero")
+    if arrivals:
+        what = f"a publish time ({unit} or ISO-8601)"
+        times = read_column(file, column, lambda cell: parse_time(cell, seconds), what)
+        result, render = fit_arrivals(times, interval), render_arrivals
+    else:
+        durations = read_column(file, column, float, f"a duration in {unit}")
+        rng = np.random.default_rng(seed)
+        result, render = fit_service_times(durations, seconds, rng, bootstrap), render_service_fit
+    if json_path == "-":
+        click.echo(json.dumps(result, indent=2))
+        return
+    render(result)
+    if json_path:
+        _write_json(json_path, result)
+        click.echo(f"fit written to {json_path}")
