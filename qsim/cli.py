@@ -20,7 +20,7 @@ from qsim.errors import QsimError
 from qsim.report import render_summary
 from qsim.runner import run_scenario
 from qsim.scenario import Scenario, load_scenario, with_overrides
-from qsim.units import UnitError, parse_duration
+from qsim.units import DURATION_UNITS, UnitError, parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 STREAM_ACCURACY = 0.01
@@ -264,7 +264,7 @@ def compare(
 @click.option("--column", metavar="NAME", help="Column to read: header name or 1-based number.")
 @click.option(
     "--unit", default="s", show_default=True, help="Unit of the numbers in FILE.",
-    type=click.Choice(["us", "ms", "s", "m", "min", "h", "d"]),
+    type=click.Choice(list(DURATION_UNITS)),
 )  # fmt: skip
 @click.option(
     "--interval", default="1m", show_default=True, callback=_duration_option,
@@ -297,7 +297,6 @@ def fit(
     from qsim.fit.measurements import read_column
     from qsim.fit.service import fit_service_times
     from qsim.report.fit import render_arrivals, render_service_fit
-    from qsim.units import DURATION_UNITS
 
     seconds = DURATION_UNITS[unit]
     if interval <= 0:
