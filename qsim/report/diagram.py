@@ -58,20 +58,24 @@ def edges(resolved: dict[str, Any]) -> Iterator[Edge]:
             yield Edge(("exchange", exchange["name"]), ("queue", binding["queue"]), key)
     for queue in resolved.get("queues", []):
         if queue.get("dead_letter"):
-            yield Edge(("queue", queue["name"]), ("queue", queue["dead_letter"]), "dead-letter",
-                       back=True)  # fmt: skip
+            yield Edge(
+                ("queue", queue["name"]), ("queue", queue["dead_letter"]), "dead-letter", back=True
+            )
     for pool in resolved.get("consumers", []):
         yield Edge(("queue", pool["queue"]), ("pool", pool["name"]), "consumes")
         for step in pool.get("publish", []):
-            yield Edge(("pool", pool["name"]), _target(resolved, step["to"]), "publishes",
-                       back=True)  # fmt: skip
+            yield Edge(
+                ("pool", pool["name"]), _target(resolved, step["to"]), "publishes", back=True
+            )
 
 
 def _short(name: str) -> str:
     return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1] + "…"
 
 
-def _layout(by_kind: dict[str, list[str]]) -> tuple[dict[tuple[str, str], tuple[float, float]], int]:
+def _layout(
+    by_kind: dict[str, list[str]],
+) -> tuple[dict[tuple[str, str], tuple[float, float]], int]:
     """Centre of each node's box (inches, y down), and the number of rows."""
     columns = [kind for kind in KINDS if by_kind[kind]]
     rows = max(len(by_kind[kind]) for kind in columns)
@@ -88,7 +92,7 @@ def _layout(by_kind: dict[str, list[str]]) -> tuple[dict[tuple[str, str], tuple[
 def _arrow(a: tuple[float, float], b: tuple[float, float], back: bool) -> FancyArrowPatch:
     """An arrow from box ``a`` to box ``b``: straight forward, curved and dashed back."""
     (ax, ay), (bx, by) = a, b
-    style = {"arrowstyle": "-|>", "mutation_scale": 11, "color": "#555", "lw": 1.1}
+    style: dict[str, Any] = {"arrowstyle": "-|>", "mutation_scale": 11, "color": "#555", "lw": 1.1}
     if bx > ax and not back:
         return FancyArrowPatch((ax + BOX_W / 2, ay), (bx - BOX_W / 2, by), **style)
     if bx == ax:  # same column: a loop on the left side (wider going up, so pairs part)
@@ -114,15 +118,30 @@ def topology_plot(resolved: dict[str, Any]) -> Figure:
     ax.axis("off")
     for col, kind in enumerate(columns):
         label = "consumer pools" if kind == "pool" else f"{kind}s"
-        ax.text(BOX_W / 2 + col * (BOX_W + COLUMN_GAP), -0.3, label, ha="center",
-                fontweight="bold", color="#444", fontsize=10)  # fmt: skip
+        ax.text(
+            BOX_W / 2 + col * (BOX_W + COLUMN_GAP),
+            -0.3,
+            label,
+            ha="center",
+            fontweight="bold",
+            color="#444",
+            fontsize=10,
+        )
     for edge in edges(resolved):
         if edge.source in places and edge.target in places:
             ax.add_patch(_arrow(places[edge.source], places[edge.target], edge.back))
     for (kind, name), (x, y) in places.items():
-        ax.add_patch(FancyBboxPatch(
-            (x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0,rounding_size=0.08",
-            facecolor=FILL[kind], edgecolor="#777", lw=1, zorder=3,
-        ))  # fmt: skip
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - BOX_W / 2, y - BOX_H / 2),
+                BOX_W,
+                BOX_H,
+                boxstyle="round,pad=0,rounding_size=0.08",
+                facecolor=FILL[kind],
+                edgecolor="#777",
+                lw=1,
+                zorder=3,
+            )
+        )
         ax.text(x, y, _short(name), ha="center", va="center", fontsize=9, zorder=4)
     return figure

@@ -17,16 +17,16 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["PLOTS", "capacity_plot", "save", "style", "summary_plots"]
 
 Summary = dict[str, Any]
-STYLE = {
+STYLE: dict[str, Any] = {
     "figure.figsize": (8.0, 3.4),
     "font.size": 10,
     "axes.titlesize": 11,
@@ -47,7 +47,7 @@ COLORS = ("C0", "C1", "C2", "C4", "C5", "C6")
 @contextmanager
 def style() -> Iterator[None]:
     """The report's matplotlib style, for the duration of a ``with`` block."""
-    with plt.rc_context(STYLE):
+    with plt.rc_context(STYLE):  # type: ignore[arg-type]  # keys checked by matplotlib
         yield
 
 
@@ -106,9 +106,15 @@ def backlog_plot(summary: Summary) -> Figure | None:
         _shade_warmup(ax, summary, scale)
         if "ready_min" in series and summary["replications"] > 1:
             ax.fill_between(
-                times, series["ready_min"], series["ready_max"], step="post",
-                color="C0", alpha=0.2, lw=0, label="range over replications",
-            )  # fmt: skip
+                times,
+                series["ready_min"],
+                series["ready_max"],
+                step="post",
+                color="C0",
+                alpha=0.2,
+                lw=0,
+                label="range over replications",
+            )
         ax.step(times, series["ready"], where="post", color="C0", lw=1.4, label="mean")
         ax.set_ylabel("messages")
         ax.set_title(name, loc="left", fontsize=10)
@@ -239,8 +245,15 @@ def latency_histogram_plot(summary: Summary) -> Figure | None:
         keep = np.concatenate([[True], np.diff(values) > 0])
         edges, shares = values[keep], levels[keep]
         density = np.diff(shares) / np.diff(np.log10(edges))
-        ax.stairs(density, edges, color=color, lw=1.5, label=name, fill=len(queues) == 1,
-                  alpha=0.6 if len(queues) == 1 else 1.0)  # fmt: skip
+        ax.stairs(
+            density,
+            edges,
+            color=color,
+            lw=1.5,
+            label=name,
+            fill=len(queues) == 1,
+            alpha=0.6 if len(queues) == 1 else 1.0,
+        )
     _slo_line(ax, summary, horizontal=False)
     ax.set_xscale("log")
     ax.set(
@@ -290,9 +303,13 @@ def capacity_plot(capacity: dict[str, Any], replicas_today: int | None) -> Figur
             ("analytic_replicas", "analytic (queueing theory)", "s--"),
         ):
             values = [np.nan if lv.get(key) is None else lv[key] for lv in levels]
-            ax.plot(loads, values, fmt, lw=1.4, ms=6, label=label, mfc="white" if "s" in fmt else None)
+            ax.plot(
+                loads, values, fmt, lw=1.4, ms=6, label=label, mfc="white" if "s" in fmt else None
+            )
         if replicas_today is not None:
-            ax.axhline(replicas_today, color="0.4", ls=":", lw=1.2, label=f"today: {replicas_today}")
+            ax.axhline(
+                replicas_today, color="0.4", ls=":", lw=1.2, label=f"today: {replicas_today}"
+            )
         headroom = capacity.get("headroom")
         if headroom is not None:
             ax.axvline(headroom, color="C3", ls="--", lw=1.2, label=f"headroom: {headroom:g}x")
