@@ -360,3 +360,25 @@ def test_the_quantile_grid_agrees_with_the_percentiles(run_report):
     for figures in run_report[1]["queues"].values():
         grid, latency = figures["latency_quantiles_s"], figures["latency_s"]
         assert (grid["0.5"], grid["0.99"]) == (latency["p50"], latency["p99"])
+
+
+def test_a_comparison_names_the_cheapest_variant_meeting_every_objective():
+    """Queues without data are not judged; among variants meeting the rest, the lowest
+    replica-seconds wins."""
+    from qsim.report.comparison_review import _advice
+
+    def verdicts(*found):
+        return [{"queue": "q", "objective": "p99 latency within 2s", "verdict": v} for v in found]
+
+    summaries = {
+        name: {"consumers": {"c": {"replica_seconds": cost}}}
+        for name, cost in (("small", 100.0), ("medium", 200.0), ("large", 300.0))
+    }
+    found = {
+        "small": verdicts("undecided"),
+        "medium": verdicts("met", "no data"),
+        "large": verdicts("met"),
+    }
+    advice = list(_advice(summaries, found))
+    assert advice[0].endswith("The cheapest of them is medium, at 200 replica-seconds.")
+    assert advice[1:] == ["small does not surely meet: p99 latency within 2s on q (undecided)."]

@@ -63,24 +63,34 @@ def _cost(summary: dict[str, Any]) -> float:
     return sum(p.get("replica_seconds") or 0.0 for p in summary["consumers"].values())
 
 
+def _judged(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The verdicts that judge something (a queue no message completed on has no data)."""
+    return [v for v in found if v["verdict"] != "no data"]
+
+
 def _advice(summaries: Summaries, verdicts: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
-    if not any(verdicts.values()):
-        yield "The scenarios have no slo: section, so no variant can be judged against one."
+    judged = {name: _judged(found) for name, found in verdicts.items()}
+    if not any(judged.values()):
+        yield "No objective to judge: the scenarios have no slo: section, or no data for it."
         return
-    meeting = [n for n, vs in verdicts.items() if vs and all(v["verdict"] == "met" for v in vs)]
+    meeting = [n for n, vs in judged.items() if vs and all(v["verdict"] == "met" for v in vs)]
     if not meeting:
         yield "No variant meets every objective on its whole 95% interval."
-        return
-    cheapest = min(meeting, key=lambda n: _cost(summaries[n]))
-    yield (
-        f"{len(meeting)} of {len(summaries)} variants meet every objective: "
-        f"{', '.join(meeting)}. The cheapest of them is {cheapest}, at "
-        f"{format_number(_cost(summaries[cheapest]))} replica-seconds."
-    )
-    for name, found in verdicts.items():
-        missed = [f"{v['objective']} on {v['queue']}" for v in found if v["verdict"] != "met"]
-        if missed:
-            yield f"{name} does not meet: {'; '.join(missed)}."
+    else:
+        cheapest = min(meeting, key=lambda n: _cost(summaries[n]))
+        yield (
+            f"{len(meeting)} of {len(summaries)} variants meet every objective: "
+            f"{', '.join(meeting)}. The cheapest of them is {cheapest}, at "
+            f"{format_number(_cost(summaries[cheapest]))} replica-seconds."
+        )
+    for name, found in judged.items():
+        short = [
+            f"{v['objective']} on {v['queue']} ({v['verdict']})"
+            for v in found
+            if v["verdict"] != "met"
+        ]
+        if short:
+            yield f"{name} does not surely meet: {'; '.join(short)}."
 
 
 def _slo_section(verdicts: dict[str, list[dict[str, Any]]]) -> Section:

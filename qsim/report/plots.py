@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = ["PLOTS", "capacity_plot", "save", "style", "summary_plots"]
 
@@ -214,6 +214,12 @@ def _slo_line(ax: Axes, summary: Summary, horizontal: bool) -> None:
         ax.axhline(slo["percentile"] / 100, color="C3", ls=":", lw=1)
 
 
+def _log_seconds(ax: Axes) -> None:
+    """A log latency axis labelled in plain seconds (0.1, 1, 10), readable in print."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+
+
 def latency_cdf_plot(summary: Summary) -> Figure | None:
     """Share of messages acked within each latency, per queue, on a log latency axis."""
     queues = _latency_queues(summary)
@@ -223,7 +229,7 @@ def latency_cdf_plot(summary: Summary) -> Figure | None:
     for (name, (levels, values)), color in zip(queues.items(), itertools.cycle(COLORS)):
         ax.plot(values, levels, color=color, lw=1.5, marker=".", ms=4, label=name)
     _slo_line(ax, summary, horizontal=True)
-    ax.set_xscale("log")
+    _log_seconds(ax)
     ax.set(
         title="Latency (publish -> ack), cumulative",
         xlabel="latency (s, log scale)",
@@ -255,7 +261,7 @@ def latency_histogram_plot(summary: Summary) -> Figure | None:
             alpha=0.6 if len(queues) == 1 else 1.0,
         )
     _slo_line(ax, summary, horizontal=False)
-    ax.set_xscale("log")
+    _log_seconds(ax)
     ax.set(
         title="Latency (publish -> ack), histogram",
         xlabel="latency (s, log scale)",
@@ -319,6 +325,7 @@ def capacity_plot(capacity: dict[str, Any], replicas_today: int | None) -> Figur
             ylabel="replicas needed",
         )
         ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="upper left", fontsize=8)
         figure.tight_layout()
     return figure
