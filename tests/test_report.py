@@ -382,3 +382,12 @@ def test_a_comparison_names_the_cheapest_variant_meeting_every_objective():
     advice = list(_advice(summaries, found))
     assert advice[0].endswith("The cheapest of them is medium, at 200 replica-seconds.")
     assert advice[1:] == ["small does not surely meet: p99 latency within 2s on q (undecided)."]
+
+
+def test_with_stream_the_quantile_grid_comes_from_the_same_sketches():
+    """Under --stream the grid's 0.99 level is the sketched p99 and the grid never falls."""
+    scenario = scenario_from(SCENARIO.replace("duration: 10m", "duration: 3m"))
+    figures = run_scenario(scenario, stream=0.01)["queues"]["orders"]
+    grid = list(figures["latency_quantiles_s"].values())
+    assert figures["latency_quantiles_s"]["0.99"] == figures["latency_s"]["p99"]
+    assert grid == sorted(grid)

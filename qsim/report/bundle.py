@@ -24,7 +24,7 @@ from qsim.report.document import Document
 from qsim.report.html import render_html
 from qsim.report.markdown import render_markdown
 from qsim.report.plots import capacity_plot, save, style, summary_plots
-from qsim.report.review import run_review, scenario_of
+from qsim.report.review import run_review
 
 __all__ = [
     "CSV_COLUMNS",
@@ -144,7 +144,7 @@ def write_run_report(
         with style():
             save(topology_plot(summary["resolved_scenario"]), folder, "topology")
             images.add("topology")
-            today = today_replicas(capacity, scenario_of(summary)) if capacity else None
+            today = today_replicas(capacity, summary["resolved_scenario"]) if capacity else None
             figure = capacity_plot(capacity, today) if capacity else None
             if figure is not None:
                 save(figure, folder, "capacity")

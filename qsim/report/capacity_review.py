@@ -13,11 +13,11 @@ from typing import Any
 
 from qsim.report.console import format_duration, format_number
 from qsim.report.document import Block, Image, Paragraph, Section, Table
-from qsim.scenario import Scenario
 
 __all__ = ["capacity_section", "capacity_sentences", "disagreements", "today_replicas"]
 
 Capacity = dict[str, Any]
+Resolved = dict[str, Any]  # a summary's resolved_scenario
 DISAGREE = 1  # replicas: simulated and analytic counts further apart than this are flagged
 
 
@@ -29,13 +29,14 @@ def _load(value: float) -> str:
     return f"{value:g}x"
 
 
-def today_replicas(capacity: Capacity, scenario: Scenario | None) -> int | None:
+def _pool(resolved: Resolved, name: str) -> dict[str, Any] | None:
+    return next((p for p in resolved.get("consumers", []) if p["name"] == name), None)
+
+
+def today_replicas(capacity: Capacity, resolved: Resolved) -> int | None:
     """The replicas the scenario gives the capacity result's pool today (None if unknown)."""
-    if scenario is None:
-        return None
-    pools = {pool.name: pool for pool in scenario.consumers}
-    pool = pools.get(capacity.get("pool", ""))
-    return None if pool is None else pool.replicas
+    pool = _pool(resolved, capacity.get("pool", ""))
+    return None if pool is None else int(pool["replicas"])
 
 
 def disagreements(capacity: Capacity) -> list[float]:
@@ -49,27 +50,25 @@ def disagreements(capacity: Capacity) -> list[float]:
     ]
 
 
-def _left_out(scenario: Scenario | None, pool_name: str) -> list[str]:
+def _left_out(resolved: Resolved, pool_name: str) -> list[str]:
     """What this scenario has that the M/M/c and G/G/c formulas leave out."""
-    if scenario is None:
-        return []
     found = []
-    pool = next((p for p in scenario.consumers if p.name == pool_name), None)
-    if pool is not None and pool.prefetch != 1:
+    pool = _pool(resolved, pool_name) or {}
+    if pool and pool.get("prefetch") != 1:
         found.append(
-            f"prefetch {pool.prefetch or 'unlimited'} (messages wait in one "
+            f"prefetch {pool.get('prefetch') or 'unlimited'} (messages wait in one "
             "replica's buffer while others idle)"
         )
-    if pool is not None and (pool.failures.nack_probability or pool.crash is not None):
+    if (pool.get("failures") or {}).get("nack_probability") or pool.get("crash"):
         found.append("failures (nacks, crashes)")
-    if any(p.schedule for p in scenario.producers):
+    if any(p.get("schedule") for p in resolved.get("producers", [])):
         found.append("rates that change over the run (theory assumes one steady rate)")
-    if scenario.outages:
+    if resolved.get("outages"):
         found.append("broker outages")
     return found
 
 
-def capacity_sentences(capacity: Capacity, scenario: Scenario | None) -> Iterator[str]:
+def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
     """Recommendations in plain sentences, every number from the capacity result."""
     pool, levels = capacity.get("pool", "the pool"), capacity.get("levels", [])
     for level in levels:
@@ -82,7 +81,7 @@ def capacity_sentences(capacity: Capacity, scenario: Scenario | None) -> Iterato
                 f"At {_load(level['load'])} load, {pool} needs {_count(level.get('replicas'))} "
                 f"replicas to meet every SLO{extra}."
             )
-    today, headroom = today_replicas(capacity, scenario), capacity.get("headroom")
+    today, headroom = today_replicas(capacity, resolved), capacity.get("headroom")
     if headroom is not None:
         have = f"today's {today} replicas" if today is not None else "today's replicas"
         if headroom >= 1:
@@ -100,7 +99,7 @@ def capacity_sentences(capacity: Capacity, scenario: Scenario | None) -> Iterato
         )
 
 
-def capacity_section(capacity: Capacity, scenario: Scenario | None, images: set[str]) -> Section:
+def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -> Section:
     """The capacity table, its plot and the analytic cross-check."""
     flagged = set(disagreements(capacity))
     rows = tuple(
@@ -134,7 +133,7 @@ def capacity_section(capacity: Capacity, scenario: Scenario | None, images: set[
             )
         )
     if flagged:
-        left_out = _left_out(scenario, capacity.get("pool", ""))
+        left_out = _left_out(resolved, capacity.get("pool", ""))
         why = (
             "; what theory leaves out that this scenario has: " + "; ".join(left_out)
             if left_out

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from qsim.report.capacity_review import capacity_section, capacity_sentences
 from qsim.report.console import format_duration, format_number, format_span
 from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
-from qsim.scenario import Scenario
+from qsim.scenario import ConsumerPool
 
-__all__ = ["headline_rows", "interval_text", "run_review", "scenario_of", "slo_verdicts"]
+__all__ = ["headline_rows", "interval_text", "pools_of", "run_review", "slo_verdicts"]
 
 Summary = dict[str, Any]
 PEAK_WINDOW = 900.0  # seconds: the stretch a peak publish rate is averaged over
@@ -307,12 +307,16 @@ def _slos(summary: Summary) -> Section:
 
 
 # -- recommendations ----------------------------------------------------------------------------
-def scenario_of(summary: Summary) -> Scenario | None:
-    """The summary's resolved scenario as a model (None if it no longer validates)."""
-    try:
-        return Scenario.model_validate(summary["resolved_scenario"])
-    except ValidationError:  # e.g. a file-backed distribution whose file moved
-        return None
+def pools_of(summary: Summary) -> list[ConsumerPool]:
+    """The summary's consumer pools as models (a pool whose spec no longer validates, e.g. a
+    file-backed distribution read from elsewhere, is left out)."""
+    pools = []
+    for spec in summary["resolved_scenario"].get("consumers", []):
+        try:
+            pools.append(ConsumerPool.model_validate(spec))
+        except ValidationError:
+            continue
+    return pools
 
 
 def _peak_window(summary: Summary, step: float) -> float:
@@ -340,11 +344,15 @@ def _replicas(count: int) -> str:
     return f"{count} replica{'s' if count != 1 else ''}"
 
 
-def _pool_advice(summary: Summary, scenario: Scenario, index: int) -> Iterator[str]:
-    pool = scenario.consumers[index]
+def _sample_step(summary: Summary) -> float:
+    times = summary["timeseries"]["time_s"]
+    return float(times[1] - times[0]) if len(times) > 1 else float(summary["duration_s"])
+
+
+def _pool_advice(summary: Summary, pool: ConsumerPool) -> Iterator[str]:
     figures = summary["consumers"].get(pool.name, {})
     service = pool.service_time.mean
-    step = scenario.timeseries_interval
+    step = _sample_step(summary)
     window = _peak_window(summary, step)
     peak = _peak_rate(summary, pool.queue, window, step)
     if peak is None or not math.isfinite(service):
@@ -372,11 +380,17 @@ def _pool_advice(summary: Summary, scenario: Scenario, index: int) -> Iterator[s
                 f" With {pool.replicas} it is about {busy / pool.replicas:.0%} busy at the "
                 f"peak{average}."
             )
+    elif figures.get("replicas_mean") is not None and figures.get("replicas_max") is not None:
+        said += (
+            f" Scaled by {pool.scaling.policy}, it ran {figures['replicas_mean']:.3g} replicas "
+            f"on average and at most {figures['replicas_max']:.3g} (mean over replications)."
+        )
     yield said
 
 
-def _slo_advice(summary: Summary, scenario: Scenario) -> Iterator[str]:
-    pools = {p.queue: p.name for p in scenario.consumers}
+def _slo_advice(summary: Summary) -> Iterator[str]:
+    consumers = summary["resolved_scenario"].get("consumers", [])
+    pools = {p["queue"]: p["name"] for p in consumers}
     for verdict in slo_verdicts(summary):
         queue, pool = verdict["queue"], pools.get(verdict["queue"])
         slo_text = f"{verdict['objective']} on {queue}"
@@ -398,14 +412,12 @@ def _slo_advice(summary: Summary, scenario: Scenario) -> Iterator[str]:
 
 
 def _recommendations(summary: Summary, capacity: dict[str, Any] | None) -> Section:
-    scenario = scenario_of(summary)
     items: list[str] = []
-    if scenario is not None:
-        for index in range(len(scenario.consumers)):
-            items.extend(_pool_advice(summary, scenario, index))
-        items.extend(_slo_advice(summary, scenario))
+    for pool in pools_of(summary):
+        items.extend(_pool_advice(summary, pool))
+    items.extend(_slo_advice(summary))
     if capacity:
-        items.extend(capacity_sentences(capacity, scenario))
+        items.extend(capacity_sentences(capacity, summary["resolved_scenario"]))
     if not items:
         items.append("The results carry nothing to recommend from (no consumer pools).")
     return Section("Recommendations", (Bullets(tuple(items)),))
@@ -458,6 +470,6 @@ def run_review(
         _recommendations(summary, capacity),
     ]
     if capacity:
-        sections.append(capacity_section(capacity, scenario_of(summary), images))
+        sections.append(capacity_section(capacity, summary["resolved_scenario"], images))
     sections += [_plots(images), _reproduce(summary, command)]
     return Document(f"Capacity review: {summary['scenario']}", subtitle, tuple(sections))
