@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from qsim import progress
 from qsim.errors import QsimError
@@ -50,6 +52,47 @@ def _duration_option(
         return parse_duration(value)
     except UnitError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _report_options(command: F) -> F:
+    """--report and --report-dir, shared by the commands that write reports."""
+    options = [
+        click.option(
+            "--report", "report", is_flag=True,
+            help="Write a report folder (HTML, Markdown, JSON, CSV, plots) under --report-dir.",
+        ),
+        click.option(
+            "--report-dir", type=click.Path(file_okay=False, path_type=Path),
+            default=Path("reports"), show_default=True,
+            help="Root of report folders: ROOT/<scenario>/<UTC timestamp>/.",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _command_line(seed: int) -> str:
+    """The current command as given on the command line (parsed values, e.g. durations in
+    seconds), with ``--seed`` added when it was not given: what reproduces the run."""
+    ctx = click.get_current_context()
+    words = ["qsim", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if ctx.get_parameter_source(param.name or "") is not ParameterSource.COMMANDLINE:
+            continue
+        values = [f"{v:g}" if isinstance(v, float) else str(v) for v in _tuple(value)]
+        if isinstance(param, click.Option):
+            words += [param.opts[0]] if param.is_flag else [param.opts[0], *values]
+        else:
+            words += values
+    if "--seed" not in words:
+        words += ["--seed", str(seed)]
+    return shlex.join(words)
 
 
 @click.group()
@@ -141,11 +184,13 @@ def _precision(precision: float | None, max_replications: int | None) -> Any:
     help="Flat memory for very long runs: percentiles from quantile sketches (1% relative error).",
 )
 @_precision_options
+@_report_options
 @_explained
 def run(
     file: Path, json_path: str | None, seed: int | None, replications: int | None,
     duration: float | None, workers: int | None, dask_address: str | None, stream: bool,
     precision: float | None, max_replications: int | None,
+    report: bool, report_dir: Path,
 ) -> None:  # fmt: skip
     """Simulate FILE and print latency, throughput and backlog."""
     if workers is not None and dask_address:
@@ -164,14 +209,19 @@ def run(
         )  # fmt: skip
     if json_path == "-":
         click.echo(json.dumps(summary, indent=2))
-        return
-    render_summary(summary)
-    if json_path:
+    else:
+        render_summary(summary)
+    if json_path and json_path != "-":
         try:
             Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise QsimError(f"cannot write {json_path}: {exc.strerror}") from None
         click.echo(f"summary written to {json_path}")
+    if report:
+        from qsim.report.bundle import write_run_report
+
+        folder = write_run_report(summary, _command_line(scenario.seed), report_dir)
+        click.echo(f"report written to {folder / 'report.html'}", err=json_path == "-")
 
 
 @main.command()
@@ -222,11 +272,12 @@ def _write_json(json_path: str, result: dict[str, Any]) -> None:
     help="Write PNGs overlaying the variants (backlog over time) into this folder.",
 )  # fmt: skip
 @_precision_options
+@_report_options
 @_explained
 def compare(
     files: tuple[Path, ...], json_path: str | None, seed: int | None, replications: int | None,
     duration: float | None, workers: int | None, plot_dir: Path | None,
-    precision: float | None, max_replications: int | None,
+    precision: float | None, max_replications: int | None, report: bool, report_dir: Path,
 ) -> None:  # fmt: skip
     """Run FILE's variants (or several whole FILES) side by side with common random numbers."""
     from qsim.compare import compare as run_variants
@@ -254,6 +305,12 @@ def compare(
         click.echo(f"comparison written to {json_path}")
     for file in plot_comparison(result["variants"], plot_dir) if plot_dir else ():
         click.echo(f"plot written to {file}", err=json_path == "-")
+    if report:
+        from qsim.report.bundle import write_compare_report
+
+        first = next(iter(result["variants"].values()))
+        folder = write_compare_report(result, _command_line(first["seed"]), report_dir)
+        click.echo(f"report written to {folder / 'report.html'}", err=json_path == "-")
 
 
 @main.command()

@@ -9,10 +9,42 @@ import numpy as np
 
 from qsim.sketch import LogSketch
 
-__all__ = ["PERCENTILES", "distribution_summary", "mean_interval", "sketch_summary"]
+__all__ = [
+    "PERCENTILES",
+    "QUANTILE_GRID",
+    "distribution_summary",
+    "mean_interval",
+    "quantile_grid",
+    "sketch_quantiles",
+    "sketch_summary",
+]
 
 PERCENTILES: dict[str, float] = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}
 """The percentiles every latency and wait summary reports, by their JSON key."""
+
+QUANTILE_GRID: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.025, *(round(0.05 * i, 2) for i in range(1, 19)), 0.925, 0.95, 0.96,
+    0.97, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999,
+)  # fmt: skip
+"""Levels of the compact quantile grid each queue's latency keeps (dense in the tail), from
+which reports draw CDFs and histograms; keyed in JSON by ``f"{level:g}"``."""
+
+
+def quantile_grid(values: np.ndarray) -> dict[str, float | None]:
+    """``values`` at each level of :data:`QUANTILE_GRID` (exact order statistics, numpy's
+    linear interpolation; all None when empty)."""
+    keys = [f"{level:g}" for level in QUANTILE_GRID]
+    if values.size == 0:
+        return dict.fromkeys(keys)
+    return dict(zip(keys, np.quantile(values, QUANTILE_GRID).tolist(), strict=True))
+
+
+def sketch_quantiles(sketch: LogSketch) -> dict[str, float | None]:
+    """The same grid as :func:`quantile_grid`, from a sketch (within its relative accuracy)."""
+    keys = [f"{level:g}" for level in QUANTILE_GRID]
+    if sketch.count == 0:
+        return dict.fromkeys(keys)
+    return {key: sketch.quantile(level) for key, level in zip(keys, QUANTILE_GRID, strict=True)}
 
 
 def distribution_summary(values: np.ndarray) -> dict[str, float | None]:

@@ -14,7 +14,13 @@ import numpy as np
 from qsim.engine import RunResult
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
-from qsim.stats import distribution_summary, mean_interval, sketch_summary
+from qsim.stats import (
+    distribution_summary,
+    mean_interval,
+    quantile_grid,
+    sketch_quantiles,
+    sketch_summary,
+)
 from qsim.warmup import Detected
 from qsim.warmup import section as warmup_section
 
@@ -36,6 +42,13 @@ def _latency_figures(run: RunResult, by: str, index: int) -> Figures:
         "latency_s": distribution_summary(run.records["latency"][mask]),
         "wait_s": distribution_summary(run.records["wait"][mask]),
     }
+
+
+def _latency_grid(run: RunResult, index: int) -> dict[str, float | None]:
+    """A queue's latency at each level of :data:`QUANTILE_GRID` (for CDF plots)."""
+    if run.sketches is not None:
+        return sketch_quantiles(run.sketches.get(("latency", "queue", index), LogSketch()))
+    return quantile_grid(run.records["latency"][run.records["queue"] == index])
 
 
 def _completed(run: RunResult, by: str, index: int) -> int:
@@ -101,6 +114,7 @@ def _queue_figures(run: RunResult) -> Figures:
             "unacked_final": queue.unacked_final,
             "throughput_per_s": queue.completions / run.window,
             **_latency_figures(run, "queue", index),
+            "latency_quantiles_s": _latency_grid(run, index),
             "backlog": {
                 "mean": queue.backlog_mean,
                 "max": queue.backlog_max,
@@ -185,6 +199,30 @@ def _combine(items: list[Any]) -> tuple[Any, Any]:
     return mean, list(interval) if interval else None
 
 
+def _rate(time: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-second rate over the interval ending at each sample (0 at the first sample)."""
+    rate = np.zeros_like(counts)
+    spans = np.diff(time)
+    rate[1:] = np.divide(np.diff(counts), spans, out=np.zeros_like(spans), where=spans > 0)
+    return rate
+
+
+def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:
+    """One queue's sampled series: mean over replications, the backlog's range across them, and
+    publish and ack rates per second."""
+    ready = np.array([s[f"{name}:ready"][:length] for s in series])
+    entry = {
+        "ready": ready.mean(axis=0).tolist(),
+        "unacked": np.mean([s[f"{name}:unacked"][:length] for s in series], axis=0).tolist(),
+        "ready_min": ready.min(axis=0).tolist(),
+        "ready_max": ready.max(axis=0).tolist(),
+    }
+    for field, key in (("published", "publish_rate"), ("acked", "ack_rate")):
+        rates = [_rate(s["time"][:length], s[f"{name}:{field}"][:length]) for s in series]
+        entry[key] = np.mean(rates, axis=0).tolist()
+    return entry
+
+
 def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -> Figures:
     series = list(runs)
     length = min(len(s["time"]) for s in series)
@@ -192,18 +230,15 @@ def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -
     pools = [
         key.removeprefix("pool:").removesuffix(":replicas")
         for key in series[0]
-        if key.startswith("pool:")
+        if key.startswith("pool:") and key.endswith(":replicas")
     ]
     return {
         "time_s": mean["time"].tolist(),
-        "pools": {name: {"replicas": mean[f"pool:{name}:replicas"].tolist()} for name in pools},
-        "queues": {
-            name: {
-                "ready": mean[f"{name}:ready"].tolist(),
-                "unacked": mean[f"{name}:unacked"].tolist(),
-            }
-            for name in queues
+        "pools": {
+            name: {field: mean[f"pool:{name}:{field}"].tolist() for field in ("replicas", "busy")}
+            for name in pools
         },
+        "queues": {name: _queue_series(series, name, length) for name in queues},
     }
 
 

@@ -226,8 +226,9 @@ class Model:
     def _sample(self, _event: Timeout) -> None:
         row = [self.env.now]
         for queue in self.queues:
-            row += [len(queue.ready), queue.unacked]
-        row += [len(pool.replicas) for pool in self.replica_pools]
+            row += [len(queue.ready), queue.unacked, queue.published, queue.acked]
+        for pool in self.replica_pools:
+            row += [len(pool.replicas), sum(replica.busy for replica in pool.replicas)]
         self.series.append(row)
         step = self.scenario.timeseries_interval
         if self.env.now + step <= self.scenario.duration + 1e-9:
@@ -328,15 +329,27 @@ class Model:
         )
 
     def _timeseries(self) -> dict[str, np.ndarray]:
+        """Sampled series by key: per queue ready and unacked messages and the published and
+        acked counts so far (``NAME:ready``...), per pool replicas and busy workers
+        (``pool:NAME:replicas``, ``pool:NAME:busy``), all at the sample instants ``time``."""
         series = np.asarray(self.series, dtype=float)
         timeseries = {"time": series[:, 0]}
-        for i, queue in enumerate(self.queues):
-            timeseries[f"{queue.name}:ready"] = series[:, 1 + 2 * i]
-            timeseries[f"{queue.name}:unacked"] = series[:, 2 + 2 * i]
-        first_pool = 1 + 2 * len(self.queues)
-        for i, pool in enumerate(self.replica_pools):
-            timeseries[f"pool:{pool.name}:replicas"] = series[:, first_pool + i]
+        column = 1
+        for queue in self.queues:
+            for field in QUEUE_SERIES:
+                timeseries[f"{queue.name}:{field}"] = series[:, column]
+                column += 1
+        for pool in self.replica_pools:
+            for field in POOL_SERIES:
+                timeseries[f"pool:{pool.name}:{field}"] = series[:, column]
+                column += 1
         return timeseries
+
+
+QUEUE_SERIES = ("ready", "unacked", "published", "acked")
+"""What each sample records per queue, in order (published and acked: counts so far)."""
+POOL_SERIES = ("replicas", "busy")
+"""What each sample records per pool, in order (busy: workers processing a message)."""
 
 
 PUBLISHER_STATES = ("produced", "routed", "unroutable", "publish_failed", "buffered", "in_flight")

@@ -148,9 +148,15 @@ def render_comparison(summaries: Summaries, console: Console | None = None) -> N
 
 
 def _overlay(
-    summaries: Summaries, path: tuple[str, ...], title: str, ylabel: str, file: Path
+    summaries: Summaries,
+    path: tuple[str, ...],
+    title: str,
+    ylabel: str,
+    file: Path,
+    formats: tuple[str, ...] = ("png",),
 ) -> bool:
-    """A PNG with a line per variant of the series at ``timeseries/path``; False if none has it."""
+    """A plot (``file`` in each of ``formats``) with a line per variant of the series at
+    ``timeseries/path``; False if none has it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,14 +182,18 @@ def _overlay(
     axes.grid(alpha=0.3)
     axes.legend(title="variant")
     figure.tight_layout()
-    figure.savefig(file, dpi=110)
+    for suffix in formats:
+        figure.savefig(file.with_suffix(f".{suffix}"), dpi=110)
     plt.close(figure)
     return True
 
 
-def plot_comparison(summaries: Summaries, folder: Path) -> list[Path]:
-    """Write backlog-over-time PNGs per queue (and replicas-over-time per pool when the
-    summaries' time series carry them) into ``folder``; return the files written."""
+def plot_comparison(
+    summaries: Summaries, folder: Path, formats: tuple[str, ...] = ("png",)
+) -> list[Path]:
+    """Write backlog-over-time plots per queue (and replicas-over-time per pool when the
+    summaries' time series carry them) into ``folder``, in each of ``formats``; return the
+    files written (their first format)."""
     folder.mkdir(parents=True, exist_ok=True)
     first = next(iter(summaries.values())).get("timeseries", {})
     plots = [
@@ -198,5 +208,5 @@ def plot_comparison(summaries: Summaries, folder: Path) -> list[Path]:
     return [
         file
         for path, title, ylabel, file in plots
-        if _overlay(summaries, path, title, ylabel, file)
+        if _overlay(summaries, path, title, ylabel, file, formats)
     ]

@@ -1,0 +1,70 @@
+"""A report as plain data: sections of paragraphs, lists, tables, images and code.
+
+Built once from the results (:mod:`qsim.report.review`), rendered by :mod:`qsim.report.html`
+and :mod:`qsim.report.markdown`, so both say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Block", "Bullets", "Code", "Document", "Image", "Paragraph", "Section", "Table"]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list of plain-text items."""
+
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: a header row, body rows (all text) and an optional note below it."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Image:
+    """A plot written next to the report as ``name.png`` and ``name.svg``."""
+
+    name: str
+    title: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Code:
+    """Text shown verbatim (a command)."""
+
+    text: str
+
+
+Block = Paragraph | Bullets | Table | Image | Code
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the report."""
+
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """The whole report: a title, a one-line subtitle and its sections."""
+
+    title: str
+    subtitle: str
+    sections: tuple[Section, ...] = field(default_factory=tuple)
