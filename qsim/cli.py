@@ -269,7 +269,7 @@ def _write_json(json_path: str, result: dict[str, Any]) -> None:
 @_run_options
 @click.option(
     "--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Write PNGs overlaying the variants (backlog over time) into this folder.",
+    help="Write PNGs overlaying the variants (backlog, replicas, latency CDF) into this folder.",
 )  # fmt: skip
 @_precision_options
 @_report_options

@@ -223,6 +223,15 @@ def test_plot_writes_a_backlog_png_per_queue(write_file, tmp_path):
     assert written == ["backlog-orders.png", "backlog-orders.retry.png"]
 
 
+def test_plot_writes_a_latency_cdf_per_queue_with_completed_messages(write_file, tmp_path):
+    """``--plot DIR`` overlays the variants' latency CDFs; orders.retry gets none: nothing
+    completed there, so no variant has a latency grid for it."""
+    result = qsim("compare", write_file("s.yaml", BASE + VARIANTS), "--plot", tmp_path / "plots")
+    assert result.exit_code == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "plots").glob("latency-cdf-*.png"))
+    assert written == ["latency-cdf-orders.png"]
+
+
 def test_malformed_variants_section_is_located(write_file):
     """A variant without a name is one line at its key, exit status 2."""
     result = qsim("compare", write_file("s.yaml", f"{BASE}variants:\n  - overrides: {{}}\n"))

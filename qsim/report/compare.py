@@ -188,12 +188,45 @@ def _overlay(
     return True
 
 
+def _cdf_overlay(
+    summaries: Summaries, queue: str, file: Path, formats: tuple[str, ...] = ("png",)
+) -> bool:
+    """Latency CDFs of ``queue``, a line per variant, on a log latency axis (from each
+    summary's quantile grid); False if no variant has one."""
+    import matplotlib.pyplot as plt
+
+    from qsim.report.plots import latency_grid, log_seconds_axis, slo_line  # selects Agg
+
+    grids = {n: latency_grid(s["queues"].get(queue, {})) for n, s in summaries.items()}
+    grids = {n: g for n, g in grids.items() if g[0].size >= 2}
+    if not grids:
+        return False
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    for (name, (levels, values)), style in zip(
+        grids.items(), itertools.cycle(LINE_STYLES), strict=False
+    ):
+        axes.plot(values, levels, label=name, linestyle=style, linewidth=1.4)
+    slo_line(axes, next(iter(summaries.values())), horizontal=True)
+    log_seconds_axis(axes)
+    axes.set(
+        title=f"Latency of {queue}, cumulative (quantiles averaged over replications)",
+        xlabel="latency (s, log scale)", ylabel="share of messages within", ylim=(0, 1.02),
+    )  # fmt: skip
+    axes.grid(alpha=0.3)
+    axes.legend(title="variant", loc="lower right")
+    figure.tight_layout()
+    for suffix in formats:
+        figure.savefig(file.with_suffix(f".{suffix}"), dpi=110)
+    plt.close(figure)
+    return True
+
+
 def plot_comparison(
     summaries: Summaries, folder: Path, formats: tuple[str, ...] = ("png",)
 ) -> list[Path]:
-    """Write backlog-over-time plots per queue (and replicas-over-time per pool when the
-    summaries' time series carry them) into ``folder``, in each of ``formats``; return the
-    files written (their first format)."""
+    """Write backlog-over-time plots and latency CDFs per queue (and replicas-over-time per pool
+    when the summaries' time series carry them) into ``folder``, in each of ``formats``; return
+    the files written (their first format)."""
     folder.mkdir(parents=True, exist_ok=True)
     first = next(iter(summaries.values())).get("timeseries", {})
     plots = [
@@ -205,8 +238,10 @@ def plot_comparison(
          folder / f"replicas-{p}.png")
         for p in first.get("pools", {})
     ]  # fmt: skip
-    return [
+    written = [
         file
         for path, title, ylabel, file in plots
         if _overlay(summaries, path, title, ylabel, file, formats)
     ]
+    cdfs = {q: folder / f"latency-cdf-{q}.png" for q in first.get("queues", {})}
+    return written + [f for q, f in cdfs.items() if _cdf_overlay(summaries, q, f, formats)]

@@ -190,7 +190,7 @@ def utilization_plot(summary: Summary) -> Figure | None:
     return _pool_panels(summary, "Utilization (mean over replications)", "busy (%)", draw)
 
 
-def _grid(figures: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def latency_grid(figures: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Levels and positive latencies of a queue's quantile grid (empty if it has none)."""
     grid = figures.get("latency_quantiles_s") or {}
     pairs = sorted((float(k), v) for k, v in grid.items() if v is not None and v > 0)
@@ -200,11 +200,11 @@ def _grid(figures: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _latency_queues(summary: Summary) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    grids = {name: _grid(figures) for name, figures in summary["queues"].items()}
+    grids = {name: latency_grid(figures) for name, figures in summary["queues"].items()}
     return {name: grid for name, grid in grids.items() if grid[0].size >= 2}
 
 
-def _slo_line(ax: Axes, summary: Summary, horizontal: bool) -> None:
+def slo_line(ax: Axes, summary: Summary, horizontal: bool) -> None:
     slo = summary["resolved_scenario"].get("slo")
     if not slo:
         return
@@ -214,7 +214,7 @@ def _slo_line(ax: Axes, summary: Summary, horizontal: bool) -> None:
         ax.axhline(slo["percentile"] / 100, color="C3", ls=":", lw=1)
 
 
-def _log_seconds(ax: Axes) -> None:
+def log_seconds_axis(ax: Axes) -> None:
     """A log latency axis labelled in plain seconds (0.1, 1, 10), readable in print."""
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
@@ -228,8 +228,8 @@ def latency_cdf_plot(summary: Summary) -> Figure | None:
     figure, ax = plt.subplots()
     for (name, (levels, values)), color in zip(queues.items(), itertools.cycle(COLORS)):
         ax.plot(values, levels, color=color, lw=1.5, marker=".", ms=4, label=name)
-    _slo_line(ax, summary, horizontal=True)
-    _log_seconds(ax)
+    slo_line(ax, summary, horizontal=True)
+    log_seconds_axis(ax)
     ax.set(
         title="Latency (publish -> ack), cumulative",
         xlabel="latency (s, log scale)",
@@ -260,8 +260,8 @@ def latency_histogram_plot(summary: Summary) -> Figure | None:
             fill=len(queues) == 1,
             alpha=0.6 if len(queues) == 1 else 1.0,
         )
-    _slo_line(ax, summary, horizontal=False)
-    _log_seconds(ax)
+    slo_line(ax, summary, horizontal=False)
+    log_seconds_axis(ax)
     ax.set(
         title="Latency (publish -> ack), histogram",
         xlabel="latency (s, log scale)",
