@@ -217,6 +217,10 @@ def compare(
 @click.option(
     "--duration", callback=_duration_option, help="Override the duration (scenario time), e.g. 2m."
 )
+@click.option(
+    "--replications", type=click.IntRange(1, 100_000),
+    help="Simulated replications (default: the scenario's); 2+ adds one run's 95% range.",
+)  # fmt: skip
 @click.option("--band", type=click.FloatRange(min=0), default=0.15, show_default=True,
               help="Relative agreement band (fractions: 3 points).")  # fmt: skip
 @click.option(
@@ -224,8 +228,8 @@ def compare(
 )
 @_explained
 def live(
-    file: Path, url: str, time_scale: float, duration: float | None, band: float,
-    json_path: str | None,
+    file: Path, url: str, time_scale: float, duration: float | None, replications: int | None,
+    band: float, json_path: str | None,
 ) -> None:  # fmt: skip
     """Run FILE's producers and consumers against a real RabbitMQ and compare with simulation."""
     try:
@@ -234,7 +238,7 @@ def live(
         raise QsimError("qsim live needs pika: pip install 'qsim[live]'") from None
     from qsim.report.live import render_live
 
-    scenario = with_overrides(load_scenario(file), duration=duration)
+    scenario = with_overrides(load_scenario(file), duration=duration, replications=replications)
     settings = LiveSettings(url, time_scale, Band(relative=band), os.cpu_count() or 1)
     result = run_live(scenario, settings)
     if json_path == "-":

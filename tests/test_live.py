@@ -21,7 +21,9 @@ from conftest import scenario_from
 from qsim.cli import main
 from qsim.errors import QsimError
 from qsim.live import Band, LiveSettings, agreement_rows, check_supported, queue_arguments, run_live
+from qsim.live.clock import Clock
 from qsim.live.session import broker_parameters
+from qsim.live.tally import Tally, Window
 from qsim.live.topology import Names, declare, delete
 from qsim.scenario import load_scenario
 
@@ -212,10 +214,44 @@ def test_agreement_is_relative_for_times_and_in_points_for_fractions():
     assert not any(row.agrees for row in agreement_rows(sim, far, Band()))
 
 
+def test_with_replications_a_live_figure_inside_one_runs_range_agrees():
+    """Latency 1.5 against a mean of 1.0 over 3 replications with interval [0.9, 1.1]: one run
+    scatters by 0.1 x sqrt(4) = 0.2, so 1.5 is outside; with [0.7, 1.3] by 0.3 x 2 = 0.6: inside."""
+    live = _figures(latency_s={"mean": 1.5})
+
+    def simulated(interval: list[float]) -> dict[str, Any]:
+        summary = _figures(latency_s={"mean": 1.0})
+        return {
+            **summary,
+            "replications": 3,
+            "ci95": {"queues": {"q": {"latency_s": {"mean": interval}}}},
+        }
+
+    (narrow,) = agreement_rows(simulated([0.9, 1.1]), live)
+    (wide,) = agreement_rows(simulated([0.7, 1.3]), live)
+    assert narrow.one_run == pytest.approx((0.8, 1.2)) and not narrow.agrees
+    assert wide.one_run == pytest.approx((0.4, 1.6)) and wide.agrees
+
+
 def test_small_backlogs_agree_within_one_message():
     """A backlog of 0.4 against 0.2 messages is 100% off but within the absolute band."""
     rows = agreement_rows(_figures(backlog={"mean": 0.2}), _figures(backlog={"mean": 0.4}))
     assert [row.agrees for row in rows] == [True]
+
+
+def test_live_records_become_scenario_seconds_and_respect_the_warm_up():
+    """At time scale 0.1, 0.4 s of wall-clock latency is 4 scenario seconds; a message published
+    before the warm-up is left out of latency but its ack counts toward throughput."""
+    scenario = scenario_from(
+        "name: s\nduration: 10s\nproducers: [{name: p, to: q, rate: 1/s}]\nqueues: [{name: q}]"
+    )
+    tally = Tally(Clock(0.1, start=1000.0))
+    tally.completed("q", published=1000.1, started=1000.2, ended=1000.5)  # scenario 1 s, 2 s, 5 s
+    tally.completed("q", published=1000.3, started=1000.3, ended=1000.6)  # published at 3 s
+    figures = tally.figures(scenario, Window(start=2.0, end=10.0))["queues"]["q"]
+    assert figures["latency_s"]["mean"] == pytest.approx(3.0)
+    assert figures["wait_s"]["mean"] == pytest.approx(0.0)
+    assert figures["throughput_per_s"] == pytest.approx(2 / 8)
 
 
 def _live(*args: str) -> Any:

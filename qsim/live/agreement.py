@@ -7,15 +7,21 @@ Each row is one figure of one queue. Its kind says how the two are compared:
   ``band.absolute`` (a backlog of 0.2 against 0.4 messages is agreement, not a 100% miss);
 - ``fraction`` (rejected, expired, dropped, as fractions of the messages published to the
   queue): ``|live - sim| <= band.points``, the difference in percentage points.
+
+With two or more simulated replications a live figure also agrees when it lies in the 95%
+prediction interval of one more replication, ``mean +- h * sqrt(n + 1)`` where ``h`` is the
+half-width of the mean's Student-t interval over ``n`` replications (the live run is one run, so
+it scatters as one replication does, not as their mean).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["KINDS", "QUEUE_FIGURES", "Band", "Row", "agreement_rows"]
+__all__ = ["KINDS", "QUEUE_FIGURES", "Band", "Row", "Sides", "agreement_rows", "one_run_interval"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,8 @@ class Band:
         return (
             f"times, rates, counts and backlogs within {self.relative:.0%} "
             f"(backlogs and counts also within {self.absolute:g}); "
-            f"fractions within {self.points * 100:g} points"
+            f"fractions within {self.points * 100:g} points; or, with simulated replications, "
+            "inside one run's 95% range"
         )
 
 
@@ -86,6 +93,7 @@ class Row:
     live: float
     difference: float | None
     agrees: bool
+    one_run: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The row as a JSON object."""
@@ -115,29 +123,55 @@ def _difference(sim: float, live: float, kind: str) -> float | None:
     return (live - sim) / abs(sim) if sim else None
 
 
-def _row(
-    queue: str, sim: dict[str, Any], live: dict[str, Any], figure: Any, band: Band
-) -> Row | None:
+def one_run_interval(
+    mean: float, interval: list[float] | None, replications: int
+) -> tuple[float, float] | None:
+    """The 95% prediction interval of one more replication, from the mean's interval."""
+    if not interval or replications < 2:
+        return None
+    half = (interval[1] - interval[0]) / 2 * math.sqrt(replications + 1)
+    return (mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class Sides:
+    """One queue's figures: simulated (with intervals, if replicated) and live."""
+
+    simulated: dict[str, Any]
+    intervals: dict[str, Any]
+    replications: int
+    live: dict[str, Any]
+
+
+def _row(queue: str, sides: Sides, figure: Any, band: Band) -> Row | None:
     label, path, kind = figure
-    simulated, measured = _value(sim, path, kind), _value(live, path, kind)
+    simulated, measured = _value(sides.simulated, path, kind), _value(sides.live, path, kind)
     if simulated is None or measured is None or simulated == measured == 0:
         return None
-    agrees = KINDS[kind](simulated, measured, band)
-    return Row(
-        queue, label, kind, simulated, measured, _difference(simulated, measured, kind), agrees
+    one_run = None
+    if kind != "fraction":
+        one_run = one_run_interval(simulated, _at(sides.intervals, path), sides.replications)
+    agrees = KINDS[kind](simulated, measured, band) or (
+        one_run is not None and one_run[0] <= measured <= one_run[1]
     )
+    difference = _difference(simulated, measured, kind)
+    return Row(queue, label, kind, simulated, measured, difference, agrees, one_run)
 
 
 def agreement_rows(
     simulated: dict[str, Any], live: dict[str, Any], band: Band = Band()
 ) -> list[Row]:
-    """Rows for every figure both sides have (and not both zero), queue by queue, from the
-    ``queues`` sections of a run summary and of the live figures."""
+    """Rows for every figure both sides have (and not both zero), queue by queue, from a run
+    summary (its ``queues`` and ``ci95``) and the live figures."""
     rows = []
+    intervals = (simulated.get("ci95") or {}).get("queues") or {}
     for queue, sim_figures in simulated["queues"].items():
-        live_figures = live["queues"].get(queue, {})
+        sides = Sides(
+            sim_figures, intervals.get(queue) or {}, simulated.get("replications", 1),
+            live["queues"].get(queue, {}),
+        )  # fmt: skip
         for figure in QUEUE_FIGURES:
-            row = _row(queue, sim_figures, live_figures, figure, band)
+            row = _row(queue, sides, figure, band)
             if row is not None:
                 rows.append(row)
     return rows

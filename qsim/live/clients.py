@@ -32,6 +32,7 @@ __all__ = [
     "BacklogSampler",
     "ConsumerClient",
     "Context",
+    "Crashes",
     "ProducerClient",
     "SharedDraw",
     "connect",

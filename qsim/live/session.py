@@ -12,6 +12,7 @@ from typing import Any
 
 import pika
 
+from qsim.engine.simulation import UNIFORM01
 from qsim.errors import QsimError, one_line
 from qsim.live.agreement import Band, agreement_rows
 from qsim.live.clients import (
@@ -63,12 +64,13 @@ def broker_parameters(url: str) -> pika.URLParameters:
     return parameters
 
 
-def _pool_client(context: Context, pool: ConsumerPool) -> list[Client]:
+def _replicas(context: Context, pool: ConsumerPool) -> list[Client]:
     """The replicas of ``pool``, sharing the pool's streams as the simulation does."""
     prefix = f"pool:{pool.name}"
     service = SharedDraw(pool.service_time, context.rng(f"{prefix}:service"))
-    uniform = _uniform()
-    failures = SharedDraw(uniform, context.rng(f"{prefix}:failures")) if pool.failures.any else None
+    failures = None
+    if pool.failures.any:
+        failures = SharedDraw(UNIFORM01, context.rng(f"{prefix}:failures"))
     crashes = None
     if pool.crash is not None:
         crashes = Crashes(
@@ -81,19 +83,13 @@ def _pool_client(context: Context, pool: ConsumerPool) -> list[Client]:
     ]
 
 
-def _uniform() -> Any:
-    from qsim.distributions import Uniform
-
-    return Uniform[float].model_validate({"dist": "uniform", "low": 0.0, "high": 1.0})
-
-
 def _play(context: Context) -> None:
     """Start every client, wait out the scaled duration (or an error), stop and join them."""
     scenario, clock = context.scenario, context.clock
     interval = max(scenario.timeseries_interval, MIN_SAMPLE_INTERVAL / clock.scale)
     clients: list[Client] = [BacklogSampler(context, interval)]
     for pool in scenario.consumers:
-        clients += _pool_client(context, pool)
+        clients += _replicas(context, pool)
     clients += [ProducerClient(context, producer) for producer in scenario.producers]
     clock.start = time.time()
     try:

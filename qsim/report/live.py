@@ -37,16 +37,27 @@ def live_table(result: dict[str, Any]) -> Table:
         title=f"{result['scenario']}: simulated vs live (time scale {result['time_scale']:g})",
         caption=f"agreement band: {result['band']['description']}",
     )
-    for name in ("queue", "figure", "simulated", "live", "difference", ""):
+    ranges = any(row["one_run"] for row in result["comparison"])
+    columns = ["queue", "figure", "simulated", *(["one run (95%)"] if ranges else []), "live"]
+    for name in (*columns, "difference", ""):
         table.add_column(name, justify="left" if name in ("queue", "figure", "") else "right")
     for row in result["comparison"]:
         kind, figure = row["kind"], row["figure"]
+        one_run = row["one_run"]
+        span = [_span(kind, figure, one_run)] if ranges else []
         table.add_row(
-            row["queue"], figure, _cell(kind, figure, row["simulated"]),
+            row["queue"], figure, _cell(kind, figure, row["simulated"]), *span,
             _cell(kind, figure, row["live"]), _difference(row),
             "ok" if row["agrees"] else "[bold red]OUTSIDE[/]",
         )  # fmt: skip
     return table
+
+
+def _span(kind: str, figure: str, one_run: list[float] | None) -> str:
+    if not one_run:
+        return "-"
+    low, high = (_cell(kind, figure, max(0.0, value)) for value in one_run)
+    return f"{low} - {high}"
 
 
 def render_live(result: dict[str, Any]) -> None:
