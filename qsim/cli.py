@@ -373,3 +373,49 @@ def fit(
     if json_path:
         _write_json(json_path, result)
         click.echo(f"fit written to {json_path}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--amqp", "url", required=True, envvar="QSIM_AMQP_URL", metavar="URL",
+    help="Broker to run against, e.g. amqp://guest:guest@127.0.0.1:5672/ (or $QSIM_AMQP_URL).",
+)  # fmt: skip
+@click.option(
+    "--time-scale", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
+    help="Wall-clock seconds per scenario second (0.05: a 1-minute scenario runs 3 s live).",
+)  # fmt: skip
+@click.option(
+    "--duration", callback=_duration_option, help="Override the duration (scenario time), e.g. 2m."
+)
+@click.option(
+    "--replications", type=click.IntRange(1, 100_000),
+    help="Simulated replications (default: the scenario's); 2+ adds one run's 95% range.",
+)  # fmt: skip
+@click.option("--band", type=click.FloatRange(min=0), default=0.15, show_default=True,
+              help="Relative agreement band (fractions: 3 points).")  # fmt: skip
+@click.option(
+    "--json", "json_path", metavar="PATH|-", help="Write both figure sets as JSON (- for stdout)."
+)
+@_explained
+def live(
+    file: Path, url: str, time_scale: float, duration: float | None, replications: int | None,
+    band: float, json_path: str | None,
+) -> None:  # fmt: skip
+    """Run FILE's producers and consumers against a real RabbitMQ and compare with simulation."""
+    try:
+        from qsim.live import Band, LiveSettings, run_live
+    except ImportError:
+        raise QsimError("qsim live needs pika: pip install 'qsim[live]'") from None
+    from qsim.report.live import render_live
+
+    scenario = with_overrides(load_scenario(file), duration=duration, replications=replications)
+    settings = LiveSettings(url, time_scale, Band(relative=band), os.cpu_count() or 1)
+    result = run_live(scenario, settings)
+    if json_path == "-":
+        click.echo(json.dumps(result, indent=2))
+        return
+    render_live(result)
+    if json_path:
+        _write_json(json_path, result)
+        click.echo(f"live comparison written to {json_path}")

@@ -1,0 +1,411 @@
+"""The live clients, one thread and one pika ``BlockingConnection`` each (pika connections are
+not thread-safe): producers publish on schedule, consumers work and settle, a sampler reads
+backlogs from the broker. Any error stops the run and is kept for the session to report.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pika
+import pika.exceptions
+
+from qsim.distributions import Distribution
+from qsim.engine.arrivals import arrival_times
+from qsim.engine.sampler import Sampler
+from qsim.engine.simulation import UNIFORM01
+from qsim.errors import QsimError
+from qsim.live.clock import Clock
+from qsim.live.tally import Tally
+from qsim.live.topology import Names
+from qsim.scenario import ConsumerPool, Producer, Scenario
+from qsim.streams import stream
+
+__all__ = [
+    "BacklogSampler",
+    "ConsumerClient",
+    "Context",
+    "Crashes",
+    "ProducerClient",
+    "ServiceTimes",
+    "SharedDraw",
+    "connect",
+    "drain_dead_letters",
+]
+
+POLL = 0.02
+"""Wall seconds a consumer waits for a delivery before checking for a stop or a crash."""
+CRASH_SETTLE = 0.02
+"""Wall seconds a crashing consumer reads deliveries in flight, so it counts what it holds."""
+MICRO = 1_000_000
+"""Headers carry times in integer microseconds and uniforms in millionths (AMQP tables, as
+pika writes them, hold no floats)."""
+DEATH_FIGURES = {"expired": "expired", "delivery_limit": "over_limit"}
+"""x-death reasons that a queue's own counters name (besides ``dead_lettered``)."""
+
+
+def connect(parameters: pika.URLParameters) -> pika.BlockingConnection:
+    """A blocking connection; an unreachable broker is a one-line :class:`QsimError`."""
+    try:
+        return pika.BlockingConnection(parameters)
+    except pika.exceptions.AMQPError as exc:
+        where = f"{parameters.host}:{parameters.port}"
+        reason = str(exc) or type(exc).__name__
+        raise QsimError(f"cannot reach the broker at {where}: {reason}") from None
+
+
+@dataclass
+class Context:
+    """What every client of one run shares."""
+
+    parameters: pika.URLParameters
+    scenario: Scenario
+    names: Names
+    clock: Clock
+    tally: Tally
+    duration: float
+    errors: list[BaseException] = field(default_factory=list)
+    works: dict[str, SharedDraw] = field(default_factory=dict)
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The stream the simulation's replication 0 uses for ``name``."""
+        return stream(self.scenario.seed, 0, name)
+
+    def work_draws(self, queue: str) -> SharedDraw:
+        """The ``work`` draws of messages entering ``queue`` (one stream per queue, shared by
+        the producers publishing to it, as simulated: see :class:`qsim.engine.message.Message`)."""
+        if queue not in self.works:
+            self.works[queue] = SharedDraw(UNIFORM01, self.rng(f"queue:{queue}:work"))
+        return self.works[queue]
+
+
+class SharedDraw:
+    """Draws of one distribution, shared by threads (one stream per pool, as simulated)."""
+
+    def __init__(self, dist: Distribution[float], rng: np.random.Generator) -> None:
+        self._sampler = Sampler(dist, rng)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        """The next draw."""
+        with self._lock:
+            return self._sampler()
+
+
+class ServiceTimes:
+    """A pool's service times as simulated: a first delivery takes the time its message's own
+    ``work`` draw (header ``qsim-work``) maps to; a redelivery, or a message without the header
+    (routed through an exchange), draws afresh from the pool's stream."""
+
+    def __init__(self, dist: Distribution[float], fresh: SharedDraw) -> None:
+        self._quantile = dist.quantile()
+        self._fresh = fresh
+
+    def __call__(self, work: float | None) -> float:
+        """The service time of a delivery whose message carries ``work`` (None: draw one)."""
+        return self._quantile(self._fresh() if work is None else work)
+
+
+class Client(threading.Thread):
+    """A daemon thread that stops the whole run if it fails."""
+
+    def __init__(self, context: Context, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.context = context
+
+    def run(self) -> None:
+        """Do the work; keep any error and stop every other client."""
+        try:
+            self.work()
+        except Exception as exc:  # reported by the session as one line
+            self.context.errors.append(exc)
+            self.context.clock.stop.set()
+
+    def work(self) -> None:
+        """The client's job (subclasses)."""
+        raise NotImplementedError
+
+
+def _key_chooser(keys: dict[str, float] | None, rng: np.random.Generator) -> Callable[[], str]:
+    """A routing key per publish: the only one, or weighted keys drawn as simulated."""
+    if not keys:
+        return lambda: ""
+    names = list(keys)
+    total = sum(keys.values())
+    cumulative = [weight / total for weight in itertools.accumulate(keys.values())]
+    return lambda: names[min(bisect.bisect_right(cumulative, rng.random()), len(names) - 1)]
+
+
+def _optional(dist: Distribution[float] | None, rng: np.random.Generator) -> Callable[[], Any]:
+    return (lambda: None) if dist is None else Sampler(dist, rng)
+
+
+class ProducerClient(Client):
+    """Publishes at the producer's arrival times (same stream as the simulation), with
+    publisher confirms: a nack is a message the queue refused (``reject-publish``)."""
+
+    def __init__(self, context: Context, spec: Producer) -> None:
+        super().__init__(context, f"producer:{spec.name}")
+        self.spec = spec
+        prefix = f"producer:{spec.name}"
+        self.times = arrival_times(spec, context.rng(f"{prefix}:arrivals"))
+        self.key = _key_chooser(spec.routing_key, context.rng(f"{prefix}:routing"))
+        self.ttl = _optional(spec.ttl, context.rng(f"{prefix}:ttl"))
+        self.priority = _optional(spec.priority, context.rng(f"{prefix}:priority"))
+        self.size = _optional(spec.size, context.rng(f"{prefix}:size"))
+        self.coin = context.rng(f"live:{prefix}:poison")
+        queues = {q.name for q in context.scenario.queues}
+        self.direct = spec.to if spec.to in queues else None
+        self.message_work = context.work_draws(spec.to) if self.direct else None
+
+    def work(self) -> None:
+        """Publish until the run's duration or the producer's count."""
+        context = self.context
+        connection = connect(context.parameters)
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            for number, at in enumerate(self.times):
+                if at >= context.duration or not context.clock.sleep_until(at):
+                    break
+                self._publish(channel, number)
+        finally:
+            connection.close()
+
+    def _properties(self, number: int) -> tuple[Any, float | None]:
+        ttl, priority, size = self.ttl(), self.priority(), self.size()
+        scale = self.context.clock.scale
+        headers = {
+            "qsim-published": round(time.time() * MICRO),
+            "qsim-flow": f"{self.spec.name}:{number}",
+            "qsim-u": int(self.coin.integers(MICRO)),
+        }
+        if self.message_work is not None:
+            headers["qsim-work"] = repr(self.message_work())  # pika's tables carry no floats
+        return pika.BasicProperties(
+            delivery_mode=2 if self.spec.persistent else 1,
+            priority=None if priority is None else max(0, round(priority)),
+            expiration=None if ttl is None else str(max(0, round(ttl * scale * 1000))),
+            headers=headers,
+        ), size
+
+    def _publish(self, channel: Any, number: int) -> None:
+        names, spec = self.context.names, self.spec
+        properties, size = self._properties(number)
+        body = b"x" * (0 if size is None else int(size))
+        exchange, key = ("", names(spec.to)) if self.direct else (names(spec.to), self.key())
+        tally = self.context.tally
+        try:
+            channel.basic_publish(exchange, key, body, properties)
+            outcome = "published"
+        except pika.exceptions.NackError:
+            outcome = "rejected"
+        tally.count("producer", spec.name, outcome)
+        if self.direct:
+            tally.count("queue", self.direct, "published")
+            if outcome == "rejected":
+                tally.count("queue", self.direct, "rejected")
+
+
+def record_death(context: Context, headers: dict[str, Any] | None) -> None:
+    """Count the most recent death in a message's ``x-death`` header against its queue."""
+    deaths = (headers or {}).get("x-death") or []
+    if not deaths:
+        return
+    last = deaths[0]
+    queue = context.names.strip(_text(last.get("queue", "")))
+    reason = _text(last.get("reason", ""))
+    context.tally.count("queue", queue, "dead_lettered")
+    figure = DEATH_FIGURES.get(reason)
+    if reason == "maxlen" and _overflow(context.scenario, queue) == "drop-head":
+        figure = "dropped"
+    if figure:
+        context.tally.count("queue", queue, figure)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _overflow(scenario: Scenario, queue: str) -> str | None:
+    return next((q.overflow for q in scenario.queues if q.name == queue), None)
+
+
+@dataclass
+class Crashes:
+    """A pool's crash process: up-times and restart times drawn in scenario seconds."""
+
+    up: Callable[[], float]
+    restart: Callable[[], float]
+
+
+class ConsumerClient(Client):
+    """One replica: a channel with the pool's prefetch that works for the sampled service time
+    (scaled), then acks, or rejects as the pool's failure settings say. A crash closes the
+    connection, so the broker requeues what it held unacked; after the restart time it
+    reconnects."""
+
+    def __init__(
+        self, context: Context, pool: ConsumerPool, replica: int, service: ServiceTimes,
+        failures: SharedDraw | None, crashes: Crashes | None,
+    ) -> None:  # fmt: skip
+        super().__init__(context, f"consumer:{pool.name}:{replica}")
+        self.pool = pool
+        self.service = service
+        self.failures = failures
+        self.crashes = crashes
+
+    def work(self) -> None:
+        """Consume until the run stops, crashing and restarting on the pool's schedule."""
+        clock = self.context.clock
+        crash_at = self._next_crash(clock.now())
+        while not clock.stop.is_set():
+            connection = connect(self.context.parameters)
+            try:
+                crashed = self._consume(connection, crash_at)
+            finally:
+                if connection.is_open:
+                    connection.close()
+            if not crashed or self.crashes is None:
+                return
+            if not clock.sleep_until(clock.now() + self.crashes.restart()):
+                return
+            crash_at = self._next_crash(clock.now())
+
+    def _next_crash(self, now: float) -> float:
+        return now + self.crashes.up() if self.crashes else float("inf")
+
+    def _consume(self, connection: Any, crash_at: float) -> bool:
+        """Work until a stop (False) or the crash time (True, after counting what is lost).
+        Deliveries wait in ``inbox`` (in arrival order) until the replica is free."""
+        clock, pool = self.context.clock, self.pool
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=pool.prefetch)
+        inbox: deque[tuple[Any, Any]] = deque()
+        channel.basic_consume(
+            self.context.names(pool.queue),
+            lambda _channel, method, properties, _body: inbox.append((method, properties)),
+            auto_ack=pool.ack == "auto",
+        )
+        while not clock.stop.is_set():
+            if not inbox:
+                connection.process_data_events(time_limit=POLL)
+            if clock.stop.is_set():  # what arrived meanwhile may be another replica's return
+                break
+            if clock.now() >= crash_at:
+                return self._crash(connection, inbox, held=0)
+            if inbox:
+                method, properties = inbox.popleft()
+                if not self._handle(channel, method, properties, crash_at):
+                    return self._crash(connection, inbox, held=1)
+        return False
+
+    def _handle(self, channel: Any, method: Any, properties: Any, crash_at: float) -> bool:
+        """Work on one delivery and settle it; False if the replica crashed first."""
+        context, pool = self.context, self.pool
+        started = time.time()
+        tally, queue = context.tally, pool.queue
+        tally.count("queue", queue, "delivered")
+        if method.redelivered:
+            tally.count("queue", queue, "redelivered")
+        else:
+            record_death(context, properties.headers)
+        work = None if method.redelivered else (properties.headers or {}).get("qsim-work")
+        work = None if work is None else float(_text(work))
+        done_at = context.clock.scenario_time(started) + self.service(work)
+        if not context.clock.sleep_until(min(done_at, crash_at)):
+            return True  # stopped: the closing connection returns it
+        if done_at >= crash_at:
+            return False
+        self._settle(channel, method, properties, started)
+        return True
+
+    def _settle(self, channel: Any, method: Any, properties: Any, started: float) -> None:
+        pool, tally = self.pool, self.context.tally
+        headers = properties.headers or {}
+        failed = self._fails(headers)
+        if pool.ack == "manual" and failed:
+            channel.basic_reject(method.delivery_tag, requeue=pool.failures.requeue)
+            if not pool.failures.requeue:
+                tally.count("queue", pool.queue, "nacked")
+            return
+        if pool.ack == "manual":
+            channel.basic_ack(method.delivery_tag)
+        tally.count("queue", pool.queue, "acked")
+        published = headers.get("qsim-published")
+        if isinstance(published, int):
+            tally.completed(pool.queue, published / MICRO, started, time.time())
+
+    def _fails(self, headers: dict[str, Any]) -> bool:
+        failures = self.pool.failures
+        if not failures.any or self.failures is None:
+            return False
+        poison = headers.get("qsim-u", MICRO) / MICRO < failures.poison
+        return poison or self.failures() < failures.nack_probability
+
+    def _crash(self, connection: Any, inbox: deque[tuple[Any, Any]], held: int) -> bool:
+        """Count what the broker will requeue (or, auto-acked, what is lost) and drop the
+        connection without settling anything. Deliveries still on the wire are let in first
+        (nothing is acked meanwhile, so the broker's window cannot move)."""
+        settled = time.time() + CRASH_SETTLE
+        while (left := settled - time.time()) > 0:
+            connection.process_data_events(time_limit=left)
+        figure = "lost_in_crash" if self.pool.ack == "auto" else "unacked_at_crash"
+        tally = self.context.tally
+        tally.count("pool", self.pool.name, "crashes")
+        tally.count("pool", self.pool.name, figure, held + len(inbox))
+        connection.close()
+        return True
+
+
+class BacklogSampler(Client):
+    """Reads every queue's ready count from the broker (a passive declare) at the scenario's
+    sample interval (scaled), until the run stops."""
+
+    def __init__(self, context: Context, interval: float) -> None:
+        super().__init__(context, "backlog-sampler")
+        self.interval = interval
+
+    def work(self) -> None:
+        """Sample until stopped, then once more (the final backlog)."""
+        context = self.context
+        connection = connect(context.parameters)
+        try:
+            channel = connection.channel()
+            for at in _ticks(self.interval):
+                self.sample(channel)
+                if not context.clock.sleep_until(at):
+                    break
+            self.sample(channel)
+        finally:
+            connection.close()
+
+    def sample(self, channel: Any) -> None:
+        """One sample of every queue."""
+        for queue in self.context.scenario.queues:
+            declared = channel.queue_declare(self.context.names(queue.name), passive=True)
+            self.context.tally.sampled(queue.name, time.time(), declared.method.message_count)
+
+
+def _ticks(interval: float) -> Iterator[float]:
+    return (interval * k for k in itertools.count(1))
+
+
+def drain_dead_letters(context: Context, channel: Any) -> None:
+    """After the run: take what is left in dead-letter queues and count its deaths."""
+    targets = {q.dead_letter for q in context.scenario.queues if q.dead_letter is not None}
+    for target in sorted(targets):
+        while True:
+            method, properties, _body = channel.basic_get(context.names(target), auto_ack=True)
+            if method is None:
+                break
+            if not method.redelivered:
+                record_death(context, properties.headers)
