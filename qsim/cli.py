@@ -202,3 +202,53 @@ def compare(
         click.echo(f"comparison written to {json_path}")
     for file in plot_comparison(result["variants"], plot_dir) if plot_dir else ():
         click.echo(f"plot written to {file}", err=json_path == "-")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--pool", help="The consumer pool to size (default: the only one).")
+@click.option(
+    "--slo", "slos", multiple=True, metavar="EXPR",
+    help="An SLO such as 'p99 latency < 2s' (repeatable; default: the scenario's slo:).",
+)  # fmt: skip
+@click.option("--load", "load_range", default="1x", show_default=True, help="e.g. 0.5x..3x")
+@click.option("--steps", type=click.IntRange(1, 100), default=6, show_default=True)
+@click.option(
+    "--json", "json_path", metavar="PATH|-", help="Write the capacity table as JSON (- for stdout)."
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+@_run_options
+@_explained
+def capacity(
+    file: Path, pool: str | None, slos: tuple[str, ...], load_range: str, steps: int,
+    json_path: str | None, seed: int | None, replications: int | None, duration: float | None,
+    workers: int | None,
+) -> None:  # fmt: skip
+    """Find the smallest replica count of a pool meeting every SLO at each load level."""
+    from qsim.capacity import CapacityStudy, parse_load_range
+    from qsim.capacity import capacity as study_capacity
+    from qsim.report.capacity import render_capacity
+    from qsim.slo import parse_slo, scenario_slo
+
+    loads = parse_load_range(load_range, steps)
+    objectives = [parse_slo(text) for text in slos]
+    scenario = with_overrides(
+        load_scenario(file), seed=seed, replications=replications, duration=duration
+    )
+    objectives = objectives or scenario_slo(scenario.slo)
+    if not objectives:
+        raise QsimError(f"{file}: no SLO: give --slo 'p99 latency < 2s' or an slo: section")
+    if pool is None:
+        if len(scenario.consumers) != 1:
+            names = ", ".join(p.name for p in scenario.consumers) or "none"
+            raise QsimError(f"{file}: give --pool, one of: {names}")
+        pool = scenario.consumers[0].name
+    study = CapacityStudy(scenario, pool, objectives, workers=workers or os.cpu_count() or 1)
+    result = study_capacity(study, loads)
+    if json_path == "-":
+        click.echo(json.dumps(result, indent=2))
+        return
+    render_capacity(result)
+    if json_path:
+        _write_json(json_path, result)
+        click.echo(f"capacity written to {json_path}")
