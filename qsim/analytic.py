@@ -35,7 +35,7 @@ def _arrivals(producer: Producer) -> tuple[float, float, str | None]:
         note = f"schedule: sized at {producer.name}'s peak rate ({peak:g}/s at 1x) held forever"
         return peak, poisson, note
     assert producer.interarrival is not None
-    return 1 / producer.interarrival.mean, producer.interarrival.cv ** 2, None
+    return 1 / producer.interarrival.mean, producer.interarrival.cv**2, None
 
 
 def _fed_only_by_producers(scenario: Scenario, queue: str) -> bool:
@@ -58,9 +58,7 @@ class Model:
 
     def station(self, load: float, replicas: int) -> Station:
         """The station at ``load`` times today's rate with ``replicas`` replicas."""
-        return replace(
-            self._base, rate=self.rate * load, servers=replicas * self.pool.concurrency
-        )
+        return replace(self._base, rate=self.rate * load, servers=replicas * self.pool.concurrency)
 
     @property
     def method(self) -> str:

@@ -206,7 +206,8 @@ def bracket_load(sustains: Callable[[float], bool]) -> tuple[float | None, float
 
 
 def _figure(summary: dict[str, Any], path: tuple[str, ...]) -> tuple[Any, Any]:
-    node, interval = summary, summary.get("ci95")
+    node: Any = summary
+    interval: Any = summary.get("ci95")
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
         interval = interval.get(key) if isinstance(interval, dict) else None

@@ -204,6 +204,16 @@ def compare(
         click.echo(f"plot written to {file}", err=json_path == "-")
 
 
+def _trial_line(trial: Any) -> None:
+    """One line on stderr per simulated (load, replicas) point of a capacity search."""
+    verdict = {True: "meets", False: "fails", None: "undecided"}[trial.met]
+    click.echo(
+        f"  {trial.load:g}x load, {trial.replicas} replicas: {verdict} "
+        f"({len(trial.replications)} replications)",
+        err=True,
+    )
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pool", help="The consumer pool to size (default: the only one).")
@@ -243,7 +253,11 @@ def capacity(
             names = ", ".join(p.name for p in scenario.consumers) or "none"
             raise QsimError(f"{file}: give --pool, one of: {names}")
         pool = scenario.consumers[0].name
-    study = CapacityStudy(scenario, pool, objectives, workers=workers or os.cpu_count() or 1)
+    show = progress.wanted(json_to_stdout=json_path == "-")
+    study = CapacityStudy(
+        scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
+        on_trial=_trial_line if show else None,
+    )  # fmt: skip
     result = study_capacity(study, loads)
     if json_path == "-":
         click.echo(json.dumps(result, indent=2))

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from qsim.distributions import Distribution
+
 __all__ = ["FIGURES", "Station", "erlang_c", "smallest_replicas"]
 
 SERVICE_DRAWS = 1 << 17
@@ -73,14 +75,14 @@ class Station:
 
     rate: float
     ca2: float
-    service: Any
+    service: Distribution[Any]
     servers: int
     _draws: Any = field(default=None, compare=False, repr=False)
 
     @property
     def exact(self) -> bool:
         """Whether Erlang C is exact here: Poisson arrivals and exponential service."""
-        return self.ca2 == 1.0 and getattr(self.service, "name", "") == "exponential"
+        return self.ca2 == 1.0 and self.service.name == "exponential"
 
     @property
     def method(self) -> str:
@@ -109,7 +111,7 @@ class Station:
 
     @property
     def theta(self) -> float:
-        """Decay rate of the conditional wait: (c mu - lambda), over (ca2 + cs2) / 2 unless exact."""
+        """Decay rate of the conditional wait: c mu - lambda, over (ca2 + cs2) / 2 if not exact."""
         base = self.servers / self.service.mean - self.rate
         return base if self.exact else base / ((self.ca2 + self.service.cv**2) / 2)
 

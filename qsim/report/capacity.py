@@ -24,8 +24,8 @@ def _replicas(level: dict[str, Any]) -> str:
     if level["replicas"] is None:
         return "none found"
     below = [n for n in level["undecided"] if n < level["replicas"]]
-    return f"{level['replicas']} ({', '.join(map(str, below))}?)" if below else str(
-        level["replicas"]
+    return (
+        f"{level['replicas']} ({', '.join(map(str, below))}?)" if below else str(level["replicas"])
     )
 
 
@@ -88,8 +88,8 @@ def _footer(result: dict[str, Any]) -> list[str]:
             lines.append(f"Theory has no figure for: {', '.join(analytic['slos_not_assessed'])}.")
     lines.append(
         "replicas: the smallest count found meeting every SLO; N (M?): count M stayed undecided "
-        "and may also suffice. A count qualifies when the conservative end of each SLO figure's 95% interval meets it; "
-        "± is the interval's half-width."
+        "and may also suffice. A count qualifies when the conservative end of each SLO figure's "
+        "95% interval meets it; ± is the interval's half-width."
     )
     return lines
 

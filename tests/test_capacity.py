@@ -1,0 +1,204 @@
+"""``qsim capacity``: scaled load, the replica search against exact Erlang C, headroom, and the
+command's errors."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import scenario_from
+
+from qsim.capacity import CapacityStudy, level, parse_load_range
+from qsim.cli import main
+from qsim.distributions import REGISTRY
+from qsim.errors import QsimError
+from qsim.loadscale import TIME_FIELDS, scale_load, with_fixed_replicas
+from qsim.slo import parse_slo
+from qsim.theory import FIGURES, Station
+
+MMC = """
+name: mmc
+seed: 3
+duration: 400s
+warmup: 50s
+replications: 5
+producers: [{name: p, to: q, rate: 20/s}]
+queues: [{name: q}]
+consumers:
+  - {name: c, queue: q, replicas: 3, prefetch: 1, service_time: {dist: exponential, mean: 100ms}}
+"""
+EXPONENTIAL = REGISTRY["exponential"].model_validate({"dist": "exponential", "mean": 0.1})
+
+
+def exact_smallest(rate, threshold):
+    """The smallest c whose exact M/M/c p99 latency (Erlang C) is below ``threshold``."""
+    c = 1
+    while FIGURES["latency", "p99"](Station(rate, 1.0, EXPONENTIAL, c)) >= threshold:
+        c += 1
+    return c
+
+
+@pytest.mark.parametrize("load", [1.0, 2.0])
+def test_replicas_found_equal_the_smallest_c_meeting_exact_erlang_c(load):
+    """M/M/c at 20/s x load, 100 ms exponential service, prefetch 1, SLO p99 latency < 0.53 s.
+    Exact p99: at 1x 0.589 s with 3 replicas, 0.476 s with 4; at 2x 0.608 s with 5, 0.485 s with
+    6. The search finds exactly that c, except where the threshold sits on the boundary (the
+    count below stayed undecided, its interval straddling the threshold): then c + 1 is allowed."""
+    study = CapacityStudy(scenario_from(MMC), "c", [parse_slo("p99 latency < 0.53s")])
+    result = level(study, load)
+    expected = exact_smallest(20.0 * load, 0.53)
+    assert result["analytic_replicas"] == expected
+    on_boundary = result["tried"].get(str(expected)) is None and str(expected) in result["tried"]
+    assert result["replicas"] == expected or (result["replicas"] == expected + 1 and on_boundary)
+    assert result["met"] is True
+
+
+DETERMINISTIC = """
+name: even
+duration: 200s
+replications: 2
+producers: [{name: p, to: q, rate: 4/s, arrivals: constant}]
+queues: [{name: q}]
+consumers: [{name: c, queue: q, prefetch: 1, service_time: 100ms}]
+"""
+
+
+def test_headroom_brackets_the_load_where_the_slo_starts_failing():
+    """Constant arrivals at 4/s and constant 100 ms service: utilization is 0.4 x load, so
+    "utilization < 0.5" holds up to 1.25x. Headroom brackets 1.25 within 5%, as does theory."""
+    study = CapacityStudy(scenario_from(DETERMINISTIC), "c", [parse_slo("utilization < 0.5")])
+    sustained, failing = study.headroom()
+    assert sustained is not None and failing is not None
+    assert sustained < 1.25 <= failing <= sustained * 1.05
+    analytic = study.analytic_headroom(study.objectives)
+    assert analytic is not None and analytic < 1.25 <= analytic * 1.05
+
+
+def test_more_replications_are_added_while_an_slo_is_undecided():
+    """A threshold at the exact figure (M/M/3 p99 latency 0.589 s at 1x) keeps the interval
+    straddling it: replications are doubled up to the cap, and the count stays undecided."""
+    study = CapacityStudy(
+        scenario_from(MMC), "c", [parse_slo("p99 latency < 0.5891s")], max_replications=10
+    )
+    trial = study.trial(1.0, 3)
+    assert len(trial.replications) == 10
+    low, high = trial.summary["ci95"]["queues"]["q"]["latency_s"]["p99"]
+    assert (trial.met is None) == (low < 0.5891 < high)
+
+
+def test_counts_are_compared_with_common_random_numbers():
+    """Replication r of every count draws the same arrivals: the published counts are equal."""
+    study = CapacityStudy(scenario_from(MMC), "c", [parse_slo("utilization < 0.99")])
+    three, five = study.trial(1.0, 3), study.trial(1.0, 5)
+    assert [r.figures["producers"]["p"]["published"] for r in three.replications] == [
+        r.figures["producers"]["p"]["published"] for r in five.replications
+    ]
+
+
+SCALED = """
+name: s
+duration: 100s
+producers:
+  - {name: r, to: q, rate: 10/s}
+  - {name: s, to: q, schedule: [{at: 0s, rate: 2/s}, {at: 50s, rate: 6/s}]}
+  - {name: i, to: q, interarrival: {dist: lognormal, mean: 200ms, cv: 2}}
+queues: [{name: q}]
+consumers:
+  - {name: c, queue: q, replicas: 2, service_time: 10ms,
+     scaling: {policy: queue_length, target: 5, min: 1, max: 9}}
+"""
+
+
+def test_scale_load_multiplies_every_arrival_process():
+    """Rates and schedule rates are multiplied (step times kept); an interarrival distribution
+    is divided, keeping its cv."""
+    rate, schedule, inter = scale_load(scenario_from(SCALED), 2.5).producers
+    assert rate.rate == pytest.approx(25.0)
+    assert [(s.at, s.rate) for s in schedule.schedule] == [(0.0, 5.0), (50.0, 15.0)]
+    assert inter.interarrival.mean == pytest.approx(0.08)
+    assert inter.interarrival.cv == pytest.approx(2.0)
+
+
+def test_every_distribution_can_scale_its_times():
+    """Each registered distribution names its time parameters, so any interarrival scales."""
+    assert set(TIME_FIELDS) == set(REGISTRY)
+
+
+def test_a_trace_is_refused(tmp_path):
+    """Recorded publish times have no faithful "2x": a one-line error says what to do."""
+    (tmp_path / "t.csv").write_text("0\n1\n2\n", encoding="utf-8")
+    text = """
+    name: t
+    duration: 10s
+    producers: [{name: replay, to: q, trace: t.csv}]
+    queues: [{name: q}]
+    """
+    with pytest.raises(QsimError, match="producer 'replay' replays a trace"):
+        scale_load(scenario_from(text, tmp_path), 2.0)
+
+
+def test_fixed_replicas_replace_autoscaling():
+    """The searched pool runs exactly the count tried."""
+    pool = with_fixed_replicas(scenario_from(SCALED), "c", 7).consumers[0]
+    assert (pool.replicas, pool.scaling.policy) == (7, "fixed")
+
+
+@pytest.mark.parametrize(
+    ("text", "steps", "loads"),
+    [("0.5x..3x", 6, [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]), ("2x", 6, [2.0]), ("1..2", 3, [1, 1.5, 2])],
+)
+def test_load_range(text, steps, loads):
+    """LOW..HIGH in ``steps`` evenly spaced levels; one value is one level."""
+    assert parse_load_range(text, steps) == pytest.approx(loads)
+
+
+@pytest.fixture
+def mmc_file(write_file):
+    """The M/M/c scenario as a file."""
+    return write_file("mmc.yaml", MMC)
+
+
+def invoke(*args):
+    """Run ``qsim capacity`` in-process; stdout and stderr apart."""
+    return CliRunner().invoke(main, ["capacity", "--workers", "1", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pool", "cc"], "unknown pool 'cc' (did you mean 'c'?); known: c"),
+        (["--load", "3x..1x"], "--load '3x..1x': the low end must not exceed the high end"),
+        (["--load", "fast"], "--load 'fast': expected LOW..HIGH multipliers above 0"),
+        (["--load", "0x..2x"], "expected LOW..HIGH multipliers above 0"),
+        (["--load", "1x..2x..3x"], "expected LOW..HIGH multipliers above 0"),
+        (["--slo", "p99 latency 2s"], "SLO 'p99 latency 2s': expected [STATISTIC] METRIC OP"),
+    ],
+)
+def test_command_errors_are_one_line_with_exit_status_2(mmc_file, args, message):
+    """Bad pools, load ranges and SLOs are explained on one line of stderr."""
+    if "--slo" not in args:
+        args = [*args, "--slo", "p99 latency < 1s"]
+    result = invoke(mmc_file, *args)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_command_needs_an_slo(mmc_file):
+    """Without --slo and without an slo: section there is nothing to meet."""
+    result = invoke(mmc_file)
+    assert result.exit_code == 2 and "no SLO" in result.stderr
+
+
+def test_json_has_the_documented_keys(mmc_file, tmp_path):
+    """``--json PATH`` writes the capacity table: pool, SLOs, a level per load with simulated
+    and analytic replicas, and headroom; the terminal shows the table."""
+    path = tmp_path / "capacity.json"
+    result = invoke(mmc_file, "--slo", "utilization < 0.9", "--duration", "60s", "--json", path)
+    assert result.exit_code == 0, result.stderr
+    table = json.loads(path.read_text(encoding="utf-8"))
+    assert table["pool"] == "c" and table["slos"] == ["utilization < 0.9"]
+    (level,) = table["levels"]
+    keys = {"load", "replicas", "analytic_replicas", "latency_p99_s", "utilization", "met"}
+    assert keys <= set(level)
+    assert level["analytic_replicas"] == 3  # 2 busy workers: 3 is the first below 0.9
+    assert table["headroom"] is not None
+    assert "theory" in result.stdout and "Headroom" in result.stdout
