@@ -19,10 +19,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qsim.scenario import ConsumerPool, Producer, Scenario
-from qsim.slo import Objective
+from qsim.slo import METRICS, Objective
 from qsim.theory import FIGURES, Station, smallest_replicas
 
-__all__ = ["Model", "build_model", "theory_misses"]
+__all__ = ["NO_WAIT", "Model", "build_model", "theory_misses"]
+
+NO_WAIT = 10_000
+"""Replicas at which theory's wait is next to nothing (the search's upper limit)."""
 
 
 def _arrivals(producer: Producer) -> tuple[float, float, str | None]:
@@ -80,7 +83,19 @@ class Model:
 
     def replicas(self, load: float, objectives: list[Objective]) -> int | None:
         """The smallest replica count meeting every assessable objective at ``load``."""
-        return smallest_replicas(lambda n: self.station(load, n), self.meets(objectives))
+        return smallest_replicas(
+            lambda n: self.station(load, n), self.meets(objectives), limit=NO_WAIT
+        )
+
+    def unreachable(self, load: float, objectives: list[Objective]) -> list[str]:
+        """The objectives no replica count can meet at ``load``: their figure with next to no
+        waiting (:data:`NO_WAIT` replicas), which is then the service time's alone."""
+        station = self.station(load, NO_WAIT)
+        return [
+            f"{o.text}: {_figure(station, o):.3g}{METRICS[o.metric].unit} even without waiting"
+            for o in self.assessable(objectives)
+            if not o.holds(_figure(station, o))
+        ]
 
     def figure(self, load: float, replicas: int, objective: Objective) -> float | None:
         """Theory's figure for ``objective`` at ``load`` with ``replicas``."""

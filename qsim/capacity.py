@@ -248,6 +248,9 @@ def _analytic_figures(study: CapacityStudy, load: float, analytic: int | None) -
 def level(study: CapacityStudy, load: float) -> dict[str, Any]:
     """The capacity of one load level: simulated and analytic replica counts and figures."""
     model = study.model
+    unreachable = model.unreachable(load, study.objectives) if model else []
+    if unreachable:
+        return _unreachable_level(load, unreachable)
     analytic = model.replicas(load, study.objectives) if model else None
     start = analytic or max(1, round(study.today * load))
     replicas = study.smallest(load, start)
@@ -270,14 +273,27 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
         "tried": {str(n): tried[n].met for n in sorted(tried)},
         **_analytic_figures(study, load, analytic),
         "disagreement": _disagreement(study, replicas, analytic),
+        "unreachable": [],
     }
+
+
+def _unreachable_level(load: float, reasons: list[str]) -> dict[str, Any]:
+    """A level no replica count can meet (so none is simulated)."""
+    empty = dict.fromkeys(("latency_p99_s", "latency_p99_ci95", "utilization", "utilization_ci95"))
+    return {
+        "load": load, "replicas": None, "analytic_replicas": None, **empty, "met": False,
+        "replications": 0, "slos": [], "undecided": [], "tried": {},
+        "analytic_latency_p99_s": None, "analytic_utilization": None, "disagreement": None,
+        "unreachable": reasons,
+    }  # fmt: skip
 
 
 def capacity(study: CapacityStudy, loads: list[float]) -> dict[str, Any]:
     """The whole study as a plain dict (the ``--json`` form)."""
     model = study.model
     levels = [level(study, load) for load in loads]
-    sustained, failing = study.headroom()
+    hopeless = model is not None and bool(model.unreachable(1.0, study.objectives))
+    sustained, failing = (None, None) if hopeless else study.headroom()
     assessable = model.assessable(study.objectives) if model else []
     return {
         "scenario": study.scenario.name,

@@ -178,10 +178,17 @@ for _key, _p in {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999
 def smallest_replicas(
     station_for: Callable[[int], Station], meets: Callable[[Station], bool], limit: int = 10_000
 ) -> int | None:
-    """The smallest replica count n for which ``meets(station_for(n))`` holds (None up to
-    ``limit``); counts that cannot keep up are skipped without evaluating ``meets``."""
-    for replicas in range(1, limit + 1):
-        station = station_for(replicas)
+    """The smallest replica count n for which ``meets(station_for(n))`` holds, or None if even
+    ``limit`` replicas (next to no waiting) do not. Bisection: the figures only improve with n."""
+    if not meets(station_for(limit)):
+        return None
+    low = 0  # below the answer: unstable or not meeting
+    high = limit
+    while high - low > 1:
+        middle = (low + high) // 2
+        station = station_for(middle)
         if station.stable and meets(station):
-            return replicas
-    return None
+            high = middle
+        else:
+            low = middle
+    return high

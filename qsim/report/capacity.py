@@ -21,6 +21,8 @@ def _half(interval: Any) -> float | None:
 
 
 def _replicas(level: dict[str, Any]) -> str:
+    if level["unreachable"]:
+        return "unreachable"
     if level["replicas"] is None:
         return "none found"
     below = [n for n in level["undecided"] if n < level["replicas"]]
@@ -57,7 +59,9 @@ def _table(result: dict[str, Any]) -> Table:
 def _headroom(result: dict[str, Any]) -> str:
     today = result["today_replicas"]
     sustained, fails = result["headroom"], result["headroom_fails_at"]
-    if sustained is None:
+    if sustained is None and fails is None:
+        text = "Headroom: none; no replica count meets the SLOs."
+    elif sustained is None:
         text = f"Headroom: {today} replicas miss the SLOs even at {fails:.3g}x load."
     elif fails is None:
         text = f"Headroom: {today} replicas meet the SLOs up to at least {sustained:.3g}x load."
@@ -73,6 +77,8 @@ def _headroom(result: dict[str, Any]) -> str:
 
 def _footer(result: dict[str, Any]) -> list[str]:
     lines = [_headroom(result)]
+    unreachable = {reason for level in result["levels"] for reason in level["unreachable"]}
+    lines += [f"Unreachable at any replica count: {reason}." for reason in sorted(unreachable)]
     analytic = result["analytic"]
     if analytic is None:
         lines.append("Theory: no estimate (the queue is fed through exchanges or pipelines).")
