@@ -95,6 +95,13 @@ class CapacityStudy:
     trials: dict[tuple[float, int], Trial] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for objective in self.objectives:
+            if not objective.helped_by_replicas:
+                raise QsimError(
+                    f"SLO {objective.text!r}: more replicas make it harder to meet; capacity "
+                    "searches bounds that replicas help (latency, wait, backlog, utilization "
+                    "below; throughput above)"
+                )
         index = pool_index(self.scenario, self.pool)
         self.queue = self.scenario.consumers[index].queue
         self.today = self.scenario.consumers[index].replicas

@@ -61,7 +61,8 @@ class Metric:
 
     ``owner`` is the summary section (``queues``: the pool's queue, ``consumers``: the pool);
     ``key`` the path under that entry, to which the statistic's key is appended;
-    ``stats`` maps statistic names to their summary keys (empty: the metric takes none).
+    ``stats`` maps statistic names to their summary keys (empty: the metric takes none);
+    ``falls`` says whether more replicas lower the figure (latency) or raise it (throughput).
     """
 
     owner: str
@@ -71,6 +72,7 @@ class Metric:
     expected: str
     unit: str
     doc: str
+    falls: bool = True
 
 
 DISTRIBUTION_STATS = {
@@ -106,7 +108,7 @@ METRICS: dict[str, Metric] = {
     ),
     "throughput": Metric(
         "queues", ("throughput_per_s",), {}, parse_rate, "a rate such as 20/s", "/s",
-        "acks per second of the pool's queue",
+        "acks per second of the pool's queue", falls=False,
     ),
 }  # fmt: skip
 """SLO metrics by name."""
@@ -136,6 +138,12 @@ class Objective:
     def upper_bound(self) -> bool:
         """Whether the figure must stay below the threshold (``<``, ``<=``)."""
         return self.op in ("<", "<=")
+
+    @property
+    def helped_by_replicas(self) -> bool:
+        """Whether more replicas make the bound easier to meet (``latency <``, ``throughput >``),
+        as a capacity search needs."""
+        return self.upper_bound == METRICS[self.metric].falls
 
     def path(self, queue: str, pool: str) -> tuple[str, ...]:
         """The key path of this SLO's figure in a run summary (and in its ``ci95`` mirror)."""

@@ -153,3 +153,14 @@ def test_queue_fed_through_an_exchange_has_no_model():
     consumers: [{name: c, queue: q, service_time: 10ms}]
     """
     assert build_model(scenario_from(text), 0) is None
+
+
+def test_smallest_replicas_is_none_when_even_no_waiting_fails():
+    """The p99 of exponential 100 ms service alone is 0.46 s: p99 latency < 0.3 s is out of
+    reach at any count."""
+    slo = parse_slo("p99 latency < 0.3s")
+
+    def meets(station):
+        return slo.holds(FIGURES["latency", "p99"](station))
+
+    assert smallest_replicas(lambda n: Station(20.0, 1.0, EXPONENTIAL, n), meets) is None

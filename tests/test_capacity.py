@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import scenario_from
 
-from qsim.capacity import CapacityStudy, level, parse_load_range
+from qsim.capacity import CapacityStudy, capacity, level, parse_load_range
 from qsim.cli import main
 from qsim.distributions import REGISTRY
 from qsim.errors import QsimError
@@ -171,11 +171,12 @@ def invoke(*args):
         (["--load", "0x..2x"], "expected LOW..HIGH multipliers above 0"),
         (["--load", "1x..2x..3x"], "expected LOW..HIGH multipliers above 0"),
         (["--slo", "p99 latency 2s"], "SLO 'p99 latency 2s': expected [STATISTIC] METRIC OP"),
+        (["--slo", "utilization > 0.5"], "more replicas make it harder to meet"),
     ],
 )
 def test_command_errors_are_one_line_with_exit_status_2(mmc_file, args, message):
     """Bad pools, load ranges and SLOs are explained on one line of stderr."""
-    if "--slo" not in args:
+    if "--slo" not in args:  # a valid one, so the error is the argument's under test
         args = [*args, "--slo", "p99 latency < 1s"]
     result = invoke(mmc_file, *args)
     assert result.exit_code == 2
@@ -202,3 +203,14 @@ def test_json_has_the_documented_keys(mmc_file, tmp_path):
     assert level["analytic_replicas"] == 3  # 2 busy workers: 3 is the first below 0.9
     assert table["headroom"] is not None
     assert "theory" in result.stdout and "Headroom" in result.stdout
+
+
+def test_unreachable_slo_is_reported_without_simulating():
+    """p99 latency < 0.3 s with exponential 100 ms service: even with no waiting the p99 is
+    ln(100) x 100 ms = 0.46 s, so no count can meet it; nothing is simulated."""
+    study = CapacityStudy(scenario_from(MMC), "c", [parse_slo("p99 latency < 0.3s")])
+    table = capacity(study, [1.0])
+    (level,) = table["levels"]
+    assert (level["replicas"], level["met"]) == (None, False)
+    assert level["unreachable"] == ["p99 latency < 0.3s: 0.461s even without waiting"]
+    assert study.trials == {} and table["headroom"] is None
