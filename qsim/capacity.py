@@ -10,8 +10,10 @@ fixed replica count (autoscaling is replaced) and the search starts from the ana
 
 A count meets the SLOs only if, for every SLO, the conservative end of the figure's 95%
 interval meets it (:meth:`qsim.slo.Objective.verdict`). When an interval straddles a threshold,
-replications are doubled up to ``max_replications``; a count still undecided counts as not
-meeting them, and is listed under ``undecided`` of its level (it may also suffice).
+the count runs again with ``max_replications`` (4x the scenario's by default); a count still
+undecided counts as not meeting them, and is listed under ``undecided`` of its level (it may
+also suffice). Each point is a plain :func:`qsim.runner.run_scenario`, so whatever a run does
+(the warm-up, the backend) a capacity point does too.
 
 Every count runs the same replication indices with the scenario's seed, so replication r of
 each count draws the same random streams (common random numbers): counts are compared paired.
@@ -30,10 +32,9 @@ import numpy as np
 from qsim.analytic import Model, build_model
 from qsim.errors import QsimError
 from qsim.loadscale import pool_index, scale_load, with_fixed_replicas
-from qsim.runner import BACKENDS, Replication, Settings, choose_backend
+from qsim.runner import run_scenario
 from qsim.scenario import Scenario
 from qsim.slo import Objective
-from qsim.summary import summarize
 
 __all__ = ["MAX_REPLICAS", "CapacityStudy", "parse_load_range"]
 
@@ -66,11 +67,12 @@ def parse_load_range(text: str, steps: int) -> list[float]:
 
 @dataclass
 class Trial:
-    """One (load, replicas) point: its replications and, per SLO, figure and verdict."""
+    """One (load, replicas) point: its replication ``count``, run summary and, per SLO, the
+    verdict."""
 
     load: float
     replicas: int
-    replications: list[Replication] = field(default_factory=list)
+    count: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     verdicts: list[bool | None] = field(default_factory=list)
 
@@ -110,36 +112,28 @@ class CapacityStudy:
             self.max_replications = 4 * self.scenario.replications
 
     # -- simulation ----------------------------------------------------------------------------
-    def _run(self, scenario: Scenario, indices: range) -> list[Replication]:
-        settings = Settings(self.workers)
-        backend = BACKENDS[choose_backend(settings, len(indices))]
-        done = dict(backend(scenario, indices, settings))
-        return [done[i] for i in indices]
-
-    def _judge(self, trial: Trial, scenario: Scenario) -> None:
-        runs = trial.replications
-        trial.summary = summarize(scenario, [r.figures for r in runs], [r.timeseries for r in runs])
+    def _judge(self, trial: Trial, scenario: Scenario, count: int) -> None:
+        """Run ``count`` replications of ``scenario`` (replications 0..count-1, as every
+        count does) and judge each SLO on their summary."""
+        runs = scenario.model_copy(update={"replications": count})
+        trial.summary = run_scenario(runs, workers=self.workers)
+        trial.count = count
         trial.verdicts = [
             o.verdict(*o.read(trial.summary, self.queue, self.pool)) for o in self.objectives
         ]
 
     def trial(self, load: float, replicas: int) -> Trial:
-        """Simulate ``replicas`` at ``load`` (once; later calls reuse it), adding replications
-        while an SLO is undecided, up to ``max_replications``."""
+        """Simulate ``replicas`` at ``load`` (once; later calls reuse it); while an SLO is
+        undecided, run again with ``max_replications``."""
         key = (load, replicas)
         if key in self.trials:
             return self.trials[key]
         scenario = with_fixed_replicas(scale_load(self.scenario, load), self.pool, replicas)
         trial = Trial(load, replicas)
-        count = self.scenario.replications
-        trial.replications = self._run(scenario, range(count))
-        self._judge(trial, scenario)
-        cap = self.max_replications or count
-        while trial.met is None and count < cap:
-            more = min(2 * count, cap)
-            trial.replications += self._run(scenario, range(count, more))
-            count = more
-            self._judge(trial, scenario)
+        self._judge(trial, scenario, self.scenario.replications)
+        cap = self.max_replications or trial.count
+        if trial.met is None and trial.count < cap:
+            self._judge(trial, scenario, cap)
         self.trials[key] = trial
         if self.on_trial is not None:
             self.on_trial(trial)
@@ -221,11 +215,18 @@ def _figure(summary: dict[str, Any], path: tuple[str, ...]) -> tuple[Any, Any]:
     return node, interval
 
 
-def _slo_rows(study: CapacityStudy, trial: Trial) -> list[dict[str, Any]]:
+def _slo_rows(study: CapacityStudy, trial: Trial, analytic: int | None) -> list[dict[str, Any]]:
+    """Per SLO: the simulated figure, its interval and verdict, and theory's figure at the
+    analytic count (None where theory has none)."""
     rows = []
+    model = study.model
     for objective, verdict in zip(study.objectives, trial.verdicts, strict=True):
         value, interval = objective.read(trial.summary, study.queue, study.pool)
-        rows.append({"slo": objective.text, "value": value, "ci95": interval, "met": verdict})
+        theory = model.figure(trial.load, analytic, objective) if model and analytic else None
+        rows.append(
+            {"slo": objective.text, "value": value, "ci95": interval, "met": verdict,
+             "analytic": theory}
+        )  # fmt: skip
     return rows
 
 
@@ -274,8 +275,8 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
         "utilization": busy,
         "utilization_ci95": busy_interval,
         "met": chosen.met if replicas is None else True,
-        "replications": len(chosen.replications),
-        "slos": _slo_rows(study, chosen),
+        "replications": chosen.count,
+        "slos": _slo_rows(study, chosen, analytic),
         "undecided": sorted(n for n, t in tried.items() if t.met is None),
         "tried": {str(n): tried[n].met for n in sorted(tried)},
         **_analytic_figures(study, load, analytic),

@@ -209,7 +209,7 @@ def _trial_line(trial: Any) -> None:
     verdict = {True: "meets", False: "fails", None: "undecided"}[trial.met]
     click.echo(
         f"  {trial.load:g}x load, {trial.replicas} replicas: {verdict} "
-        f"({len(trial.replications)} replications)",
+        f"({trial.count} replications)",
         err=True,
     )
 

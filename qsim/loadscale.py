@@ -17,7 +17,14 @@ from qsim.errors import QsimError
 from qsim.scenario import Producer, Scaling, Scenario
 from qsim.scenario.model import _unknown
 
-__all__ = ["SCALERS", "TIME_FIELDS", "scale_load", "with_fixed_replicas"]
+__all__ = [
+    "SCALERS",
+    "TIME_FIELDS",
+    "pool_index",
+    "scale_load",
+    "scaled_distribution",
+    "with_fixed_replicas",
+]
 
 TIME_FIELDS: dict[str, tuple[str, ...]] = {
     "constant": ("value",),

@@ -147,12 +147,6 @@ class Station:
         both = float(np.mean(np.exp(-theta * np.clip(t - draws, 0.0, None))))
         return (1 - c) * beyond + c * both
 
-    def figure(self, metric: str, stat: str | None) -> float | None:
-        """The steady-state figure of an SLO metric (summary key ``stat``), or None where theory
-        has none (maxima)."""
-        strategy = FIGURES.get((metric, stat))
-        return strategy(self) if strategy else None
-
 
 def _wait_quantile(q: float) -> Any:
     return lambda s: _quantile(s.wait_tail, q) if s.stable else math.inf

@@ -75,23 +75,27 @@ def test_headroom_brackets_the_load_where_the_slo_starts_failing():
 
 def test_more_replications_are_added_while_an_slo_is_undecided():
     """A threshold at the exact figure (M/M/3 p99 latency 0.589 s at 1x) keeps the interval
-    straddling it: replications are doubled up to the cap, and the count stays undecided."""
+    straddling it: the count runs again with the cap of replications, and stays undecided
+    exactly when that interval still straddles it."""
     study = CapacityStudy(
         scenario_from(MMC), "c", [parse_slo("p99 latency < 0.5891s")], max_replications=10
     )
     trial = study.trial(1.0, 3)
-    assert len(trial.replications) == 10
+    assert trial.count == 10
     low, high = trial.summary["ci95"]["queues"]["q"]["latency_s"]["p99"]
     assert (trial.met is None) == (low < 0.5891 < high)
 
 
 def test_counts_are_compared_with_common_random_numbers():
-    """Replication r of every count draws the same arrivals: the published counts are equal."""
+    """Every count simulates the same arrivals: replication r of 3 and of 5 replicas publish
+    the same messages, so the mean and interval of published counts are identical."""
     study = CapacityStudy(scenario_from(MMC), "c", [parse_slo("utilization < 0.99")])
-    three, five = study.trial(1.0, 3), study.trial(1.0, 5)
-    assert [r.figures["producers"]["p"]["published"] for r in three.replications] == [
-        r.figures["producers"]["p"]["published"] for r in five.replications
-    ]
+    three, five = study.trial(1.0, 3).summary, study.trial(1.0, 5).summary
+    assert three["producers"]["p"]["published"] == five["producers"]["p"]["published"]
+    assert (
+        three["ci95"]["producers"]["p"]["published"] == five["ci95"]["producers"]["p"]["published"]
+    )
+    assert three["queues"]["q"]["wait_s"]["mean"] > five["queues"]["q"]["wait_s"]["mean"]
 
 
 SCALED = """
