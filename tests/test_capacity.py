@@ -6,12 +6,14 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import scenario_from
+from rich.console import Console
 
 from qsim.capacity import CapacityStudy, capacity, level, parse_load_range
 from qsim.cli import main
 from qsim.distributions import REGISTRY
 from qsim.errors import QsimError
-from qsim.loadscale import TIME_FIELDS, scale_load, with_fixed_replicas
+from qsim.loadscale import TIME_FIELDS, scale_load, scaled_distribution, with_fixed_replicas
+from qsim.report.capacity import render_capacity
 from qsim.slo import parse_slo
 from qsim.theory import FIGURES, Station
 
@@ -218,3 +220,52 @@ def test_unreachable_slo_is_reported_without_simulating():
     assert (level["replicas"], level["met"]) == (None, False)
     assert level["unreachable"] == ["p99 latency < 0.3s: 0.461s even without waiting"]
     assert study.trials == {} and table["headroom"] is None
+
+
+EXAMPLES = {
+    "constant": {"value": 0.2},
+    "exponential": {"mean": 0.2},
+    "uniform": {"low": 0.1, "high": 0.3},
+    "lognormal": {"mean": 0.2, "cv": 2},
+    "gamma": {"mean": 0.2, "cv": 0.5},
+    "erlang": {"mean": 0.2, "k": 3},
+    "weibull": {"shape": 1.5, "scale": 0.2},
+    "pareto": {"alpha": 3, "scale": 0.2},
+    "normal": {"mean": 0.2, "sd": 0.05},
+    "empirical": {"values": [0.1, 0.2, 0.6]},
+}
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_scaled_interarrival_is_faster_with_the_same_shape(name):
+    """Every distribution divided by 4 has a quarter of the mean and the same cv."""
+    base = REGISTRY[name].model_validate({"dist": name, **EXAMPLES[name]})
+    faster = scaled_distribution(base, 4.0)
+    assert faster.mean == pytest.approx(base.mean / 4)
+    assert faster.cv == pytest.approx(base.cv)
+
+
+def test_table_shows_undecided_counts_and_unreachable_levels():
+    """``N (M?)`` marks a smaller count left undecided; an unreachable level says so, with its
+    reason under the table."""
+    level = {
+        "load": 1.0, "replicas": 5, "analytic_replicas": 4, "latency_p99_s": 0.5,
+        "latency_p99_ci95": [0.45, 0.55], "analytic_latency_p99_s": 0.48, "utilization": 0.6,
+        "utilization_ci95": [0.59, 0.61], "met": True, "undecided": [4],
+        "disagreement": ["prefetch: 10 per replica; ..."], "unreachable": [],
+    }  # fmt: skip
+    unreachable = {
+        **level, "load": 2.0, "replicas": None, "met": False, "undecided": [],
+        "disagreement": None, "unreachable": ["p99 latency < 0.3s: 0.461s even"],
+    }  # fmt: skip
+    result = {
+        "pool": "c", "slos": ["p99 latency < 1s"], "levels": [level, unreachable],
+        "today_replicas": 3, "headroom": 0.8, "headroom_fails_at": 0.84,
+        "analytic_headroom": 0.9, "analytic": None,
+    }  # fmt: skip
+    console = Console(record=True, width=200)
+    render_capacity(result, console)
+    text = console.export_text()
+    assert "5 (4?)" in text and "prefetch" in text and "unreachable" in text
+    assert "Unreachable at any replica count: p99 latency < 0.3s" in text
+    assert "up to 0.8x today's load (not at 0.84x)" in text
