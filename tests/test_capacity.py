@@ -269,3 +269,20 @@ def test_table_shows_undecided_counts_and_unreachable_levels():
     assert "5 (4?)" in text and "prefetch" in text and "unreachable" in text
     assert "Unreachable at any replica count: p99 latency < 0.3s" in text
     assert "up to 0.8x today's load (not at 0.84x)" in text
+
+
+def test_queue_without_a_model_is_searched_from_todays_count():
+    """Behind a fanout exchange theory gives no estimate; the search still finds the count:
+    constant 4/s x 2 with constant 100 ms service keeps utilization below 0.5 from 2 replicas."""
+    text = """
+    name: routed
+    duration: 100s
+    replications: 2
+    producers: [{name: p, to: ex, rate: 4/s, arrivals: constant}]
+    exchanges: [{name: ex, type: fanout, bindings: [{queue: q}]}]
+    queues: [{name: q}]
+    consumers: [{name: c, queue: q, prefetch: 1, service_time: 100ms}]
+    """
+    study = CapacityStudy(scenario_from(text), "c", [parse_slo("utilization < 0.5")])
+    result = level(study, 2.0)
+    assert (result["replicas"], result["analytic_replicas"], result["met"]) == (2, None, True)
