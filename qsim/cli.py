@@ -313,6 +313,16 @@ def compare(
         click.echo(f"report written to {folder / 'report.html'}", err=json_path == "-")
 
 
+def _trial_line(trial: Any) -> None:
+    """One line on stderr per simulated (load, replicas) point of a capacity search."""
+    verdict = {True: "meets", False: "fails", None: "undecided"}[trial.met]
+    click.echo(
+        f"  {trial.load:g}x load, {trial.replicas} replicas: {verdict} "
+        f"({trial.count} replications)",
+        err=True,
+    )
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -419,3 +429,76 @@ def live(
     if json_path:
         _write_json(json_path, result)
         click.echo(f"live comparison written to {json_path}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--pool", help="The consumer pool to size (default: the only one).")
+@click.option(
+    "--slo", "slos", multiple=True, metavar="EXPR",
+    help="An SLO such as 'p99 latency < 2s' (repeatable; default: the scenario's slo:).",
+)  # fmt: skip
+@click.option("--load", "load_range", default="1x", show_default=True, help="e.g. 0.5x..3x")
+@click.option("--steps", type=click.IntRange(1, 100), default=6, show_default=True)
+@click.option(
+    "--json", "json_path", metavar="PATH|-", help="Write the capacity table as JSON (- for stdout)."
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+@_run_options
+@_report_options
+@_explained
+def capacity(
+    file: Path, pool: str | None, slos: tuple[str, ...], load_range: str, steps: int,
+    json_path: str | None, seed: int | None, replications: int | None, duration: float | None,
+    workers: int | None, report: bool, report_dir: Path,
+) -> None:  # fmt: skip
+    """Find the smallest replica count of a pool meeting every SLO at each load level."""
+    from qsim.capacity import CapacityStudy, parse_load_range
+    from qsim.capacity import capacity as study_capacity
+    from qsim.loadscale import pool_index
+    from qsim.report.capacity import render_capacity
+    from qsim.slo import parse_slo, scenario_slo
+
+    loads = parse_load_range(load_range, steps)
+    objectives = [parse_slo(text) for text in slos]
+    scenario = with_overrides(
+        load_scenario(file), seed=seed, replications=replications, duration=duration
+    )
+    if pool is None:
+        if len(scenario.consumers) != 1:
+            names = ", ".join(p.name for p in scenario.consumers) or "none"
+            raise QsimError(f"{file}: give --pool, one of: {names}")
+        pool = scenario.consumers[0].name
+    queue = scenario.consumers[pool_index(scenario, pool)].queue
+    objectives = objectives or scenario_slo(scenario.slo, queue)
+    if not objectives:
+        raise QsimError(
+            f"{file}: no SLO for pool {pool!r}: give --slo 'p99 latency < 2s' or an slo: section "
+            "covering its queue"
+        )
+    show = progress.wanted(json_to_stdout=json_path == "-")
+    study = CapacityStudy(
+        scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
+        on_trial=_trial_line if show else None,
+    )  # fmt: skip
+    result = study_capacity(study, loads)
+    if json_path == "-":
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render_capacity(result)
+    if json_path and json_path != "-":
+        _write_json(json_path, result)
+        click.echo(f"capacity written to {json_path}")
+    if report:
+        _capacity_report(scenario, result, study.workers, report_dir, err=json_path == "-")
+
+
+def _capacity_report(
+    scenario: Scenario, result: dict[str, Any], workers: int, root: Path, err: bool
+) -> None:
+    """The capacity review: today's system as written (one more run) with the capacity study."""
+    from qsim.report.bundle import write_run_report
+
+    summary = run_scenario(scenario, workers=workers)
+    folder = write_run_report(summary, _command_line(scenario.seed), root, capacity=result)
+    click.echo(f"report written to {folder / 'report.html'}", err=err)

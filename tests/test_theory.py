@@ -39,6 +39,7 @@ from conftest import scenario_from
 from qsim.engine import simulate
 from qsim.stats import mean_interval
 from qsim.summary import replication_figures
+from qsim.theory import erlang_c
 
 R = 20
 """Replications per scenario."""
@@ -62,17 +63,9 @@ def mm1_latency_quantile(lam: float, mu: float, q: float) -> float:
     return -math.log(1 - q) / (mu - lam)
 
 
-def erlang_c(c: int, a: float) -> float:
-    """Erlang C: probability that an arrival waits in M/M/c with offered load a = lambda / mu < c.
-
-    C(c, a) = (a^c / c!) (c / (c - a)) / (sum_{k<c} a^k / k! + (a^c / c!) (c / (c - a))).
-    """
-    queued = a**c / math.factorial(c) * c / (c - a)
-    return queued / (sum(a**k / math.factorial(k) for k in range(c)) + queued)
-
-
 def mmc_wait(lam: float, mu: float, c: int) -> float:
-    """M/M/c mean wait in queue: Wq = C(c, a) / (c mu - lambda)."""
+    """M/M/c mean wait in queue: Wq = C(c, a) / (c mu - lambda), Erlang C from qsim.theory
+    (checked against the factorial form and tables in test_analytic.py)."""
     return erlang_c(c, lam / mu) / (c * mu - lam)
 
 

@@ -1,0 +1,170 @@
+"""The analytic cross-check of a capacity study: a scenario's pool as a :class:`Station`.
+
+The pool's queue is modelled as one FIFO queue served by replicas x concurrency workers
+(:mod:`qsim.theory`). Its arrivals are the producers that publish to it directly:
+
+- ``rate`` with ``arrivals: poisson`` (cv^2 1) or ``constant`` (cv^2 0);
+- ``schedule``: its peak rate, held as if it lasted (steady state at the peak);
+- ``interarrival``: rate 1 / mean, cv^2 of the distribution.
+
+Several producers merge with rate-weighted cv^2 (Whitt's QNA superposition). A queue also fed
+through exchanges, pipeline stages or dead-lettering gets no analytic estimate.
+:func:`theory_misses` lists what the scenario has that the model leaves out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from qsim.scenario import ConsumerPool, Producer, Scenario
+from qsim.slo import METRICS, Objective
+from qsim.theory import FIGURES, Station, smallest_replicas
+
+__all__ = ["NO_WAIT", "Model", "build_model", "theory_misses"]
+
+NO_WAIT = 10_000
+"""Replicas at which theory's wait is next to nothing (the search's upper limit)."""
+
+
+def _arrivals(producer: Producer) -> tuple[float, float, str | None]:
+    """Rate, cv^2 of interarrival times, and a note on what the figure assumes."""
+    poisson = 1.0 if producer.arrivals == "poisson" else 0.0
+    if producer.rate is not None:
+        return producer.rate, poisson, None
+    if producer.schedule is not None:
+        peak = max(step.rate for step in producer.schedule)
+        note = f"schedule: sized at {producer.name}'s peak rate ({peak:g}/s at 1x) held forever"
+        return peak, poisson, note
+    assert producer.interarrival is not None
+    return 1 / producer.interarrival.mean, producer.interarrival.cv**2, None
+
+
+def _fed_only_by_producers(scenario: Scenario, queue: str) -> bool:
+    """Whether nothing but producers publishing to it directly feeds ``queue``."""
+    bound = any(b.queue == queue for e in scenario.exchanges for b in e.bindings)
+    piped = any(step.to == queue for p in scenario.consumers for step in p.publish)
+    dead_lettered = any(q.dead_letter == queue for q in scenario.queues)
+    return not (bound or piped or dead_lettered)
+
+
+@dataclass(frozen=True)
+class Model:
+    """The pool's queue in theory at load 1x: arrivals and the pool's service."""
+
+    rate: float
+    ca2: float
+    pool: ConsumerPool
+    notes: tuple[str, ...]
+    _base: Station
+
+    def station(self, load: float, replicas: int) -> Station:
+        """The station at ``load`` times today's rate with ``replicas`` replicas."""
+        return replace(self._base, rate=self.rate * load, servers=replicas * self.pool.concurrency)
+
+    @property
+    def method(self) -> str:
+        """``erlang-c`` or ``allen-cunneen``."""
+        return self._base.method
+
+    def assessable(self, objectives: list[Objective]) -> list[Objective]:
+        """The objectives theory gives a figure for (not maxima)."""
+        return [o for o in objectives if _figure_key(o) in FIGURES]
+
+    def meets(self, objectives: list[Objective]) -> Callable[[Station], bool]:
+        """A test of a station against every assessable objective."""
+        checks = self.assessable(objectives)
+
+        def test(station: Station) -> bool:
+            return all(o.holds(_figure(station, o)) for o in checks)
+
+        return test
+
+    def replicas(self, load: float, objectives: list[Objective]) -> int | None:
+        """The smallest replica count meeting every assessable objective at ``load``."""
+        return smallest_replicas(
+            lambda n: self.station(load, n), self.meets(objectives), limit=NO_WAIT
+        )
+
+    def unreachable(self, load: float, objectives: list[Objective]) -> list[str]:
+        """The objectives no replica count can meet at ``load``: their figure with next to no
+        waiting (:data:`NO_WAIT` replicas), which is then the service time's alone."""
+        station = self.station(load, NO_WAIT)
+        return [
+            f"{o.text}: {_figure(station, o):.3g}{METRICS[o.metric].unit} even without waiting"
+            for o in self.assessable(objectives)
+            if not o.holds(_figure(station, o))
+        ]
+
+    def figure(self, load: float, replicas: int, objective: Objective) -> float | None:
+        """Theory's figure for ``objective`` at ``load`` with ``replicas``."""
+        if _figure_key(objective) not in FIGURES:
+            return None
+        return _figure(self.station(load, replicas), objective)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        service = self.pool.service_time
+        return {
+            "method": self.method,
+            "arrival_rate_per_s": self.rate,
+            "arrival_cv2": self.ca2,
+            "service_mean_s": service.mean,
+            "service_cv": service.cv,
+            "workers_per_replica": self.pool.concurrency,
+            "theory_misses": list(self.notes),
+        }
+
+
+def _figure_key(objective: Objective) -> tuple[str, str | None]:
+    from qsim.slo import METRICS
+
+    stat = METRICS[objective.metric].stats.get(objective.stat) if objective.stat else None
+    return objective.metric, stat
+
+
+def _figure(station: Station, objective: Objective) -> float:
+    return float(FIGURES[_figure_key(objective)](station))
+
+
+def build_model(scenario: Scenario, pool_index: int) -> Model | None:
+    """The analytic model of pool ``pool_index``'s queue, or None if theory cannot see all of
+    its arrivals."""
+    pool = scenario.consumers[pool_index]
+    if not _fed_only_by_producers(scenario, pool.queue):
+        return None
+    feeding = [_arrivals(p) for p in scenario.producers if p.to == pool.queue]
+    rate = sum(r for r, _, _ in feeding)
+    if rate <= 0:
+        return None
+    ca2 = sum(r * c for r, c, _ in feeding) / rate
+    notes = [note for _, _, note in feeding if note] + theory_misses(scenario, pool_index)
+    if not Station(rate, ca2, pool.service_time, 1).exact:
+        cv = pool.service_time.cv
+        notes.append(
+            f"approximation: arrival cv^2 {ca2:.3g}, service cv {cv:.3g} (not Poisson and "
+            "exponential): Allen-Cunneen G/G/c"
+        )
+    base = Station(rate, ca2, pool.service_time, pool.replicas * pool.concurrency)
+    return Model(rate, ca2, pool, tuple(notes), base)
+
+
+def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
+    """What the scenario has that one FIFO queue with c workers does not model, each as
+    ``"key: explanation"``."""
+    pool = scenario.consumers[pool_index]
+    queue = next(q for q in scenario.queues if q.name == pool.queue)
+    checks = [
+        (pool.prefetch != 1, f"prefetch: {pool.prefetch or 'unlimited'} per replica; messages "
+         "wait in a replica's buffer behind slow jobs, not in one shared FIFO queue"),
+        (pool.failures.any, "failures: nacked messages are redelivered or dead-lettered"),
+        (pool.crash is not None, "crashes: replicas are down part of the time"),
+        (pool.consumer_timeout is not None, "timeout: consumer_timeout closes channels"),
+        (pool.scaling.policy != "fixed", "autoscaling: replaced by a fixed replica count"),
+        (queue.message_ttl is not None, "ttl: expired messages leave without a latency"),
+        (queue.max_length is not None, "max_length: overflowing messages leave the queue"),
+        (bool(scenario.outages), "outages: the broker is down part of the time"),
+        (scenario.network is not None, "network: delay between clients and broker"),
+    ]  # fmt: skip
+    return [note for applies, note in checks if applies]

@@ -1,0 +1,110 @@
+"""Scenario transformations for capacity studies: more load, a fixed replica count.
+
+:func:`scale_load` multiplies every producer's publish rate by a factor, by arrival process
+(:data:`SCALERS`): a ``rate`` and each ``schedule`` step's rate are multiplied (step times stay);
+an ``interarrival`` distribution is divided by the factor (every time parameter of it, so its cv
+is kept). A ``trace`` is refused: compressing recorded times would also shorten the day they
+cover and move them against the scenario's schedules and outages, so there is no one faithful
+reading of "twice the trace". Rates of pipeline stages follow from their input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qsim.errors import QsimError
+from qsim.scenario import Producer, Scaling, Scenario
+from qsim.scenario.model import _unknown
+
+__all__ = [
+    "SCALERS",
+    "TIME_FIELDS",
+    "pool_index",
+    "scale_load",
+    "scaled_distribution",
+    "with_fixed_replicas",
+]
+
+TIME_FIELDS: dict[str, tuple[str, ...]] = {
+    "constant": ("value",),
+    "exponential": ("mean",),
+    "uniform": ("low", "high"),
+    "lognormal": ("mean",),
+    "gamma": ("mean",),
+    "erlang": ("mean",),
+    "weibull": ("scale",),
+    "pareto": ("scale",),
+    "normal": ("mean", "sd"),
+    "empirical": ("values",),
+}
+"""The parameters of each distribution that are times (scaled with it), by ``dist`` name."""
+
+
+def _divided(value: Any, factor: float) -> Any:
+    if isinstance(value, tuple | list):
+        return [v / factor for v in value]
+    return value / factor
+
+
+def scaled_distribution(distribution: Any, factor: float) -> Any:
+    """``distribution`` of times divided by ``factor`` (same shape and cv)."""
+    fields = TIME_FIELDS.get(distribution.name)
+    if fields is None:
+        raise QsimError(f"cannot scale a {distribution.name} interarrival distribution")
+    data = distribution.model_dump(by_alias=True)
+    data.update({key: _divided(data[key], factor) for key in fields})
+    return type(distribution).model_validate(data)
+
+
+def _rate(producer: Producer, factor: float) -> Producer:
+    assert producer.rate is not None
+    return producer.model_copy(update={"rate": producer.rate * factor})
+
+
+def _schedule(producer: Producer, factor: float) -> Producer:
+    steps = tuple(s.model_copy(update={"rate": s.rate * factor}) for s in producer.schedule or ())
+    return producer.model_copy(update={"schedule": steps})
+
+
+def _interarrival(producer: Producer, factor: float) -> Producer:
+    scaled = scaled_distribution(producer.interarrival, factor)
+    return producer.model_copy(update={"interarrival": scaled})
+
+
+def _trace(producer: Producer, _factor: float) -> Producer:
+    raise QsimError(
+        f"producer {producer.name!r} replays a trace, which capacity cannot scale; "
+        "give it a rate or schedule for capacity studies"
+    )
+
+
+SCALERS: dict[str, Callable[[Producer, float], Producer]] = {
+    "rate": _rate,
+    "schedule": _schedule,
+    "interarrival": _interarrival,
+    "trace": _trace,
+}
+"""How each arrival process is scaled, by its key."""
+
+
+def scale_load(scenario: Scenario, factor: float) -> Scenario:
+    """``scenario`` with every producer publishing ``factor`` times as fast."""
+    producers = tuple(SCALERS[p.arrival_key](p, factor) for p in scenario.producers)
+    return scenario.model_copy(update={"producers": producers})
+
+
+def pool_index(scenario: Scenario, pool: str) -> int:
+    """Index of consumer pool ``pool``; an unknown name is a one-line error with a hint."""
+    names = [p.name for p in scenario.consumers]
+    if pool not in names:
+        raise QsimError(_unknown("pool", pool, names))
+    return names.index(pool)
+
+
+def with_fixed_replicas(scenario: Scenario, pool: str, replicas: int) -> Scenario:
+    """``scenario`` with pool ``pool`` running exactly ``replicas`` (any autoscaling removed)."""
+    index = pool_index(scenario, pool)
+    pools = list(scenario.consumers)
+    pools[index] = pools[index].model_copy(update={"replicas": replicas, "scaling": Scaling()})
+    return scenario.model_copy(update={"consumers": tuple(pools)})

@@ -1,0 +1,108 @@
+"""The terminal table of a capacity study, built from its JSON form alone."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from qsim.report.console import format_duration, format_number
+
+__all__ = ["render_capacity"]
+
+VERDICTS = {True: "yes", False: "no", None: "undecided"}
+SAMPLING = "sampling: nothing the model leaves out differs; noise or the conservative rule"
+
+
+def _half(interval: Any) -> float | None:
+    return (interval[1] - interval[0]) / 2 if isinstance(interval, list) else None
+
+
+def _replicas(level: dict[str, Any]) -> str:
+    if level["unreachable"]:
+        return "unreachable"
+    if level["replicas"] is None:
+        return "none found"
+    below = [n for n in level["undecided"] if n < level["replicas"]]
+    return (
+        f"{level['replicas']} ({', '.join(map(str, below))}?)" if below else str(level["replicas"])
+    )
+
+
+def _flag(level: dict[str, Any]) -> str:
+    """The keys of the reasons theory and simulation may differ (``prefetch, ttl``)."""
+    reasons = level["disagreement"] or []
+    return ", ".join(reason.split(":")[0] for reason in reasons)
+
+
+def _table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"{result['pool']}: replicas that meet {', '.join(result['slos'])}")
+    for header in ("load", "replicas", "theory", "p99 latency", "theory p99", "utilization",
+                   "met", "differ because"):  # fmt: skip
+        table.add_column(header, justify="left" if header == "differ because" else "right")
+    for level in result["levels"]:
+        table.add_row(
+            f"{level['load']:g}x",
+            _replicas(level),
+            "-" if level["analytic_replicas"] is None else str(level["analytic_replicas"]),
+            format_duration(level["latency_p99_s"], _half(level["latency_p99_ci95"])),
+            format_duration(level["analytic_latency_p99_s"]),
+            format_number(level["utilization"], _half(level["utilization_ci95"])),
+            VERDICTS[level["met"]],
+            _flag(level),
+        )
+    return table
+
+
+def _headroom(result: dict[str, Any]) -> str:
+    today = result["today_replicas"]
+    sustained, fails = result["headroom"], result["headroom_fails_at"]
+    if sustained is None and fails is None:
+        text = "Headroom: none; no replica count meets the SLOs."
+    elif sustained is None:
+        text = f"Headroom: {today} replicas miss the SLOs even at {fails:.3g}x load."
+    elif fails is None:
+        text = f"Headroom: {today} replicas meet the SLOs up to at least {sustained:.3g}x load."
+    else:
+        text = (
+            f"Headroom: {today} replicas meet the SLOs up to {sustained:.3g}x today's load "
+            f"(not at {fails:.3g}x)."
+        )
+    if result["analytic_headroom"] is not None:
+        text += f" Theory: {result['analytic_headroom']:.3g}x."
+    return text
+
+
+def _footer(result: dict[str, Any]) -> list[str]:
+    lines = [_headroom(result)]
+    unreachable = {reason for level in result["levels"] for reason in level["unreachable"]}
+    lines += [f"Unreachable at any replica count: {reason}." for reason in sorted(unreachable)]
+    analytic = result["analytic"]
+    if analytic is None:
+        lines.append("Theory: no estimate (the queue is fed through exchanges or pipelines).")
+    else:
+        lines.append(
+            f"Theory: {analytic['method']} on {analytic['arrival_rate_per_s']:g}/s at 1x "
+            f"(arrival cv^2 {analytic['arrival_cv2']:.3g}), service mean "
+            f"{format_duration(analytic['service_mean_s'])}, cv {analytic['service_cv']:.3g}."
+        )
+        if any(level["disagreement"] for level in result["levels"]):
+            lines += [f"  {note}" for note in analytic["theory_misses"]] or [f"  {SAMPLING}"]
+        if analytic["slos_not_assessed"]:
+            lines.append(f"Theory has no figure for: {', '.join(analytic['slos_not_assessed'])}.")
+    lines.append(
+        "replicas: the smallest count found meeting every SLO; N (M?): count M stayed undecided "
+        "and may also suffice. A count qualifies when the conservative end of each SLO figure's "
+        "95% interval meets it; ± is the interval's half-width."
+    )
+    return lines
+
+
+def render_capacity(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print the capacity table: simulated and analytic replicas side by side."""
+    console = console or Console(file=sys.stdout)
+    console.print(_table(result))
+    for line in _footer(result):
+        console.print(line, highlight=False)
