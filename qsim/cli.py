@@ -207,16 +207,7 @@ def run(
             dask=dask_address or None, stream=STREAM_ACCURACY if stream else None,
             precision=target,
         )  # fmt: skip
-    if json_path == "-":
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        render_summary(summary)
-    if json_path and json_path != "-":
-        try:
-            Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise QsimError(f"cannot write {json_path}: {exc.strerror}") from None
-        click.echo(f"summary written to {json_path}")
+    _emit(summary, json_path, render_summary, "summary")
     if report:
         from qsim.report.bundle import write_run_report
 
@@ -255,6 +246,20 @@ def _write_json(json_path: str, result: dict[str, Any]) -> None:
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise QsimError(f"cannot write {json_path}: {exc.strerror}") from None
+
+
+def _emit(
+    result: dict[str, Any], json_path: str | None, render: Callable[[Any], None], what: str
+) -> None:
+    """Print ``result`` as JSON (``--json -``) or ``render`` it; with ``--json PATH`` also write
+    it there and say so."""
+    if json_path == "-":
+        click.echo(json.dumps(result, indent=2))
+        return
+    render(result)
+    if json_path:
+        _write_json(json_path, result)
+        click.echo(f"{what} written to {json_path}")
 
 
 @main.command()
@@ -296,13 +301,7 @@ def compare(
         variants, lambda s: with_overrides(s, **changes),
         workers=workers or os.cpu_count() or 1, precision=target,
     )  # fmt: skip
-    if json_path == "-":
-        click.echo(json.dumps(result, indent=2))
-    else:
-        render_comparison(result["variants"])
-    if json_path and json_path != "-":
-        _write_json(json_path, result)
-        click.echo(f"comparison written to {json_path}")
+    _emit(result, json_path, lambda r: render_comparison(r["variants"]), "comparison")
     for file in plot_comparison(result["variants"], plot_dir) if plot_dir else ():
         click.echo(f"plot written to {file}", err=json_path == "-")
     if report:
@@ -376,13 +375,7 @@ def fit(
         durations = read_column(file, column, float, f"a duration in {unit}")
         rng = np.random.default_rng(seed)
         result, render = fit_service_times(durations, seconds, rng, bootstrap), render_service_fit
-    if json_path == "-":
-        click.echo(json.dumps(result, indent=2))
-        return
-    render(result)
-    if json_path:
-        _write_json(json_path, result)
-        click.echo(f"fit written to {json_path}")
+    _emit(result, json_path, render, "fit")
 
 
 @main.command()
@@ -422,13 +415,7 @@ def live(
     scenario = with_overrides(load_scenario(file), duration=duration, replications=replications)
     settings = LiveSettings(url, time_scale, Band(relative=band), os.cpu_count() or 1)
     result = run_live(scenario, settings)
-    if json_path == "-":
-        click.echo(json.dumps(result, indent=2))
-        return
-    render_live(result)
-    if json_path:
-        _write_json(json_path, result)
-        click.echo(f"live comparison written to {json_path}")
+    _emit(result, json_path, render_live, "live comparison")
 
 
 @main.command()
@@ -482,13 +469,7 @@ def capacity(
         on_trial=_trial_line if show else None,
     )  # fmt: skip
     result = study_capacity(study, loads)
-    if json_path == "-":
-        click.echo(json.dumps(result, indent=2))
-    else:
-        render_capacity(result)
-    if json_path and json_path != "-":
-        _write_json(json_path, result)
-        click.echo(f"capacity written to {json_path}")
+    _emit(result, json_path, render_capacity, "capacity")
     if report:
         _capacity_report(scenario, result, study.workers, report_dir, err=json_path == "-")
 

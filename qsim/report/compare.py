@@ -68,16 +68,16 @@ class Row:
     best: Callable[..., float]
 
 
-def _get(node: Any, path: tuple[str, ...]) -> Any:
+def get_path(node: Any, path: tuple[str, ...]) -> Any:
     """``node[path[0]][path[1]]...``, or None where a key is missing."""
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     return node
 
 
-def _half(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
+def half_width(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
     """Half-width of the 95% interval at ``path`` (under ``ci95``), if there is one."""
-    interval = _get(summary.get("ci95"), path)
+    interval = get_path(summary.get("ci95"), path)
     return (interval[1] - interval[0]) / 2 if isinstance(interval, list) else None
 
 
@@ -107,9 +107,9 @@ def best_columns(values: list[float | None], best: Callable[..., float]) -> set[
 
 def _cells(summaries: Summaries, row: Row) -> list[str]:
     """Formatted values of ``row`` for each variant, the best marked in bold with ``*``."""
-    values = [_get(s, row.path) for s in summaries.values()]
+    values = [get_path(s, row.path) for s in summaries.values()]
     marked = best_columns(values, row.best)
-    halves = [_half(s, row.path) for s in summaries.values()]
+    halves = [half_width(s, row.path) for s in summaries.values()]
     texts = [FORMATS[row.format](v, h) for v, h in zip(values, halves, strict=True)]
     return [f"[bold]{t}{MARK}[/bold]" if i in marked else t for i, t in enumerate(texts)]
 
@@ -129,7 +129,7 @@ def comparison_table(summaries: Summaries) -> Table:
         table.add_column(name, justify="right")
     previous = None
     for group, row in comparison_rows(summaries):
-        if all(_get(s, row.path) is None for s in summaries.values()):
+        if all(get_path(s, row.path) is None for s in summaries.values()):
             continue
         table.add_row(group if group != previous else "", row.label, *_cells(summaries, row))
         previous = group
@@ -162,7 +162,7 @@ def _overlay(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = {n: _get(s.get("timeseries"), path) for n, s in summaries.items()}
+    series = {n: get_path(s.get("timeseries"), path) for n, s in summaries.items()}
     if all(v is None for v in series.values()):
         return False
     figure, axes = plt.subplots(figsize=(9, 4.5))

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from qsim.report.compare import FORMATS, MARK, best_columns, comparison_rows
+from qsim.report.compare import (
+    FORMATS,
+    MARK,
+    best_columns,
+    comparison_rows,
+    get_path,
+    half_width,
+)
 from qsim.report.console import format_number, format_span
 from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
 from qsim.report.review import slo_verdicts
@@ -20,26 +27,15 @@ __all__ = ["compare_review"]
 Summaries = dict[str, dict[str, Any]]
 
 
-def _get(node: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
-def _half(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    interval = _get(summary.get("ci95"), path)
-    return (interval[1] - interval[0]) / 2 if isinstance(interval, list) else None
-
-
 def _side_by_side(summaries: Summaries) -> Table:
     rows, previous = [], None
     for group, row in comparison_rows(summaries):
-        values = [_get(s, row.path) for s in summaries.values()]
+        values = [get_path(s, row.path) for s in summaries.values()]
         if all(v is None for v in values):
             continue
         marked = best_columns(values, row.best)
         cells = [
-            FORMATS[row.format](v, _half(s, row.path)).replace("±", " ± ")
+            FORMATS[row.format](v, half_width(s, row.path)).replace("±", " ± ")
             + (MARK if i in marked else "")
             for i, (v, s) in enumerate(zip(values, summaries.values(), strict=True))
         ]
