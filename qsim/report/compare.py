@@ -147,6 +147,19 @@ def render_comparison(summaries: Summaries, console: Console | None = None) -> N
                 console.print(Text(f"{name}: ").append_text(line))
 
 
+def _finish(figure: Any, file: Path, formats: tuple[str, ...], loc: str) -> None:
+    """Grid and variant legend on the figure's axes; save it as ``file`` in each format."""
+    import matplotlib.pyplot as plt
+
+    for axes in figure.axes:
+        axes.grid(alpha=0.3)
+        axes.legend(title="variant", loc=loc)
+    figure.tight_layout()
+    for suffix in formats:
+        figure.savefig(file.with_suffix(f".{suffix}"), dpi=110)
+    plt.close(figure)
+
+
 def _overlay(
     summaries: Summaries,
     path: tuple[str, ...],
@@ -179,12 +192,7 @@ def _overlay(
                 linewidth=1.4,
             )
     axes.set(title=title, xlabel=f"time since start ({unit})", ylabel=ylabel)
-    axes.grid(alpha=0.3)
-    axes.legend(title="variant")
-    figure.tight_layout()
-    for suffix in formats:
-        figure.savefig(file.with_suffix(f".{suffix}"), dpi=110)
-    plt.close(figure)
+    _finish(figure, file, formats, loc="best")
     return True
 
 
@@ -212,12 +220,7 @@ def _cdf_overlay(
         title=f"Latency of {queue}, cumulative (quantiles averaged over replications)",
         xlabel="latency (s, log scale)", ylabel="share of messages within", ylim=(0, 1.02),
     )  # fmt: skip
-    axes.grid(alpha=0.3)
-    axes.legend(title="variant", loc="lower right")
-    figure.tight_layout()
-    for suffix in formats:
-        figure.savefig(file.with_suffix(f".{suffix}"), dpi=110)
-    plt.close(figure)
+    _finish(figure, file, formats, loc="lower right")
     return True
 
 
