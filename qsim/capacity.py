@@ -32,6 +32,7 @@ import numpy as np
 from qsim.analytic import Model, build_model
 from qsim.errors import QsimError
 from qsim.loadscale import pool_index, scale_load, with_fixed_replicas
+from qsim.precision import Precision
 from qsim.runner import run_scenario
 from qsim.scenario import Scenario
 from qsim.slo import Objective
@@ -94,6 +95,7 @@ class CapacityStudy:
     workers: int = 1
     max_replications: int | None = None
     on_trial: Callable[[Trial], None] | None = None
+    precision: Precision | None = None
     trials: dict[tuple[float, int], Trial] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -109,15 +111,22 @@ class CapacityStudy:
         self.today = self.scenario.consumers[index].replicas
         self.model: Model | None = build_model(self.scenario, index)
         if self.max_replications is None:
-            self.max_replications = 4 * self.scenario.replications
+            self.max_replications = (
+                self.precision.max_replications
+                if self.precision
+                else 4 * self.scenario.replications
+            )
 
     # -- simulation ----------------------------------------------------------------------------
-    def _judge(self, trial: Trial, scenario: Scenario, count: int) -> None:
+    def _judge(
+        self, trial: Trial, scenario: Scenario, count: int, precision: Precision | None = None
+    ) -> None:
         """Run ``count`` replications of ``scenario`` (replications 0..count-1, as every
-        count does) and judge each SLO on their summary."""
+        count does; with ``precision``, more until its headline figures are that precise) and
+        judge each SLO on their summary."""
         runs = scenario.model_copy(update={"replications": count})
-        trial.summary = run_scenario(runs, workers=self.workers)
-        trial.count = count
+        trial.summary = run_scenario(runs, workers=self.workers, precision=precision)
+        trial.count = trial.summary["replications"]
         trial.verdicts = [
             o.verdict(*o.read(trial.summary, self.queue, self.pool)) for o in self.objectives
         ]
@@ -130,7 +139,7 @@ class CapacityStudy:
             return self.trials[key]
         scenario = with_fixed_replicas(scale_load(self.scenario, load), self.pool, replicas)
         trial = Trial(load, replicas)
-        self._judge(trial, scenario, self.scenario.replications)
+        self._judge(trial, scenario, self.scenario.replications, self.precision)
         cap = self.max_replications or trial.count
         if trial.met is None and trial.count < cap:
             self._judge(trial, scenario, cap)

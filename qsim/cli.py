@@ -432,12 +432,14 @@ def live(
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 @_run_options
+@_precision_options
 @_report_options
 @_explained
 def capacity(
     file: Path, pool: str | None, slos: tuple[str, ...], load_range: str, steps: int,
     json_path: str | None, seed: int | None, replications: int | None, duration: float | None,
-    workers: int | None, report: bool, report_dir: Path,
+    workers: int | None, precision: float | None, max_replications: int | None, report: bool,
+    report_dir: Path,
 ) -> None:  # fmt: skip
     """Find the smallest replica count of a pool meeting every SLO at each load level."""
     from qsim.capacity import CapacityStudy, parse_load_range
@@ -467,6 +469,7 @@ def capacity(
     study = CapacityStudy(
         scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
         on_trial=_trial_line if show else None,
+        precision=_precision(precision, max_replications),
     )  # fmt: skip
     result = study_capacity(study, loads)
     _emit(result, json_path, render_capacity, "capacity")

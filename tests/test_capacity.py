@@ -13,6 +13,7 @@ from qsim.cli import main
 from qsim.distributions import REGISTRY
 from qsim.errors import QsimError
 from qsim.loadscale import TIME_FIELDS, scale_load, scaled_distribution, with_fixed_replicas
+from qsim.precision import Precision
 from qsim.report.capacity import render_capacity
 from qsim.slo import parse_slo
 from qsim.theory import FIGURES, Station
@@ -86,6 +87,19 @@ def test_more_replications_are_added_while_an_slo_is_undecided():
     assert trial.count == 10
     low, high = trial.summary["ci95"]["queues"]["q"]["latency_s"]["p99"]
     assert (trial.met is None) == (low < 0.5891 < high)
+
+
+def test_with_precision_each_count_runs_until_its_figures_are_that_precise():
+    """``--precision``: a trial's replications grow until the headline figures' half-widths are
+    within the target (or the maximum), as ``qsim run --precision`` does."""
+    study = CapacityStudy(
+        scenario_from(MMC), "c", [parse_slo("p99 latency < 2s")],
+        precision=Precision(0.05, 40),
+    )  # fmt: skip
+    trial = study.trial(1.0, 3)
+    section = trial.summary["precision"]
+    assert trial.count == section["replications"] <= 40
+    assert section["reached"] or trial.count == 40
 
 
 def test_counts_are_compared_with_common_random_numbers():
