@@ -14,7 +14,6 @@ import csv
 import math
 from collections.abc import Callable
 from pathlib import Path
-from statistics import NormalDist
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 import numpy as np
@@ -54,14 +53,16 @@ class Distribution(Spec, Generic[Q]):
         """``n`` independent draws as a float array."""
         raise NotImplementedError  # every registered subclass overrides this
 
-    def quantile(self) -> Callable[[float], float]:
-        """The inverse distribution function as a scalar function of ``u`` in ``[0, 1)``.
-
-        Drawing ``quantile()(u)`` with ``u`` uniform is a draw of this distribution (inverse
-        transform); the engine uses it to give each message its own service time, the same
-        whatever the consumers do (common random numbers).
-        """
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """The inverse distribution function at each ``u`` in ``[0, 1)``: with ``u`` uniform,
+        a draw of this distribution (inverse transform). The engine uses it to give each
+        message its own service time, the same whatever the consumers do (common random
+        numbers), and a larger ``u`` never means less work."""
         raise NotImplementedError  # every registered subclass overrides this
+
+    def quantile(self) -> Callable[[float], float]:
+        """:meth:`ppf` as a scalar function (for the rare one-at-a-time uses)."""
+        return lambda u: float(self.ppf(np.array([u]))[0])
 
     @property
     def mean(self) -> float:
@@ -85,16 +86,11 @@ def _positive(value: float, what: str) -> float:
     return value
 
 
-def _open(u: float) -> float:
-    """``u`` moved off 0 and 1, where a normal quantile is infinite."""
-    return min(max(u, 1e-300), 1.0 - 1e-16)
-
-
-def _gamma_quantile(shape: float, scale: float) -> Callable[[float], float]:
-    """The quantile function of a gamma distribution (regularised incomplete gamma inverse)."""
+def _gamma_ppf(u: np.ndarray, shape: float, scale: float) -> np.ndarray:
+    """The gamma inverse distribution function (regularised incomplete gamma inverse)."""
     from scipy.special import gammaincinv  # imported here: it costs every process ~0.4 s
 
-    return lambda u: scale * float(gammaincinv(shape, u))
+    return np.asarray(scale * gammaincinv(shape, u), dtype=float)
 
 
 @register
@@ -108,9 +104,8 @@ class Constant(Distribution[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, float(self.value))
 
-    def quantile(self) -> Callable[[float], float]:
-        value = float(self.value)
-        return lambda _u: value
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.full(len(u), float(self.value))
 
     @property
     def mean(self) -> float:
@@ -155,9 +150,8 @@ class Exponential(_ByMean[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean_, n)
 
-    def quantile(self) -> Callable[[float], float]:
-        mean, log1p = float(self.mean_), math.log1p
-        return lambda u: -mean * log1p(-u)
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.asarray(-float(self.mean_) * np.log1p(-u), dtype=float)
 
     @property
     def variance(self) -> float:
@@ -182,9 +176,8 @@ class Uniform(Distribution[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
 
-    def quantile(self) -> Callable[[float], float]:
-        low, width = float(self.low), float(self.high - self.low)
-        return lambda u: low + width * u
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.low + (self.high - self.low) * u
 
     @property
     def mean(self) -> float:
@@ -206,10 +199,13 @@ class Lognormal(_ByMeanCv[Q]):
         sigma2 = math.log1p(self.cv_**2)
         return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
 
-    def quantile(self) -> Callable[[float], float]:
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri  # imported here: it costs every process ~0.4 s
+
         sigma2 = math.log1p(self.cv_**2)
-        normal = NormalDist(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2))
-        return lambda u: math.exp(normal.inv_cdf(_open(u)))
+        return np.asarray(
+            np.exp(math.log(self.mean_) - sigma2 / 2 + math.sqrt(sigma2) * ndtri(u)), dtype=float
+        )
 
 
 @register
@@ -223,8 +219,8 @@ class Gamma(_ByMeanCv[Q]):
         shape = 1 / self.cv_**2
         return rng.gamma(shape, self.mean_ / shape, n)
 
-    def quantile(self) -> Callable[[float], float]:
-        return _gamma_quantile(1 / self.cv_**2, self.mean_ * self.cv_**2)
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return _gamma_ppf(u, 1 / self.cv_**2, self.mean_ * self.cv_**2)
 
 
 @register
@@ -238,8 +234,8 @@ class Erlang(_ByMean[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(self.k, self.mean_ / self.k, n)
 
-    def quantile(self) -> Callable[[float], float]:
-        return _gamma_quantile(float(self.k), self.mean_ / self.k)
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return _gamma_ppf(u, float(self.k), self.mean_ / self.k)
 
     @property
     def variance(self) -> float:
@@ -261,9 +257,8 @@ class Weibull(Distribution[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.scale * rng.weibull(self.shape, n)
 
-    def quantile(self) -> Callable[[float], float]:
-        scale, power = float(self.scale), 1 / self.shape
-        return lambda u: scale * (-math.log1p(-u)) ** power
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.asarray(self.scale * (-np.log1p(-u)) ** (1 / self.shape), dtype=float)
 
     @property
     def mean(self) -> float:
@@ -289,9 +284,8 @@ class Pareto(Distribution[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.scale * (1.0 + rng.pareto(self.alpha, n))
 
-    def quantile(self) -> Callable[[float], float]:
-        scale, power = float(self.scale), -1 / self.alpha
-        return lambda u: scale * (1.0 - u) ** power
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.scale * (1.0 - u) ** (-1 / self.alpha)
 
     @property
     def mean(self) -> float:
@@ -330,10 +324,13 @@ class Normal(Distribution[Q]):
             negative = out < 0
         return out
 
-    def quantile(self) -> Callable[[float], float]:
-        normal = NormalDist(self.mean_, self.sd)
-        below = normal.cdf(0.0)  # truncated at zero: map u onto the part of the CDF above it
-        return lambda u: max(0.0, normal.inv_cdf(_open(below + (1.0 - below) * u)))
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtr, ndtri  # imported here: see Lognormal.ppf
+
+        below = ndtr(-self.mean_ / self.sd)  # truncated at zero: u maps above the CDF at 0
+        return np.asarray(
+            np.maximum(0.0, self.mean_ + self.sd * ndtri(below + (1.0 - below) * u)), dtype=float
+        )
 
     @property
     def _hazard(self) -> float:
@@ -396,10 +393,9 @@ class Empirical(Distribution[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(np.asarray(self.values, dtype=float), n)
 
-    def quantile(self) -> Callable[[float], float]:
-        ordered = sorted(float(v) for v in self.values)
-        n = len(ordered)
-        return lambda u: ordered[min(int(u * n), n - 1)]
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        ordered = np.sort(np.asarray(self.values, dtype=float))
+        return ordered[np.minimum((u * ordered.size).astype(np.int64), ordered.size - 1)]
 
     @property
     def mean(self) -> float:

@@ -205,7 +205,9 @@ class Consumer:
         now = self.env._now
         self.busy += 1
         msg.started_at = now
-        duration = self.service(msg)
+        duration = msg.service
+        if duration < 0.0 or msg.deliveries > 1:
+            duration = self.service(msg)
         msg.service_end = end = now + duration
         if self.working is not None:
             self.working[msg] = None

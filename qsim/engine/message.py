@@ -34,7 +34,8 @@ class Message:
     ``poison`` is None until a consumer with a poison rate first processes it. ``work`` is the
     message's own uniform draw, given as it enters the queue, from which the consuming pool
     derives its first service time (common random numbers: the n-th message into a queue takes
-    the same work whatever the consumers do).
+    the same work whatever the consumers do); ``service`` is that time where the queue could
+    draw it (one pool consumes it), else -1.0.
     """
 
     __slots__ = (
@@ -47,6 +48,7 @@ class Message:
         "priority",
         "producer",
         "published_at",
+        "service",
         "service_end",
         "size",
         "started_at",
@@ -71,6 +73,7 @@ class Message:
         self.deaths: dict[tuple[int, str], int] | None = None
         self.poison: bool | None = None
         self.work = 0.0
+        self.service = -1.0
 
     def copy(self) -> Message:
         """Another copy for another queue (an exchange routing to several queues)."""

@@ -52,10 +52,10 @@ class Queue:
         spec: QueueSpec,
         index: int,
         recorder: Recorder,
-        work: Callable[[], float],
+        work: Callable[[Message], None],
     ) -> None:
         self.env = env
-        self.work = work  # each arriving message's own uniform draw (see Message.work)
+        self.work = work  # gives each arriving message its work (see Message.work)
         self.spec = spec
         self.index = index
         self.name = spec.name
@@ -108,7 +108,7 @@ class Queue:
         now = self.env._now
         msg.published_at = now
         msg.deliveries = 0
-        msg.work = self.work()
+        self.work(msg)
         ttl = msg.ttl if msg.ttl < self.ttl else self.ttl
         msg.expires_at = now + ttl
         if ttl < INF:

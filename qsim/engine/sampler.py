@@ -34,15 +34,37 @@ class Sampler:
         return self._buffer[index]
 
 
-class ServiceTimes:
-    """Service times of one pool with common random numbers across variants of a scenario.
+class Work:
+    """The work of each message entering one queue, drawn ``BATCH`` at a time: its own uniform
+    draw ``u``, or, where a single pool consumes the queue, straight away the service time that
+    pool's distribution maps ``u`` to. See :class:`qsim.engine.message.Message` for why."""
 
-    A first delivery takes the service time the message's own ``work`` draw maps to under the
-    pool's distribution (inverse transform), so a message takes as long whichever replica, and
-    whichever scaling strategy, processes it; and a variant with a faster distribution makes every
-    message faster, not a reshuffled sample. A redelivery (after a nack, a crash or a requeueing
-    scale-down) is another attempt and draws afresh from the pool's own stream ``fresh``.
-    """
+    __slots__ = ("_dist", "_next", "_rng")
+
+    def __init__(self, rng: np.random.Generator, dist: Distribution[float] | None) -> None:
+        self._rng = rng
+        self._dist = dist
+        self._next: Callable[[], float] = iter(()).__next__
+
+    def __call__(self, msg: Message) -> None:
+        """Give ``msg`` the next draw: ``msg.service``, or ``msg.work`` (``msg.service`` -1.0)."""
+        try:
+            value = self._next()
+        except StopIteration:
+            u = self._rng.uniform(0.0, 1.0, BATCH)
+            self._next = iter((u if self._dist is None else self._dist.ppf(u)).tolist()).__next__
+            value = self._next()
+        if self._dist is None:
+            msg.work, msg.service = value, -1.0
+        else:
+            msg.service = value
+
+
+class ServiceTimes:
+    """Service times of one pool where the queue did not draw them (see :class:`Work`): a first
+    delivery takes the time the message's own ``work`` draw maps to under the pool's
+    distribution; a redelivery (after a nack, a crash or a requeueing scale-down) is another
+    attempt and draws afresh from the pool's own stream ``fresh``."""
 
     __slots__ = ("_fresh", "_quantile")
 
@@ -52,4 +74,4 @@ class ServiceTimes:
 
     def __call__(self, msg: Message) -> float:
         """The service time of this delivery of ``msg``."""
-        return self._quantile(msg.work if msg.deliveries == 1 else self._fresh())
+        return self._quantile(msg.work) if msg.deliveries == 1 else self._fresh()

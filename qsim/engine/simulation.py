@@ -25,7 +25,7 @@ from qsim.engine.queue import Queue, forwarded
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import PoolRun, ProducerRun, QueueRun, RunResult
 from qsim.engine.routing import Exchange, Target
-from qsim.engine.sampler import Sampler, ServiceTimes
+from qsim.engine.sampler import Sampler, ServiceTimes, Work
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.streams import stream
 
@@ -48,9 +48,7 @@ class Model:
             scenario.fixed_warmup, len(scenario.queues), len(scenario.producers), stream
         )
         self.queues = [
-            Queue(
-                self.env, spec, i, self.recorder, self._draw(UNIFORM01, f"queue:{spec.name}:work")
-            )
+            Queue(self.env, spec, i, self.recorder, self._work(spec.name))
             for i, spec in enumerate(scenario.queues)
         ]
         self.broker.queues.extend(self.queues)
@@ -74,6 +72,12 @@ class Model:
     # -- random streams ----------------------------------------------------------------
     def _rng(self, name: str) -> np.random.Generator:
         return stream(self.scenario.seed, self.replication, name)
+
+    def _work(self, queue: str) -> Work:
+        """The work draws of ``queue``: service times too where a single pool consumes it."""
+        pools = [p for p in self.scenario.consumers if p.queue == queue]
+        only = pools[0].service_time if len(pools) == 1 else None
+        return Work(self._rng(f"queue:{queue}:work"), only)
 
     def _draw(self, dist: Distribution[float], name: str) -> Draw:
         return Sampler(dist, self._rng(name))
@@ -150,7 +154,9 @@ class Model:
 
     def _build_pool(self, spec: ConsumerPool, state: PoolState, queue: Queue) -> Pool:
         prefix = f"pool:{spec.name}"
-        service = ServiceTimes(spec.service_time, self._draw(UNIFORM01, f"{prefix}:service"))
+        service = ServiceTimes(
+            spec.service_time, self._draw(spec.service_time, f"{prefix}:service")
+        )
         decide = self._decider(spec.failures, prefix)
         if not spec.publish:
             self.pool_publishers.append([])
