@@ -14,6 +14,7 @@ import csv
 import math
 from collections.abc import Callable
 from pathlib import Path
+from statistics import NormalDist
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 import numpy as np
@@ -84,6 +85,17 @@ def _positive(value: float, what: str) -> float:
     if value <= 0:
         raise fail(f"{what} must be above zero, got {value!r}")
     return value
+
+
+_STANDARD_NORMAL = NormalDist()
+
+
+def _normal_ppf(u: np.ndarray) -> np.ndarray:
+    """The standard normal inverse distribution function at each ``u`` (Wichura's AS241, the
+    standard library's, per value: microseconds per batch, and no scipy import in each worker)."""
+    inverse = _STANDARD_NORMAL.inv_cdf
+    inside = np.clip(u, 1e-300, 1.0 - 1e-16).tolist()  # 0 and 1 map to infinities
+    return np.fromiter((inverse(p) for p in inside), dtype=float, count=len(inside))
 
 
 def _gamma_ppf(u: np.ndarray, shape: float, scale: float) -> np.ndarray:
@@ -200,12 +212,8 @@ class Lognormal(_ByMeanCv[Q]):
         return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        from scipy.special import ndtri  # imported here: it costs every process ~0.4 s
-
         sigma2 = math.log1p(self.cv_**2)
-        return np.asarray(
-            np.exp(math.log(self.mean_) - sigma2 / 2 + math.sqrt(sigma2) * ndtri(u)), dtype=float
-        )
+        return np.exp(math.log(self.mean_) - sigma2 / 2 + math.sqrt(sigma2) * _normal_ppf(u))
 
 
 @register
@@ -325,12 +333,8 @@ class Normal(Distribution[Q]):
         return out
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        from scipy.special import ndtr, ndtri  # imported here: see Lognormal.ppf
-
-        below = ndtr(-self.mean_ / self.sd)  # truncated at zero: u maps above the CDF at 0
-        return np.asarray(
-            np.maximum(0.0, self.mean_ + self.sd * ndtri(below + (1.0 - below) * u)), dtype=float
-        )
+        below = _STANDARD_NORMAL.cdf(-self.mean_ / self.sd)  # truncated at zero: u maps above it
+        return np.maximum(0.0, self.mean_ + self.sd * _normal_ppf(below + (1.0 - below) * u))
 
     @property
     def _hazard(self) -> float:
