@@ -26,7 +26,8 @@ def _count(value: Any) -> str:
 
 
 def _load(value: float) -> str:
-    return f"{value:g}x"
+    """A load multiplier as people write it: 0.5x, 1x, 0.92x (headroom from bisection)."""
+    return f"{round(value, 2):g}x"
 
 
 def _pool(resolved: Resolved, name: str) -> dict[str, Any] | None:

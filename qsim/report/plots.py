@@ -318,7 +318,7 @@ def capacity_plot(capacity: dict[str, Any], replicas_today: int | None) -> Figur
             )
         headroom = capacity.get("headroom")
         if headroom is not None:
-            ax.axvline(headroom, color="C3", ls="--", lw=1.2, label=f"headroom: {headroom:g}x")
+            ax.axvline(headroom, color="C3", ls="--", lw=1.2, label=f"headroom: {headroom:.2f}x")
         ax.set(
             title=f"Capacity of {capacity.get('pool', 'the pool')}",
             xlabel="load (multiple of the scenario's rates)",
