@@ -300,6 +300,7 @@ def compare(
     result = run_variants(
         variants, lambda s: with_overrides(s, **changes),
         workers=workers or os.cpu_count() or 1, precision=target,
+        show_progress=progress.wanted(json_to_stdout=json_path == "-"),
     )  # fmt: skip
     _emit(result, json_path, lambda r: render_comparison(r["variants"]), "comparison")
     for file in plot_comparison(result["variants"], plot_dir) if plot_dir else ():

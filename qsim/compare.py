@@ -14,6 +14,7 @@ from typing import Any
 
 from qsim.errors import QsimError
 from qsim.precision import Precision
+from qsim.progress import replication_progress
 from qsim.runner import run_scenario
 from qsim.scenario import Scenario, load_scenario
 from qsim.scenario.variants import Variant, apply_override, load_variants
@@ -37,14 +38,18 @@ def compare(
     *,
     workers: int = 1,
     precision: Precision | None = None,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
     """Run each variant (after ``adjust``, e.g. command-line overrides) and return
     ``{"variants": {name: run summary}}``. With ``precision`` each variant runs until its own
     headline figures are that precise (replication ``r`` still shares its random streams with
-    replication ``r`` of every other variant)."""
-    return {
-        "variants": {
-            v.name: run_scenario(adjust(v.scenario), workers=workers, precision=precision)
-            for v in variants
-        }
-    }
+    replication ``r`` of every other variant). ``show_progress``: a bar per variant on stderr."""
+    summaries: dict[str, Any] = {}
+    for variant in variants:
+        scenario = adjust(variant.scenario)
+        total = scenario.replications if precision is None else None
+        with replication_progress(total, show_progress, description=variant.name) as advance:
+            summaries[variant.name] = run_scenario(
+                scenario, advance, workers=workers, precision=precision
+            )
+    return {"variants": summaries}

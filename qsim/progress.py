@@ -31,9 +31,13 @@ def wanted(
 
 @contextmanager
 def replication_progress(
-    total: int | None, enabled: bool, console: Console | None = None
+    total: int | None,
+    enabled: bool,
+    console: Console | None = None,
+    description: str = "replications",
 ) -> Iterator[Callable[[int], None] | None]:
-    """Yield a callback that advances the bar by one replication (None when not ``enabled``).
+    """Yield a callback that advances the bar by one replication (None when not ``enabled``);
+    ``description`` labels the bar (``qsim compare`` names the variant).
 
     ``total`` None means not known in advance (``--precision`` decides when to stop): the bar
     then pulses and counts ``n/?``. The bar is transient: it disappears when the work is done,
@@ -49,5 +53,5 @@ def replication_progress(
         console=console or Console(stderr=True),
         transient=True,
     ) as progress:
-        task = progress.add_task("replications", total=total)
+        task = progress.add_task(description, total=total)
         yield lambda _replication: progress.advance(task)

@@ -44,6 +44,17 @@ def test_the_bar_counts_replications_done():
     assert "3/3" in out.getvalue()
 
 
+def test_a_bar_is_labelled_with_its_description():
+    """``qsim compare`` shows a bar per variant, named after it."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80)
+    with replication_progress(2, True, console, description="fixed-16") as advance:
+        assert advance is not None
+        advance(0)
+        advance(1)
+    assert "fixed-16" in out.getvalue() and "2/2" in out.getvalue()
+
+
 def test_without_progress_there_is_no_callback():
     with replication_progress(3, False) as advance:
         assert advance is None
