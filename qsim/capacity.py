@@ -106,6 +106,7 @@ class CapacityStudy:
                     "searches bounds that replicas help (latency, wait, backlog, utilization "
                     "below; throughput above)"
                 )
+        scale_load(self.scenario, 1.0)  # refuses what capacity cannot scale (a trace), up front
         index = pool_index(self.scenario, self.pool)
         self.queue = self.scenario.consumers[index].queue
         self.today = self.scenario.consumers[index].replicas

@@ -156,6 +156,24 @@ def test_a_trace_is_refused(tmp_path):
         scale_load(scenario_from(text, tmp_path), 2.0)
 
 
+def test_a_scenario_with_a_trace_is_refused_before_any_theory_or_simulation(write_file):
+    """``qsim capacity`` on a scenario replaying a trace is one line and exit status 2."""
+    write_file("t.csv", "0\n1\n2\n")
+    path = write_file(
+        "t.yaml",
+        """
+        name: t
+        duration: 10s
+        producers: [{name: replay, to: q, trace: t.csv}]
+        queues: [{name: q}]
+        consumers: [{name: c, queue: q, service_time: 100ms}]
+        """,
+    )
+    result = invoke(path, "--slo", "p99 latency < 1s")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "replays a trace" in result.stderr
+
+
 def test_fixed_replicas_replace_autoscaling():
     """The searched pool runs exactly the count tried."""
     pool = with_fixed_replicas(scenario_from(SCALED), "c", 7).consumers[0]
