@@ -57,17 +57,18 @@ def _table(result: dict[str, Any]) -> Table:
 
 
 def _headroom(result: dict[str, Any]) -> str:
-    today = result["today_replicas"]
+    count = result["today_replicas"]
+    today = f"{count} replica" if count == 1 else f"{count} replicas"
     sustained, fails = result["headroom"], result["headroom_fails_at"]
     if sustained is None and fails is None:
         text = "Headroom: none; no replica count meets the SLOs."
     elif sustained is None:
-        text = f"Headroom: {today} replicas miss the SLOs even at {fails:.3g}x load."
+        text = f"Headroom: {today} miss the SLOs even at {fails:.3g}x load."
     elif fails is None:
-        text = f"Headroom: {today} replicas meet the SLOs up to at least {sustained:.3g}x load."
+        text = f"Headroom: {today} meet the SLOs up to at least {sustained:.3g}x load."
     else:
         text = (
-            f"Headroom: {today} replicas meet the SLOs up to {sustained:.3g}x today's load "
+            f"Headroom: {today} meet the SLOs up to {sustained:.3g}x today's load "
             f"(not at {fails:.3g}x)."
         )
     if result["analytic_headroom"] is not None:
