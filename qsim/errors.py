@@ -8,13 +8,25 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
-__all__ = ["QsimError", "ScenarioError", "format_path", "one_line"]
+__all__ = ["QsimError", "ScenarioError", "did_you_mean", "format_path", "known_hint", "one_line"]
 
 
 class QsimError(Exception):
     """An error with a one-line explanation for the user."""
+
+
+def did_you_mean(word: str, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to an unknown ``word``, or ""."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def known_hint(word: str, known: Sequence[str]) -> str:
+    """:func:`did_you_mean`, then ``; known: a, b`` (every name it could have been)."""
+    return f"{did_you_mean(word, known)}; known: {', '.join(known) or 'none'}"
 
 
 def format_path(path: Sequence[str | int]) -> str:

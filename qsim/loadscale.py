@@ -15,7 +15,7 @@ from typing import Any
 
 from qsim.errors import QsimError
 from qsim.scenario import Producer, Scaling, Scenario
-from qsim.scenario.model import _unknown
+from qsim.scenario.model import unknown_name
 
 __all__ = [
     "SCALERS",
@@ -98,7 +98,7 @@ def pool_index(scenario: Scenario, pool: str) -> int:
     """Index of consumer pool ``pool``; an unknown name is a one-line error with a hint."""
     names = [p.name for p in scenario.consumers]
     if pool not in names:
-        raise QsimError(_unknown("pool", pool, names))
+        raise QsimError(unknown_name("pool", pool, names))
     return names.index(pool)
 
 

@@ -21,14 +21,13 @@ it, failed if its lower end fails it, and undecided (None) when the interval str
 
 from __future__ import annotations
 
-import difflib
 import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qsim.errors import QsimError, one_line
+from qsim.errors import QsimError, known_hint, one_line
 from qsim.scenario import Slo
 from qsim.units import UnitError, parse_duration, parse_rate
 
@@ -195,12 +194,6 @@ def _lookup(node: Any, path: Sequence[str]) -> Any:
     return node
 
 
-def _hint(word: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(known), n=1)
-    mean = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{mean}; known: {', '.join(known)}"
-
-
 def _error(text: str, message: str) -> SloError:
     return SloError(one_line(f"SLO {text!r}: {message}"))
 
@@ -211,14 +204,14 @@ def _metric_and_stat(text: str, left: str) -> tuple[str, str | None]:
         raise _error(text, f"expected [STATISTIC] METRIC before the comparison, {EXAMPLE}")
     name, stat = words[-1], (words[0] if len(words) == 2 else None)
     if name not in METRICS:
-        raise _error(text, f"unknown metric {name!r}{_hint(name, list(METRICS))}")
+        raise _error(text, f"unknown metric {name!r}{known_hint(name, list(METRICS))}")
     stats = METRICS[name].stats
     if stat is None and stats:
         raise _error(text, f"{name} needs a statistic first, one of: {', '.join(stats)}")
     if stat is not None and not stats:
         raise _error(text, f"{name} takes no statistic, got {stat!r}")
     if stat is not None and stat not in stats:
-        raise _error(text, f"unknown statistic {stat!r} of {name}{_hint(stat, list(stats))}")
+        raise _error(text, f"unknown statistic {stat!r} of {name}{known_hint(stat, list(stats))}")
     return name, stat
 
 

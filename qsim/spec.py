@@ -7,7 +7,6 @@ engine only ever sees floats in seconds, messages per second and bytes.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from qsim.errors import did_you_mean
 from qsim.units import (
     DURATION_PATTERN,
     RATE_PATTERN,
@@ -64,8 +64,7 @@ class Spec(BaseModel):
         known = {info.alias or name for name, info in cls.model_fields.items()}
         for key in data:
             if key not in known:
-                close = difflib.get_close_matches(str(key), sorted(known), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                hint = did_you_mean(str(key), sorted(known))
                 raise PydanticCustomError(
                     "unknown_key", "{detail}", {"detail": f"unknown key{hint}", "key": str(key)}
                 )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Sequence
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from qsim.errors import known_hint
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
@@ -93,10 +93,9 @@ class Scenario(Spec):
         return self.sample_interval or self.duration / 500
 
 
-def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown {kind} {name!r}{hint}; known: {', '.join(known) or 'none'}"
+def unknown_name(kind: str, name: str, known: Sequence[str]) -> str:
+    """``unknown queue 'x' (did you mean 'y'?); known: ...``: a reference to nothing."""
+    return f"unknown {kind} {name!r}{known_hint(name, known)}"
 
 
 def _queue_references(scenario: Scenario) -> Iterable[tuple[KeyPath, str]]:
@@ -157,11 +156,11 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     queues = [q.name for q in scenario.queues]
     for path, name in _queue_references(scenario):
         if name not in queues:
-            raise source.error(path, _unknown("queue", name, queues))
+            raise source.error(path, unknown_name("queue", name, queues))
     exchanges = [e.name for e in scenario.exchanges]
     for path, name, keyed in _publish_targets(scenario):
         if name not in queues and name not in exchanges:
-            raise source.error(path, _unknown("queue or exchange", name, queues + exchanges))
+            raise source.error(path, unknown_name("queue or exchange", name, queues + exchanges))
         if keyed and name in queues:
             message = "routing_key needs `to` to be an exchange (a queue is reached by its name)"
             raise source.error((*path[:-1], "routing_key"), message)

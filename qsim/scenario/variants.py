@@ -19,13 +19,12 @@ the base scenario (the file without its variants), ``qsim compare`` runs the var
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qsim.errors import ScenarioError, format_path
+from qsim.errors import ScenarioError, format_path, known_hint
 from qsim.scenario.load import parse_scenario
 from qsim.scenario.model import Scenario
 from qsim.yamlsource import YamlSource, load_yaml
@@ -48,13 +47,6 @@ class OverrideError(Exception):
     """An override path that does not lead anywhere in the data (message only)."""
 
 
-def _hint(word: str, known: Sequence[str]) -> str:
-    """`` (did you mean 'x'?); known: a, b`` for an unknown ``word``."""
-    close = difflib.get_close_matches(word, list(known), n=1)
-    mean = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{mean}; known: {', '.join(known) or 'none'}"
-
-
 def _step_list(node: list[Any], parts: Sequence[str]) -> tuple[int, int]:
     """Index of the item of ``node`` named by the longest prefix of ``parts`` (names may contain
     dots, like ``orders.dead-letter``), and how many parts that name took."""
@@ -63,7 +55,9 @@ def _step_list(node: list[Any], parts: Sequence[str]) -> tuple[int, int]:
         candidate = ".".join(parts[:taken])
         if candidate in names:
             return names.index(candidate), taken
-    raise OverrideError(f"no item named {parts[0]!r}{_hint(parts[0], [str(n) for n in names])}")
+    raise OverrideError(
+        f"no item named {parts[0]!r}{known_hint(parts[0], [str(n) for n in names])}"
+    )
 
 
 def _resolve(data: Any, dotted: str) -> tuple[Any, str | int, KeyPath]:
@@ -77,7 +71,9 @@ def _resolve(data: Any, dotted: str) -> tuple[Any, str | int, KeyPath]:
         elif isinstance(node, dict):
             key, taken = parts[0], 1
             if len(parts) > 1 and key not in node:
-                raise OverrideError(f"no key {key!r} to go into{_hint(key, list(map(str, node)))}")
+                raise OverrideError(
+                    f"no key {key!r} to go into{known_hint(key, list(map(str, node)))}"
+                )
         else:
             raise OverrideError(f"{format_path(path)} is a single value, not a section")
         parts, path = parts[taken:], (*path, key)
@@ -103,7 +99,7 @@ def _check_variant(source: YamlSource, index: int, item: Any, seen: set[str]) ->
         raise source.error(where, "expected {name: ..., overrides: {path: value}}")
     for key in item:
         if key not in VARIANT_KEYS:
-            raise source.error((*where, key), f"unknown key{_hint(str(key), VARIANT_KEYS)}")
+            raise source.error((*where, key), f"unknown key{known_hint(str(key), VARIANT_KEYS)}")
     name = item.get("name")
     if not isinstance(name, str) or not name:
         raise source.error((*where, "name"), "expected a non-empty name")
