@@ -36,6 +36,7 @@ from qsim.precision import Precision
 from qsim.runner import run_scenario
 from qsim.scenario import Scenario
 from qsim.slo import Objective
+from qsim.summary import figure_at
 
 __all__ = ["MAX_REPLICAS", "CapacityStudy", "parse_load_range"]
 
@@ -216,15 +217,6 @@ def bracket_load(sustains: Callable[[float], bool]) -> tuple[float | None, float
     return low, high
 
 
-def _figure(summary: dict[str, Any], path: tuple[str, ...]) -> tuple[Any, Any]:
-    node: Any = summary
-    interval: Any = summary.get("ci95")
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-        interval = interval.get(key) if isinstance(interval, dict) else None
-    return node, interval
-
-
 def _slo_rows(study: CapacityStudy, trial: Trial, analytic: int | None) -> list[dict[str, Any]]:
     """Per SLO: the simulated figure, its interval and verdict, and theory's figure at the
     analytic count (None where theory has none)."""
@@ -274,8 +266,8 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
     replicas = study.smallest(load, start)
     tried = {n: t for (x, n), t in study.trials.items() if x == load}
     chosen = tried[replicas] if replicas else tried[max(tried)]
-    p99, p99_interval = _figure(chosen.summary, ("queues", study.queue, "latency_s", "p99"))
-    busy, busy_interval = _figure(chosen.summary, ("consumers", study.pool, "utilization"))
+    p99, p99_interval = figure_at(chosen.summary, ("queues", study.queue, "latency_s", "p99"))
+    busy, busy_interval = figure_at(chosen.summary, ("consumers", study.pool, "utilization"))
     return {
         "load": load,
         "replicas": replicas,

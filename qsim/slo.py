@@ -29,6 +29,7 @@ from typing import Any
 
 from qsim.errors import QsimError, known_hint, one_line
 from qsim.scenario import Slo
+from qsim.summary import figure_at
 from qsim.units import UnitError, parse_duration, parse_rate
 
 __all__ = ["METRICS", "OPERATORS", "Metric", "Objective", "SloError", "parse_slo", "scenario_slo"]
@@ -172,7 +173,7 @@ class Objective:
     def read(self, summary: dict[str, Any], queue: str, pool: str) -> tuple[Any, Any]:
         """This SLO's figure in ``summary`` and its 95% interval (None where absent)."""
         path = self.path(queue, pool)
-        return _lookup(summary, path), _lookup(summary.get("ci95") or {}, path)
+        return figure_at(summary, path)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form: the expression and its parts."""
@@ -184,14 +185,6 @@ class Objective:
             "threshold": self.threshold,
             "unit": METRICS[self.metric].unit,
         }
-
-
-def _lookup(node: Any, path: Sequence[str]) -> Any:
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
 
 
 def _error(text: str, message: str) -> SloError:

@@ -24,9 +24,30 @@ from qsim.stats import (
 from qsim.warmup import Detected
 from qsim.warmup import section as warmup_section
 
-__all__ = ["Figures", "replication_figures", "summarize"]
+__all__ = [
+    "Figures", "figure_at", "half_width", "lookup", "replication_figures", "summarize",
+]  # fmt: skip
 
 Figures = dict[str, Any]
+
+
+def lookup(node: Any, path: Iterable[str]) -> Any:
+    """``node[path[0]][path[1]]...`` in a summary, or None where a key is missing."""
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def figure_at(summary: Figures, path: tuple[str, ...]) -> tuple[Any, Any]:
+    """The figure at ``path`` of a run summary and its 95% interval (the ``ci95`` mirror); None
+    where either is absent."""
+    return lookup(summary, path), lookup(summary.get("ci95"), path)
+
+
+def half_width(summary: Figures, path: tuple[str, ...]) -> float | None:
+    """Half-width of the 95% interval of the figure at ``path``, if there is one."""
+    interval = lookup(summary.get("ci95"), path)
+    return (interval[1] - interval[0]) / 2 if isinstance(interval, list) else None
 
 
 def _latency_figures(run: RunResult, by: str, index: int) -> Figures:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from qsim.summary import lookup
+
 __all__ = ["KINDS", "QUEUE_FIGURES", "Band", "Row", "Sides", "agreement_rows", "one_run_interval"]
 
 
@@ -100,15 +102,8 @@ class Row:
         return asdict(self)
 
 
-def _at(figures: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = figures
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
 def _value(figures: dict[str, Any], path: tuple[str, ...], kind: str) -> float | None:
-    value = _at(figures, path)
+    value = lookup(figures, path)
     if value is None:
         return None
     if kind != "fraction":
@@ -150,7 +145,7 @@ def _row(queue: str, sides: Sides, figure: Any, band: Band) -> Row | None:
         return None
     one_run = None
     if kind != "fraction":
-        one_run = one_run_interval(simulated, _at(sides.intervals, path), sides.replications)
+        one_run = one_run_interval(simulated, lookup(sides.intervals, path), sides.replications)
     agrees = KINDS[kind](simulated, measured, band) or (
         one_run is not None and one_run[0] <= measured <= one_run[1]
     )

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qsim.report.console import format_duration, format_number, precision_line, warmup_line
+from qsim.summary import half_width, lookup
 
 __all__ = ["Row", "best_columns", "comparison_rows", "comparison_table", "plot_comparison"]
 
@@ -68,19 +69,6 @@ class Row:
     best: Callable[..., float]
 
 
-def get_path(node: Any, path: tuple[str, ...]) -> Any:
-    """``node[path[0]][path[1]]...``, or None where a key is missing."""
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
-def half_width(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    """Half-width of the 95% interval at ``path`` (under ``ci95``), if there is one."""
-    interval = get_path(summary.get("ci95"), path)
-    return (interval[1] - interval[0]) / 2 if isinstance(interval, list) else None
-
-
 def comparison_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
     """The rows to show, each with its group (a queue, a pool, or a queue's SLO)."""
     for section, kind, figures in SECTIONS:
@@ -107,7 +95,7 @@ def best_columns(values: list[float | None], best: Callable[..., float]) -> set[
 
 def _cells(summaries: Summaries, row: Row) -> list[str]:
     """Formatted values of ``row`` for each variant, the best marked in bold with ``*``."""
-    values = [get_path(s, row.path) for s in summaries.values()]
+    values = [lookup(s, row.path) for s in summaries.values()]
     marked = best_columns(values, row.best)
     halves = [half_width(s, row.path) for s in summaries.values()]
     texts = [FORMATS[row.format](v, h) for v, h in zip(values, halves, strict=True)]
@@ -129,7 +117,7 @@ def comparison_table(summaries: Summaries) -> Table:
         table.add_column(name, justify="right")
     previous = None
     for group, row in comparison_rows(summaries):
-        if all(get_path(s, row.path) is None for s in summaries.values()):
+        if all(lookup(s, row.path) is None for s in summaries.values()):
             continue
         table.add_row(group if group != previous else "", row.label, *_cells(summaries, row))
         previous = group
@@ -175,7 +163,7 @@ def _overlay(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = {n: get_path(s.get("timeseries"), path) for n, s in summaries.items()}
+    series = {n: lookup(s.get("timeseries"), path) for n, s in summaries.items()}
     if all(v is None for v in series.values()):
         return False
     figure, axes = plt.subplots(figsize=(9, 4.5))

@@ -15,12 +15,11 @@ from qsim.report.compare import (
     MARK,
     best_columns,
     comparison_rows,
-    get_path,
-    half_width,
 )
 from qsim.report.console import format_number, format_span
 from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
 from qsim.report.review import slo_verdicts
+from qsim.summary import half_width, lookup
 
 __all__ = ["compare_review"]
 
@@ -30,7 +29,7 @@ Summaries = dict[str, dict[str, Any]]
 def _side_by_side(summaries: Summaries) -> Table:
     rows, previous = [], None
     for group, row in comparison_rows(summaries):
-        values = [get_path(s, row.path) for s in summaries.values()]
+        values = [lookup(s, row.path) for s in summaries.values()]
         if all(v is None for v in values):
             continue
         marked = best_columns(values, row.best)

@@ -9,6 +9,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from qsim.summary import lookup
+
 __all__ = [
     "format_duration",
     "format_number",
@@ -72,9 +74,7 @@ class _Cells:
         self.intervals = intervals or {}
 
     def _half(self, *path: str) -> float | None:
-        node: Any = self.intervals
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
+        node = lookup(self.intervals, path)
         return (node[1] - node[0]) / 2 if isinstance(node, list) else None
 
     def get(self, *path: str) -> Any:

@@ -17,10 +17,10 @@ import numpy as np
 from pydantic import ValidationError
 
 from qsim.report.capacity_review import capacity_section, capacity_sentences
-from qsim.report.compare import get_path, half_width
 from qsim.report.console import format_duration, format_number, format_span
 from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
 from qsim.scenario import ConsumerPool
+from qsim.summary import figure_at, half_width, lookup
 
 __all__ = ["headline_rows", "interval_text", "pools_of", "run_review", "slo_verdicts"]
 
@@ -44,7 +44,7 @@ PLOT_CAPTIONS = {
 
 def interval_text(summary: Summary, *path: str, kind: str = "number") -> str:
     """The figure at ``path`` with its 95% half-width, as the terminal tables show it."""
-    value, half = get_path(summary, path), half_width(summary, path)
+    value, half = lookup(summary, path), half_width(summary, path)
     if kind == "percent":
         if value is None:
             return "-"
@@ -228,7 +228,7 @@ def _verdict(low: float | None, high: float | None, bound: float, at_least: bool
 
 
 def _bounds(summary: Summary, *path: str) -> tuple[float | None, float | None]:
-    value, interval = get_path(summary, path), get_path(summary.get("ci95"), path)
+    value, interval = figure_at(summary, path)
     if isinstance(interval, list):
         return interval[0], interval[1]
     return value, value
@@ -318,7 +318,7 @@ def _peak_window(summary: Summary, step: float) -> float:
 def _peak_rate(summary: Summary, queue: str, window: float, step: float) -> float | None:
     """The highest publish rate of ``queue`` averaged over ``window`` after the warm-up."""
     series = summary["timeseries"]
-    rates = get_path(series, ("queues", queue, "publish_rate"))
+    rates = lookup(series, ("queues", queue, "publish_rate"))
     if not rates:
         return None
     after = [r for t, r in zip(series["time_s"], rates, strict=False) if t > summary["warmup_s"]]
