@@ -333,7 +333,7 @@ class Normal(Distribution[Q]):
         return out
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        below = _STANDARD_NORMAL.cdf(-self.mean_ / self.sd)  # truncated at zero: u maps above it
+        below = _tail(self.mean_ / self.sd)  # P(draw < 0): truncated at zero, u maps above it
         return np.maximum(0.0, self.mean_ + self.sd * _normal_ppf(below + (1.0 - below) * u))
 
     @property

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from conftest import scenario_from
 
 from qsim.cli import main
-from qsim.engine.simulation import UNIFORM01
+from qsim.engine.sampler import ServiceTimes
 from qsim.errors import QsimError
 from qsim.live import Band, LiveSettings, agreement_rows, check_supported, queue_arguments, run_live
-from qsim.live.clients import ServiceTimes, SharedDraw
+from qsim.live.clients import SharedDraw
 from qsim.live.clock import Clock
 from qsim.live.session import broker_parameters
 from qsim.live.tally import Tally, Window
@@ -189,8 +189,9 @@ UNSUPPORTED = {
 
 
 def test_live_consumers_take_the_service_time_of_each_messages_work_as_simulated():
-    """A first delivery carries its queue's work draw (header qsim-work) and takes the time the
-    simulation gives it; a redelivery (no work) draws afresh from the pool's stream."""
+    """Live replicas use the simulation's own service times: a first delivery carries its queue's
+    work draw (header qsim-work) and takes the time the simulation gives it; a redelivery (no
+    work) draws afresh from the pool's stream, as a simulated redelivery does."""
     scenario = scenario_from(
         """
         name: s
@@ -201,10 +202,9 @@ def test_live_consumers_take_the_service_time_of_each_messages_work_as_simulated
         """
     )
     dist = scenario.consumers[0].service_time
-    fresh = SharedDraw(UNIFORM01, np.random.default_rng(1))
-    service = ServiceTimes(dist, fresh)
-    assert service(0.25) == dist.quantile()(0.25)
-    assert service(None) == dist.quantile()(float(np.random.default_rng(1).uniform(0, 1, 4096)[0]))
+    service = ServiceTimes(dist, SharedDraw(dist, np.random.default_rng(1)))
+    assert service.draw(0.25) == dist.quantile()(0.25)
+    assert service.draw(None) == dist.sample(np.random.default_rng(1), 4096)[0]
 
 
 @pytest.mark.parametrize("feature", UNSUPPORTED)

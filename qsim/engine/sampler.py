@@ -74,4 +74,8 @@ class ServiceTimes:
 
     def __call__(self, msg: Message) -> float:
         """The service time of this delivery of ``msg``."""
-        return self._quantile(msg.work) if msg.deliveries == 1 else self._fresh()
+        return self.draw(msg.work if msg.deliveries == 1 else None)
+
+    def draw(self, work: float | None) -> float:
+        """The service time a first delivery's ``work`` draw maps to; None: another attempt."""
+        return self._fresh() if work is None else self._quantile(work)

@@ -20,7 +20,7 @@ import pika.exceptions
 
 from qsim.distributions import Distribution
 from qsim.engine.arrivals import arrival_times
-from qsim.engine.sampler import Sampler
+from qsim.engine.sampler import Sampler, ServiceTimes
 from qsim.engine.simulation import UNIFORM01
 from qsim.errors import QsimError
 from qsim.live.clock import Clock
@@ -35,7 +35,6 @@ __all__ = [
     "Context",
     "Crashes",
     "ProducerClient",
-    "ServiceTimes",
     "SharedDraw",
     "connect",
     "drain_dead_letters",
@@ -98,20 +97,6 @@ class SharedDraw:
         """The next draw."""
         with self._lock:
             return self._sampler()
-
-
-class ServiceTimes:
-    """A pool's service times as simulated: a first delivery takes the time its message's own
-    ``work`` draw (header ``qsim-work``) maps to; a redelivery, or a message without the header
-    (routed through an exchange), draws afresh from the pool's stream."""
-
-    def __init__(self, dist: Distribution[float], fresh: SharedDraw) -> None:
-        self._quantile = dist.quantile()
-        self._fresh = fresh
-
-    def __call__(self, work: float | None) -> float:
-        """The service time of a delivery whose message carries ``work`` (None: draw one)."""
-        return self._quantile(self._fresh() if work is None else work)
 
 
 class Client(threading.Thread):
@@ -320,7 +305,7 @@ class ConsumerClient(Client):
             record_death(context, properties.headers)
         work = None if method.redelivered else (properties.headers or {}).get("qsim-work")
         work = None if work is None else float(_text(work))
-        done_at = context.clock.scenario_time(started) + self.service(work)
+        done_at = context.clock.scenario_time(started) + self.service.draw(work)
         if not context.clock.sleep_until(min(done_at, crash_at)):
             return True  # stopped: the closing connection returns it
         if done_at >= crash_at:

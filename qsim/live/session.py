@@ -12,6 +12,7 @@ from typing import Any
 
 import pika
 
+from qsim.engine.sampler import ServiceTimes
 from qsim.engine.simulation import UNIFORM01
 from qsim.errors import QsimError, one_line
 from qsim.live.agreement import Band, agreement_rows
@@ -22,7 +23,6 @@ from qsim.live.clients import (
     Context,
     Crashes,
     ProducerClient,
-    ServiceTimes,
     SharedDraw,
     connect,
     drain_dead_letters,
@@ -68,9 +68,8 @@ def broker_parameters(url: str) -> pika.URLParameters:
 def _replicas(context: Context, pool: ConsumerPool) -> list[Client]:
     """The replicas of ``pool``, sharing the pool's streams as the simulation does."""
     prefix = f"pool:{pool.name}"
-    service = ServiceTimes(
-        pool.service_time, SharedDraw(UNIFORM01, context.rng(f"{prefix}:service"))
-    )
+    fresh = SharedDraw(pool.service_time, context.rng(f"{prefix}:service"))
+    service = ServiceTimes(pool.service_time, fresh)  # as simulated (qsim.engine.sampler)
     failures = None
     if pool.failures.any:
         failures = SharedDraw(UNIFORM01, context.rng(f"{prefix}:failures"))
