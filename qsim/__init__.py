@@ -8,16 +8,35 @@ latency percentiles, throughput and backlog with confidence intervals::
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from qsim.engine import RunResult, simulate
 from qsim.errors import QsimError, ScenarioError
-from qsim.runner import run_scenario
-from qsim.scenario import Scenario, load_scenario
+from qsim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from qsim.runner import run_scenario
+    from qsim.scenario import load_scenario
 
 try:
     __version__ = version("qsim")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    """Loading (YAML) and running (statistics) are imported when first used, so that importing
+    the engine, as every worker process does, stays light."""
+    if name == "load_scenario":
+        from qsim.scenario import load_scenario
+
+        return load_scenario
+    if name == "run_scenario":
+        from qsim.runner import run_scenario
+
+        return run_scenario
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "QsimError",

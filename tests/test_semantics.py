@@ -62,7 +62,7 @@ def test_dispatch_is_round_robin_across_consumers(tmp_path):
         tmp_path,
         "0 0 0 0 0 0",
     )
-    assert [len(c.unacked) for c in model.consumers] == [1, 1, 1]
+    assert [len(c.subscription.unacked) for c in model.consumers] == [1, 1, 1]
 
 
 def test_concurrency_processes_several_messages_at_once(tmp_path):
@@ -98,7 +98,7 @@ def test_requeued_message_returns_to_the_head(tmp_path):
     )
     # t=0: A delivered; t=0.5: B waits; t=1: A rejected, requeued at the head, delivered again.
     q = model.queues[0]
-    in_flight = len(model.consumers[0].unacked)
+    in_flight = len(model.consumers[0].subscription.unacked)
     assert (q.redelivered, in_flight, [m.published_at for m in q.ready]) == (1, 1, [0.5])
 
 

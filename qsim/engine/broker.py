@@ -71,7 +71,11 @@ class Broker:
         for publisher in self.publishers:
             publisher.flush()
         for consumer in self.consumers:
-            consumer.reconnect()
+            consumer.open()
+
+    def report(self, start: float, end: float) -> dict[str, float]:
+        """The broker's own figures over the run: outages, and seconds down within the window."""
+        return {"outages": len(self.down_periods), "downtime_s": self.downtime(start, end)}
 
     def downtime(self, start: float, end: float) -> float:
         """Seconds the broker was down within ``[start, end]``."""

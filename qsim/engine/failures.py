@@ -9,23 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qsim.engine.broker import Broker
-from qsim.engine.consumer import Consumer
+from qsim.engine.worker import Worker
 
 Draw = Callable[[], float]
 
 
-def schedule_crashes(broker: Broker, consumer: Consumer, up: Draw, down: Draw) -> None:
-    """``consumer`` runs for ``up()``, crashes, stays down for ``down()``, and again, until it
+def schedule_crashes(broker: Broker, worker: Worker, up: Draw, down: Draw) -> None:
+    """``worker`` runs for ``up()``, crashes, stays down for ``down()``, and again, until it
     leaves the pool."""
 
     def crash(_: object) -> None:
-        if not consumer.exited:
-            consumer.crash()
+        if not worker.exited:
+            worker.crash()
             broker.after(down(), restart, None)
 
     def restart(_: object) -> None:
-        if not consumer.exited:
-            consumer.restart()
+        if not worker.exited:
+            worker.restart()
             broker.after(up(), crash, None)
 
     broker.after(up(), crash, None)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qsim.engine.broker import Broker
-from qsim.engine.consumer import Consumer, PoolState
+from qsim.engine.results import PoolRun
+from qsim.engine.worker import PoolState, Worker
 
 Draw = Callable[[], float]
 
@@ -26,7 +27,7 @@ class Pool:
         name: str,
         broker: Broker,
         state: PoolState,
-        make: Callable[[], Consumer],
+        make: Callable[[], Worker],
         startup: Draw | None,
         drain: bool,
         concurrency: int = 1,
@@ -38,7 +39,7 @@ class Pool:
         self._make = make
         self._startup = startup
         self._drain = drain
-        self.replicas: list[Consumer] = []
+        self.replicas: list[Worker] = []
         self.scale_ups = self.scale_downs = 0
         self.max_replicas = 0
         self._area = 0.0
@@ -60,6 +61,27 @@ class Pool:
         self._tick()
         return self._area
 
+    def report(
+        self, replicas: int, window: float, figures: dict[str, int], publish: dict[str, int]
+    ) -> PoolRun:
+        """This pool's figures: ``replicas`` at the start, ``figures`` its delivery model counted
+        for it (``channel_closures``, ``lost_in_crash``), ``publish`` its onward books."""
+        return PoolRun(
+            name=self.name,
+            replicas=replicas,
+            concurrency=self.concurrency,
+            busy_time=self.state.busy_time,
+            window=window,
+            replica_seconds=self.replica_seconds(),
+            replicas_max=self.max_replicas,
+            scale_ups=self.scale_ups,
+            scale_downs=self.scale_downs,
+            crashes=self.state.crashes,
+            channel_closures=figures["channel_closures"],
+            lost_in_crash=figures["lost_in_crash"],
+            publish=publish,
+        )
+
     @property
     def size(self) -> int:
         """Replicas counted toward the desired count: not leaving (starting ones included)."""
@@ -77,38 +99,38 @@ class Pool:
         if desired > current:
             self.scale_ups += 1
             for _ in range(desired - current):
-                consumer = self._add()
+                worker = self._add()
                 delay = self._startup() if self._startup else 0.0
-                self.broker.after(delay, lambda c: c.start_consuming(), consumer)
+                self.broker.after(delay, lambda c: c.start_consuming(), worker)
         elif desired < current:
             self.scale_downs += 1
             staying = [c for c in self.replicas if not c.draining]
-            for consumer in _newest_first(staying, current - desired):
-                self._remove(consumer)
+            for worker in _newest_first(staying, current - desired):
+                self._remove(worker)
 
-    def _add(self) -> Consumer:
+    def _add(self) -> Worker:
         self._tick()
-        consumer = self._make()
-        consumer.on_exit = self._exited
-        self.replicas.append(consumer)
+        worker = self._make()
+        worker.on_exit = self._exited
+        self.replicas.append(worker)
         self._tick()
-        return consumer
+        return worker
 
-    def _remove(self, consumer: Consumer) -> None:
-        if not consumer.started:
-            consumer.exit()
+    def _remove(self, worker: Worker) -> None:
+        if not worker.started:
+            worker.exit()
         elif self._drain:
-            consumer.cancel()
+            worker.cancel()
         else:
-            consumer.terminate()
+            worker.terminate()
 
-    def _exited(self, consumer: Consumer) -> None:
+    def _exited(self, worker: Worker) -> None:
         self._tick()
-        self.replicas.remove(consumer)
+        self.replicas.remove(worker)
         self._tick()
 
 
-def _newest_first(replicas: list[Consumer], n: int) -> list[Consumer]:
+def _newest_first(replicas: list[Worker], n: int) -> list[Worker]:
     """The ``n`` replicas to remove: those still starting, then the most recently created."""
     order = sorted(range(len(replicas)), key=lambda i: (replicas[i].started, -i))
     return [replicas[i] for i in order[:n]]

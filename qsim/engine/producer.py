@@ -12,6 +12,7 @@ from qsim.engine.arrivals import ArrivalTimes
 from qsim.engine.message import Flow, Message
 from qsim.engine.publisher import Publisher
 from qsim.engine.recorder import Recorder
+from qsim.engine.results import ProducerRun
 
 Draw = Callable[[], float]
 
@@ -51,6 +52,17 @@ class Producer:
         """Messages this producer has published (handed to its client library)."""
         return self.publisher.produced
 
+    def report(self, queue: str, flows_started: int, flows_failed: int) -> ProducerRun:
+        """This producer's books; ``queue`` is its ``to`` (a queue or an exchange)."""
+        return ProducerRun(
+            name=self.publisher.name,
+            queue=queue,
+            published=self.published,
+            counts=self.publisher.counts(),
+            flows_started=flows_started,
+            flows_failed=flows_failed,
+        )
+
     def start(self) -> None:
         """Schedule the first publish."""
         self._schedule_next()
@@ -58,7 +70,7 @@ class Producer:
     def _schedule_next(self) -> None:
         at = next(self.times, None)
         if at is not None:
-            delay = at - self.env._now
+            delay = at - self.env._now  # hot path: SimPy's now without the call
             Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._callback)
 
     def _publish(self, _event: Timeout) -> None:

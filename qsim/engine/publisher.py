@@ -86,7 +86,7 @@ class Publisher:
         queues = self.target.route(self.key())
         if not queues:
             self.unroutable += 1
-            self.recorder.end_branch(msg.flow, False, self.broker.env._now)
+            self.recorder.end_branch(msg.flow, False, self.broker.env.now)
             return
         self.routed += 1
         self.copies += len(queues)
@@ -97,7 +97,7 @@ class Publisher:
 
     def _fail(self, msg: Message) -> None:
         self.publish_failed += 1
-        self.recorder.end_branch(msg.flow, False, self.broker.env._now)
+        self.recorder.end_branch(msg.flow, False, self.broker.env.now)
 
     def _drop(self, msg: Message) -> None:
         self._fail(msg)
@@ -127,12 +127,19 @@ class Publisher:
         """Messages held by the publisher while the broker is down."""
         return len(self.pending)
 
+    def counts(self) -> dict[str, int]:
+        """The producer-side books: every message handed to this publisher, by state."""
+        return {name: getattr(self, name) for name in PUBLISHER_STATES}
+
     def settle_books(self) -> None:
         """Check the producer-side conservation equation."""
         ends = self.routed + self.unroutable + self.publish_failed + self.buffered + self.in_flight
         if ends != self.produced:
             raise AssertionError(f"publisher {self.name}: produced {self.produced} != {ends}")
 
+
+PUBLISHER_STATES = ("produced", "routed", "unroutable", "publish_failed", "buffered", "in_flight")
+"""The publisher's books, in order: ``produced`` and where each produced message is now."""
 
 ON_UNAVAILABLE: dict[str, Callable[[Publisher, Message], None]] = {
     "drop": Publisher._drop,

@@ -24,12 +24,15 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
+from types import MethodType
 from typing import TYPE_CHECKING
 
 from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.ready import ready_store
 from qsim.engine.recorder import Recorder
+from qsim.engine.results import QueueRun
 from qsim.scenario import Queue as QueueSpec
+from qsim.scenario.queue import Overflow
 
 if TYPE_CHECKING:
     import simpy
@@ -66,7 +69,7 @@ class Queue:
         self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
         self.max_length = spec.max_length
         self.delivery_limit = spec.delivery_limit
-        self._on_overflow: Callable[[Message], bool] = getattr(self, OVERFLOW[spec.overflow])
+        self._on_overflow = MethodType(OVERFLOW[spec.overflow], self)
         self._uses_ttl = False
         self._expiry_at = INF
         # counters (whole run)
@@ -83,13 +86,14 @@ class Queue:
         return (self,)
 
     # -- backlog bookkeeping -------------------------------------------------------------
-    def _backlog_tick(self) -> None:
-        now = self.env._now
+    def tick_backlog(self) -> None:
+        """Add the ready backlog since the last change to its time-weighted area."""
+        now = self.env._now  # hot path: SimPy's now without the property call
         self.backlog_area += len(self.ready) * (now - self.backlog_since)
         self.backlog_since = now
 
     def _enqueue(self, msg: Message, at_head: bool = False) -> None:
-        self._backlog_tick()
+        self.tick_backlog()
         if at_head:
             self.ready.push_head(msg)
         else:
@@ -98,14 +102,14 @@ class Queue:
             self.backlog_max = len(self.ready)
 
     def _take(self) -> Message:
-        self._backlog_tick()
+        self.tick_backlog()
         return self.ready.pop()
 
     # -- publishing ----------------------------------------------------------------------
     def publish(self, msg: Message) -> None:
         """A message arrives: deliver it at once if a consumer has credit, else enqueue it."""
         self.published += 1
-        now = self.env._now
+        now = self.env._now  # hot path: SimPy's now without the property call
         msg.published_at = now
         msg.deliveries = 0
         self.work(msg)
@@ -134,7 +138,7 @@ class Queue:
         """Refuse the new message if the queue is full (the publisher would get a nack)."""
         if self.max_length is not None and len(self.ready) >= self.max_length:
             self.rejected += 1
-            self.recorder.end_branch(msg.flow, False, self.env._now)
+            self.recorder.end_branch(msg.flow, False, self.env.now)
             return False
         return True
 
@@ -153,11 +157,12 @@ class Queue:
         self.delivered += 1
         if msg.deliveries > 1:
             self.redelivered += 1
-        consumer.deliver(msg)
-        if consumer.has_credit():
-            self.active.append(consumer)
+        if consumer.auto_ack:
+            self.acked += 1  # done as far as the broker is concerned (confirms.md)
         else:
-            consumer.in_rotation = False
+            self.unacked += 1
+        if consumer.deliver(msg):
+            self.active.append(consumer)
 
     def dispatch(self) -> None:
         """Deliver ready messages while some consumer has credit; expired heads are removed."""
@@ -173,18 +178,14 @@ class Queue:
             self._arm_expiry()
 
     def add_consumer(self, consumer: Consumer) -> None:
-        """Put a consumer (back) at the tail of the rotation and deliver what it can take."""
-        if not consumer.in_rotation:
-            consumer.in_rotation = True
-            self.active.append(consumer)
-            if self.ready:
-                self.dispatch()
+        """A consumer (back) at the tail of the rotation: deliver what it can take."""
+        self.active.append(consumer)
+        if self.ready:
+            self.dispatch()
 
     def remove_consumer(self, consumer: Consumer) -> None:
-        """Take a consumer out of the rotation (its channel closed)."""
-        if consumer.in_rotation:
-            consumer.in_rotation = False
-            self.active.remove(consumer)
+        """A consumer leaves the rotation (cancelled, or its channel closed)."""
+        self.active.remove(consumer)
 
     # -- TTL -----------------------------------------------------------------------------
     def _arm_expiry(self) -> None:
@@ -193,11 +194,11 @@ class Queue:
         at = self.ready.peek().expires_at
         if at < self._expiry_at:
             self._expiry_at = at
-            delay = at - self.env._now  # a requeued message may be past its expiry already
+            delay = at - self.env.now  # a requeued message may be past its expiry already
             self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._on_expiry)
 
     def _on_expiry(self, _event: object) -> None:
-        now = self.env._now
+        now = self.env.now
         if now < self._expiry_at:
             return  # superseded by an earlier timer
         self._expiry_at = INF
@@ -212,11 +213,7 @@ class Queue:
         """A consumer acked ``msg`` after processing it (manual ack)."""
         self.acked += 1
         self.unacked -= 1
-        self.recorder.completed(self.index, msg, self.env._now)
-
-    def count_auto_ack(self) -> None:
-        """An auto-ack delivery: done as far as the broker is concerned (confirms.md)."""
-        self.acked += 1
+        self.recorder.completed(self.index, msg, self.env._now)  # hot path: now without a call
 
     def reject(self, msg: Message, requeue: bool) -> None:
         """A consumer rejected ``msg``; requeue it at the head, or dead-letter it."""
@@ -244,11 +241,11 @@ class Queue:
 
     def restart(self) -> None:
         """The broker restarts: a non-durable queue loses all, a durable one transient messages."""
-        self._backlog_tick()
+        self.tick_backlog()
         durable = self.spec.durable
         lost = self.ready.remove_if(lambda m: not (durable and m.persistent))
         self.lost_in_outage += len(lost)
-        now = self.env._now
+        now = self.env.now
         for msg in lost:
             self.recorder.end_branch(msg.flow, False, now)
 
@@ -266,9 +263,27 @@ class Queue:
                 msg.ttl = INF  # dead-lettering removes the per-message expiration (dlx.md)
                 target.publish(msg)
                 return
-        self.recorder.end_branch(msg.flow, False, self.env._now)
+        self.recorder.end_branch(msg.flow, False, self.env.now)
 
     # -- end of run ----------------------------------------------------------------------
+    def start_window(self) -> None:
+        """The warm-up ended: the time-weighted backlog starts again from here."""
+        self.tick_backlog()
+        self.backlog_area = 0.0
+        self.backlog_max = len(self.ready)
+
+    def report(self, window: float, completions: int) -> QueueRun:
+        """This queue's figures over the run (backlog over the measured ``window``)."""
+        return QueueRun(
+            name=self.name,
+            counts=self.counts(),
+            backlog_mean=self.backlog_area / window,
+            backlog_max=self.backlog_max,
+            backlog_final=len(self.ready),
+            unacked_final=self.unacked,
+            completions=completions,
+        )
+
     def counts(self) -> dict[str, int]:
         """Counters over the whole run."""
         names = ("published", "delivered", "redelivered", *STATES, "dead_lettered")
@@ -276,6 +291,7 @@ class Queue:
 
     def settle_books(self) -> None:
         """Check conservation: every message offered is in exactly one state."""
+        self.tick_backlog()
         ends = sum(getattr(self, state) for state in STATES) + len(self.ready) + self.unacked
         if ends != self.published:
             raise AssertionError(f"queue {self.name}: published {self.published} != {ends} ended")
@@ -297,9 +313,10 @@ def forwarded(queues: Iterable[Queue]) -> int:
     return sum(q.dead_lettered for q in queues)
 
 
-OVERFLOW: dict[str, str] = {
-    "drop-head": "_admit_drop_head",
-    "reject-publish": "_admit_reject",
-    "reject-publish-dlx": "_admit_reject_dlx",
+OVERFLOW: dict[Overflow, Callable[[Queue, Message], bool]] = {
+    "drop-head": Queue._admit_drop_head,
+    "reject-publish": Queue._admit_reject,
+    "reject-publish-dlx": Queue._admit_reject_dlx,
 }
-"""Overflow modes by scenario name -> the method that admits (or refuses) a new message."""
+"""Overflow modes by their scenario name (:data:`qsim.scenario.queue.Overflow`) -> how a new
+message is admitted or refused when the queue is full."""

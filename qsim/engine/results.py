@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,9 +29,9 @@ class ProducerRun:
     name: str
     queue: str
     published: int
-    counts: dict[str, int] = field(default_factory=dict)
-    flows_started: int = 0
-    flows_failed: int = 0
+    counts: dict[str, int]
+    flows_started: int
+    flows_failed: int
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,14 @@ class PoolRun:
     concurrency: int
     busy_time: float
     window: float
-    replica_seconds: float = 0.0
-    replicas_max: int = 0
-    scale_ups: int = 0
-    scale_downs: int = 0
-    crashes: int = 0
-    channel_closures: int = 0
-    lost_in_crash: int = 0
-    publish: dict[str, int] = field(default_factory=dict)
+    replica_seconds: float
+    replicas_max: int
+    scale_ups: int
+    scale_downs: int
+    crashes: int
+    channel_closures: int
+    lost_in_crash: int
+    publish: dict[str, int]  # the books of its onward publish steps; empty if it has none
 
     @property
     def utilization(self) -> float:
@@ -78,10 +78,10 @@ class RunResult:
     producers: list[ProducerRun]
     pools: list[PoolRun]
     records: dict[str, np.ndarray]
-    timeseries: dict[str, np.ndarray] = field(default_factory=dict)
-    flows: dict[str, np.ndarray] = field(default_factory=dict)
-    broker: dict[str, float] = field(default_factory=dict)
-    sketches: dict[tuple[str, str, int], LogSketch] | None = None
+    timeseries: dict[str, np.ndarray]
+    flows: dict[str, np.ndarray]
+    broker: dict[str, float]
+    sketches: dict[tuple[str, str, int], LogSketch] | None
 
     @property
     def window(self) -> float:

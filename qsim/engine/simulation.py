@@ -15,17 +15,18 @@ from qsim.distributions import Distribution, Uniform
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
 from qsim.engine.broker import Broker
-from qsim.engine.consumer import Consumer, PoolState
+from qsim.engine.consumer import ChannelStats, Consumer
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
 from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
-from qsim.engine.publisher import Publisher
+from qsim.engine.publisher import PUBLISHER_STATES, Publisher
 from qsim.engine.queue import Queue, forwarded
 from qsim.engine.recorder import Recorder
-from qsim.engine.results import PoolRun, ProducerRun, QueueRun, RunResult
+from qsim.engine.results import RunResult
 from qsim.engine.routing import Exchange, Target
 from qsim.engine.sampler import Sampler, ServiceTimes, Work
+from qsim.engine.worker import PoolState, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.streams import stream
 
@@ -61,13 +62,13 @@ class Model:
         self.pools = [
             PoolState(scenario.fixed_warmup, scenario.duration) for _ in scenario.consumers
         ]
+        self.channel_stats = [ChannelStats() for _ in scenario.consumers]
         self.pool_publishers: list[list[Publisher]] = []
-        self.consumers: list[Consumer] = []  # every replica ever created, in creation order
+        self.consumers: list[Worker] = []  # every replica ever created, in creation order
         self.autoscalers: list[Autoscaler] = []
         self.replica_pools = self._build_pools(by_name)
         self.producers = list(self._build_producers())
         self.series: list[list[float]] = []
-        self._down_since: dict[Consumer, float] = {}
 
     # -- random streams ----------------------------------------------------------------
     def _rng(self, name: str) -> np.random.Generator:
@@ -148,11 +149,13 @@ class Model:
 
     def _build_pools(self, by_name: dict[str, Queue]) -> list[Pool]:
         pools = []
-        for spec, state in zip(self.scenario.consumers, self.pools, strict=True):
-            pools.append(self._build_pool(spec, state, by_name[spec.queue]))
+        for i, (spec, state) in enumerate(zip(self.scenario.consumers, self.pools, strict=True)):
+            pools.append(self._build_pool(spec, state, by_name[spec.queue], self.channel_stats[i]))
         return pools
 
-    def _build_pool(self, spec: ConsumerPool, state: PoolState, queue: Queue) -> Pool:
+    def _build_pool(
+        self, spec: ConsumerPool, state: PoolState, queue: Queue, stats: ChannelStats
+    ) -> Pool:
         prefix = f"pool:{spec.name}"
         service = ServiceTimes(
             spec.service_time, self._draw(spec.service_time, f"{prefix}:service")
@@ -161,25 +164,28 @@ class Model:
         if not spec.publish:
             self.pool_publishers.append([])
         state.onward = self._onward(spec)
-        crash = spec.crash
+        crash, scaling = spec.crash, spec.scaling
         up = down = None
         if crash is not None:
             up = self._draw(crash.mtbf, f"{prefix}:crash-up")
             down = self._draw(crash.restart, f"{prefix}:crash-down")
+        can_lose_work = crash is not None or scaling.scale_down == "requeue"
 
-        def make() -> Consumer:
-            consumer = Consumer(
-                self.broker, queue, state, self.recorder,
-                prefetch=spec.prefetch, concurrency=spec.concurrency,
-                auto_ack=spec.ack == "auto", service=service, decide=decide,
-                timeout=spec.consumer_timeout, can_crash=crash is not None,
+        def make() -> Worker:
+            worker = Worker(
+                self.env, state, concurrency=spec.concurrency, service=service, decide=decide,
+                can_lose_work=can_lose_work,
+            )  # fmt: skip
+            worker.subscription = Consumer(
+                self.broker, queue, worker, self.recorder, stats,
+                prefetch=spec.prefetch, auto_ack=spec.ack == "auto",
+                timeout=spec.consumer_timeout,
             )  # fmt: skip
             if up is not None and down is not None:
-                schedule_crashes(self.broker, consumer, up, down)
-            self.consumers.append(consumer)
-            return consumer
+                schedule_crashes(self.broker, worker, up, down)
+            self.consumers.append(worker)
+            return worker
 
-        scaling = spec.scaling
         pool = Pool(
             spec.name, self.broker, state, make,
             self._maybe(scaling.startup, f"{prefix}:startup"),
@@ -225,9 +231,7 @@ class Model:
 
     def _start_of_window(self, _event: Timeout) -> None:
         for queue in self.queues:
-            queue._backlog_tick()
-            queue.backlog_area = 0.0
-            queue.backlog_max = len(queue.ready)
+            queue.start_window()
 
     def _sample(self, _event: Timeout) -> None:
         row = [self.env.now]
@@ -263,8 +267,9 @@ class Model:
         """Conservation at the end of the run: every queue, every publisher, and between them
         (each routed copy and each dead-lettered message is published by exactly one queue)."""
         for queue in self.queues:
-            queue._backlog_tick()
             queue.settle_books()
+        for stats, pool in zip(self.channel_stats, self.replica_pools, strict=True):
+            stats.settle_books(pool.name, self._auto_acked(pool))
         publishers = self.broker.publishers
         for publisher in publishers:
             publisher.settle_books()
@@ -273,50 +278,30 @@ class Model:
         if published != supplied:
             raise AssertionError(f"queues published {published}, publishers supplied {supplied}")
 
+    def _auto_acked(self, pool: Pool) -> int:
+        """Auto-acked messages the pool's replicas still hold (buffered or in progress)."""
+        held = 0
+        for worker in pool.replicas:
+            if isinstance(worker.subscription, Consumer) and worker.subscription.auto_ack:
+                held += worker.busy + len(worker.buffer)
+        return held
+
     def _results(self) -> RunResult:
         scenario = self.scenario
         window = scenario.duration - scenario.fixed_warmup
         recorder = self.recorder
-        queues = [
-            QueueRun(
-                name=q.name,
-                counts=q.counts(),
-                backlog_mean=q.backlog_area / window,
-                backlog_max=q.backlog_max,
-                backlog_final=len(q.ready),
-                unacked_final=q.unacked,
-                completions=recorder.window_completions[q.index],
-            )
-            for q in self.queues
-        ]
+        queues = [q.report(window, recorder.window_completions[q.index]) for q in self.queues]
         producers = [
-            ProducerRun(
-                spec.name,
-                spec.to,
-                p.published,
-                _publisher_counts(p.publisher),
-                recorder.flows_started[i],
-                recorder.flows_failed[i],
-            )
+            p.report(spec.to, recorder.flows_started[i], recorder.flows_failed[i])
             for i, (spec, p) in enumerate(zip(scenario.producers, self.producers, strict=True))
         ]
         pools = [
-            PoolRun(
-                spec.name,
-                spec.replicas,
-                spec.concurrency,
-                state.busy_time,
-                window,
-                crashes=state.crashes,
-                channel_closures=state.closures,
-                publish=_sum_counts(self.pool_publishers[i]),
-                replica_seconds=self.replica_pools[i].replica_seconds(),
-                replicas_max=self.replica_pools[i].max_replicas,
-                scale_ups=self.replica_pools[i].scale_ups,
-                scale_downs=self.replica_pools[i].scale_downs,
+            pool.report(spec.replicas, window, stats.figures(), _sum_counts(publishers))
+            for spec, pool, stats, publishers in zip(
+                scenario.consumers, self.replica_pools, self.channel_stats,
+                self.pool_publishers, strict=True,
             )
-            for i, (spec, state) in enumerate(zip(scenario.consumers, self.pools, strict=True))
-        ]
+        ]  # fmt: skip
         return RunResult(
             replication=self.replication,
             warmup=scenario.fixed_warmup,
@@ -328,10 +313,7 @@ class Model:
             timeseries=self._timeseries(),
             flows=recorder.flow_arrays(),
             sketches=recorder.sketches,
-            broker={
-                "outages": len(self.broker.down_periods),
-                "downtime_s": self.broker.downtime(scenario.fixed_warmup, scenario.duration),
-            },
+            broker=self.broker.report(scenario.fixed_warmup, scenario.duration),
         )
 
     def _timeseries(self) -> dict[str, np.ndarray]:
@@ -358,18 +340,12 @@ POOL_SERIES = ("replicas", "busy")
 """What each sample records per pool, in order (busy: workers processing a message)."""
 
 
-PUBLISHER_STATES = ("produced", "routed", "unroutable", "publish_failed", "buffered", "in_flight")
-
-
-def _publisher_counts(publisher: Publisher) -> dict[str, int]:
-    return {name: getattr(publisher, name) for name in PUBLISHER_STATES}
-
-
 def _sum_counts(publishers: list[Publisher]) -> dict[str, int]:
     """The books of a pool's publish steps together (empty if it publishes nothing)."""
     if not publishers:
         return {}
-    return {name: sum(getattr(p, name) for p in publishers) for name in PUBLISHER_STATES}
+    books = [p.counts() for p in publishers]
+    return {name: sum(b[name] for b in books) for name in PUBLISHER_STATES}
 
 
 def simulate(scenario: Scenario, replication: int = 0, stream: float | None = None) -> RunResult:

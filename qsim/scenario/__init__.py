@@ -14,14 +14,30 @@ plain floats in seconds, messages per second and bytes. Defaults live in the mod
 - :mod:`~qsim.scenario.load` loading with located errors
 """
 
+from typing import TYPE_CHECKING, Any
+
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool, Crash, Failures
-from qsim.scenario.load import load_scenario, parse_scenario, with_overrides
 from qsim.scenario.model import Scenario, Slo, check_scenario
 from qsim.scenario.producer import Producer, ScheduleStep, Trace
 from qsim.scenario.queue import Queue
 from qsim.scenario.scaling import Behavior, RateLimit, Scaling, ScalingRules, ScheduledReplicas
 from qsim.scenario.topology import Binding, Exchange, PublishStep
+
+if TYPE_CHECKING:
+    from qsim.scenario.load import load_scenario, parse_scenario, with_overrides
+
+_LAZY = {"load_scenario", "parse_scenario", "with_overrides"}
+
+
+def __getattr__(name: str) -> Any:
+    """Loading needs YAML; the engine, which imports the models, must not (it loads lazily)."""
+    if name in _LAZY:
+        from qsim.scenario import load
+
+        return getattr(load, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Behavior",

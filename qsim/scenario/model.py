@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -24,7 +25,9 @@ from qsim.spec import (
     Warmup,
     fail,
 )
-from qsim.yamlsource import YamlSource
+
+if TYPE_CHECKING:
+    from qsim.yamlsource import YamlSource
 
 __all__ = ["Scenario", "check_scenario"]
 

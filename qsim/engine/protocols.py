@@ -1,0 +1,78 @@
+"""The engine's seams, written down: what a worker, a delivery model and a metrics source
+promise each other (``docs/architecture.md`` draws who calls whom).
+
+A broker model is a *delivery model*: how messages held by the broker reach a worker and how
+the worker settles them. RabbitMQ's classic and quorum queues push with prefetch credit
+(:mod:`qsim.engine.queue`, :mod:`qsim.engine.consumer`); a stream is a log read at offsets
+(:mod:`qsim.engine.log`). Workers (:mod:`qsim.engine.worker`), pools, failures and autoscalers
+are shared by all of them, the way SimPy's resources share ``BaseResource`` and differ only in
+``_do_put`` / ``_do_get``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from qsim.engine.message import Message
+
+if TYPE_CHECKING:
+    from qsim.engine.results import QueueRun
+    from qsim.engine.worker import Worker
+
+
+class Subscription(Protocol):
+    """One worker's attachment to a delivery model: an AMQP channel with its consumer, a log
+    reader at an offset, a lease poller. The worker calls only these."""
+
+    epoch: int
+    """Changes whenever the deliveries the worker holds are revoked (a channel closed, a lease
+    lapsed): work started under an older epoch settles nothing."""
+
+    def open(self) -> None:
+        """Start (or resume) receiving, if the worker wants deliveries and the broker is up."""
+
+    def cancel(self) -> None:
+        """Receive nothing more; what the worker holds may still be settled (drain)."""
+
+    def holds(self) -> bool:
+        """Whether deliveries to the worker are still unsettled at the broker."""
+
+    def settle(self, msg: Message, ok: bool | None, epoch: int) -> None:
+        """The worker finished ``msg``: ack (``ok`` True), reject with requeue (None) or
+        without (False). ``epoch`` is the one the work started under (still current)."""
+
+    def close(self, lost: list[Message] | None) -> None:
+        """The connection is gone: the delivery model takes back what it had delivered, by its
+        own rules. ``lost`` are the messages the process held and lost with it (a crash, a
+        forced removal); None when the process survives (a timeout, the broker's restart)."""
+
+
+class DeliveryModel(Protocol):
+    """One queue, stream or topic as the engine sees it: it takes published messages, serves
+    the workers that subscribe to it, keeps its own books and reports its own results."""
+
+    name: str
+    index: int
+
+    def publish(self, msg: Message) -> None:
+        """A message arrives from a publisher (or is dead-lettered here)."""
+
+    def subscribe(self, worker: Worker, pool: int) -> Subscription:
+        """Attach one replica of pool number ``pool``; returns its subscription."""
+
+    def restart(self) -> None:
+        """The broker restarts: drop what does not survive."""
+
+    def start_window(self) -> None:
+        """The warm-up ended: time-weighted figures start again from here."""
+
+    def settle_books(self) -> None:
+        """End of run: check that every message it took ended in exactly one named state."""
+
+    def report(self, window: float, completions: int) -> QueueRun:
+        """Its figures, as a typed record."""
+
+
+Build = Callable[..., DeliveryModel]
+"""A delivery model's builder, registered per queue type (:data:`qsim.engine.kinds.QUEUE_TYPES`)."""

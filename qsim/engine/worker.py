@@ -1,0 +1,234 @@
+"""Workers: the replicas of a consumer pool, whatever the broker.
+
+A worker processes up to ``concurrency`` messages at once; the rest of what it received waits in
+its local buffer (a client library's prefetch buffer, a polled batch). It draws each job's
+service time, counts its busy time, publishes onward after processing (a pipeline stage), and
+crashes, restarts and drains when told. How messages reach it and how it settles them is its
+delivery model's business: the worker sees only a :class:`~qsim.engine.protocols.Subscription`
+(``docs/architecture.md`` draws who calls whom).
+
+A crash or a forced removal ends the work in progress (its busy time ends then); work that
+finishes after its subscription revoked it (a channel closed, a lease lapsed) frees the worker
+but its settlement goes nowhere: the subscription's ``epoch`` moved on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from simpy.events import Timeout
+
+from qsim.engine.message import Message
+
+if TYPE_CHECKING:
+    import simpy
+
+    from qsim.engine.protocols import Subscription
+
+Decide = Callable[[Message], bool | None]
+"""A processed message's fate: True ack, None reject with requeue, False reject without."""
+
+
+class PoolState:
+    """Running totals of one consumer pool, and what it does after processing a message."""
+
+    __slots__ = ("busy_time", "crashes", "onward", "window_end", "window_start", "work")
+
+    def __init__(self, window_start: float, window_end: float) -> None:
+        self.busy_time = 0.0
+        self.work = 0.0  # service time of every job started (what the autoscaler's metric sees)
+        self.window_start = window_start
+        self.window_end = window_end
+        self.crashes = 0
+        self.onward: Callable[[Message], None] | None = None
+
+    def count_busy(self, start: float, end: float, sign: float = 1.0) -> None:
+        """Add (or with ``sign`` -1 remove) busy time ``[start, end]`` within the window."""
+        overlap = min(end, self.window_end) - max(start, self.window_start)
+        if overlap > 0:
+            self.busy_time += sign * overlap
+
+
+class Worker:
+    """One replica: ``concurrency`` slots, a local buffer, and one subscription (set by the
+    delivery model when the replica is built)."""
+
+    __slots__ = (
+        "_done_callback",
+        "alive",
+        "buffer",
+        "busy",
+        "concurrency",
+        "decide",
+        "draining",
+        "env",
+        "exited",
+        "generation",
+        "on_exit",
+        "pool",
+        "service",
+        "started",
+        "started_at",
+        "subscription",
+        "working",
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        pool: PoolState,
+        *,
+        concurrency: int,
+        service: Callable[[Message], float],
+        decide: Decide | None,
+        can_lose_work: bool,
+    ) -> None:
+        self.env = env
+        self.pool = pool
+        self.concurrency = concurrency
+        self.service = service
+        self.decide = decide
+        # messages being processed, tracked only where a crash or a forced removal can cut them
+        self.working: dict[Message, None] | None = {} if can_lose_work else None
+        self.busy = 0
+        self.buffer: deque[Message] = deque()
+        self.alive = True
+        self.started = False  # cold start done
+        self.started_at = float("nan")
+        self.draining = False  # cancelled: finishing what it holds, then exiting
+        self.exited = False
+        self.generation = 0  # moves on when the process loses its work (crash, forced removal)
+        self.on_exit: Callable[[Worker], None] | None = None
+        self.subscription: Subscription
+        self._done_callback = self._done
+
+    # -- what the delivery model asks -------------------------------------------------------
+    @property
+    def wants_deliveries(self) -> bool:
+        """Whether the replica would consume now: started, alive, and not leaving."""
+        return self.alive and self.started and not self.draining and not self.exited
+
+    def receive(self, msg: Message) -> None:
+        """A delivery reaches the replica: start it, or buffer it until a slot is free."""
+        if self.busy < self.concurrency:
+            self._start(msg)
+        else:
+            self.buffer.append(msg)
+
+    def forget_buffer(self) -> None:
+        """The delivery model took back what waits in the buffer (it will deliver it again)."""
+        self.buffer.clear()
+
+    def settled(self) -> None:
+        """A settlement reached the broker: a draining replica may now be done."""
+        if self.draining:
+            self._exit_if_idle()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start_consuming(self) -> None:
+        """The replica has started: it subscribes (if the broker is up)."""
+        if self.exited:
+            return  # removed while it was still starting
+        self.started = True
+        self.started_at = self.env.now
+        self.subscription.open()
+
+    def cancel(self) -> None:
+        """Scale-down with drain: no more deliveries; finish and settle what it holds, exit."""
+        self.draining = True
+        self.subscription.cancel()
+        self._exit_if_idle()
+
+    def terminate(self) -> None:
+        """Scale-down at once: work in progress is lost, the subscription closes, it exits."""
+        self.subscription.close(self._lose_work())
+        self.exit()
+
+    def exit(self) -> None:
+        """The replica is gone."""
+        if not self.exited:
+            self.exited = True
+            self.alive = False
+            self.subscription.cancel()
+            if self.on_exit is not None:
+                self.on_exit(self)
+
+    def crash(self) -> None:
+        """The process dies: its work in progress and its buffer are lost with its connection."""
+        if self.exited:
+            return
+        self.pool.crashes += 1
+        self.subscription.close(self._lose_work())
+        self.alive = False
+        if self.draining:
+            self.exit()
+
+    def restart(self) -> None:
+        """The process is running again and subscribes (if the broker is up)."""
+        if self.exited:
+            return
+        self.alive = True
+        self.subscription.open()
+
+    def _exit_if_idle(self) -> None:
+        if not self.subscription.holds() and not self.buffer and self.busy == 0:
+            self.exit()
+
+    def _lose_work(self) -> list[Message]:
+        """Work in progress ends now (it was counted busy to its end); returns what the process
+        held: the messages it was working on, then its buffer."""
+        now = self.env.now
+        working = list(self.working or ())
+        for msg in working:
+            self.pool.count_busy(now, msg.service_end, sign=-1.0)
+        if self.working is not None:
+            self.working.clear()
+        held = [*working, *self.buffer]
+        self.buffer.clear()
+        self.generation += 1
+        self.busy = 0
+        return held
+
+    # -- processing -------------------------------------------------------------------------
+    def _start(self, msg: Message) -> None:
+        now = self.env._now  # hot path: SimPy's ``now`` property, without the call
+        self.busy += 1
+        msg.started_at = now
+        duration = msg.service
+        if duration < 0.0 or msg.deliveries > 1:
+            duration = self.service(msg)
+        msg.service_end = end = now + duration
+        if self.working is not None:
+            self.working[msg] = None
+        pool = self.pool
+        pool.work += duration
+        overlap = min(end, pool.window_end) - max(now, pool.window_start)
+        if overlap > 0:
+            pool.busy_time += overlap
+        job = (msg, self.subscription.epoch, self.generation)
+        Timeout(self.env, duration, job).callbacks.append(self._done_callback)
+
+    def _done(self, event: Timeout) -> None:
+        msg, epoch, generation = event._value
+        if generation != self.generation:
+            return  # the process lost this work (crash): nothing of it remains
+        self.busy -= 1
+        if self.working is not None:  # (redelivered to this replica, it may run twice)
+            self.working.pop(msg, None)
+        # the worker takes the next buffered message before the settlement frees credit for more
+        if self.buffer:
+            self._start_buffered()
+        subscription = self.subscription
+        if epoch != subscription.epoch:
+            return  # revoked while it ran (channel closed): the settlement would go nowhere
+        ok = True if self.decide is None else self.decide(msg)
+        onward = self.pool.onward
+        if ok and onward is not None:
+            onward(msg)  # publish onward, then settle (before the flow branch ends)
+        subscription.settle(msg, ok, epoch)
+
+    def _start_buffered(self) -> None:
+        while self.buffer and self.busy < self.concurrency:
+            self._start(self.buffer.popleft())
