@@ -10,6 +10,11 @@ from qsim.engine.simulation import Model
 from qsim.summary import replication_figures
 
 
+def closures(model: Model) -> int:
+    """Channels the consumer timeout closed, for the one pool of the scenario."""
+    return model.queues[0].pool_figures(model.scenario.consumers[0].name)["channel_closures"]
+
+
 def ready_times(model: Model, queue: int = 0) -> list[float]:
     """Publish times of the ready messages of a queue, head first."""
     ready = model.queues[queue].ready
@@ -72,26 +77,26 @@ def test_consumer_timeout_closes_the_channel_and_requeues_its_deliveries(tmp_pat
     consumer reconnecting at once, redelivered); the late ack of the first is discarded."""
     model = run(TIMEOUT.format(duration="7s", service="10s", prefetch=2), tmp_path, "0 0")
     q = model.queues[0]
-    assert (model.channel_stats[0].closures, q.redelivered, q.acked) == (1, 2, 0)
+    assert (closures(model), q.redelivered, q.acked) == (1, 2, 0)
 
 
 def test_consumer_timeout_repeats_while_jobs_outlast_it(tmp_path):
     """Jobs always longer than the timeout never complete: a closure every 5 s."""
     model = run(TIMEOUT.format(duration="22s", service="10s", prefetch=2), tmp_path, "0 0")
-    assert (model.channel_stats[0].closures, model.queues[0].acked) == (4, 0)
+    assert (closures(model), model.queues[0].acked) == (4, 0)
 
 
 def test_consumer_timeout_does_nothing_to_jobs_that_finish_in_time(tmp_path):
     """4 s jobs under a 5 s timeout with prefetch 1: both acked, no closure."""
     model = run(TIMEOUT.format(duration="20s", service="4s", prefetch=1), tmp_path, "0 0")
-    assert (model.channel_stats[0].closures, model.queues[0].acked) == (0, 2)
+    assert (closures(model), model.queues[0].acked) == (0, 2)
 
 
 def test_consumer_timeout_counts_from_delivery_so_prefetched_messages_can_time_out(tmp_path):
     """With prefetch 2 the second message waits 4 s in the buffer and 4 s in work: delivered
     at 0, not acked by 5 s, so the channel closes although no job is slower than 5 s."""
     model = run(TIMEOUT.format(duration="6s", service="4s", prefetch=2), tmp_path, "0 0")
-    assert (model.channel_stats[0].closures, model.queues[0].acked) == (1, 1)
+    assert (closures(model), model.queues[0].acked) == (1, 1)
 
 
 POISON = """

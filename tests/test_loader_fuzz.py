@@ -87,15 +87,22 @@ GOOD: dict[str, Any] = {
     "queues": [
         {
             "name": "orders",
+            "type": "quorum",
             "max_length": 100,
-            "overflow": "reject-publish-dlx",
+            "overflow": "reject-publish",
             "message_ttl": "1m",
             "dead_letter": "orders.retry",
-            "max_priority": 5,
             "delivery_limit": 3,
+            "single_active_consumer": False,
             "durable": True,
         },
-        {"name": "orders.retry", "message_ttl": "5s", "dead_letter": "orders"},
+        {
+            "name": "orders.retry",
+            "message_ttl": "5s",
+            "dead_letter": "orders",
+            "max_priority": 5,
+            "overflow": "reject-publish-dlx",
+        },
         {"name": "audit", "durable": False},
     ],
     "consumers": [

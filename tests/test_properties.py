@@ -126,15 +126,21 @@ def producers(
 @st.composite
 def queue_specs(draw: st.DrawFn, name: str, queues: list[str]) -> dict[str, Any]:
     queue: dict[str, Any] = {"name": name}
+    quorum = draw(st.booleans())
     if draw(st.booleans()):
         queue["max_length"] = draw(st.integers(0, 5))
-        overflows = ["drop-head", "reject-publish", "reject-publish-dlx"]
+        overflows = ["drop-head", "reject-publish"] + ([] if quorum else ["reject-publish-dlx"])
         maybe(draw, queue, "overflow", st.sampled_from(overflows))
     maybe(draw, queue, "message_ttl", st.one_of(st.just(0), millis(100, 5000)))
     maybe(draw, queue, "dead_letter", st.sampled_from(queues))  # itself and cycles included
-    maybe(draw, queue, "max_priority", st.integers(1, 10))
-    maybe(draw, queue, "delivery_limit", st.integers(1, 3))
-    maybe(draw, queue, "durable", st.booleans())
+    maybe(draw, queue, "single_active_consumer", st.booleans())
+    if quorum:  # a delivery limit without a type is a quorum queue too
+        maybe(draw, queue, "delivery_limit", st.integers(-1, 3))
+        if "delivery_limit" not in queue or draw(st.booleans()):
+            queue["type"] = "quorum"
+    else:
+        maybe(draw, queue, "max_priority", st.integers(1, 10))
+        maybe(draw, queue, "durable", st.booleans())
     return queue
 
 

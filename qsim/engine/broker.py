@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import simpy
 
     from qsim.engine.consumer import Consumer
+    from qsim.engine.protocols import DeliveryModel
     from qsim.engine.publisher import Publisher
-    from qsim.engine.queue import Queue
 
 
 class Broker:
@@ -29,7 +29,7 @@ class Broker:
         self.env = env
         self.delay = delay
         self.up = True
-        self.queues: list[Queue] = []
+        self.queues: list[DeliveryModel] = []
         self.consumers: list[Consumer] = []
         self.publishers: list[Publisher] = []
         self._outages_open = 0

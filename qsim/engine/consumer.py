@@ -32,23 +32,24 @@ class ChannelStats:
     """What the AMQP side of one pool counts: channels closed by the consumer timeout, and
     auto-acked messages lost with a replica's process (sent by the broker, never processed)."""
 
-    __slots__ = ("auto_acked", "closures", "completed_auto", "lost", "on_wire")
+    __slots__ = ("auto_acked", "closures", "completed_auto", "consumers", "lost")
 
     def __init__(self) -> None:
         self.closures = 0
         self.lost = 0
         self.completed_auto = 0  # auto-acked deliveries whose processing finished
         self.auto_acked = 0  # deliveries the broker counted acked as it sent them
-        self.on_wire = 0  # deliveries still crossing the network to their replica
+        self.consumers: list[Consumer] = []  # every channel of the pool, in creation order
 
     def figures(self) -> dict[str, int]:
         """The pool figures these stand for, by their summary names."""
         return {"channel_closures": self.closures, "lost_in_crash": self.lost}
 
-    def settle_books(self, pool: str, held: int) -> None:
+    def settle_books(self, pool: str) -> None:
         """Auto-ack conservation: every auto-acked delivery was processed, lost with a process,
-        or is still ``held`` by a replica (buffered, in progress, or on the wire)."""
-        ends = self.completed_auto + self.lost + held + (self.on_wire if self.auto_acked else 0)
+        or is still held by a replica (buffered, in progress, or on the wire)."""
+        held = sum(c.held() for c in self.consumers if c.auto_ack)
+        ends = self.completed_auto + self.lost + held
         if ends != self.auto_acked:
             raise AssertionError(f"pool {pool}: auto-acked {self.auto_acked} != {ends} ended")
 
@@ -64,6 +65,7 @@ class Consumer:
         "epoch",
         "in_rotation",
         "limit",
+        "on_wire",
         "queue",
         "recorder",
         "stats",
@@ -97,9 +99,16 @@ class Consumer:
         self.in_rotation = False  # in the queue's dispatch rotation (this consumer's own flag)
         self.connected = False
         self.epoch = 0
+        self.on_wire = 0  # deliveries crossing the network to the replica
         broker.consumers.append(self)
 
     # -- the subscription, as the worker sees it ---------------------------------------------
+    def held(self) -> int:
+        """Messages sent to this consumer that its process has not finished (auto-ack books)."""
+        worker = self.worker
+        alive = not worker.exited
+        return (worker.busy + len(worker.buffer) if alive else 0) + self.on_wire
+
     def open(self) -> None:
         """Open a channel and consume, if the worker wants deliveries and the broker is up."""
         if self.worker.wants_deliveries and not self.connected and self.broker.up:
@@ -161,7 +170,7 @@ class Consumer:
         if self.broker.delay is None:
             self.worker.receive(msg)
         else:
-            self.stats.on_wire += 1
+            self.on_wire += 1
             self.broker.hop(self._receive_if_current, (msg, self.epoch))
         if len(self.unacked) < self.limit:
             return True
@@ -180,7 +189,7 @@ class Consumer:
 
     def _receive_if_current(self, sent: tuple[Message, int]) -> None:
         msg, epoch = sent
-        self.stats.on_wire -= 1
+        self.on_wire -= 1
         if epoch == self.epoch:
             self.worker.receive(msg)
         elif self.auto_ack:

@@ -17,8 +17,13 @@ from typing import TYPE_CHECKING, Protocol
 from qsim.engine.message import Message
 
 if TYPE_CHECKING:
+    from qsim.engine.broker import Broker
+    from qsim.engine.recorder import Recorder
     from qsim.engine.results import QueueRun
+    from qsim.engine.sampler import Work
     from qsim.engine.worker import Worker
+    from qsim.scenario import ConsumerPool
+    from qsim.scenario import Queue as QueueSpec
 
 
 class Subscription(Protocol):
@@ -54,12 +59,29 @@ class DeliveryModel(Protocol):
 
     name: str
     index: int
+    published: int
+    """Messages it took so far (from publishers, or dead-lettered to it)."""
+    dead_lettered: int
+    """Messages it passed on to another delivery model (each counted there as published)."""
+
+    def route(self, key: str) -> tuple[DeliveryModel, ...]:
+        """Publishing to it by name: the default exchange reaches just this one."""
 
     def publish(self, msg: Message) -> None:
         """A message arrives from a publisher (or is dead-lettered here)."""
 
-    def subscribe(self, worker: Worker, pool: int) -> Subscription:
-        """Attach one replica of pool number ``pool``; returns its subscription."""
+    def link(self, others: dict[str, DeliveryModel]) -> None:
+        """Resolve what it refers to by name (a dead-letter target), once all are built."""
+
+    def subscribe(self, worker: Worker, pool: ConsumerPool) -> Subscription:
+        """Attach one replica of ``pool``; returns its subscription."""
+
+    def pool_figures(self, pool: str) -> dict[str, int]:
+        """What it counted for one pool (by summary name: ``channel_closures``, ...)."""
+
+    def sample(self) -> list[float]:
+        """Its state now, as :data:`qsim.engine.simulation.QUEUE_SERIES` lists it: waiting to
+        be delivered, delivered and unsettled, published so far, settled so far."""
 
     def restart(self) -> None:
         """The broker restarts: drop what does not survive."""
@@ -74,5 +96,6 @@ class DeliveryModel(Protocol):
         """Its figures, as a typed record."""
 
 
-Build = Callable[..., DeliveryModel]
-"""A delivery model's builder, registered per queue type (:data:`qsim.engine.kinds.QUEUE_TYPES`)."""
+Build = Callable[["Broker", "QueueSpec", int, "Recorder", "Work"], DeliveryModel]
+"""A delivery model's builder, registered per queue type (:data:`qsim.engine.kinds.QUEUE_TYPES`):
+(broker, the queue's spec, its index, the recorder, its work draws) -> the model."""

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from qsim.engine.message import Message
-from qsim.engine.queue import Queue
 from qsim.engine.recorder import Recorder
+from qsim.engine.routing import Exchange, Target
 
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
-    from qsim.engine.routing import Target
+    from qsim.engine.protocols import DeliveryModel
 
 
 class Publisher:
@@ -53,7 +53,7 @@ class Publisher:
         self.on_unblock: Callable[[], None] | None = None
         self.produced = self.routed = self.unroutable = self.publish_failed = 0
         self.copies = self.in_flight = 0
-        self._only_queue = target if isinstance(target, Queue) else None
+        self._only_queue = None if isinstance(target, Exchange) else cast("DeliveryModel", target)
         broker.publishers.append(self)
 
     def publish(self, msg: Message) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from types import MethodType
 from typing import TYPE_CHECKING
 
+from qsim.engine.consumer import ChannelStats, Consumer
 from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.ready import ready_store
 from qsim.engine.recorder import Recorder
@@ -35,9 +36,10 @@ from qsim.scenario import Queue as QueueSpec
 from qsim.scenario.queue import Overflow
 
 if TYPE_CHECKING:
-    import simpy
-
-    from qsim.engine.consumer import Consumer
+    from qsim.engine.broker import Broker
+    from qsim.engine.protocols import DeliveryModel
+    from qsim.engine.worker import Worker
+    from qsim.scenario import ConsumerPool
 
 INF = math.inf
 STATES = (
@@ -51,13 +53,14 @@ class Queue:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        broker: Broker,
         spec: QueueSpec,
         index: int,
         recorder: Recorder,
         work: Callable[[Message], None],
     ) -> None:
-        self.env = env
+        self.broker = broker
+        self.env = broker.env
         self.work = work  # gives each arriving message its work (see Message.work)
         self.spec = spec
         self.index = index
@@ -65,7 +68,8 @@ class Queue:
         self.recorder = recorder
         self.ready = ready_store(spec.max_priority)
         self.active: deque[Consumer] = deque()
-        self.dead_letter: Queue | None = None
+        self.dead_letter: DeliveryModel | None = None
+        self.channels: dict[str, ChannelStats] = {}  # per pool
         self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
         self.max_length = spec.max_length
         self.delivery_limit = spec.delivery_limit
@@ -84,6 +88,29 @@ class Queue:
     def route(self, key: str) -> tuple[Queue, ...]:
         """Publishing to a queue by name: the default exchange reaches just this queue."""
         return (self,)
+
+    def link(self, others: dict[str, DeliveryModel]) -> None:
+        """Find the dead-letter target by name."""
+        if self.spec.dead_letter is not None:
+            self.dead_letter = others[self.spec.dead_letter]
+
+    def subscribe(self, worker: Worker, pool: ConsumerPool) -> Consumer:
+        """One replica of ``pool`` consumes from this queue on its own channel."""
+        stats = self.channels.setdefault(pool.name, ChannelStats())
+        consumer = Consumer(
+            self.broker, self, worker, self.recorder, stats,
+            prefetch=pool.prefetch, auto_ack=pool.ack == "auto", timeout=pool.consumer_timeout,
+        )  # fmt: skip
+        stats.consumers.append(consumer)
+        return consumer
+
+    def pool_figures(self, pool: str) -> dict[str, int]:
+        """What the channels of ``pool`` counted."""
+        return self.channels[pool].figures()
+
+    def sample(self) -> list[float]:
+        """Ready, unacked, published and acked, now."""
+        return [len(self.ready), self.unacked, self.published, self.acked]
 
     # -- backlog bookkeeping -------------------------------------------------------------
     def tick_backlog(self) -> None:
@@ -295,6 +322,8 @@ class Queue:
         ends = sum(getattr(self, state) for state in STATES) + len(self.ready) + self.unacked
         if ends != self.published:
             raise AssertionError(f"queue {self.name}: published {self.published} != {ends} ended")
+        for pool, stats in self.channels.items():
+            stats.settle_books(pool)
 
 
 def _is_cycle(deaths: dict[tuple[int, str], int], target: int) -> bool:
@@ -308,7 +337,7 @@ def _is_cycle(deaths: dict[tuple[int, str], int], target: int) -> bool:
     return False
 
 
-def forwarded(queues: Iterable[Queue]) -> int:
+def forwarded(queues: Iterable[DeliveryModel]) -> int:
     """Messages the queues dead-lettered onward (each counted as published by its target)."""
     return sum(q.dead_lettered for q in queues)
 

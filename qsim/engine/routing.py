@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from qsim.scenario import Exchange as ExchangeSpec
 
 if TYPE_CHECKING:
-    from qsim.engine.queue import Queue
+    from qsim.engine.protocols import DeliveryModel
 
 
 class Target(Protocol):
@@ -23,7 +23,7 @@ class Target(Protocol):
 
     name: str
 
-    def route(self, key: str) -> tuple[Queue, ...]: ...
+    def route(self, key: str) -> tuple[DeliveryModel, ...]: ...
 
 
 def _direct(binding_key: str) -> Callable[[str], bool]:
@@ -71,17 +71,17 @@ MATCHERS: dict[str, Callable[[str], Callable[[str], bool]]] = {
 class Exchange:
     """Routes to the bound queues whose binding matches the routing key (cached per key)."""
 
-    def __init__(self, spec: ExchangeSpec, queues: dict[str, Queue]) -> None:
+    def __init__(self, spec: ExchangeSpec, queues: dict[str, DeliveryModel]) -> None:
         self.name = spec.name
         make = MATCHERS[spec.type]
         self._bindings = [(make(b.key), queues[b.queue]) for b in spec.bindings]
-        self._cache: dict[str, tuple[Queue, ...]] = {}
+        self._cache: dict[str, tuple[DeliveryModel, ...]] = {}
 
-    def route(self, key: str) -> tuple[Queue, ...]:
+    def route(self, key: str) -> tuple[DeliveryModel, ...]:
         """The queues (each once, in binding order) that a message with ``key`` reaches."""
         hit = self._cache.get(key)
         if hit is None:
-            matched: list[Queue] = []
+            matched: list[DeliveryModel] = []
             for matches, queue in self._bindings:
                 if matches(key) and queue not in matched:
                     matched.append(queue)

@@ -6,6 +6,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import simpy
@@ -15,11 +16,12 @@ from qsim.distributions import Distribution, Uniform
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
 from qsim.engine.broker import Broker
-from qsim.engine.consumer import ChannelStats, Consumer
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
+from qsim.engine.kinds import QUEUE_TYPES
 from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
+from qsim.engine.protocols import DeliveryModel
 from qsim.engine.publisher import PUBLISHER_STATES, Publisher
 from qsim.engine.queue import Queue, forwarded
 from qsim.engine.recorder import Recorder
@@ -48,21 +50,19 @@ class Model:
         self.recorder = Recorder(
             scenario.fixed_warmup, len(scenario.queues), len(scenario.producers), stream
         )
-        self.queues = [
-            Queue(self.env, spec, i, self.recorder, self._work(spec.name))
+        self.queues: list[DeliveryModel] = [
+            QUEUE_TYPES[spec.type](self.broker, spec, i, self.recorder, self._work(spec.name))
             for i, spec in enumerate(scenario.queues)
         ]
         self.broker.queues.extend(self.queues)
         by_name = {q.name: q for q in self.queues}
         for queue in self.queues:
-            if queue.spec.dead_letter is not None:
-                queue.dead_letter = by_name[queue.spec.dead_letter]
+            queue.link(by_name)
         self.targets: dict[str, Target] = dict(by_name)
         self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
         self.pools = [
             PoolState(scenario.fixed_warmup, scenario.duration) for _ in scenario.consumers
         ]
-        self.channel_stats = [ChannelStats() for _ in scenario.consumers]
         self.pool_publishers: list[list[Publisher]] = []
         self.consumers: list[Worker] = []  # every replica ever created, in creation order
         self.autoscalers: list[Autoscaler] = []
@@ -147,15 +147,13 @@ class Model:
 
         return onward
 
-    def _build_pools(self, by_name: dict[str, Queue]) -> list[Pool]:
+    def _build_pools(self, by_name: dict[str, DeliveryModel]) -> list[Pool]:
         pools = []
-        for i, (spec, state) in enumerate(zip(self.scenario.consumers, self.pools, strict=True)):
-            pools.append(self._build_pool(spec, state, by_name[spec.queue], self.channel_stats[i]))
+        for spec, state in zip(self.scenario.consumers, self.pools, strict=True):
+            pools.append(self._build_pool(spec, state, by_name[spec.queue]))
         return pools
 
-    def _build_pool(
-        self, spec: ConsumerPool, state: PoolState, queue: Queue, stats: ChannelStats
-    ) -> Pool:
+    def _build_pool(self, spec: ConsumerPool, state: PoolState, queue: DeliveryModel) -> Pool:
         prefix = f"pool:{spec.name}"
         service = ServiceTimes(
             spec.service_time, self._draw(spec.service_time, f"{prefix}:service")
@@ -176,11 +174,7 @@ class Model:
                 self.env, state, concurrency=spec.concurrency, service=service, decide=decide,
                 can_lose_work=can_lose_work,
             )  # fmt: skip
-            worker.subscription = Consumer(
-                self.broker, queue, worker, self.recorder, stats,
-                prefetch=spec.prefetch, auto_ack=spec.ack == "auto",
-                timeout=spec.consumer_timeout,
-            )  # fmt: skip
+            worker.subscription = queue.subscribe(worker, spec)
             if up is not None and down is not None:
                 schedule_crashes(self.broker, worker, up, down)
             self.consumers.append(worker)
@@ -192,7 +186,7 @@ class Model:
             drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
         )  # fmt: skip
         if scaling.policy != "fixed":
-            self.autoscalers.append(Autoscaler(pool, queue, scaling))
+            self.autoscalers.append(Autoscaler(pool, cast(Queue, queue), scaling))
         return pool
 
     def _build_producers(self) -> list[Producer]:
@@ -236,7 +230,7 @@ class Model:
     def _sample(self, _event: Timeout) -> None:
         row = [self.env.now]
         for queue in self.queues:
-            row += [len(queue.ready), queue.unacked, queue.published, queue.acked]
+            row += queue.sample()
         for pool in self.replica_pools:
             row += [len(pool.replicas), sum(replica.busy for replica in pool.replicas)]
         self.series.append(row)
@@ -268,8 +262,6 @@ class Model:
         (each routed copy and each dead-lettered message is published by exactly one queue)."""
         for queue in self.queues:
             queue.settle_books()
-        for stats, pool in zip(self.channel_stats, self.replica_pools, strict=True):
-            stats.settle_books(pool.name, self._auto_acked(pool))
         publishers = self.broker.publishers
         for publisher in publishers:
             publisher.settle_books()
@@ -277,14 +269,6 @@ class Model:
         supplied = sum(p.copies for p in publishers) + forwarded(self.queues)
         if published != supplied:
             raise AssertionError(f"queues published {published}, publishers supplied {supplied}")
-
-    def _auto_acked(self, pool: Pool) -> int:
-        """Auto-acked messages the pool's replicas still hold (buffered or in progress)."""
-        held = 0
-        for worker in pool.replicas:
-            if isinstance(worker.subscription, Consumer) and worker.subscription.auto_ack:
-                held += worker.busy + len(worker.buffer)
-        return held
 
     def _results(self) -> RunResult:
         scenario = self.scenario
@@ -295,11 +279,14 @@ class Model:
             p.report(spec.to, recorder.flows_started[i], recorder.flows_failed[i])
             for i, (spec, p) in enumerate(zip(scenario.producers, self.producers, strict=True))
         ]
+        queue_of = {q.name: q for q in self.queues}
         pools = [
-            pool.report(spec.replicas, window, stats.figures(), _sum_counts(publishers))
-            for spec, pool, stats, publishers in zip(
-                scenario.consumers, self.replica_pools, self.channel_stats,
-                self.pool_publishers, strict=True,
+            pool.report(
+                spec.replicas, window, queue_of[spec.queue].pool_figures(spec.name),
+                _sum_counts(publishers),
+            )
+            for spec, pool, publishers in zip(
+                scenario.consumers, self.replica_pools, self.pool_publishers, strict=True
             )
         ]  # fmt: skip
         return RunResult(

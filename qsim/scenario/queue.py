@@ -1,24 +1,137 @@
-"""Queues: limits, overflow, TTL, dead-lettering, priorities, durability."""
+"""Queues: their type, limits, overflow, TTL, dead-lettering, priorities, durability.
+
+RabbitMQ has three queue types (qsim follows RabbitMQ 4.3; ``docs/semantics.md`` says where
+4.0-4.2 differ). Each refuses what the real broker refuses at declaration:
+
+- ``classic`` (the default): no delivery limit (``x-delivery-limit`` is a 406 on a classic queue,
+  classic-queues.md#features).
+- ``quorum``: a delivery limit of 20 by default since 4.0, negative for none
+  (quorum-queues/index.md#poison-message-handling); always durable; no ``x-max-priority``
+  (priorities are built in: 32 levels in 4.3); ``reject-publish-dlx`` is not a quorum overflow
+  mode (RabbitMQ accepts it and silently drops the head: qsim refuses it instead).
+- ``stream``: an append-only log read at offsets (streams.md); no TTL, dead-lettering, priorities,
+  length limit in messages, overflow, delivery limit or single active consumer; always durable.
+
+A queue that gives ``delivery_limit`` without a ``type`` is a quorum queue (only quorum queues
+have one; scenarios written before queue types meant that).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from qsim.spec import Count, Duration, Name, PositiveCount, PriorityLevel, Spec
+from pydantic import model_validator
 
-__all__ = ["Overflow", "Queue"]
+from qsim.spec import Count, Duration, Name, PriorityLevel, Size, Spec, fail, whole
+
+if TYPE_CHECKING:
+    DeliveryLimit = int
+else:
+    DeliveryLimit = whole(-1)
+    """A delivery limit: 0 or more counted returns, or -1 for none."""
+
+__all__ = ["OVERFLOW_MODES", "QUEUE_TYPES", "Overflow", "Queue", "QueueType"]
 
 Overflow = Literal["drop-head", "reject-publish", "reject-publish-dlx"]
+OVERFLOW_MODES: tuple[str, ...] = get_args(Overflow)
+"""Overflow modes by name; the engine implements each (``qsim.engine.queue.OVERFLOW``)."""
+
+QueueType = Literal["classic", "quorum", "stream"]
+QUEUE_TYPES: tuple[str, ...] = get_args(QueueType)
+"""Queue types by name; the engine builds each (``qsim.engine.kinds.QUEUE_TYPES``)."""
+
+QUORUM_DELIVERY_LIMIT = 20
+"""The quorum queues' default delivery limit since RabbitMQ 4.0 (rabbit_quorum_queue.erl
+``DEFAULT_DELIVERY_LIMIT``)."""
+
+SEGMENT_BYTES = 500_000_000.0
+"""A stream segment's default size (osiris ``DEFAULT_MAX_SEGMENT_SIZE_B``): retention removes
+whole segments."""
+
+_NOT_ON_STREAMS = (
+    "message_ttl", "dead_letter", "max_priority", "max_length", "overflow", "delivery_limit",
+    "single_active_consumer",
+)  # fmt: skip
+_STREAM_ONLY = ("max_age", "max_bytes", "segment_bytes")
 
 
 class Queue(Spec):
-    """A RabbitMQ-style queue. A ``durable: false`` queue loses its messages in a broker outage."""
+    """A RabbitMQ queue of one ``type``. A ``durable: false`` classic queue loses its messages
+    in a broker outage. ``single_active_consumer``: one consumer receives at a time."""
 
     name: Name
+    type: QueueType = "classic"
     max_length: Count | None = None
     overflow: Overflow = "drop-head"
     message_ttl: Duration | None = None
     dead_letter: Name | None = None
     max_priority: PriorityLevel | None = None
-    delivery_limit: PositiveCount | None = None
+    delivery_limit: DeliveryLimit | None = None
     durable: bool = True
+    single_active_consumer: bool = False
+    max_age: Duration | None = None
+    max_bytes: Size | None = None
+    segment_bytes: Size | None = None  # a stream's: SEGMENT_BYTES when not given
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_type(cls, data: Any) -> Any:
+        """No ``type`` but a ``delivery_limit``: a quorum queue; a quorum queue's limit defaults
+        to 20. Resolved here so the resolved scenario says what was simulated."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "type" not in data:
+            data["type"] = "quorum" if data.get("delivery_limit") is not None else "classic"
+        if data["type"] == "quorum" and data.get("delivery_limit") is None:
+            data["delivery_limit"] = QUORUM_DELIVERY_LIMIT
+        return data
+
+    @model_validator(mode="after")
+    def _what_the_type_allows(self) -> Queue:
+        refusal = {"classic": self._classic, "quorum": self._quorum, "stream": self._stream}
+        message = refusal[self.type]()
+        if message is not None:
+            raise fail(message)
+        return self
+
+    @property
+    def limits_deliveries(self) -> bool:
+        """Whether returned messages count toward a delivery limit (a non-negative one)."""
+        return self.delivery_limit is not None and self.delivery_limit >= 0
+
+    def _given(self, keys: tuple[str, ...]) -> list[str]:
+        """The ``keys`` set to something other than their default."""
+        fields = type(self).model_fields
+        return [key for key in keys if getattr(self, key) != fields[key].default]
+
+    def _classic(self) -> str | None:
+        if self.delivery_limit is not None:
+            return "delivery_limit needs type: quorum (classic queues have no delivery limit)"
+        return self._stream_keys()
+
+    def _quorum(self) -> str | None:
+        if self.max_priority is not None:
+            return (
+                "max_priority is not a quorum queue argument (RabbitMQ refuses x-max-priority "
+                "with 406); quorum queues have 32 priority levels built in"
+            )
+        if self.overflow == "reject-publish-dlx":
+            return (
+                "overflow reject-publish-dlx is not a quorum queue mode (RabbitMQ drops the head)"
+            )
+        if not self.durable:
+            return "quorum queues are always durable (durable: false is refused with 406)"
+        return self._stream_keys()
+
+    def _stream(self) -> str | None:
+        refused = self._given(_NOT_ON_STREAMS)
+        if refused:
+            return f"{refused[0]} is not a stream argument (streams.md: feature matrix)"
+        if not self.durable:
+            return "streams are always durable (durable: false is refused with 406)"
+        return None
+
+    def _stream_keys(self) -> str | None:
+        given = self._given(_STREAM_ONLY)
+        return f"{given[0]} needs type: stream (retention of a log)" if given else None
