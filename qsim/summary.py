@@ -186,6 +186,7 @@ def _consumer_figures(run: RunResult) -> Figures:
             "scale_downs": pool.scale_downs,
             "crashes": pool.crashes,
             "channel_closures": pool.channel_closures,
+            "consumer_timeouts": pool.consumer_timeouts,
             "lost_in_crash": pool.lost_in_crash,
         }
         if pool.publish:  # the pool publishes onward (a pipeline stage)

@@ -32,10 +32,11 @@ class ChannelStats:
     """What the AMQP side of one pool counts: channels closed by the consumer timeout, and
     auto-acked messages lost with a replica's process (sent by the broker, never processed)."""
 
-    __slots__ = ("auto_acked", "closures", "completed_auto", "consumers", "lost")
+    __slots__ = ("auto_acked", "closures", "completed_auto", "consumers", "lost", "timeouts")
 
     def __init__(self) -> None:
         self.closures = 0
+        self.timeouts = 0
         self.lost = 0
         self.completed_auto = 0  # auto-acked deliveries whose processing finished
         self.auto_acked = 0  # deliveries the broker counted acked as it sent them
@@ -43,7 +44,11 @@ class ChannelStats:
 
     def figures(self) -> dict[str, int]:
         """The pool figures these stand for, by their summary names."""
-        return {"channel_closures": self.closures, "lost_in_crash": self.lost}
+        return {
+            "channel_closures": self.closures,
+            "consumer_timeouts": self.timeouts,
+            "lost_in_crash": self.lost,
+        }
 
     def settle_books(self, pool: str) -> None:
         """Auto-ack conservation: every auto-acked delivery was processed, lost with a process,
@@ -65,6 +70,7 @@ class Consumer:
         "epoch",
         "in_rotation",
         "limit",
+        "nack",
         "on_wire",
         "queue",
         "recorder",
@@ -85,6 +91,7 @@ class Consumer:
         prefetch: int,
         auto_ack: bool,
         timeout: float | None,
+        nack: bool = False,
     ) -> None:
         self.broker = broker
         self.env = broker.env
@@ -95,7 +102,8 @@ class Consumer:
         self.auto_ack = auto_ack
         self.limit = math.inf if auto_ack or prefetch == 0 else prefetch
         self.timeout = timeout
-        self.unacked: dict[Message, None] = {}  # insertion-ordered set of this channel's deliveries
+        self.nack = nack  # rejects with basic.nack, which a 4.3 quorum queue does not count
+        self.unacked: dict[Message, bool] = {}  # insertion-ordered set of this channel's deliveries
         self.in_rotation = False  # in the queue's dispatch rotation (this consumer's own flag)
         self.connected = False
         self.epoch = 0
@@ -164,7 +172,7 @@ class Consumer:
         if self.auto_ack:
             self.stats.auto_acked += 1
         else:
-            self.unacked[msg] = None
+            self.unacked[msg] = True
             if self.timeout is not None:
                 self.broker.after(self.timeout, self._check_timeout, (msg, self.epoch))
         if self.broker.delay is None:
@@ -183,9 +191,8 @@ class Consumer:
             self.queue.add_consumer(self)
 
     def _leave(self) -> None:
-        if self.in_rotation:
-            self.in_rotation = False
-            self.queue.remove_consumer(self)
+        self.in_rotation = False
+        self.queue.remove_consumer(self)
 
     def _receive_if_current(self, sent: tuple[Message, int]) -> None:
         msg, epoch = sent
@@ -202,11 +209,12 @@ class Consumer:
 
     def _settled(self, msg: Message, ok: bool | None) -> None:
         """The ack (``ok``) or reject (requeue if ``ok`` is None) reaches the broker."""
-        del self.unacked[msg]
+        if self.unacked.pop(msg, False) is False:
+            return  # a quorum queue took it back when it timed out: the late ack goes nowhere
         if ok:
             self.queue.ack(msg)
         else:
-            self.queue.reject(msg, requeue=ok is None)
+            self.queue.reject(msg, requeue=ok is None, counted=not self.nack)
         worker = self.worker
         if worker.draining:
             worker.settled()
@@ -215,14 +223,30 @@ class Consumer:
 
     # -- the consumer timeout ------------------------------------------------------------------
     def _check_timeout(self, sent: tuple[Message, int]) -> None:
+        """Classic queues (RabbitMQ up to 4.2's channel-level rule): the channel is closed and
+        all its unacked deliveries requeued. Quorum queues (4.3): only the timed-out message
+        returns, uncounted toward the delivery limit, and the consumer is cancelled
+        (basic.cancel); qsim's consumer subscribes again at once (quorum-queues/index.md
+        #consumer-timeout)."""
         msg, epoch = sent
-        if epoch == self.epoch and msg in self.unacked:
-            self.stats.closures += 1
-            self.close(None)
+        if epoch != self.epoch or msg not in self.unacked:
+            return
+        self.stats.timeouts += 1
+        if self.queue.quorum:
+            del self.unacked[msg]
+            self._leave()
+            self.queue.requeue_all([msg], counted=False)
             if self.worker.draining:
-                self.worker.exit()  # what it held was requeued: nothing left to finish
+                self.worker.settled()
             else:
-                self.open()
+                self._join()
+            return
+        self.stats.closures += 1
+        self.close(None)
+        if self.worker.draining:
+            self.worker.exit()  # what it held was requeued: nothing left to finish
+        else:
+            self.open()
 
     def connection_lost(self) -> None:
         """The broker went away: the channel closes; the process finishes its work in vain."""

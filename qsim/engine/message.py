@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 NO_PRODUCER = -1
+NO_PRIORITY = -(2**31)
+"""The priority of a message published without one (classic priority queues count it as 0,
+quorum queues as 4)."""
 
 
 class Flow:
@@ -28,9 +31,11 @@ class Message:
     """One copy of a message in one queue. ``published_at`` and ``deliveries`` refer to the
     queue it is in now.
 
-    ``producer`` is the index of the producer that published it to this queue, or
-    ``NO_PRODUCER`` for messages published by consumers or dead-lettered. ``deaths`` is its
-    x-death history: a count per (queue, reason), most recent last, as RabbitMQ keeps it (dlx.md).
+    ``failures`` counts its returns that a quorum queue counts toward the delivery limit (its
+    ``x-delivery-count``). ``producer`` is the index of the producer that published it to this
+    queue, or ``NO_PRODUCER`` for messages published by consumers or dead-lettered. ``deaths``
+    is its x-death history: a count per (queue, reason), most recent last, as RabbitMQ keeps it
+    (dlx.md).
     ``poison`` is None until a consumer with a poison rate first processes it. ``work`` is the
     message's own uniform draw, given as it enters the queue, from which the consuming pool
     derives its first service time (common random numbers: the n-th message into a queue takes
@@ -42,6 +47,7 @@ class Message:
         "deaths",
         "deliveries",
         "expires_at",
+        "failures",
         "flow",
         "persistent",
         "poison",
@@ -70,6 +76,7 @@ class Message:
         self.service_end = 0.0
         self.expires_at = math.inf
         self.deliveries = 0
+        self.failures = 0  # returns that count toward a quorum queue's delivery limit
         self.deaths: dict[tuple[int, str], int] | None = None
         self.poison: bool | None = None
         self.work = 0.0

@@ -65,7 +65,8 @@ class Pool:
         self, replicas: int, window: float, figures: dict[str, int], publish: dict[str, int]
     ) -> PoolRun:
         """This pool's figures: ``replicas`` at the start, ``figures`` its delivery model counted
-        for it (``channel_closures``, ``lost_in_crash``), ``publish`` its onward books."""
+        for it (``channel_closures``, ``consumer_timeouts``, ``lost_in_crash``), ``publish`` its
+        onward books."""
         return PoolRun(
             name=self.name,
             replicas=replicas,
@@ -78,6 +79,7 @@ class Pool:
             scale_downs=self.scale_downs,
             crashes=self.state.crashes,
             channel_closures=figures["channel_closures"],
+            consumer_timeouts=figures["consumer_timeouts"],
             lost_in_crash=figures["lost_in_crash"],
             publish=publish,
         )

@@ -9,7 +9,7 @@ import simpy
 from simpy.events import Timeout
 
 from qsim.engine.arrivals import ArrivalTimes
-from qsim.engine.message import Flow, Message
+from qsim.engine.message import NO_PRIORITY, Flow, Message
 from qsim.engine.publisher import Publisher
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import ProducerRun
@@ -82,7 +82,7 @@ class Producer:
             self.index,
             flow,
             self.ttl() if self.ttl else math.inf,
-            round(self.priority()) if self.priority else 0,
+            round(self.priority()) if self.priority else NO_PRIORITY,
             self.size() if self.size else 0.0,
             self.persistent,
         )

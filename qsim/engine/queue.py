@@ -28,7 +28,7 @@ from types import MethodType
 from typing import TYPE_CHECKING
 
 from qsim.engine.consumer import ChannelStats, Consumer
-from qsim.engine.message import NO_PRODUCER, Message
+from qsim.engine.message import NO_PRIORITY, NO_PRODUCER, Message
 from qsim.engine.ready import ready_store
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import QueueRun
@@ -66,13 +66,17 @@ class Queue:
         self.index = index
         self.name = spec.name
         self.recorder = recorder
-        self.ready = ready_store(spec.max_priority)
+        self.ready = ready_store(spec.type, spec.max_priority)
+        self.quorum = spec.type == "quorum"
         self.active: deque[Consumer] = deque()
         self.dead_letter: DeliveryModel | None = None
         self.channels: dict[str, ChannelStats] = {}  # per pool
         self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
         self.max_length = spec.max_length
-        self.delivery_limit = spec.delivery_limit
+        self.delivery_limit = spec.delivery_limit if spec.limits_deliveries else None
+        self.single_active = spec.single_active_consumer
+        self.owner: Consumer | None = None  # the single active consumer
+        self.waiting: list[Consumer] = []  # single active consumer: the others, in order
         self._on_overflow = MethodType(OVERFLOW[spec.overflow], self)
         self._uses_ttl = False
         self._expiry_at = INF
@@ -100,6 +104,7 @@ class Queue:
         consumer = Consumer(
             self.broker, self, worker, self.recorder, stats,
             prefetch=pool.prefetch, auto_ack=pool.ack == "auto", timeout=pool.consumer_timeout,
+            nack=pool.failures.method == "nack",
         )  # fmt: skip
         stats.consumers.append(consumer)
         return consumer
@@ -138,7 +143,7 @@ class Queue:
         self.published += 1
         now = self.env._now  # hot path: SimPy's now without the property call
         msg.published_at = now
-        msg.deliveries = 0
+        msg.deliveries = msg.failures = 0
         self.work(msg)
         ttl = msg.ttl if msg.ttl < self.ttl else self.ttl
         msg.expires_at = now + ttl
@@ -205,14 +210,33 @@ class Queue:
             self._arm_expiry()
 
     def add_consumer(self, consumer: Consumer) -> None:
-        """A consumer (back) at the tail of the rotation: deliver what it can take."""
+        """A consumer (back) at the tail of the rotation: deliver what it can take. With a
+        single active consumer only the active one is in the rotation; the others wait in the
+        order they registered (consumers.md#single-active-consumer)."""
+        if self.single_active:
+            if self.owner is None:
+                self.owner = consumer
+            elif self.owner is not consumer:
+                if consumer not in self.waiting:
+                    self.waiting.append(consumer)
+                return
         self.active.append(consumer)
         if self.ready:
             self.dispatch()
 
     def remove_consumer(self, consumer: Consumer) -> None:
-        """A consumer leaves the rotation (cancelled, or its channel closed)."""
-        self.active.remove(consumer)
+        """A consumer leaves (cancelled, or its channel closed); with a single active consumer,
+        the first waiting one takes over."""
+        if consumer in self.active:
+            self.active.remove(consumer)
+        if not self.single_active:
+            return
+        if consumer in self.waiting:
+            self.waiting.remove(consumer)
+        elif consumer is self.owner:
+            self.owner = None
+            if self.waiting:
+                self.add_consumer(self.waiting.pop(0))
 
     # -- TTL -----------------------------------------------------------------------------
     def _arm_expiry(self) -> None:
@@ -242,29 +266,42 @@ class Queue:
         self.unacked -= 1
         self.recorder.completed(self.index, msg, self.env._now)  # hot path: now without a call
 
-    def reject(self, msg: Message, requeue: bool) -> None:
-        """A consumer rejected ``msg``; requeue it at the head, or dead-letter it."""
+    def reject(self, msg: Message, requeue: bool, counted: bool = True) -> None:
+        """A consumer rejected ``msg`` (``counted``: with ``basic.reject``, which a quorum queue
+        counts toward the delivery limit; not with ``basic.nack``): requeue or dead-letter it."""
         self.unacked -= 1
         if requeue:
-            self._return(msg)
+            if counted or self.delivery_limit is not None or not self.quorum:
+                self._return(msg, counted)
+            else:  # a quorum queue without a limit re-enqueues a nack at the back, priority 4
+                msg.priority = NO_PRIORITY
+                self._enqueue(msg)
             self.dispatch()
         else:
             self.nacked += 1
             self._remove(msg, "rejected")
 
-    def requeue_all(self, messages: list[Message]) -> None:
-        """A channel closed: its unacked deliveries return to the head, in delivery order."""
+    def requeue_all(self, messages: list[Message], counted: bool = True) -> None:
+        """A channel closed (or, ``counted`` False, a quorum consumer timed out): its unacked
+        deliveries return, in delivery order: to the head of a classic queue, to the end of a
+        quorum queue's returns (counted toward its delivery limit)."""
         self.unacked -= len(messages)
-        for msg in reversed(messages):
-            self._return(msg)
+        for msg in messages if self.quorum else reversed(messages):
+            self._return(msg, counted)
         self.dispatch()
 
-    def _return(self, msg: Message) -> None:
-        if self.delivery_limit is not None and msg.deliveries > self.delivery_limit:
-            self.over_limit += 1
-            self._remove(msg, "delivery_limit")
-        else:
-            self._enqueue(msg, at_head=True)
+    def _return(self, msg: Message, counted: bool) -> None:
+        limit = self.delivery_limit
+        if counted and limit is not None:
+            msg.failures += 1
+            if msg.failures > limit:  # rabbit_fifo.erl return_one: count > limit
+                self.over_limit += 1
+                self._remove(msg, "delivery_limit")
+                return
+        self.tick_backlog()
+        self.ready.push_return(msg)
+        if len(self.ready) > self.backlog_max:
+            self.backlog_max = len(self.ready)
 
     def restart(self) -> None:
         """The broker restarts: a non-durable queue loses all, a durable one transient messages."""

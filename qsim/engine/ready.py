@@ -4,6 +4,11 @@
 (priority.md): levels 0..``max_priority``, a message without priority counts as 0 and one above
 the maximum counts as the maximum; higher levels are served first, FIFO within a level.
 Requeued messages go back to the head (of their level), as confirms.md describes for returns.
+
+``QuorumReady`` is a RabbitMQ 4.3 quorum queue (rabbit_fifo.erl ``take_next_msg``,
+rabbit_fifo_pq.erl; quorum-queues/index.md#priorities, #returned-messages): 32 strict priority
+levels 0..31 (a message without priority counts as 4, values are clamped), and returned
+messages in a list of their own, served before every ready message in the order they returned.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from qsim.engine.message import Message
+from qsim.engine.message import NO_PRIORITY, Message
 
 
 class Ready(Protocol):
@@ -21,6 +26,7 @@ class Ready(Protocol):
     def __len__(self) -> int: ...
     def push(self, msg: Message) -> None: ...
     def push_head(self, msg: Message) -> None: ...
+    def push_return(self, msg: Message) -> None: ...
     def pop(self) -> Message: ...
     def peek(self) -> Message: ...
     def remove_if(self, doomed: Callable[[Message], bool]) -> list[Message]: ...
@@ -31,6 +37,7 @@ class FifoReady(deque[Message]):
 
     push = deque.append
     push_head = deque.appendleft
+    push_return = deque.appendleft
     pop = deque.popleft
 
     def peek(self) -> Message:
@@ -68,6 +75,8 @@ class PriorityReady:
         self._level(msg).appendleft(msg)
         self._count += 1
 
+    push_return = push_head
+
     def _top(self) -> deque[Message]:
         for level in reversed(self._levels):
             if level:
@@ -91,6 +100,67 @@ class PriorityReady:
         return removed
 
 
+QUORUM_LEVELS = 32
+QUORUM_DEFAULT_PRIORITY = 4
+
+
+class QuorumReady:
+    """A quorum queue's returns list, then 32 priority levels served highest first."""
+
+    __slots__ = ("_count", "_levels", "_returns")
+
+    def __init__(self) -> None:
+        self._returns: deque[Message] = deque()
+        self._levels: list[deque[Message]] = [deque() for _ in range(QUORUM_LEVELS)]
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _level(self, msg: Message) -> deque[Message]:
+        priority = msg.priority
+        if priority == NO_PRIORITY:
+            priority = QUORUM_DEFAULT_PRIORITY
+        return self._levels[min(max(priority, 0), QUORUM_LEVELS - 1)]
+
+    def push(self, msg: Message) -> None:
+        """Add at the tail of the message's level."""
+        self._level(msg).append(msg)
+        self._count += 1
+
+    def push_return(self, msg: Message) -> None:
+        """A returned message: at the tail of the returns list (served before any level)."""
+        self._returns.append(msg)
+        self._count += 1
+
+    push_head = push_return
+
+    def _top(self) -> deque[Message]:
+        if self._returns:
+            return self._returns
+        for level in reversed(self._levels):
+            if level:
+                return level
+        raise IndexError("pop from an empty queue")
+
+    def pop(self) -> Message:
+        """Remove the next message: the first returned, else the oldest of the highest level."""
+        msg = self._top().popleft()
+        self._count -= 1
+        return msg
+
+    def peek(self) -> Message:
+        """The message that would be delivered next."""
+        return self._top()[0]
+
+    def remove_if(self, doomed: Callable[[Message], bool]) -> list[Message]:
+        """Remove and return the messages ``doomed`` picks; the others keep their order."""
+        stores = [self._returns, *self._levels]
+        removed = [m for store in stores for m in _remove_if(store, doomed)]
+        self._count -= len(removed)
+        return removed
+
+
 def _remove_if(queue: deque[Message], doomed: Callable[[Message], bool]) -> list[Message]:
     kept: list[Message] = []
     removed: list[Message] = []
@@ -101,6 +171,9 @@ def _remove_if(queue: deque[Message], doomed: Callable[[Message], bool]) -> list
     return removed
 
 
-def ready_store(max_priority: int | None) -> Ready:
-    """The store for a queue: priority levels when ``max_priority`` is set."""
+def ready_store(queue_type: str, max_priority: int | None) -> Ready:
+    """The store for a queue: a quorum queue's, or a classic one's (priority levels when
+    ``max_priority`` is set)."""
+    if queue_type == "quorum":
+        return QuorumReady()
     return FifoReady() if max_priority is None else PriorityReady(max_priority)

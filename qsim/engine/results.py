@@ -50,6 +50,7 @@ class PoolRun:
     scale_downs: int
     crashes: int
     channel_closures: int
+    consumer_timeouts: int
     lost_in_crash: int
     publish: dict[str, int]  # the books of its onward publish steps; empty if it has none
 

@@ -193,7 +193,7 @@ def _flow_table(summary: dict[str, Any]) -> Table:
 def _consumer_table(summary: dict[str, Any]) -> Table:
     pools = summary["consumers"].values()
     scaled = any(f["scale_ups"] or f["scale_downs"] for f in pools)
-    optional = [key for key in ("crashes", "channel_closures", "lost_in_crash")
+    optional = [key for key in ("crashes", "channel_closures", "consumer_timeouts", "lost_in_crash")
                 if any(f[key] for f in pools)]  # fmt: skip
     if scaled:
         optional = ["replicas_max", "scale_ups", "scale_downs", *optional]

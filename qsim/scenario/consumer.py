@@ -26,11 +26,15 @@ __all__ = ["ConsumerPool", "Crash", "Failures"]
 class Failures(Spec):
     """Processing failures. With ``nack_probability`` a consumer rejects a message after working
     on it; a ``poison`` fraction of messages fails every time. ``requeue`` says whether the
-    broker puts a rejected message back (true) or dead-letters/discards it."""
+    broker puts a rejected message back (true) or dead-letters/discards it. ``method`` is the
+    AMQP method the consumer rejects with: a RabbitMQ 4.3 quorum queue counts ``basic.reject``
+    toward its delivery limit, not ``basic.nack`` (quorum-queues/index.md
+    #when-is-delivery-count-incremented)."""
 
     nack_probability: Probability = 0.0
     poison: Probability = 0.0
     requeue: bool = True
+    method: Literal["reject", "nack"] = "reject"
 
     @property
     def any(self) -> bool:
