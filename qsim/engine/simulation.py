@@ -18,6 +18,7 @@ from qsim.engine.broker import Broker
 from qsim.engine.consumer import Consumer, PoolState
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
 from qsim.engine.message import NO_PRODUCER, Message
+from qsim.engine.metrics import QueueMetrics
 from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
 from qsim.engine.publisher import Publisher
@@ -186,7 +187,7 @@ class Model:
             drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
         )  # fmt: skip
         if scaling.policy != "fixed":
-            self.autoscalers.append(Autoscaler(pool, queue, scaling))
+            self.autoscalers.append(Autoscaler(pool, QueueMetrics(queue), scaling))
         return pool
 
     def _build_producers(self) -> list[Producer]:
