@@ -172,7 +172,7 @@ def test_fixed_and_autoscaled_differ_only_once_the_strategy_acts():
     done = scaled.records["published_at"] + scaled.records["latency"]
     early = scaled.records["published_at"][done < first_scale_up]
     waits_fixed, waits_scaled = per_message(fixed), per_message(scaled)
-    assert len(early) > 50
+    assert len(early) > 40
     assert all(waits_fixed[t] == waits_scaled[t] for t in early)
     late = sorted(waits_fixed.keys() & waits_scaled.keys())[-100:]
     assert all(waits_scaled[t][0] < waits_fixed[t][0] for t in late)

@@ -215,11 +215,13 @@ def scalings(draw: st.DrawFn, replicas: int) -> dict[str, Any]:
         "min": draw(st.integers(0, replicas)),
         "max": draw(st.integers(max(replicas, 1), 6)),
         "interval": draw(millis(200, 2000)),
+        "sync_period": draw(millis(200, 2000)),
         "cooldown": draw(millis(0, 3000)),
         "scale_down": draw(st.sampled_from(["drain", "requeue"])),
     }
     maybe(draw, scaling, "startup", time_distributions(1, 1000))
     maybe(draw, scaling, "include_unacked", st.booleans())
+    maybe(draw, scaling, "use_cached_metrics", st.booleans())
     return scaling
 
 

@@ -1,5 +1,6 @@
 """Scaling: each policy's rule by hand-computed cases, the HPA's tolerance, stabilization and
-rate limits, KEDA's activation and cooldown, and the control loop's lag in a real run."""
+rate limits, KEDA's activation and cooldown, and the control loops' lag in a real run (the
+timing of the two loops and KEDA's metric settings: test_autoscaler_loops.py)."""
 
 from __future__ import annotations
 
@@ -127,26 +128,26 @@ def run_burst(tmp_path, times: str, duration: str = "400s", minimum: int = 1) ->
     return model
 
 
-def test_new_capacity_arrives_no_sooner_than_the_next_poll_plus_startup(tmp_path):
-    """1,000 messages at 100 s; polls at 90 and 120 s: the 4 replicas added at 120 s (1 -> 5,
-    the +4 pods limit) consume from 140 s."""
+def test_new_capacity_arrives_no_sooner_than_the_next_sync_plus_startup(tmp_path):
+    """1,000 messages at 100 s; the HPA syncs at 90 and 105 s: the 4 replicas added at 105 s
+    (1 -> 5, the +4 pods limit) consume from 125 s."""
     model = run_burst(tmp_path, " ".join(["100"] * 1000))
     added = [c.started_at for c in model.consumers[1:5]]
-    assert added == [140.0] * 4
+    assert added == [125.0] * 4
 
 
 def test_the_pool_grows_as_fast_as_the_rate_limits_allow(tmp_path):
-    """Each poll may add the larger of 100% or 4 pods: 1 -> 5 at 120 s, 5 -> 10 at 150 s; at
-    180 s the backlog (1,000 less 80 + 4 x 40 + 5 x 10 processed = 710) asks for 15."""
+    """Each sync may add the larger of 100% or 4 pods: 1 -> 5 at 105 s, 5 -> 10 at 120 s; at
+    135 s the backlog (1,000 less 35 + 4 x 10 processed, less 5 held: 920 ready) asks for 19."""
     model = run_burst(tmp_path, " ".join(["100"] * 1000))
     changes = model.autoscalers[0]._replicas
-    assert changes[:4] == [(0.0, 1), (120.0, 5), (150.0, 10), (180.0, 15)]
+    assert changes[:4] == [(0.0, 1), (105.0, 5), (120.0, 10), (135.0, 19)]
 
 
 def test_scale_to_zero_after_the_cooldown_and_back_above_activation(tmp_path):
     """min 0: idle after the first message; at zero once 300 s have passed with an empty
-    queue; a new message at 1,000 s brings one replica back at the next poll (1,020 s) plus
-    the 20 s startup."""
+    queue; a new message at 1,000 s brings one replica back at KEDA's next poll (1,020 s; the
+    HPA does nothing at zero) plus the 20 s startup."""
     model = run_burst(tmp_path, "0 1000", duration="1100s", minimum=0)
     pool = model.replica_pools[0]
     starts = [c.started_at for c in model.consumers]

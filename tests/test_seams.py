@@ -10,12 +10,12 @@ from typing import Any, get_args
 
 from conftest import scenario_from
 
+from qsim.engine import simulate
 from qsim.engine.kinds import QUEUE_TYPES
 from qsim.engine.queue import OVERFLOW
 from qsim.runner import run_scenario
 from qsim.scenario.queue import Overflow, QueueType
 from qsim.summary import replication_figures
-from qsim.engine import simulate
 
 AUTO_ACK_CRASH = """
     name: auto-ack-crash

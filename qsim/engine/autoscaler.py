@@ -1,33 +1,49 @@
-"""The autoscaler's control loop: KEDA's RabbitMQ scaler feeding a Kubernetes HPA.
+"""The autoscaler's control loops: KEDA's RabbitMQ scaler feeding a Kubernetes HPA.
 
-Every ``interval`` the loop samples the queue as the real scaler polls it (the lag between a
-burst and new capacity comes from here), asks the policy for a desired replica count
-(:data:`POLICIES`), applies KEDA's activation and cooldown for 0 <-> 1 and the HPA's tolerance,
-stabilization windows and rate limits for the rest, and sets the pool's size. Sources: the KEDA
-RabbitMQ scaler and ScaledObject docs, and the HPA algorithm (broker-semantics.md,
-"Autoscalers").
+Two loops run, as they do in a cluster (broker-semantics.md, "Autoscalers"):
+
+- KEDA's, every ``interval`` (its ``pollingInterval``, 30 s), handles 0 <-> 1 only: it reads
+  the metric, caches it, activates a pool at zero when the metric is above ``activation`` and,
+  with ``min: 0``, scales to zero once ``cooldown`` has passed without activity (kedacore/keda
+  pkg/scaling/scale_handler.go ``startScaleLoop``, pkg/scaling/executor/scale_scaledobjects.go
+  ``RequestScale``).
+- The HPA's, every ``sync_period`` (``--horizontal-pod-autoscaler-sync-period``, 15 s), decides
+  between 1 and N: it asks KEDA's metrics server for the metric, which reads the scaler afresh
+  unless ``use_cached_metrics`` (then it gets KEDA's last poll), and applies the policy
+  (:data:`POLICIES`), the tolerance, stabilization and rate limits. It does nothing while the
+  pool is at zero (kubernetes pkg/controller/podautoscaler/horizontal.go: "scaling is disabled
+  since the replica count of the target is zero"). At one instant KEDA's poll comes first.
+
+Policies that set the count themselves (``fixed``, ``schedule``, ``custom``) apply it every
+``interval``. The scaler reads a :class:`~qsim.engine.metrics.MetricsSource`, not the queue.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qsim.engine.metrics import MetricsSource, StatisticsRates
 from qsim.engine.pool import Pool
-from qsim.engine.queue import Queue
 from qsim.errors import QsimError
 from qsim.scenario import Scaling, ScalingRules
+from qsim.scenario.scaling import METRIC_POLICIES
+from qsim.scenario.scaling import POLICIES as POLICY_NAMES
 
-__all__ = ["POLICIES", "Autoscaler", "Observation", "limit_rate", "stabilize"]
+__all__ = ["POLICIES", "Autoscaler", "Observation", "implements", "limit_rate", "stabilize"]
 
 
 @dataclass(frozen=True)
 class Observation:
-    """What the scaler sees at one poll. Rates are over the policy's ``window``; utilization is
-    the work started over the last interval per replica-second (a job counts when it starts)."""
+    """What the scaler sees at one reading. Rates are the management API's (over its
+    statistics interval) or over ``window``; utilization is the work started over the reading
+    loop's period per replica-second (a job counts when it starts). ``replicas`` counts every
+    replica not leaving, starting ones included, as the HPA's ``status.replicas`` does."""
 
     time: float
     ready: int
@@ -42,10 +58,26 @@ class Observation:
 Policy = Callable[[Observation, Scaling], tuple[float, float]]
 """(observation, settings) -> (metric, desired replicas before bounds and behaviour)."""
 
+POLICIES: dict[str, Policy] = {}
+"""The engine's implementation of each scenario policy name (``qsim.scenario.scaling.POLICIES``)."""
+
+
+def implements(name: str) -> Callable[[Policy], Policy]:
+    """Register a function as the implementation of the scenario's policy ``name``."""
+    if name not in POLICY_NAMES:
+        raise ValueError(f"{name!r} is not a scenario policy name")
+
+    def register(policy: Policy) -> Policy:
+        POLICIES[name] = policy
+        return policy
+
+    return register
+
 
 def _per_replica(metric: float, spec: Scaling, current: int) -> float:
-    """KEDA's metrics are averages per replica: desired = ceil(metric / target), except within
-    the HPA's tolerance of the current count."""
+    """An AverageValue external metric (KEDA's default): desired = ceil(metric / target),
+    except within the tolerance of ``metric / (target x current)`` (replica_calculator.go
+    ``GetExternalPerPodMetricReplicas``, ``current`` being the target's status replicas)."""
     assert spec.target is not None
     if current > 0 and abs(metric / (spec.target * current) - 1) <= spec.tolerance:
         return float(current)
@@ -61,57 +93,72 @@ def _proportional(metric: float, spec: Scaling, current: int) -> float:
     return math.ceil(max(current, 1) * ratio - 1e-9)
 
 
+def _messages(obs: Observation, spec: Scaling) -> int:
+    """KEDA's queue length: ``messages`` (ready + unacked) over HTTP, ready only with
+    ``exclude_unacknowledged`` or over AMQP (rabbitmq_scaler.go ``getQueueStatus``)."""
+    return obs.ready + (obs.unacked if spec.counts_unacked else 0)
+
+
+@implements("queue_length")
 def _queue_length(obs: Observation, spec: Scaling) -> tuple[float, float]:
-    metric = obs.ready + (obs.unacked if spec.include_unacked else 0)
+    metric = _messages(obs, spec)
     return metric, _per_replica(metric, spec, obs.replicas)
 
 
+@implements("message_rate")
 def _message_rate(obs: Observation, spec: Scaling) -> tuple[float, float]:
     return obs.publish_rate, _per_replica(obs.publish_rate, spec, obs.replicas)
 
 
+@implements("utilization")
 def _utilization(obs: Observation, spec: Scaling) -> tuple[float, float]:
     return obs.utilization, _proportional(obs.utilization, spec, obs.replicas)
 
 
+@implements("lag")
 def _lag(obs: Observation, spec: Scaling) -> tuple[float, float]:
     return obs.oldest_age, _proportional(obs.oldest_age, spec, obs.replicas)
 
 
+@implements("schedule")
 def _schedule(obs: Observation, spec: Scaling) -> tuple[float, float]:
     due = [step.replicas for step in spec.schedule if step.at <= obs.time]
     replicas = due[-1] if due else obs.replicas
     return replicas, replicas
 
 
+@implements("fixed")
 def _fixed(obs: Observation, spec: Scaling) -> tuple[float, float]:
     return obs.replicas, obs.replicas
 
 
-POLICIES: dict[str, Policy] = {
-    "fixed": _fixed,
-    "queue_length": _queue_length,
-    "message_rate": _message_rate,
-    "utilization": _utilization,
-    "lag": _lag,
-    "schedule": _schedule,
-}
-"""Scaling policies by name (``custom`` is built from the user's ``module:function``)."""
+@implements("custom")
+def _custom(obs: Observation, spec: Scaling) -> tuple[float, float]:
+    assert spec.function is not None
+    desired = int(load_function(spec.function)(obs))
+    return desired, desired
 
 
-def custom_policy(function: str) -> Policy:
-    """The user's ``module:function``, called with an :class:`Observation`, as a policy."""
+@functools.cache
+def load_function(function: str) -> Callable[[Observation], float]:
+    """The user's ``module:function``, which gets an :class:`Observation` and returns the
+    desired replica count."""
     module_name, _, attribute = function.partition(":")
     try:
-        call = getattr(importlib.import_module(module_name), attribute)
+        call: Callable[[Observation], float] = getattr(
+            importlib.import_module(module_name), attribute
+        )
     except (ImportError, AttributeError) as exc:
         raise QsimError(f"custom scaling function {function!r} cannot be loaded: {exc}") from None
+    return call
 
-    def policy(obs: Observation, spec: Scaling) -> tuple[float, float]:
-        desired = int(call(obs))
-        return desired, desired
 
-    return policy
+def is_active(obs: Observation, metric: float, spec: Scaling) -> bool:
+    """KEDA's activity: the metric above ``activation``; in MessageRate mode the queue length
+    above it counts too (rabbitmq_scaler.go ``GetMetricsAndActivity``)."""
+    if spec.policy == "message_rate" and _messages(obs, spec) > spec.activation:
+        return True
+    return metric > spec.activation
 
 
 def stabilize(
@@ -155,68 +202,93 @@ def limit_rate(
 
 
 class Autoscaler:
-    """Polls ``queue`` and resizes ``pool`` every ``spec.interval``."""
+    """Reads ``metrics`` and resizes ``pool``: KEDA every ``spec.interval``, the HPA every
+    ``spec.sync_period``."""
 
-    def __init__(self, pool: Pool, queue: Queue, spec: Scaling) -> None:
+    def __init__(self, pool: Pool, metrics: MetricsSource, spec: Scaling) -> None:
         self.pool = pool
-        self.queue = queue
+        self.metrics = metrics
         self.spec = spec
-        self.policy = (
-            custom_policy(spec.function)
-            if spec.policy == "custom" and spec.function
-            else POLICIES[spec.policy]
-        )
-        self._samples: deque[tuple[float, int, int]] = deque()  # (time, published, acked)
+        self.policy = POLICIES[spec.policy]
+        if spec.policy == "custom" and spec.function:
+            load_function(spec.function)  # fail before the run, not at its first poll
+        self._samples: deque[tuple[float, int, int, float]] = deque()  # published, acked, work
+        self._rates: StatisticsRates | None = None
+        self._cached: Observation | None = None  # KEDA's last poll
         self._recommendations: deque[tuple[float, int]] = deque()
         self._replicas: list[tuple[float, int]] = []  # (time, count) after each change
         self._last_active = 0.0
-        self._work_seen = 0.0
 
     def start(self) -> None:
-        """Poll at time 0 and every interval after (the pool's first replicas are running)."""
+        """Start the loops at time 0 (the pool's first replicas are running)."""
+        after, spec = self.pool.broker.after, self.spec
         self._replicas.append((0.0, self.pool.size))
         # the running replicas count as the recommendation so far: no scale-down at the first
-        # poll before the stabilization window has seen the system
+        # sync before the stabilization window has seen the system
         self._recommendations.append((0.0, self.pool.size))
-        self.pool.broker.after(0.0, self._poll, None)
+        if spec.window is None:
+            self._rates = StatisticsRates(self.metrics, self.pool.broker.env.now)
+            after(spec.statistics_interval, self._emit_statistics, None)
+        if spec.policy in METRIC_POLICIES:
+            after(0.0, self._poll, None)
+            after(0.0, self._sync, None)
+        else:
+            after(0.0, self._apply, None)
 
-    def observe(self) -> Observation:
-        """Sample the queue and the pool, as the scaler's metrics would read them."""
-        now = self.pool.broker.env.now
-        queue, spec = self.queue, self.spec
-        self._samples.append((now, queue.published, queue.acked))
-        while len(self._samples) > 1 and self._samples[1][0] <= now - spec.window:
+    # -- what the scaler reads --------------------------------------------------------------
+    def observe(self, period: float) -> Observation:
+        """Read the metrics source and the pool now; utilization is over the last ``period``."""
+        now, metrics, spec = self.pool.broker.env.now, self.metrics, self.spec
+        published, settled, work = metrics.published(), metrics.settled(), self.pool.state.work
+        self._samples.append((now, published, settled, work))
+        keep = max(spec.window or 0.0, spec.interval, spec.sync_period)
+        while len(self._samples) > 1 and self._samples[1][0] <= now - keep:
             self._samples.popleft()
-        then, published, acked = self._samples[0]
-        span = now - then
-        work = self.pool.state.work - self._work_seen
-        self._work_seen = self.pool.state.work
-        capacity = max(self.pool.size, 1) * self.pool.concurrency * spec.interval
-        oldest = now - queue.ready.peek().published_at if queue.ready else 0.0
+        if self._rates is not None:
+            publish_rate, ack_rate = self._rates.publish_rate, self._rates.settle_rate
+        else:
+            then, published_then, settled_then, _ = self._sample_before(now - (spec.window or 0))
+            span = now - then
+            publish_rate = (published - published_then) / span if span > 0 else 0.0
+            ack_rate = (settled - settled_then) / span if span > 0 else 0.0
+        then, _, _, work_then = self._sample_before(now - period)
+        capacity = max(self.pool.size, 1) * self.pool.concurrency * (now - then)
         return Observation(
             time=now,
-            ready=len(queue.ready),
-            unacked=queue.unacked,
-            publish_rate=(queue.published - published) / span if span > 0 else 0.0,
-            ack_rate=(queue.acked - acked) / span if span > 0 else 0.0,
-            oldest_age=oldest,
-            utilization=work / capacity,
+            ready=metrics.ready(),
+            unacked=metrics.in_flight(),
+            publish_rate=publish_rate,
+            ack_rate=ack_rate,
+            oldest_age=metrics.oldest_age(now),
+            utilization=(work - work_then) / capacity if capacity > 0 else 0.0,
             replicas=self.pool.size,
         )
 
-    def decide(self, obs: Observation) -> int:
-        """The replica count to run: policy, KEDA activation/cooldown, HPA behaviour, bounds."""
+    def _sample_before(self, time: float) -> tuple[float, int, int, float]:
+        """The latest sample at or before ``time``, else the oldest kept."""
+        for sample in reversed(self._samples):
+            if sample[0] <= time:
+                return sample
+        return self._samples[0]
+
+    # -- the decisions ----------------------------------------------------------------------
+    def activate(self, obs: Observation) -> int:
+        """KEDA's part: 0 -> max(min, 1) when active, -> 0 after the cooldown; else as is."""
         spec, current, now = self.spec, obs.replicas, obs.time
-        metric, wanted = self.policy(obs, spec)
-        if spec.policy in ("schedule", "custom", "fixed"):
-            return min(max(int(wanted), spec.min), spec.max)
-        active = metric > spec.activation
+        metric, _ = self.policy(obs, spec)
+        active = is_active(obs, metric, spec)
         if active:
             self._last_active = now
-        if current == 0:  # KEDA handles 0 -> 1: only above the activation value
+        if current == 0:
             return min(max(1, spec.min), spec.max) if active else 0
         if spec.min == 0 and not active and now - self._last_active >= spec.cooldown:
-            return 0  # KEDA scales to zero after the cooldown
+            return 0
+        return current
+
+    def recommend(self, obs: Observation) -> int:
+        """The HPA's part, between 1 and N: policy, bounds, stabilization, rate limits."""
+        spec, current, now = self.spec, obs.replicas, obs.time
+        _, wanted = self.policy(obs, spec)
         desired = min(max(int(wanted), 1, spec.min), spec.max)
         desired = stabilize(self._recommendations, now, desired, current, spec)
         return limit_rate(self._replicas_at, now, desired, current, spec)
@@ -229,10 +301,40 @@ class Autoscaler:
             count = replicas
         return count
 
-    def _poll(self, _: object) -> None:
-        obs = self.observe()
-        desired = self.decide(obs)
-        if desired != obs.replicas:
+    def _resize(self, now: float, desired: int) -> None:
+        if desired != self.pool.size:
             self.pool.scale_to(desired)
-            self._replicas.append((obs.time, desired))
+            self._replicas.append((now, desired))
+
+    # -- the loops --------------------------------------------------------------------------
+    def _poll(self, _: object) -> None:
+        obs = self.observe(self.spec.interval)
+        self._cached = obs
+        self._resize(obs.time, self.activate(obs))
         self.pool.broker.after(self.spec.interval, self._poll, None)
+
+    def _sync(self, _: object) -> None:
+        if self.pool.size > 0:
+            obs = self._hpa_reading()
+            self._resize(obs.time, self.recommend(obs))
+        self.pool.broker.after(self.spec.sync_period, self._sync, None)
+
+    def _hpa_reading(self) -> Observation:
+        """The metric the HPA gets from KEDA's metrics server: read now, or KEDA's cached
+        value with ``use_cached_metrics`` (scale_handler.go ``GetScaledObjectMetrics``); the
+        replica count is always the current one."""
+        if self.spec.use_cached_metrics and self._cached is not None:
+            now = self.pool.broker.env.now
+            return dataclasses.replace(self._cached, time=now, replicas=self.pool.size)
+        return self.observe(self.spec.sync_period)
+
+    def _apply(self, _: object) -> None:
+        obs = self.observe(self.spec.interval)
+        _, wanted = self.policy(obs, self.spec)
+        self._resize(obs.time, min(max(int(wanted), self.spec.min), self.spec.max))
+        self.pool.broker.after(self.spec.interval, self._apply, None)
+
+    def _emit_statistics(self, _: object) -> None:
+        assert self._rates is not None
+        self._rates.emit(self.pool.broker.env.now)
+        self.pool.broker.after(self.spec.statistics_interval, self._emit_statistics, None)

@@ -18,6 +18,7 @@ from qsim.engine.message import Message
 
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
+    from qsim.engine.metrics import MetricsSource
     from qsim.engine.recorder import Recorder
     from qsim.engine.results import QueueRun
     from qsim.engine.sampler import Work
@@ -75,6 +76,9 @@ class DeliveryModel(Protocol):
 
     def subscribe(self, worker: Worker, pool: ConsumerPool) -> Subscription:
         """Attach one replica of ``pool``; returns its subscription."""
+
+    def metrics(self) -> MetricsSource:
+        """What an autoscaler can observe of it (KEDA's view of a queue, a lag, ...)."""
 
     def pool_figures(self, pool: str) -> dict[str, int]:
         """What it counted for one pool (by summary name: ``channel_closures``, ...)."""

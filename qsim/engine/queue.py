@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from qsim.engine.consumer import ChannelStats, Consumer
 from qsim.engine.message import NO_PRIORITY, NO_PRODUCER, Message
+from qsim.engine.metrics import QueueMetrics
 from qsim.engine.ready import ready_store
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import QueueRun
@@ -108,6 +109,10 @@ class Queue:
         )  # fmt: skip
         stats.consumers.append(consumer)
         return consumer
+
+    def metrics(self) -> QueueMetrics:
+        """What KEDA's RabbitMQ scaler can read of this queue."""
+        return QueueMetrics(self)
 
     def pool_figures(self, pool: str) -> dict[str, int]:
         """What the channels of ``pool`` counted."""

@@ -6,7 +6,6 @@ import bisect
 import itertools
 import math
 from collections.abc import Callable
-from typing import cast
 
 import numpy as np
 import simpy
@@ -23,7 +22,7 @@ from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
 from qsim.engine.protocols import DeliveryModel
 from qsim.engine.publisher import PUBLISHER_STATES, Publisher
-from qsim.engine.queue import Queue, forwarded
+from qsim.engine.queue import forwarded
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import RunResult
 from qsim.engine.routing import Exchange, Target
@@ -186,7 +185,7 @@ class Model:
             drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
         )  # fmt: skip
         if scaling.policy != "fixed":
-            self.autoscalers.append(Autoscaler(pool, cast(Queue, queue), scaling))
+            self.autoscalers.append(Autoscaler(pool, queue.metrics(), scaling))
         return pool
 
     def _build_producers(self) -> list[Producer]:

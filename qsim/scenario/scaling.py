@@ -1,18 +1,24 @@
-"""Consumer scaling: a fixed replica count, or an autoscaler with the control loop of KEDA's
+"""Consumer scaling: a fixed replica count, or an autoscaler with the control loops of KEDA's
 RabbitMQ scaler feeding a Kubernetes HPA (broker-semantics.md, "Autoscalers").
 
-Defaults are the real systems': KEDA polls every 30 s, scales to zero only after a 300 s
-cooldown, from zero only when the metric is above ``activation``, between ``min`` 0 and ``max``
-100; the HPA ignores changes within 10% (``tolerance``), stabilises scale-downs over 300 s and
-scale-ups over 0 s, and allows per 15 s at most +100% or +4 pods up (the larger) and -100% down.
+Defaults are the real systems': KEDA polls every 30 s (``interval``, its ``pollingInterval``) to
+activate from zero when the metric is above ``activation`` and to scale to zero only after a
+300 s ``cooldown``, between ``min`` 0 and ``max`` 100; the HPA re-reads the metric every 15 s
+(``sync_period``), ignores changes within 10% (``tolerance``), stabilises scale-downs over 300 s
+and scale-ups over 0 s, and allows per 15 s at most +100% or +4 pods up (the larger) and -100%
+down. With no ``target``, ``queue_length`` uses KEDA's default of 20 messages per replica.
+
+:data:`POLICIES` is the one list of policy names: the engine registers an implementation for
+each (``qsim.engine.autoscaler``), and a test checks that the two agree.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
+from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
 from qsim.spec import (
     Count,
@@ -28,9 +34,35 @@ from qsim.spec import (
 __all__ = ["POLICIES", "Behavior", "RateLimit", "Scaling", "ScalingRules", "ScheduledReplicas"]
 
 POLICIES = ("fixed", "queue_length", "message_rate", "utilization", "lag", "schedule", "custom")
-"""Scaling policies by name; the engine looks each up in its own registry."""
+"""Scaling policies by name: the only place they are written (the engine implements each)."""
 
-NEEDS_TARGET = {"queue_length", "message_rate", "utilization", "lag"}
+METRIC_POLICIES = frozenset({"queue_length", "message_rate", "utilization", "lag"})
+"""Policies driven by a metric and a ``target`` through KEDA's and the HPA's loops; the others
+set the replica count themselves every ``interval``."""
+
+RABBITMQ_POLICIES = ("queue_length", "message_rate")
+"""Policies read from RabbitMQ as KEDA's scaler does, so ``protocol`` and the unacked keys apply."""
+
+DEFAULT_QUEUE_LENGTH = 20.0
+"""KEDA's RabbitMQ scaler with no trigger value: QueueLength, 20 messages per replica
+(rabbitmq_scaler.go, ``defaultRabbitMQQueueLength``)."""
+
+
+def _policy(value: Any) -> str:
+    if not isinstance(value, str) or value not in POLICIES:
+        raise fail(f"unknown policy {value!r}{known_hint(str(value), POLICIES)}")
+    return value
+
+
+if TYPE_CHECKING:
+    PolicyName = str
+else:
+    PolicyName = Annotated[
+        str,
+        BeforeValidator(_policy),
+        WithJsonSchema({"enum": list(POLICIES), "type": "string"}),
+    ]
+"""One of :data:`POLICIES`; anything else is an error naming them."""
 
 
 class RateLimit(Spec):
@@ -82,14 +114,23 @@ class ScheduledReplicas(Spec):
 class Scaling(Spec):
     """How a pool's replica count changes. ``target`` is per replica: messages for
     ``queue_length``, messages per second for ``message_rate``, a busy fraction for
-    ``utilization``, seconds of the oldest ready message's age for ``lag``."""
+    ``utilization``, seconds of the oldest ready message's age for ``lag``.
 
-    policy: Literal[
-        "fixed", "queue_length", "message_rate", "utilization", "lag", "schedule", "custom"
-    ] = "fixed"
+    ``protocol`` is how KEDA reads the queue: ``http`` (the management API: ``messages``, ready
+    plus unacked, or ready only with ``exclude_unacknowledged``; needed by ``message_rate``)
+    or ``amqp`` (a passive queue.declare: ready only). Left out, it follows the other keys:
+    ``http`` for ``message_rate``, ``include_unacked: true`` or ``exclude_unacknowledged``,
+    else ``amqp``. ``include_unacked`` is the older spelling: true means ``http`` counting
+    unacked, false ready only. Rates are the management API's, over its
+    ``statistics_interval``, unless ``window`` asks for a mean over a longer span."""
+
+    policy: PolicyName = "fixed"
     target: Number | None = None
+    protocol: Literal["http", "amqp"] | None = None
+    exclude_unacknowledged: bool = False
     include_unacked: bool = False
-    window: PositiveDuration = 60.0
+    statistics_interval: PositiveDuration = 5.0
+    window: PositiveDuration | None = None
     schedule: tuple[ScheduledReplicas, ...] = ()
     function: str | None = None
     min: Count = 0
@@ -102,6 +143,8 @@ class Scaling(Spec):
         return self
 
     interval: PositiveDuration = 30.0
+    sync_period: PositiveDuration = 15.0
+    use_cached_metrics: bool = False
     activation: Number = 0.0
     cooldown: Duration = 300.0
     tolerance: Probability = 0.1
@@ -109,9 +152,34 @@ class Scaling(Spec):
     startup: TimeDistribution | None = None
     scale_down: Literal["drain", "requeue"] = "drain"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _keda_defaults(cls, data: Any) -> Any:
+        """KEDA's defaults that depend on other keys: the QueueLength value 20, the protocol
+        implied by the mode and the unacked settings, and both unacked keys spelled out (so the
+        resolved scenario reloads as it is)."""
+        if not isinstance(data, dict):
+            return data
+        policy = data.get("policy", "fixed")
+        if policy not in RABBITMQ_POLICIES:
+            return data
+        resolved = dict(data)
+        if policy == "queue_length" and data.get("target") is None:
+            resolved["target"] = DEFAULT_QUEUE_LENGTH
+        include, exclude = data.get("include_unacked"), data.get("exclude_unacknowledged")
+        protocol = data.get("protocol")
+        if protocol is None:
+            http = policy == "message_rate" or exclude is not None or include is True
+            protocol = resolved["protocol"] = "http" if http else "amqp"
+        if exclude is None and isinstance(include, bool):
+            exclude = resolved["exclude_unacknowledged"] = protocol == "http" and not include
+        if include is None and (exclude is None or isinstance(exclude, bool)):
+            resolved["include_unacked"] = protocol == "http" and not exclude
+        return resolved
+
     @model_validator(mode="after")
     def _complete(self) -> Scaling:
-        if self.policy in NEEDS_TARGET and (self.target is None or self.target <= 0):
+        if self.policy in METRIC_POLICIES and (self.target is None or self.target <= 0):
             raise fail(f"policy {self.policy} needs a target above zero")
         if self.policy == "schedule" and not self.schedule:
             raise fail("policy schedule needs schedule: [{at: 0s, replicas: N}, ...]")
@@ -119,4 +187,25 @@ class Scaling(Spec):
             raise fail("policy custom needs function: 'module:function'")
         if self.min > self.max:
             raise fail(f"min ({self.min}) must not exceed max ({self.max})")
+        self._check_protocol()
         return self
+
+    def _check_protocol(self) -> None:
+        """KEDA's own checks (rabbitmq_scaler.go, ``Validate`` and ``validateTrigger``)."""
+        if self.policy not in RABBITMQ_POLICIES:
+            return
+        if self.protocol == "amqp":
+            if self.policy == "message_rate":
+                raise fail("policy message_rate needs protocol http (the management API)")
+            if self.exclude_unacknowledged:
+                raise fail("exclude_unacknowledged works only with protocol http")
+            if self.include_unacked:
+                raise fail("protocol amqp sees ready messages only: include_unacked needs http")
+        if self.protocol == "http" and self.include_unacked == self.exclude_unacknowledged:
+            raise fail("include_unacked and exclude_unacknowledged contradict each other")
+
+    @property
+    def counts_unacked(self) -> bool:
+        """Whether KEDA's queue length counts unacked messages (HTTP's ``messages``)."""
+        rabbitmq = self.policy in RABBITMQ_POLICIES
+        return rabbitmq and self.protocol == "http" and not self.exclude_unacknowledged
