@@ -157,7 +157,7 @@ ALL_ARGUMENTS = """
 
 def test_queue_settings_map_to_broker_arguments_with_times_scaled():
     """Length, overflow, TTL (ms of wall time), dead-letter target and priorities map to x-args;
-    a delivery limit makes a quorum queue; a plain queue has none."""
+    every queue says its type (a delivery limit makes a quorum queue)."""
     capped, limited, dead = scenario_from(ALL_ARGUMENTS).queues
     assert queue_arguments(capped, NAMES, 0.1) == {
         "x-max-length": 10,
@@ -166,6 +166,7 @@ def test_queue_settings_map_to_broker_arguments_with_times_scaled():
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": "run.dead",
         "x-max-priority": 5,
+        "x-queue-type": "classic",
     }
     assert queue_arguments(limited, NAMES, 0.1) == {
         "x-max-length": 4,
@@ -173,7 +174,7 @@ def test_queue_settings_map_to_broker_arguments_with_times_scaled():
         "x-queue-type": "quorum",
         "x-delivery-limit": 3,
     }
-    assert queue_arguments(dead, NAMES, 0.1) == {}
+    assert queue_arguments(dead, NAMES, 0.1) == {"x-queue-type": "classic"}
 
 
 UNSUPPORTED = {
@@ -181,9 +182,7 @@ UNSUPPORTED = {
     "autoscaling": "consumers: [{name: c, queue: q, service_time: 1s, scaling: "
     "{policy: queue_length, target: 5}}]",
     "concurrency above 1": "consumers: [{name: c, queue: q, service_time: 1s, concurrency: 2}]",
-    "no priorities in RabbitMQ 3.10": "queues: [{name: q, delivery_limit: 2, max_priority: 3}]",
-    "reject-publish-dlx": "queues: [{name: q, delivery_limit: 2, max_length: 1, "
-    "overflow: reject-publish-dlx}]",
+    "type stream": "queues: [{name: q, type: stream}]",
     "warmup: auto": "warmup: auto\nsample_interval: 0.1s",
 }
 
@@ -217,6 +216,18 @@ def test_a_feature_that_cannot_run_live_is_refused_by_name(feature):
         part for part in parts.values() if part
     )
     with pytest.raises(QsimError, match=feature):
+        check_supported(scenario_from(text))
+
+
+def test_a_quorum_queue_with_message_priorities_is_refused_live():
+    """RabbitMQ 3.10's quorum queues have no priorities (4.3's have 32 levels)."""
+    text = """
+        name: s
+        duration: 10s
+        producers: [{name: p, to: q, rate: 1/s, priority: 5}]
+        queues: [{name: q, type: quorum}]
+        """
+    with pytest.raises(QsimError, match="RabbitMQ 3.10 has none"):
         check_supported(scenario_from(text))
 
 

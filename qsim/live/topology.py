@@ -67,11 +67,22 @@ def _priority(queue: Queue, _names: Names, _scale: float) -> Arguments:
     return {} if queue.max_priority is None else {"x-max-priority": queue.max_priority}
 
 
+def _queue_type(queue: Queue, _names: Names, _scale: float) -> Arguments:
+    """The real queue type (queues.md "optional arguments": ``x-queue-type``)."""
+    return {"x-queue-type": queue.type}
+
+
 def _delivery_limit(queue: Queue, _names: Names, _scale: float) -> Arguments:
-    """Only quorum queues limit redeliveries (quorum-queues/index.md "poison message handling")."""
+    """Only quorum queues limit redeliveries (quorum-queues/index.md "poison message handling");
+    the limit is always given, since 3.10 has no default (4.0's is 20)."""
     if queue.delivery_limit is None:
         return {}
-    return {"x-queue-type": "quorum", "x-delivery-limit": queue.delivery_limit}
+    return {"x-delivery-limit": queue.delivery_limit}
+
+
+def _single_active(queue: Queue, _names: Names, _scale: float) -> Arguments:
+    """consumers.md#single-active-consumer: set at declaration only."""
+    return {"x-single-active-consumer": True} if queue.single_active_consumer else {}
 
 
 ARGUMENTS: tuple[Callable[[Queue, Names, float], Arguments], ...] = (
@@ -79,7 +90,9 @@ ARGUMENTS: tuple[Callable[[Queue, Names, float], Arguments], ...] = (
     _ttl,
     _dead_letter,
     _priority,
+    _queue_type,
     _delivery_limit,
+    _single_active,
 )
 """Each mapper turns some settings of a scenario queue into broker queue arguments."""
 
@@ -95,7 +108,7 @@ def queue_arguments(queue: Queue, names: Names, scale: float) -> Arguments:
 def declare(channel: Any, scenario: Scenario, names: Names, scale: float) -> None:
     """Declare every queue, exchange and binding of ``scenario`` on a pika channel."""
     for queue in scenario.queues:
-        durable = queue.durable or queue.delivery_limit is not None
+        durable = queue.durable or queue.type != "classic"
         channel.queue_declare(
             names(queue.name), durable=durable, arguments=queue_arguments(queue, names, scale)
         )
