@@ -55,9 +55,13 @@ __all__ = [
 ]
 
 
-def fail(message: str) -> PydanticCustomError:
-    """A validation error whose text is exactly ``message``."""
-    return PydanticCustomError("qsim", "{detail}", {"detail": message})
+def fail(message: str, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
+    """A validation error whose text is exactly ``message``, about the value itself or, with
+    ``at``, about the part of it at that key path (e.g. ``(2, "key")`` of a list of mappings)."""
+    context: dict[str, Any] = {"detail": message}
+    if at:
+        context["at"] = at
+    return PydanticCustomError("qsim", "{detail}", context)
 
 
 class Spec(BaseModel):

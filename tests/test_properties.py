@@ -2,8 +2,8 @@
 
 The strategy below builds random *valid* scenarios as plain data (the shape of a YAML file):
 1-3 producers (rate, schedule or interarrival; ttl, priority, routing keys constant, weighted,
-uniform or Zipf over a key space; ``on_unavailable``), 0-2 exchanges (direct, fanout, topic),
-1-4 queues (limits with each overflow mode, TTL,
+uniform or Zipf over a key space; ``on_unavailable``), 0-2 exchanges (direct, fanout, topic,
+x-consistent-hash with weights), 1-4 queues (limits with each overflow mode, TTL,
 dead-lettering to any queue, cycles included, priorities, delivery limits, non-durable), 0-3
 consumer pools (prefetch, concurrency, manual or auto ack, failures, poison, crashes, autoscaling,
 consumer timeouts, pipeline publish steps), outages and network delay. Each is validated as the
@@ -158,7 +158,11 @@ def exchange_specs(draw: st.DrawFn, name: str, queues: list[str]) -> dict[str, A
         )
     )
     exchange: dict[str, Any] = {"name": name, "bindings": bindings}
-    maybe(draw, exchange, "type", st.sampled_from(["direct", "fanout", "topic"]))
+    types = ["direct", "fanout", "topic", "x-consistent-hash"]
+    maybe(draw, exchange, "type", st.sampled_from(types))
+    if exchange.get("type") == "x-consistent-hash":
+        for binding in bindings:
+            binding["key"] = draw(st.integers(1, 4))  # a weight
     return exchange
 
 

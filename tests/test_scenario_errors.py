@@ -174,7 +174,25 @@ def test_an_unknown_distribution_name_lists_the_known_ones(error_in):
     )
 
 
-# --- routing keys -------------------------------------------------------------------------------
+# --- exchanges and routing keys ----------------------------------------------------------------
+
+
+def test_a_consistent_hash_binding_key_that_is_no_weight_is_reported_at_the_key(error_in):
+    """The plugin takes each binding key as the queue's weight: a whole number from 1."""
+    hashed = (
+        "exchanges:\n"
+        "  - name: hashed\n"
+        "    type: x-consistent-hash\n"
+        "    bindings:\n"
+        "      - {queue: orders, key: 1}\n"
+        "      - {queue: orders, key: 0}\n"
+        "queues:\n"
+    )
+    error = error_in(good_with("queues:\n", hashed))
+    assert str(error) == (
+        "scenario.yaml:12: exchanges[0].bindings[1].key: an x-consistent-hash binding key is the "
+        "queue's weight, a whole number from 1 to 10,000; got '0'"
+    )
 
 
 @pytest.mark.parametrize(
