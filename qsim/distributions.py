@@ -21,17 +21,14 @@ import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
-    GetJsonSchemaHandler,
     TypeAdapter,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
 
 from qsim.files import read_text_file
-from qsim.spec import Number, PositiveCount, Spec, fail
+from qsim.spec import Number, OrBareValue, PositiveCount, Spec, fail
 
 __all__ = ["REGISTRY", "Distribution", "distribution_of", "register"]
 
@@ -422,18 +419,6 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-class _OrBareValue:
-    """JSON Schema marker: a distribution field also accepts a bare value (a constant)."""
-
-    def __init__(self, bare: dict[str, Any]) -> None:
-        self.bare = bare
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {"anyOf": [self.bare, handler(schema)]}
-
-
 def _specialised(cls: type[Distribution[Any]], quantity: Any, unit_name: str) -> type[Any]:
     """``cls[quantity]`` as a global of this module named e.g. ``ExponentialDuration``.
 
@@ -463,5 +448,5 @@ def distribution_of(quantity: Any, unit_name: str) -> Any:
         Union[members],  # noqa: UP007  (a runtime-built union)
         Field(discriminator="dist"),
         BeforeValidator(_normalise),
-        _OrBareValue(bare),
+        OrBareValue(bare),
     ]

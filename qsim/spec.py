@@ -11,8 +11,16 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from qsim.errors import did_you_mean
 from qsim.units import (
@@ -31,6 +39,7 @@ __all__ = [
     "Duration",
     "Name",
     "Number",
+    "OrBareValue",
     "PositiveCount",
     "PositiveDuration",
     "PriorityLevel",
@@ -46,9 +55,13 @@ __all__ = [
 ]
 
 
-def fail(message: str) -> PydanticCustomError:
-    """A validation error whose text is exactly ``message``."""
-    return PydanticCustomError("qsim", "{detail}", {"detail": message})
+def fail(message: str, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
+    """A validation error whose text is exactly ``message``, about the value itself or, with
+    ``at``, about the part of it at that key path (e.g. ``(2, "key")`` of a list of mappings)."""
+    context: dict[str, Any] = {"detail": message}
+    if at:
+        context["at"] = at
+    return PydanticCustomError("qsim", "{detail}", context)
 
 
 class Spec(BaseModel):
@@ -69,6 +82,19 @@ class Spec(BaseModel):
                     "unknown_key", "{detail}", {"detail": f"unknown key{hint}", "key": str(key)}
                 )
         return data
+
+
+class OrBareValue:
+    """JSON Schema marker: a field written as a mapping also accepts a bare value (a
+    distribution's constant, a key space's count)."""
+
+    def __init__(self, bare: dict[str, Any]) -> None:
+        self.bare = bare
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [self.bare, handler(schema)]}
 
 
 def _unit_type(parse: Callable[[object], float], pattern: str, example: str, positive: bool) -> Any:

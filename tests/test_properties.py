@@ -1,8 +1,9 @@
 """Properties of every valid scenario, checked on random ones (hypothesis).
 
 The strategy below builds random *valid* scenarios as plain data (the shape of a YAML file):
-1-3 producers (rate, schedule or interarrival; ttl, priority, routing keys, ``on_unavailable``),
-0-2 exchanges (direct, fanout, topic), 1-4 queues (limits with each overflow mode, TTL,
+1-3 producers (rate, schedule or interarrival; ttl, priority, routing keys constant, weighted,
+uniform or Zipf over a key space; ``on_unavailable``), 0-2 exchanges (direct, fanout, topic,
+x-consistent-hash with weights), 1-4 queues (limits with each overflow mode, TTL,
 dead-lettering to any queue, cycles included, priorities, delivery limits, non-durable), 0-3
 consumer pools (prefetch, concurrency, manual or auto ack, failures, poison, crashes, autoscaling,
 consumer timeouts, pipeline publish steps), outages and network delay. Each is validated as the
@@ -81,11 +82,19 @@ def rates(high_tenths: int = 50) -> st.SearchStrategy[str]:
 
 
 def routing_keys() -> st.SearchStrategy[Any]:
-    """A constant routing key, or weighted keys."""
+    """A constant routing key, weighted keys, or a uniform or Zipf key space (``0``, ``1``, ...
+    or ``a.0``, ``a.1``, ... which topic bindings on ``a`` match)."""
     weighted = st.dictionaries(
         st.sampled_from(ROUTING_KEYS), st.integers(1, 5), min_size=1, max_size=3
     ).map(lambda weights: {"keys": weights})
-    return st.one_of(st.sampled_from(ROUTING_KEYS), weighted)
+    key_range = st.fixed_dictionaries(
+        {"keys": st.integers(1, 50)}, optional={"prefix": st.sampled_from(["a.", "b"])}
+    )
+    uniform = st.one_of(st.integers(1, 50), key_range).map(lambda keys: {"uniform": keys})
+    zipf = st.tuples(key_range, st.sampled_from([0, 0.5, 1.1, 2])).map(
+        lambda t: {"zipf": {**t[0], "s": t[1]}}
+    )
+    return st.one_of(st.sampled_from(ROUTING_KEYS), weighted, uniform, zipf)
 
 
 def maybe(draw: st.DrawFn, into: dict[str, Any], key: str, values: Any) -> None:
@@ -155,7 +164,11 @@ def exchange_specs(draw: st.DrawFn, name: str, queues: list[str]) -> dict[str, A
         )
     )
     exchange: dict[str, Any] = {"name": name, "bindings": bindings}
-    maybe(draw, exchange, "type", st.sampled_from(["direct", "fanout", "topic"]))
+    types = ["direct", "fanout", "topic", "x-consistent-hash"]
+    maybe(draw, exchange, "type", st.sampled_from(types))
+    if exchange.get("type") == "x-consistent-hash":
+        for binding in bindings:
+            binding["key"] = draw(st.integers(1, 4))  # a weight
     return exchange
 
 

@@ -174,6 +174,53 @@ def test_an_unknown_distribution_name_lists_the_known_ones(error_in):
     )
 
 
+# --- exchanges and routing keys ----------------------------------------------------------------
+
+
+def test_a_consistent_hash_binding_key_that_is_no_weight_is_reported_at_the_key(error_in):
+    """The plugin takes each binding key as the queue's weight: a whole number from 1."""
+    hashed = (
+        "exchanges:\n"
+        "  - name: hashed\n"
+        "    type: x-consistent-hash\n"
+        "    bindings:\n"
+        "      - {queue: orders, key: 1}\n"
+        "      - {queue: orders, key: 0}\n"
+        "queues:\n"
+    )
+    error = error_in(good_with("queues:\n", hashed))
+    assert str(error) == (
+        "scenario.yaml:12: exchanges[0].bindings[1].key: an x-consistent-hash binding key is the "
+        "queue's weight, a whole number from 1 to 10,000; got '0'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("routing_key", "expected"),
+    [
+        (
+            "{zipf: {keys: 100, s: -1}}",
+            "producers[0].routing_key.zipf.s: expected an exponent s >= 0 (0 is uniform), got -1",
+        ),
+        (
+            "{uniform: 0}",
+            "producers[0].routing_key.uniform: expected a whole number from 1 to 10000000, got 0",
+        ),
+        (
+            "{normal: 3}",
+            "producers[0].routing_key: expected a key, {keys: {KEY: weight, ...}}, {uniform: N} "
+            "or {zipf: {keys: N, s: S}}, got {'normal': 3}",
+        ),
+    ],
+    ids=["zipf-exponent", "uniform-count", "unknown-form"],
+)
+def test_a_bad_key_space_is_reported_at_its_key(error_in, routing_key, expected):
+    error = error_in(
+        good_with("    rate: 5/s\n", f"    rate: 5/s\n    routing_key: {routing_key}\n")
+    )
+    assert str(error) == f"scenario.yaml:7: {expected}"
+
+
 # --- references between sections ---------------------------------------------------------------
 
 

@@ -4,13 +4,19 @@ measure a whole chain end to end."""
 from __future__ import annotations
 
 import math
+from collections import Counter
+from typing import get_args
 
 import pytest
 from conftest import run_model as run
 from conftest import scenario_from
 
-from qsim.engine.routing import topic_matches
+from qsim.engine.consistent_hash import bucket
+from qsim.engine.keys import key_chooser
+from qsim.engine.routing import ROUTERS, topic_matches
 from qsim.engine.simulation import Model
+from qsim.scenario.topology import ExchangeType
+from qsim.streams import stream
 from qsim.summary import replication_figures
 
 
@@ -119,6 +125,100 @@ def test_weighted_routing_keys_split_traffic_by_weight():
     model.run()
     eu = published(model)["eu"]
     assert abs(eu - 7000) <= 4 * math.sqrt(10000 * 0.7 * 0.3)
+
+
+def test_every_exchange_type_a_scenario_names_has_a_router():
+    """One registry: the types the scenario accepts are the types the engine routes."""
+    assert set(get_args(ExchangeType)) == set(ROUTERS)
+
+
+# --- x-consistent-hash ----------------------------------------------------------------------
+
+
+def hashed(weights: str, routing_key: str, messages: int) -> Model:
+    """``messages`` messages through a consistent-hash exchange over queues ``a`` and ``b`` with
+    binding weights ``"A:B"``, run once."""
+    a, b = weights.split(":")
+    producer = f"{{name: p, to: x, rate: 1/s, count: {messages}, routing_key: {routing_key}}}"
+    bindings = f"[{{queue: a, key: {a}}}, {{queue: b, key: {b}}}]"
+    model = Model(
+        scenario_from(
+            f"""
+            name: hashed
+            duration: {2 * messages}s
+            producers: [{producer}]
+            exchanges: [{{name: x, type: x-consistent-hash, bindings: {bindings}}}]
+            queues: [{{name: a}}, {{name: b}}]
+            """
+        ),
+        0,
+    )
+    model.run()
+    return model
+
+
+def test_consistent_hash_sends_each_key_to_one_queue_as_worked_out_by_hand(tmp_path):
+    """Weights 1 and 1 make two buckets, a's and b's. Keys "0" and "1" hash to bucket 1 and key
+    "2" to bucket 0 (tests/test_consistent_hash.py), so three messages of each key give
+    a: 3 and b: 6, every message to exactly one queue."""
+    model = run(
+        """
+        name: by-hand
+        duration: 10s
+        producers:
+          - {name: k0, to: x, routing_key: "0", trace: trace.csv}
+          - {name: k1, to: x, routing_key: "1", trace: trace.csv}
+          - {name: k2, to: x, routing_key: "2", trace: trace.csv}
+        exchanges:
+          - {name: x, type: x-consistent-hash, bindings: [{queue: a, key: 1}, {queue: b, key: 1}]}
+        queues: [{name: a}, {name: b}]
+        """,
+        tmp_path,
+        "0 1 2",
+    )
+    assert published(model) == {"a": 3, "b": 6}
+
+
+@pytest.mark.parametrize(("weights", "share_of_a"), [("1:1", 0.5), ("1:3", 0.25)])
+def test_consistent_hash_with_many_keys_splits_by_binding_weight(weights, share_of_a):
+    """20,000 messages, each with one of a million keys: a's share is its share of the ring
+    (weights 1:1 -> 50%, 1:3 -> 25%) within 4 sigma of the binomial count."""
+    n = 20_000
+    a = published(hashed(weights, "{uniform: 1000000}", n))["a"]
+    assert abs(a - n * share_of_a) <= 4 * math.sqrt(n * share_of_a * (1 - share_of_a))
+
+
+def test_consistent_hash_with_three_keys_splits_by_which_queue_each_key_hashes_to():
+    """Three keys equally likely, weights 1:1: keys "0" and "1" go to b, "2" to a, so b gets
+    about two thirds, far outside a 50/50 split; exactly the draws of keys "0" and "1"."""
+    n = 3_000
+    model = hashed("1:1", "{uniform: 3}", n)
+    choose = key_chooser(
+        model.scenario.producers[0].routing_key,
+        stream(model.scenario.seed, 0, "producer:p:routing"),
+    )
+    draws = Counter(choose() for _ in range(n))
+    expected = {"a": 0, "b": 0}
+    for key, count in draws.items():
+        expected["ab"[bucket(key, 2)]] += count
+    b = published(model)["b"]
+    assert (published(model), abs(b - n / 2) > 4 * math.sqrt(n / 4)) == (expected, True)
+
+
+def test_consistent_hash_without_bindings_is_unroutable(tmp_path):
+    """No buckets on the ring: the message is unroutable, as the plugin returns no queue."""
+    model = run(
+        """
+        name: empty-ring
+        duration: 10s
+        producers: [{name: p, to: x, routing_key: order.1, trace: trace.csv}]
+        exchanges: [{name: x, type: x-consistent-hash}]
+        queues: [{name: a}]
+        """,
+        tmp_path,
+        "0 1",
+    )
+    assert (published(model), model.producers[0].publisher.unroutable) == ({"a": 0}, 2)
 
 
 PIPELINE = """

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
 from collections.abc import Callable
 
@@ -16,6 +14,7 @@ from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
 from qsim.engine.broker import Broker
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
+from qsim.engine.keys import key_chooser
 from qsim.engine.kinds import QUEUE_TYPES
 from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.pool import Pool
@@ -29,6 +28,7 @@ from qsim.engine.routing import Exchange, Target
 from qsim.engine.sampler import Sampler, ServiceTimes, Work
 from qsim.engine.worker import PoolState, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
+from qsim.scenario.keys import KeySpace
 from qsim.streams import stream
 
 UNIFORM01 = Uniform[float](dist="uniform", low=0.0, high=1.0)
@@ -85,18 +85,9 @@ class Model:
     def _maybe(self, dist: Distribution[float] | None, name: str) -> Draw | None:
         return None if dist is None else self._draw(dist, name)
 
-    def _key(self, keys: dict[str, float] | None, name: str) -> Callable[[], str]:
-        """A routing-key chooser: a constant, or weighted keys drawn from a stream."""
-        if not keys:
-            return lambda: ""
-        names = list(keys)
-        if len(names) == 1:
-            return lambda: names[0]
-        total = sum(keys.values())
-        cumulative = [weight / total for weight in itertools.accumulate(keys.values())]
-        coin = self._draw(UNIFORM01, name)
-        last = len(names) - 1
-        return lambda: names[min(bisect.bisect_right(cumulative, coin()), last)]
+    def _key(self, keys: KeySpace | None, name: str) -> Callable[[], str]:
+        """A routing-key chooser drawing from stream ``name`` (:mod:`qsim.engine.keys`)."""
+        return key_chooser(keys, self._rng(name))
 
     # -- building ----------------------------------------------------------------------
     def _decider(self, failures: Failures, prefix: str) -> Callable[[Message], bool | None] | None:

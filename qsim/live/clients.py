@@ -5,7 +5,6 @@ backlogs from the broker. Any error stops the run and is kept for the session to
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import threading
 import time
@@ -20,6 +19,7 @@ import pika.exceptions
 
 from qsim.distributions import Distribution
 from qsim.engine.arrivals import arrival_times
+from qsim.engine.keys import key_chooser
 from qsim.engine.sampler import Sampler, ServiceTimes
 from qsim.engine.simulation import UNIFORM01
 from qsim.errors import QsimError
@@ -119,16 +119,6 @@ class Client(threading.Thread):
         raise NotImplementedError
 
 
-def _key_chooser(keys: dict[str, float] | None, rng: np.random.Generator) -> Callable[[], str]:
-    """A routing key per publish: the only one, or weighted keys drawn as simulated."""
-    if not keys:
-        return lambda: ""
-    names = list(keys)
-    total = sum(keys.values())
-    cumulative = [weight / total for weight in itertools.accumulate(keys.values())]
-    return lambda: names[min(bisect.bisect_right(cumulative, rng.random()), len(names) - 1)]
-
-
 def _optional(dist: Distribution[float] | None, rng: np.random.Generator) -> Callable[[], Any]:
     return (lambda: None) if dist is None else Sampler(dist, rng)
 
@@ -142,7 +132,7 @@ class ProducerClient(Client):
         self.spec = spec
         prefix = f"producer:{spec.name}"
         self.times = arrival_times(spec, context.rng(f"{prefix}:arrivals"))
-        self.key = _key_chooser(spec.routing_key, context.rng(f"{prefix}:routing"))
+        self.key = key_chooser(spec.routing_key, context.rng(f"{prefix}:routing"))
         self.ttl = _optional(spec.ttl, context.rng(f"{prefix}:ttl"))
         self.priority = _optional(spec.priority, context.rng(f"{prefix}:priority"))
         self.size = _optional(spec.size, context.rng(f"{prefix}:size"))

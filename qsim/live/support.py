@@ -54,7 +54,7 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
         if queue.name in prioritised:
             yield f"{where}: a quorum queue with message priorities (RabbitMQ 3.10 has none)"
         if queue.name in failing:
-            yield f"{where}: failures.method nack (RabbitMQ 3.10 counts every return, 4.3 not nacks)"
+            yield f"{where}: failures.method nack (3.10 counts every return; 4.3 not nacks)"
 
 
 UNSUPPORTED: tuple[Finder, ...] = (_outages, _network, _warmup, _pools, _queue_types)

@@ -3,6 +3,9 @@
 Every name gets the run's prefix (``qsim-live-<hex>.``), so runs never touch each other's or
 anyone else's queues; :func:`delete` removes them all afterwards. Queue settings map to the
 broker's optional queue arguments (queues.md "optional arguments"), one mapper per setting.
+Exchange types from a plugin (``x-consistent-hash``) need the plugin enabled on the broker: a
+broker without it closes the connection (503 COMMAND_INVALID, "unknown exchange type"), which
+:func:`declare` turns into one line naming the plugin to enable.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from qsim.scenario import Queue, Scenario
+import pika.exceptions
 
-__all__ = ["ARGUMENTS", "Names", "declare", "delete", "queue_arguments"]
+from qsim.errors import QsimError
+from qsim.scenario import Exchange, Queue, Scenario
+
+__all__ = ["ARGUMENTS", "PLUGINS", "Names", "declare", "delete", "queue_arguments"]
 
 Arguments = dict[str, Any]
 
@@ -105,6 +111,25 @@ def queue_arguments(queue: Queue, names: Names, scale: float) -> Arguments:
     return arguments
 
 
+PLUGINS = {"x-consistent-hash": "rabbitmq_consistent_hash_exchange"}
+"""Exchange types a plugin provides -> the plugin (shipped with RabbitMQ, off by default)."""
+
+
+def _declare_exchange(channel: Any, scenario: Scenario, exchange: Exchange, names: Names) -> None:
+    """``exchange.declare``; a type the broker lacks is one line saying which plugin to enable."""
+    try:
+        channel.exchange_declare(names(exchange.name), exchange_type=exchange.type)
+    except pika.exceptions.ConnectionClosedByBroker as exc:
+        if exc.reply_code != 503 or "unknown exchange type" not in exc.reply_text:
+            raise
+        plugin = PLUGINS.get(exchange.type)
+        enable = f"; enable its plugin: rabbitmq-plugins enable {plugin}" if plugin else ""
+        raise QsimError(
+            f"qsim live cannot run {scenario.name!r}: the broker has no exchange type "
+            f"{exchange.type!r} (exchanges {exchange.name!r}){enable}"
+        ) from None
+
+
 def declare(channel: Any, scenario: Scenario, names: Names, scale: float) -> None:
     """Declare every queue, exchange and binding of ``scenario`` on a pika channel."""
     for queue in scenario.queues:
@@ -113,7 +138,7 @@ def declare(channel: Any, scenario: Scenario, names: Names, scale: float) -> Non
             names(queue.name), durable=durable, arguments=queue_arguments(queue, names, scale)
         )
     for exchange in scenario.exchanges:
-        channel.exchange_declare(names(exchange.name), exchange_type=exchange.type)
+        _declare_exchange(channel, scenario, exchange, names)
         for binding in exchange.bindings:
             channel.queue_bind(names(binding.queue), names(exchange.name), binding.key)
 

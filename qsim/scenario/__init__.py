@@ -7,6 +7,7 @@ plain floats in seconds, messages per second and bytes. Defaults live in the mod
 - :mod:`~qsim.scenario.producer` producers and arrival processes
 - :mod:`~qsim.scenario.queue` queues
 - :mod:`~qsim.scenario.topology` exchanges, bindings, pipeline publish steps
+- :mod:`~qsim.scenario.keys` key spaces: routing keys constant, weighted, uniform or Zipf
 - :mod:`~qsim.scenario.consumer` consumer pools, failures, crashes
 - :mod:`~qsim.scenario.scaling` fixed replicas or an autoscaler (KEDA/HPA)
 - :mod:`~qsim.scenario.broker` outages and network delay

@@ -40,6 +40,7 @@ def _first_error(error: ValidationError, source: YamlSource) -> ScenarioError:
         message = ctx.get("detail", detail["msg"])
         if "key" in ctx:
             path = (*path, ctx["key"])
+        path = (*path, *ctx.get("at", ()))
         if detail["type"] == "missing":
             message = "missing required key"
             path = (*path, detail["loc"][-1])
