@@ -104,29 +104,19 @@ QUORUM_LEVELS = 32
 QUORUM_DEFAULT_PRIORITY = 4
 
 
-class QuorumReady:
+class QuorumReady(PriorityReady):
     """A quorum queue's returns list, then 32 priority levels served highest first."""
 
-    __slots__ = ("_count", "_levels", "_returns")
+    __slots__ = ("_returns",)
 
     def __init__(self) -> None:
+        super().__init__(QUORUM_LEVELS - 1)
         self._returns: deque[Message] = deque()
-        self._levels: list[deque[Message]] = [deque() for _ in range(QUORUM_LEVELS)]
-        self._count = 0
-
-    def __len__(self) -> int:
-        return self._count
 
     def _level(self, msg: Message) -> deque[Message]:
-        priority = msg.priority
-        if priority == NO_PRIORITY:
-            priority = QUORUM_DEFAULT_PRIORITY
-        return self._levels[min(max(priority, 0), QUORUM_LEVELS - 1)]
-
-    def push(self, msg: Message) -> None:
-        """Add at the tail of the message's level."""
-        self._level(msg).append(msg)
-        self._count += 1
+        if msg.priority == NO_PRIORITY:
+            return self._levels[QUORUM_DEFAULT_PRIORITY]
+        return super()._level(msg)
 
     def push_return(self, msg: Message) -> None:
         """A returned message: at the tail of the returns list (served before any level)."""
@@ -136,29 +126,13 @@ class QuorumReady:
     push_head = push_return
 
     def _top(self) -> deque[Message]:
-        if self._returns:
-            return self._returns
-        for level in reversed(self._levels):
-            if level:
-                return level
-        raise IndexError("pop from an empty queue")
-
-    def pop(self) -> Message:
-        """Remove the next message: the first returned, else the oldest of the highest level."""
-        msg = self._top().popleft()
-        self._count -= 1
-        return msg
-
-    def peek(self) -> Message:
-        """The message that would be delivered next."""
-        return self._top()[0]
+        return self._returns if self._returns else super()._top()
 
     def remove_if(self, doomed: Callable[[Message], bool]) -> list[Message]:
         """Remove and return the messages ``doomed`` picks; the others keep their order."""
-        stores = [self._returns, *self._levels]
-        removed = [m for store in stores for m in _remove_if(store, doomed)]
-        self._count -= len(removed)
-        return removed
+        returned = _remove_if(self._returns, doomed)
+        self._count -= len(returned)
+        return returned + super().remove_if(doomed)
 
 
 def _remove_if(queue: deque[Message], doomed: Callable[[Message], bool]) -> list[Message]:
