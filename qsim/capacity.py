@@ -110,6 +110,12 @@ class CapacityStudy:
         scale_load(self.scenario, 1.0)  # refuses what capacity cannot scale (a trace), up front
         index = pool_index(self.scenario, self.pool)
         self.queue = self.scenario.consumers[index].queue
+        if any(q.name == self.queue and q.type == "stream" for q in self.scenario.queues):
+            raise QsimError(
+                f"pool {self.pool!r} reads the stream {self.queue!r}: each replica processes "
+                "every message, so replicas do not share the work and capacity has nothing to "
+                "search (give the pool more concurrency instead)"
+            )
         self.today = self.scenario.consumers[index].replicas
         self.model: Model | None = build_model(self.scenario, index)
         if self.max_replications is None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from qsim.engine import RunResult
+from qsim.engine.results import QueueRun, ReaderRun
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import (
@@ -127,10 +128,32 @@ def _slo_figures(run: RunResult, slo: Slo | None) -> Figures:
     return {"slo": figures}
 
 
+def _stream_figures(queue: QueueRun) -> Figures:
+    """A stream's log at the end of the run (nothing for other queue types)."""
+    if queue.stream is None:
+        return {}
+    return {"segments": queue.stream.segments, "retained_bytes": queue.stream.retained_bytes}
+
+
+def _reader_figures(reader: ReaderRun) -> Figures:
+    """What one pool's readers did on a stream."""
+    lag = reader.lag
+    return {
+        "delivered": reader.delivered,
+        "redelivered": reader.redelivered,
+        "acked": reader.acked,
+        "failed": reader.failed,
+        "interrupted": reader.interrupted,
+        "lost_to_retention": reader.lost_to_retention,
+        "lag": {"mean": lag.mean, "max": lag.max, "final": lag.final},
+    }
+
+
 def _queue_figures(run: RunResult) -> Figures:
     return {
         queue.name: {
             **queue.counts,
+            **_stream_figures(queue),
             "ready_final": queue.backlog_final,
             "unacked_final": queue.unacked_final,
             "throughput_per_s": queue.completions / run.window,
@@ -176,6 +199,12 @@ def _flow_figures(run: RunResult) -> Figures:
 
 def _consumer_figures(run: RunResult) -> Figures:
     consumers: Figures = {}
+    readers = {
+        name: reader
+        for queue in run.queues
+        if queue.stream is not None
+        for name, reader in queue.stream.readers.items()
+    }
     for pool in run.pools:
         consumers[pool.name] = {
             "utilization": pool.utilization,
@@ -191,6 +220,8 @@ def _consumer_figures(run: RunResult) -> Figures:
         }
         if pool.publish:  # the pool publishes onward (a pipeline stage)
             consumers[pool.name]["publish"] = dict(pool.publish)
+        if pool.name in readers:  # the pool reads a stream
+            consumers[pool.name]["stream"] = _reader_figures(readers[pool.name])
     return consumers
 
 

@@ -13,6 +13,7 @@ import re
 
 __all__ = [
     "DURATION_PATTERN",
+    "INTERVAL_PATTERN",
     "RATE_PATTERN",
     "SIZE_PATTERN",
     "UnitError",
@@ -34,15 +35,18 @@ RATE_UNITS: dict[str, float] = {"s": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3
 SIZE_UNITS: dict[str, float] = {"B": 1.0, "KB": 1024.0, "MB": 1024.0**2, "GB": 1024.0**3}
 
 
-def _pattern(units: dict[str, float], separator: str = "") -> str:
-    """``number [separator unit]`` with the number and the (optional) unit as groups 1 and 2."""
+def _pattern(units: dict[str, float], separator: str = "", unit: str = "?") -> str:
+    """``number [separator unit]`` with the number and the unit as groups 1 and 2; the unit is
+    optional (``unit`` ``"?"``) or required (``""``)."""
     names = "|".join(sorted(units, key=len, reverse=True))
     # one way to match any digit run, so a long run of digits cannot make the regex backtrack
     number = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-    return rf"^\s*({number})(?:\s*{separator}({names}))?\s*$"
+    return rf"^\s*({number})(?:\s*{separator}({names})){unit}\s*$"
 
 
 DURATION_PATTERN = _pattern(DURATION_UNITS)
+INTERVAL_PATTERN = _pattern(DURATION_UNITS, unit="")
+"""A duration written with its unit (``1h``), as a stream offset's interval must be."""
 RATE_PATTERN = _pattern(RATE_UNITS, r"/\s*")
 SIZE_PATTERN = _pattern(SIZE_UNITS)
 

@@ -239,6 +239,7 @@ UNSUPPORTED = {
     "autoscaling": "consumers: [{name: c, queue: q, service_time: 1s, scaling: "
     "{policy: queue_length, target: 5}}]",
     "concurrency above 1": "consumers: [{name: c, queue: q, service_time: 1s, concurrency: 2}]",
+    "type stream": "queues: [{name: q, type: stream}]",
     "warmup: auto": "warmup: auto\nsample_interval: 0.1s",
 }
 

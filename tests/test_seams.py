@@ -133,6 +133,18 @@ EXERCISES = {
              scaling: {policy: queue_length, target: 5, min: 1, max: 20, cooldown: 30s,
                        behavior: {scale_down: {stabilization: 30s}}}}
         """,
+    "stream": """
+        name: stream
+        duration: 60s
+        producers: [{name: p, to: s, rate: 10/s, size: 1KB}]
+        queues: [{name: s, type: stream, max_bytes: 40KB, segment_bytes: 5KB}]
+        consumers:
+          - {name: fast, queue: s, prefetch: 10, service_time: 50ms,
+             failures: {nack_probability: 0.1}}
+          - {name: slow, queue: s, prefetch: 5, service_time: 150ms,
+             crash: {mtbf: 10s, restart: 5s}}
+        outages: [{at: 30s, for: 2s}]
+        """,
 }
 
 # Figures that legitimately stay zero in these exercises, each with its reason.

@@ -17,8 +17,7 @@ from simpy.events import Timeout
 if TYPE_CHECKING:
     import simpy
 
-    from qsim.engine.consumer import Consumer
-    from qsim.engine.protocols import DeliveryModel
+    from qsim.engine.protocols import DeliveryModel, Subscription
     from qsim.engine.publisher import Publisher
 
 
@@ -30,7 +29,7 @@ class Broker:
         self.delay = delay
         self.up = True
         self.queues: list[DeliveryModel] = []
-        self.consumers: list[Consumer] = []
+        self.consumers: list[Subscription] = []  # every connection to tell about outages
         self.publishers: list[Publisher] = []
         self._outages_open = 0
         self.down_periods: list[tuple[float, float]] = []

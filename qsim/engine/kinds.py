@@ -8,6 +8,7 @@ both lists agree (``docs/architecture.md``, "Adding a delivery model").
 
 from __future__ import annotations
 
+from qsim.engine.log import Stream
 from qsim.engine.protocols import Build
 from qsim.engine.queue import Queue
 from qsim.scenario.queue import QueueType
@@ -15,5 +16,6 @@ from qsim.scenario.queue import QueueType
 QUEUE_TYPES: dict[QueueType, Build] = {
     "classic": Queue,
     "quorum": Queue,
+    "stream": Stream,
 }
 """Queue types by scenario name -> the builder of their delivery model."""

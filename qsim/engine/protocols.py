@@ -53,6 +53,10 @@ class Subscription(Protocol):
         own rules. ``lost`` are the messages the process held and lost with it (a crash, a
         forced removal); None when the process survives (a timeout, the broker's restart)."""
 
+    def connection_lost(self) -> None:
+        """The broker went away (an outage): close, if open; the broker calls :meth:`open`
+        when it is back."""
+
 
 class DeliveryModel(Protocol):
     """One queue, stream or topic as the engine sees it: it takes published messages, serves

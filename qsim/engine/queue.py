@@ -115,8 +115,8 @@ class Queue:
         return QueueMetrics(self)
 
     def pool_figures(self, pool: str) -> dict[str, int]:
-        """What the channels of ``pool`` counted."""
-        return self.channels[pool].figures()
+        """What the channels of ``pool`` counted (none opened, for a pool without replicas)."""
+        return self.channels.get(pool, ChannelStats()).figures()
 
     def sample(self) -> list[float]:
         """Ready, unacked, published and acked, now."""
@@ -351,6 +351,7 @@ class Queue:
             backlog_final=len(self.ready),
             unacked_final=self.unacked,
             completions=completions,
+            stream=None,
         )
 
     def counts(self) -> dict[str, int]:

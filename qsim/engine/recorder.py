@@ -66,6 +66,21 @@ class Recorder:
         if flow.outstanding == 0:
             self._flow_ended(flow, now)
 
+    def record(self, queue: int, msg: Message, now: float) -> None:
+        """``msg`` was processed in ``queue`` at ``now``: a record as :meth:`completed` makes,
+        but its flow is left alone (a stream's readers end flow branches by their own rule)."""
+        if now >= self.warmup:
+            self.window_completions[queue] += 1
+        published = msg.published_at
+        if published >= self.warmup:
+            self.queue.append(queue)
+            self.producer.append(msg.producer)
+            self.published_at.append(published)
+            self.wait.append(msg.started_at - published)
+            self.latency.append(now - published)
+            if len(self.latency) >= self._flush_at:
+                self.flush()
+
     def end_branch(self, flow: Flow, ok: bool, now: float) -> None:
         """One message of ``flow`` ended (``ok``: acked; otherwise lost, refused or dropped)."""
         if not ok:

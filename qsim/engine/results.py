@@ -20,6 +20,39 @@ class QueueRun:
     backlog_final: int
     unacked_final: int
     completions: int  # acks (or auto-ack completions) inside the measured window
+    stream: StreamRun | None  # a stream's log and readers; None for classic and quorum queues
+
+
+@dataclass(frozen=True)
+class LevelRun:
+    """A level over time (records, messages): time-weighted mean and maximum over the measured
+    window, and its value at the end."""
+
+    mean: float
+    max: int
+    final: int
+
+
+@dataclass(frozen=True)
+class ReaderRun:
+    """What the readers of one pool did on a stream (each replica reads every record)."""
+
+    delivered: int
+    redelivered: int  # deliveries of records the reader had been sent before (re-read)
+    acked: int  # processings that succeeded
+    failed: int  # processings that failed: the record is skipped (a stream redelivers nothing)
+    interrupted: int  # deliveries cut by a crash or a lost connection, unprocessed
+    lost_to_retention: int  # records retention removed before the reader got to them (skipped)
+    lag: LevelRun  # records behind the log's end: not yet delivered, or delivered unprocessed
+
+
+@dataclass(frozen=True)
+class StreamRun:
+    """A stream's log at the end of the run, and its readers by pool name."""
+
+    segments: int
+    retained_bytes: float
+    readers: dict[str, ReaderRun]
 
 
 @dataclass(frozen=True)

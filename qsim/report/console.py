@@ -134,8 +134,45 @@ def _sparse_table(
         table.add_column(key, justify="right")
     for name, figures in entries.items():
         cells = _Cells(figures, summary["ci95"][section][name])
-        table.add_row(name, *(cells.number(key) for key in shown))
+        table.add_row(name, *(cells.number(key) if key in figures else "-" for key in shown))
     return table
+
+
+STREAM_COLUMNS = (("published", "published"), ("retained", "retained"), ("removed", "removed"),
+                  ("segments", "segments"), ("retained_bytes", "retained bytes"))  # fmt: skip
+READER_COLUMNS = (
+    ("delivered",), ("redelivered",), ("acked",), ("failed",), ("interrupted",),
+    ("lost_to_retention",), ("lag", "mean"), ("lag", "max"), ("lag", "final"),
+)  # fmt: skip
+
+
+def _stream_tables(summary: dict[str, Any]) -> list[Table]:
+    """Streams' logs, and what each pool reading one did (none when no queue is a stream)."""
+    streams = [q["name"] for q in summary["resolved_scenario"]["queues"] if q["type"] == "stream"]
+    if not streams:
+        return []
+    logs = Table(title="Streams (retained + removed = published)", title_justify="left",
+                 show_edge=False)  # fmt: skip
+    logs.add_column("stream")
+    for _, heading in STREAM_COLUMNS:
+        logs.add_column(heading, justify="right")
+    for name in streams:
+        cells = _Cells(summary["queues"][name], summary["ci95"]["queues"][name])
+        logs.add_row(name, *(cells.number(key) for key, _ in STREAM_COLUMNS))
+    readers = Table(title="Stream readers (each replica reads every message; lag in records)",
+                    title_justify="left", show_edge=False)  # fmt: skip
+    readers.add_column("pool")
+    readers.add_column("stream")
+    for path in READER_COLUMNS:
+        readers.add_column(" ".join(path).replace("_", " ").replace("final", "at end"),
+                           justify="right")  # fmt: skip
+    pools = {p["name"]: p["queue"] for p in summary["resolved_scenario"]["consumers"]}
+    for name, figures in summary["consumers"].items():
+        if "stream" in figures:
+            cells = _Cells(figures, summary["ci95"]["consumers"][name])
+            numbers = (cells.number("stream", *path) for path in READER_COLUMNS)
+            readers.add_row(name, pools[name], *numbers)
+    return [logs, readers]
 
 
 def _latency_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
@@ -321,6 +358,7 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _latency_table(summary),
         _flow_table(summary) if _has_flows(summary) else None,
         _consumer_table(summary) if summary["consumers"] else None,
+        *_stream_tables(summary),
         _slo_table(summary),
     ]
     if replications > 1:

@@ -347,6 +347,9 @@ def _pool_advice(summary: Summary, pool: ConsumerPool) -> Iterator[str]:
     if peak is None or not math.isfinite(service):
         return
     busy = peak * service / pool.concurrency  # replicas' worth of busy workers
+    if "stream" in figures:
+        yield _reader_advice(pool, peak, busy, figures["stream"])
+        return
     needed = math.floor(busy) + 1  # utilization below 1 at the peak
     utilization = figures.get("utilization")
     said = (
@@ -375,6 +378,23 @@ def _pool_advice(summary: Summary, pool: ConsumerPool) -> Iterator[str]:
             f"on average and at most {figures['replicas_max']:.3g} (mean over replications)."
         )
     yield said
+
+
+def _reader_advice(pool: ConsumerPool, peak: float, busy: float, reader: Summary) -> str:
+    """A pool reading a stream: each replica processes every message, so replicas do not
+    share the work; what keeps a reader up is its own concurrency."""
+    verdict = (
+        "each replica keeps up"
+        if busy < 1
+        else "each replica falls behind while the peak lasts: more replicas do not help, more "
+        "concurrency (or faster processing) does"
+    )
+    return (
+        f"{pool.name} reads the stream {pool.queue}, and each of its replicas processes every "
+        f"message. At the peak ({peak:.3g} messages/s) a replica needs "
+        f"{busy * pool.concurrency:.3g} workers busy of its {pool.concurrency}: {verdict} "
+        f"(lag at most {reader['lag']['max']:.3g} records, mean over replications)."
+    )
 
 
 def _slo_advice(summary: Summary) -> Iterator[str]:

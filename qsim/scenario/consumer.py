@@ -1,10 +1,20 @@
-"""Consumer pools: replicas, prefetch, service times, failures, crashes, timeouts, pipelines."""
+"""Consumer pools: replicas, prefetch, service times, failures, crashes, timeouts, pipelines,
+and where a pool reading a stream starts (``offset``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.scaling import Scaling
@@ -19,8 +29,75 @@ from qsim.spec import (
     Spec,
     fail,
 )
+from qsim.units import INTERVAL_PATTERN, parse_duration
 
-__all__ = ["ConsumerPool", "Crash", "Failures"]
+__all__ = ["OFFSET_NAMES", "ConsumerPool", "Crash", "Failures", "StreamOffset"]
+
+OffsetKind = Literal["first", "last", "next", "offset", "interval"]
+OFFSET_NAMES = ("first", "last", "next")
+"""The named offsets; the engine attaches a reader at each (``qsim.engine.log.stream.ATTACH``)."""
+_INTERVAL = re.compile(INTERVAL_PATTERN)
+
+
+@dataclass(frozen=True)
+class StreamOffset:
+    """Where a stream reader first attaches, as ``x-stream-offset`` says (streams.md#consuming;
+    rabbit_stream_queue.erl ``parse_offset_arg``): ``first`` (the oldest record retained),
+    ``last`` (the newest record), ``next`` (only records appended from now on: the default),
+    ``offset`` (offset ``value``, clamped to the log's range) or ``interval`` (the first record
+    appended at most ``value`` seconds ago)."""
+
+    kind: OffsetKind
+    value: float = 0.0
+
+
+def _offset(value: Any) -> StreamOffset:
+    """``first``, ``last``, ``next``, a whole number (an offset) or an interval with a unit."""
+    if isinstance(value, StreamOffset):
+        return value
+    if isinstance(value, str) and value.strip() in OFFSET_NAMES:
+        return StreamOffset(cast(OffsetKind, value.strip()))
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if whole and not isinstance(value, bool) and value >= 0:
+        return StreamOffset("offset", int(value))
+    if isinstance(value, str) and _INTERVAL.match(value):
+        seconds = parse_duration(value)
+        if seconds > 0:
+            return StreamOffset("interval", seconds)
+    raise fail(
+        f"expected first, last, next, an offset (a whole number >= 0) or an interval with a "
+        f"unit such as 1h, got {value!r}"
+    )
+
+
+def _dump_offset(offset: StreamOffset) -> str | int:
+    """Back to the scenario's own form, so a resolved scenario loads again."""
+    if offset.kind == "offset":
+        return int(offset.value)
+    if offset.kind == "interval":
+        return f"{offset.value!r}s"
+    return offset.kind
+
+
+if TYPE_CHECKING:
+    Offset = StreamOffset
+else:
+    Offset = Annotated[
+        StreamOffset,
+        BeforeValidator(_offset),
+        PlainSerializer(_dump_offset),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"enum": list(OFFSET_NAMES)},
+                    {"type": "integer", "minimum": 0},
+                    {"type": "string", "pattern": INTERVAL_PATTERN},
+                ],
+                "examples": ["first", "next", 0, "1h"],
+            }
+        ),
+    ]
+"""A stream offset: a name, a whole number, or an interval; resolved to a :class:`StreamOffset`."""
 
 
 class Failures(Spec):
@@ -53,7 +130,9 @@ class Crash(Spec):
 class ConsumerPool(Spec):
     """Replicas of one service consuming a queue. Each replica is one consumer (channel) with
     its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers.
-    ``replicas`` is the count at the start; ``scaling`` may change it as the run goes."""
+    ``replicas`` is the count at the start; ``scaling`` may change it as the run goes.
+    ``offset``: where each replica of a pool reading a stream first attaches (``next`` when
+    not given); every replica reads every record of a stream."""
 
     name: Name
     queue: Name
@@ -67,6 +146,7 @@ class ConsumerPool(Spec):
     consumer_timeout: PositiveDuration | None = None
     publish: tuple[PublishStep, ...] = ()
     scaling: Scaling = Field(default_factory=Scaling)
+    offset: Offset | None = None
 
     @field_validator("scaling")
     @classmethod

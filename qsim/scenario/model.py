@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -151,9 +151,42 @@ def _check_auto_warmup(scenario: Scenario, source: YamlSource) -> None:
         raise source.error(("warmup",), message)
 
 
+STREAM_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ...] = (
+    ("prefetch", lambda pool: pool.prefetch == 0,
+     "a stream consumer needs prefetch above 0 (RabbitMQ refuses 0 with 406)"),
+    ("ack", lambda pool: pool.ack == "auto",
+     "a stream consumer needs ack: manual (RabbitMQ refuses automatic acknowledgement with 540)"),
+    ("consumer_timeout", lambda pool: pool.consumer_timeout is not None,
+     "streams have no consumer timeout (RabbitMQ 4.3 refuses x-consumer-timeout with 406)"),
+    ("scaling", lambda pool: pool.scaling.policy != "fixed",
+     "autoscaling a pool that reads a stream is not supported yet (each replica reads every "
+     "message, and the scaler's metrics are a queue's)"),
+    ("publish", lambda pool: bool(pool.publish),
+     "a pool that reads a stream cannot publish onward yet (each replica and each re-read "
+     "would publish again, and a flow must end once)"),
+)  # fmt: skip
+"""What a pool reading a stream may not set, in the order checked (RabbitMQ checks prefetch
+before the ack mode, rabbit_stream_queue.erl ``consume/3``): key, test, message."""
+
+
+def _check_stream_readers(scenario: Scenario, source: YamlSource) -> None:
+    """Pools reading a stream obey its consumer rules; ``offset`` is for them only."""
+    types = {queue.name: queue.type for queue in scenario.queues}
+    for i, pool in enumerate(scenario.consumers):
+        kind = types[pool.queue]
+        if kind != "stream":
+            if pool.offset is not None:
+                message = f"offset needs a stream to read, and {pool.queue!r} is a {kind} queue"
+                raise source.error(("consumers", i, "offset"), message)
+            continue
+        for key, refused, message in STREAM_READER_REFUSALS:
+            if refused(pool):
+                raise source.error(("consumers", i, key), message)
+
+
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
-    """Cross-section checks: unique names, references to queues and exchanges that exist, and
-    enough samples for ``warmup: auto``."""
+    """Cross-section checks: unique names, references to queues and exchanges that exist,
+    enough samples for ``warmup: auto``, and what a pool reading a stream may set."""
     _check_unique_names(scenario, source)
     _check_auto_warmup(scenario, source)
     queues = [q.name for q in scenario.queues]
@@ -167,3 +200,4 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
         if keyed and name in queues:
             message = "routing_key needs `to` to be an exchange (a queue is reached by its name)"
             raise source.error((*path[:-1], "routing_key"), message)
+    _check_stream_readers(scenario, source)

@@ -11,8 +11,6 @@ RabbitMQ has three queue types (qsim follows RabbitMQ 4.3; ``docs/semantics.md``
   mode (RabbitMQ accepts it and silently drops the head: qsim refuses it instead).
 - ``stream``: an append-only log read at offsets (streams.md); no TTL, dead-lettering, priorities,
   length limit in messages, overflow, delivery limit or single active consumer; always durable.
-  Its keys are validated, but the engine has no stream model yet: a stream is refused in one
-  line after its own checks.
 
 A queue that gives ``delivery_limit`` without a ``type`` is a quorum queue (only quorum queues
 have one; scenarios written before queue types meant that).
@@ -132,7 +130,7 @@ class Queue(Spec):
             return f"{refused[0]} is not a stream argument (streams.md: feature matrix)"
         if not self.durable:
             return "streams are always durable (durable: false is refused with 406)"
-        return "type stream is not simulated yet: its log delivery model is still being built"
+        return None
 
     def _stream_keys(self) -> str | None:
         given = self._given(_STREAM_ONLY)
