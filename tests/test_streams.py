@@ -8,14 +8,17 @@ removes whole segments. Publish times come from trace files; the docstrings do t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from conftest import run_model, scenario_from
 
 from qsim.capacity import CapacityStudy
 from qsim.engine.log import Stream
+from qsim.engine.log.stream import ATTACH
 from qsim.engine.simulation import Model
 from qsim.errors import QsimError, ScenarioError
+from qsim.scenario.consumer import OffsetKind
 from qsim.slo import parse_slo
 from qsim.summary import replication_figures
 
@@ -140,6 +143,11 @@ def test_where_a_late_reader_attaches(tmp_path, offset, read):
     option = "" if offset is None else f", offset: {offset}"
     model = run_with_late_pool(LATE.format(offset=option), tmp_path, TWELVE, at=9.5)
     assert stream_of(model).groups["late"].acked == read
+
+
+def test_every_offset_kind_has_an_attach_rule():
+    """The scenario's offset kinds and the engine's attach rules are one list."""
+    assert set(ATTACH) == set(get_args(OffsetKind))
 
 
 def test_an_offset_needs_a_stream():
