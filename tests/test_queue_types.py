@@ -228,3 +228,22 @@ def test_a_delivery_limit_without_a_type_makes_a_quorum_queue():
         queues: [{name: q, delivery_limit: 3}]
         """
     assert scenario_from(text).queues[0].type == "quorum"
+
+
+def test_work_on_a_message_a_quorum_timeout_took_back_publishes_nothing(tmp_path):
+    """The 2 s job outlives the 1 s timeout: the message returns at 1 s, past its 0.5 s TTL,
+    and expires (its flow fails). The job that ends at 2 s no longer holds a delivery, so its
+    onward publish is void: the flow ends once, and `next` gets nothing."""
+    text = """
+        name: void
+        duration: 5s
+        producers: [{name: p, to: q, trace: trace.csv}]
+        queues: [{name: q, type: quorum, message_ttl: 0.5s}, {name: next}]
+        consumers:
+          - {name: c, queue: q, prefetch: 1, service_time: 2s, consumer_timeout: 1s,
+             publish: [{to: next}]}
+        """
+    model = run(text, tmp_path)
+    q, after = model.queues
+    failed = model.recorder.flows_failed[0]
+    assert (q.expired, failed, len(model.recorder.flow_latency), after.published) == (1, 1, 0, 0)

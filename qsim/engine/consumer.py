@@ -131,6 +131,10 @@ class Consumer:
         """Whether deliveries of this channel are unacked."""
         return bool(self.unacked)
 
+    def current(self, msg: Message, epoch: int) -> bool:
+        """Still this channel's delivery: same epoch, and (manual ack) still unacked."""
+        return epoch == self.epoch and (self.auto_ack or msg in self.unacked)
+
     def settle(self, msg: Message, ok: bool | None, epoch: int) -> None:
         """Ack or reject ``msg`` (after the network delay, if any); auto-ack: it is done."""
         if self.auto_ack:
@@ -234,6 +238,7 @@ class Consumer:
         self.stats.timeouts += 1
         if self.queue.quorum:
             del self.unacked[msg]
+            self.worker.forget(msg)
             self._leave()
             self.queue.requeue_all([msg], counted=False)
             if self.worker.draining:

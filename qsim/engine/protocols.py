@@ -44,6 +44,10 @@ class Subscription(Protocol):
     def holds(self) -> bool:
         """Whether deliveries to the worker are still unsettled at the broker."""
 
+    def current(self, msg: Message, epoch: int) -> bool:
+        """Whether the delivery of ``msg`` that work started under ``epoch`` is still the
+        worker's to settle (not revoked by a closed channel, a lapsed lease, a timeout)."""
+
     def settle(self, msg: Message, ok: bool | None, epoch: int) -> None:
         """The worker finished ``msg``: ack (``ok`` True), reject with requeue (None) or
         without (False). ``epoch`` is the one the work started under (still current)."""

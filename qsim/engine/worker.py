@@ -9,7 +9,8 @@ delivery model's business: the worker sees only a :class:`~qsim.engine.protocols
 
 A crash or a forced removal ends the work in progress (its busy time ends then); work that
 finishes after its subscription revoked it (a channel closed, a lease lapsed) frees the worker
-but its settlement goes nowhere: the subscription's ``epoch`` moved on.
+but its settlement goes nowhere (``Subscription.current`` says so). qsim voids its onward
+publishes too, so that a flow never ends twice; a real client would publish them (duplicates).
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ class Worker:
         """The delivery model took back what waits in the buffer (it will deliver it again)."""
         self.buffer.clear()
 
+    def forget(self, msg: Message) -> None:
+        """The delivery model took back one message (a quorum consumer timeout): if it still
+        waits in the buffer, it goes (it will be delivered again, as a new delivery)."""
+        if msg in self.buffer:
+            self.buffer.remove(msg)
+
     def settled(self) -> None:
         """A settlement reached the broker: a draining replica may now be done."""
         if self.draining:
@@ -221,8 +228,10 @@ class Worker:
         if self.buffer:
             self._start_buffered()
         subscription = self.subscription
-        if epoch != subscription.epoch:
-            return  # revoked while it ran (channel closed): the settlement would go nowhere
+        if not subscription.current(msg, epoch):
+            # revoked while it ran (a channel closed, a quorum consumer timeout took it back):
+            # its settlement, and its onward publishes, are void
+            return
         ok = True if self.decide is None else self.decide(msg)
         onward = self.pool.onward
         if ok and onward is not None:

@@ -101,6 +101,10 @@ class Reader:
         """Whether credit is in use (settlements still to reach the broker)."""
         return self.outstanding > 0
 
+    def current(self, msg: Message, epoch: int) -> bool:
+        """Still this reader's delivery: nothing revoked it since (a crash, a lost connection)."""
+        return epoch == self.epoch
+
     def settle(self, msg: Message, ok: bool | None, epoch: int) -> None:
         """The worker finished ``msg`` (the application stores its offset); the ack, or the
         nack, returns one credit when it reaches the broker."""
