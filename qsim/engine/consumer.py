@@ -17,6 +17,7 @@ nothing is unacked: what the process held when it died is lost (``lost_in_crash`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qsim.engine.message import Message
@@ -73,7 +74,10 @@ class Consumer:
         "nack",
         "on_wire",
         "queue",
+        "receive",
         "recorder",
+        "revokes_each",
+        "settle",
         "stats",
         "timeout",
         "unacked",
@@ -108,6 +112,17 @@ class Consumer:
         self.connected = False
         self.epoch = 0
         self.on_wire = 0  # deliveries crossing the network to the replica
+        self.receive = worker.receive
+        # the quorum consumer timeout takes back single deliveries: the worker asks current()
+        self.revokes_each = queue.quorum and timeout is not None
+        # settle(msg, ok, epoch), chosen once: the hot path makes one call per settlement
+        self.settle: Callable[[Message, bool | None, int], None] = (
+            self._settle_auto
+            if auto_ack
+            else self._settled
+            if broker.delay is None
+            else self._settle_later
+        )
         broker.consumers.append(self)
 
     # -- the subscription, as the worker sees it ---------------------------------------------
@@ -135,16 +150,15 @@ class Consumer:
         """Still this channel's delivery: same epoch, and (manual ack) still unacked."""
         return epoch == self.epoch and (self.auto_ack or msg in self.unacked)
 
-    def settle(self, msg: Message, ok: bool | None, epoch: int) -> None:
-        """Ack or reject ``msg`` (after the network delay, if any); auto-ack: it is done."""
-        if self.auto_ack:
-            self.stats.completed_auto += 1
-            self.recorder.completed(self.queue.index, msg, self.env._now)
-            self.worker.settled()
-        elif self.broker.delay is None:
-            self._settled(msg, ok)
-        else:
-            self.broker.hop(self._settled_if_current, (msg, ok, epoch))
+    def _settle_auto(self, msg: Message, ok: bool | None, epoch: int) -> None:
+        """Auto-ack: the broker counted it done when it sent it; its processing has ended."""
+        self.stats.completed_auto += 1
+        self.recorder.completed(self.queue.index, msg, self.env._now)
+        self.worker.settled()
+
+    def _settle_later(self, msg: Message, ok: bool | None, epoch: int) -> None:
+        """Manual ack over a network: it reaches the broker after the drawn delay."""
+        self.broker.hop(self._settled_if_current, (msg, ok, epoch))
 
     def close(self, lost: list[Message] | None) -> None:
         """The channel is gone: leave the rotation and requeue every unacked delivery. With
@@ -180,7 +194,7 @@ class Consumer:
             if self.timeout is not None:
                 self.broker.after(self.timeout, self._check_timeout, (msg, self.epoch))
         if self.broker.delay is None:
-            self.worker.receive(msg)
+            self.receive(msg)
         else:
             self.on_wire += 1
             self.broker.hop(self._receive_if_current, (msg, self.epoch))
@@ -209,9 +223,9 @@ class Consumer:
     def _settled_if_current(self, sent: tuple[Message, bool | None, int]) -> None:
         msg, ok, epoch = sent
         if epoch == self.epoch:
-            self._settled(msg, ok)
+            self._settled(msg, ok, epoch)
 
-    def _settled(self, msg: Message, ok: bool | None) -> None:
+    def _settled(self, msg: Message, ok: bool | None, epoch: int) -> None:
         """The ack (``ok``) or reject (requeue if ``ok`` is None) reaches the broker."""
         if self.unacked.pop(msg, False) is False:
             return  # a quorum queue took it back when it timed out: the late ack goes nowhere
@@ -223,7 +237,8 @@ class Consumer:
         if worker.draining:
             worker.settled()
         elif not self.in_rotation and self.connected and len(self.unacked) < self.limit:
-            self._join()
+            self.in_rotation = True  # credit again: back at the tail of the rotation
+            self.queue.add_consumer(self)
 
     # -- the consumer timeout ------------------------------------------------------------------
     def _check_timeout(self, sent: tuple[Message, int]) -> None:

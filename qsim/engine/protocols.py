@@ -44,6 +44,10 @@ class Subscription(Protocol):
     def holds(self) -> bool:
         """Whether deliveries to the worker are still unsettled at the broker."""
 
+    revokes_each: bool
+    """Whether it can take back a single delivery (a quorum consumer timeout) besides moving
+    its ``epoch``: only then does the worker ask :meth:`current` for each settlement."""
+
     def current(self, msg: Message, epoch: int) -> bool:
         """Whether the delivery of ``msg`` that work started under ``epoch`` is still the
         worker's to settle (not revoked by a closed channel, a lapsed lease, a timeout)."""

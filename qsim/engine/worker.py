@@ -228,7 +228,9 @@ class Worker:
         if self.buffer:
             self._start_buffered()
         subscription = self.subscription
-        if not subscription.current(msg, epoch):
+        if epoch != subscription.epoch or (
+            subscription.revokes_each and not subscription.current(msg, epoch)
+        ):
             # revoked while it ran (a channel closed, a quorum consumer timeout took it back):
             # its settlement, and its onward publishes, are void
             return

@@ -101,6 +101,8 @@ class Reader:
         """Whether credit is in use (settlements still to reach the broker)."""
         return self.outstanding > 0
 
+    revokes_each = False  # a stream takes nothing back but by moving the epoch
+
     def current(self, msg: Message, epoch: int) -> bool:
         """Still this reader's delivery: nothing revoked it since (a crash, a lost connection)."""
         return epoch == self.epoch
