@@ -68,7 +68,8 @@ class Recorder:
 
     def record(self, queue: int, msg: Message, now: float) -> None:
         """``msg`` was processed in ``queue`` at ``now``: a record as :meth:`completed` makes,
-        but its flow is left alone (a stream's readers end flow branches by their own rule)."""
+        but its flow is left alone (a stream's readers end flow branches by their own rule).
+        :meth:`completed` repeats this body rather than calling it: it runs once per message."""
         if now >= self.warmup:
             self.window_completions[queue] += 1
         published = msg.published_at
