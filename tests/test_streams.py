@@ -235,6 +235,15 @@ def test_lag_is_the_records_a_reader_has_still_to_process(tmp_path):
 # --- retention ---------------------------------------------------------------------------------
 
 
+MAX_BYTES = """
+    name: max-bytes
+    duration: 1000s
+    producers: [{name: p, to: s, trace: trace.csv, size: 100B}]
+    queues: [{name: s, type: stream, max_bytes: 600B, segment_bytes: 300B}]
+    consumers: [{name: slow, queue: s, prefetch: 1, service_time: 100s}]
+    """
+
+
 def test_max_bytes_removes_whole_segments_and_a_lagging_reader_loses_those_records(tmp_path):
     """10 records of 100 B at 0..9 s, 300 B segments (3 records each: [0-2] [3-5] [6-8] [9]),
     max_bytes 600 B. When record 6 opens the third segment, the newest two fit (100 + 300) and
@@ -242,13 +251,7 @@ def test_max_bytes_removes_whole_segments_and_a_lagging_reader_loses_those_recor
     1, 100 s jobs) holds record 0 throughout, so it loses 1, 2, 3, 4, 5 and later processes 0,
     6, 7, 8, 9: 5 acked, 5 lost; 4 records retained, 6 removed."""
     model = run_model(
-        """
-        name: max-bytes
-        duration: 1000s
-        producers: [{name: p, to: s, trace: trace.csv, size: 100B}]
-        queues: [{name: s, type: stream, max_bytes: 600B, segment_bytes: 300B}]
-        consumers: [{name: slow, queue: s, prefetch: 1, service_time: 100s}]
-        """,
+        MAX_BYTES,
         tmp_path,
         "0 1 2 3 4 5 6 7 8 9",
     )
@@ -261,13 +264,7 @@ def test_records_lost_to_retention_fail_their_flows(tmp_path):
     """The same run: the 5 records the reader lost fail their flows, the 5 it processed
     complete (record 0 was removed while the reader held it, and still completes)."""
     model = run_model(
-        """
-        name: max-bytes
-        duration: 1000s
-        producers: [{name: p, to: s, trace: trace.csv, size: 100B}]
-        queues: [{name: s, type: stream, max_bytes: 600B, segment_bytes: 300B}]
-        consumers: [{name: slow, queue: s, prefetch: 1, service_time: 100s}]
-        """,
+        MAX_BYTES,
         tmp_path,
         "0 1 2 3 4 5 6 7 8 9",
     )

@@ -129,12 +129,9 @@ class Queue:
         self.backlog_area += len(self.ready) * (now - self.backlog_since)
         self.backlog_since = now
 
-    def _enqueue(self, msg: Message, at_head: bool = False) -> None:
+    def _enqueue(self, msg: Message) -> None:
         self.tick_backlog()
-        if at_head:
-            self.ready.push_head(msg)
-        else:
-            self.ready.push(msg)
+        self.ready.push(msg)
         if len(self.ready) > self.backlog_max:
             self.backlog_max = len(self.ready)
 

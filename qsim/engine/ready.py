@@ -25,7 +25,6 @@ class Ready(Protocol):
 
     def __len__(self) -> int: ...
     def push(self, msg: Message) -> None: ...
-    def push_head(self, msg: Message) -> None: ...
     def push_return(self, msg: Message) -> None: ...
     def pop(self) -> Message: ...
     def peek(self) -> Message: ...
@@ -36,7 +35,6 @@ class FifoReady(deque[Message]):
     """First in, first out; requeues go to the head."""
 
     push = deque.append
-    push_head = deque.appendleft
     push_return = deque.appendleft
     pop = deque.popleft
 
@@ -70,12 +68,10 @@ class PriorityReady:
         self._level(msg).append(msg)
         self._count += 1
 
-    def push_head(self, msg: Message) -> None:
-        """Return to the head of the message's level."""
+    def push_return(self, msg: Message) -> None:
+        """A returned message: back to the head of its level."""
         self._level(msg).appendleft(msg)
         self._count += 1
-
-    push_return = push_head
 
     def _top(self) -> deque[Message]:
         for level in reversed(self._levels):
@@ -122,8 +118,6 @@ class QuorumReady(PriorityReady):
         """A returned message: at the tail of the returns list (served before any level)."""
         self._returns.append(msg)
         self._count += 1
-
-    push_head = push_return
 
     def _top(self) -> deque[Message]:
         return self._returns if self._returns else super()._top()
