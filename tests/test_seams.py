@@ -149,6 +149,26 @@ EXERCISES = {
              crash: {mtbf: 10s, restart: 5s}}
         outages: [{at: 30s, for: 2s}]
         """,
+    "kafka": """
+        name: kafka
+        duration: 320s
+        producers:
+          - {name: keyed, to: events, rate: 20/s, size: 1KB, key: {zipf: {keys: 50, s: 1.2}},
+             linger: 1s}
+          - {name: unkeyed, to: events, rate: 5/s, size: 2KB}
+        queues:
+          - {name: events, type: kafka, partitions: 4, max_bytes: 20KB, segment_bytes: 5KB}
+          - {name: events.DLT, type: kafka, partitions: 2}
+        consumers:
+          - {name: slow, queue: events, replicas: 2, service_time: 0.2s, max_poll_records: 20,
+             crash: {mtbf: 60s, restart: 5s}, session_timeout: 10s, max_poll_interval: 3s}
+          - {name: checker, queue: events, replicas: 6, assignor: cooperative-sticky,
+             service_time: {dist: exponential, mean: 20ms}, commit: record,
+             failures: {nack_probability: 0.05}, retries: 1, dead_letter_topic: events.DLT}
+          - {name: picky, queue: events, service_time: 1ms, commit: batch,
+             failures: {nack_probability: 0.05}, retries: 0, auto_offset_reset: earliest}
+          - {name: dlt, queue: events.DLT, service_time: 1ms}
+        """,
 }
 
 # Figures that legitimately stay zero in these exercises, each with its reason.

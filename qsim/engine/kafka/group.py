@@ -46,7 +46,7 @@ class Membership:
     """One member id in the group: the member behind it (None once it is gone), whether its
     process is alive, its partitions, and whether it has rejoined the current round."""
 
-    __slots__ = ("alive", "id", "joined", "member", "partitions", "since")
+    __slots__ = ("alive", "id", "joined", "member", "noticed", "partitions", "since")
 
     def __init__(self, number: int, member: Member, now: float) -> None:
         self.id = f"m{number:09d}"  # sorted ids keep the join order
@@ -54,7 +54,12 @@ class Membership:
         self.alive = True
         self.partitions: list[int] = []
         self.joined = True  # a new member joins the round in progress
+        self.noticed = True  # ... and knows of it
         self.since = now  # its heartbeats run from here
+
+    def next_heartbeat(self, now: float, interval: float) -> float:
+        """When it next heartbeats at or after ``now`` (every ``interval`` from its join)."""
+        return self.since + math.ceil((now - self.since) / interval - 1e-9) * interval
 
 
 class ConsumerGroup:
@@ -89,6 +94,7 @@ class ConsumerGroup:
         self.again = False  # another round is due when this one ends
         self.revoking: set[int] = set()  # cooperative: partitions their owners still revoke
         self._joined = 0  # member ids handed out
+        self._round = 0  # rounds opened (a heartbeat's notice names its round)
 
     # -- membership ------------------------------------------------------------------------
     def join(self, member: Member) -> None:
@@ -103,13 +109,11 @@ class ConsumerGroup:
     def leave(self, membership: Membership) -> None:
         """A closed consumer leaves the group (LeaveGroup): a rebalance."""
         self._remove(membership)
-        self.trigger()
 
     def put_out(self, membership: Membership) -> None:
         """A member did not poll within ``max_poll_interval``: it leaves the group."""
         self.kicked += 1
         self._remove(membership)
-        self.trigger()
 
     def crashed(self, membership: Membership) -> None:
         """The member's process died: its partitions stall until the coordinator, missing its
@@ -127,18 +131,22 @@ class ConsumerGroup:
     def _expel(self, membership: Membership) -> None:
         if membership in self.members:
             self._remove(membership)
-            self.trigger()
 
     def _remove(self, membership: Membership) -> None:
+        """``membership`` is out of the group: part of the round in its join phase, else a
+        rebalance."""
         now = self.env.now
         self.members.remove(membership)
-        for p in membership.partitions:
+        for p in list(membership.partitions):
             self._set_owner(p, None, now)
             self.revoking.discard(p)
         membership.partitions = []
         membership.member = None
         self._count_idle()
-        self._maybe_sync()
+        if self.joining:
+            self._maybe_sync()
+        else:
+            self.trigger()
 
     # -- rounds --------------------------------------------------------------------------------
     def trigger(self) -> None:
@@ -149,25 +157,37 @@ class ConsumerGroup:
             self._start_round()
 
     def _start_round(self) -> None:
+        """A round opens: each member learns of it from its next heartbeat's response
+        (REBALANCE_IN_PROGRESS) and rejoins at its next poll after that."""
         self.joining = True
         self.again = False
+        self._round += 1
+        now = self.env.now
         for membership in self.members:
-            membership.joined = False
-        for membership in list(self.members):
-            if membership.alive and membership.member is not None:
-                membership.member.round_started()
+            membership.joined = membership.noticed = False
+            if membership.alive:
+                at = membership.next_heartbeat(now, self.heartbeat)
+                self.topic.broker.after(
+                    max(0.0, at - now), self._noticed, (membership, self._round)
+                )
         self._maybe_sync()
 
+    def _noticed(self, due: tuple[Membership, int]) -> None:
+        membership, round_ = due
+        if round_ == self._round and self.joining and membership.member is not None:
+            membership.noticed = True
+            membership.member.round_started()
+
     def wants_rejoin(self, membership: Membership) -> bool:
-        """Whether the member has still to rejoin the round in its join phase."""
-        return self.joining and not membership.joined
+        """Whether the member knows of the round in its join phase and has still to rejoin."""
+        return self.joining and membership.noticed and not membership.joined
 
     def rejoin(self, membership: Membership) -> None:
         """The member rejoins at its poll: with the eager protocol it revokes everything."""
         membership.joined = True
         if self.eager:
             now = self.env.now
-            for p in membership.partitions:
+            for p in list(membership.partitions):
                 self._set_owner(p, None, now)
             membership.partitions = []
             self._count_idle()

@@ -50,8 +50,9 @@ class Member:
 
     __slots__ = (
         "batch", "broker", "commit", "connected", "env", "epoch", "group", "interval",
-        "leaving", "max_poll", "max_records", "membership", "next_commit", "polls", "positions",
-        "reset", "retries", "revokes", "rotation", "topic", "waiting", "worker", "working",
+        "leaving", "max_poll", "max_records", "membership", "next_commit", "polled_at",
+        "positions", "reset", "retries", "revokes", "rotation", "timing", "topic", "waiting",
+        "worker", "working",
     )  # fmt: skip
 
     def __init__(self, topic: Topic, worker: Worker, group: ConsumerGroup, spec: ConsumerPool):
@@ -77,7 +78,8 @@ class Member:
         self.leaving = False
         self.connected = False
         self.next_commit = self.env.now + self.interval
-        self.polls = 0
+        self.polled_at = 0.0  # the last poll that returned records
+        self.timing = False  # a max_poll_interval timer is pending
         self.rotation = 0
         self.epoch = 0
         self.broker.consumers.append(self)
@@ -268,8 +270,10 @@ class Member:
         if not self.batch:
             self.waiting = True
             return
-        self.polls += 1
-        self.broker.after(self.max_poll, self._poll_timeout, self.polls)
+        self.polled_at = self.env.now
+        if not self.timing:  # one timer at a time, moved on lazily
+            self.timing = True
+            self.broker.after(self.max_poll, self._poll_timeout, None)
         self._next()
 
     def _reset(self, p: int, position: int) -> int:
@@ -285,9 +289,16 @@ class Member:
         self.working = record
         self.worker.receive(record)
 
-    def _poll_timeout(self, polls: int) -> None:
+    def _poll_timeout(self, _: None) -> None:
         """``max_poll_interval`` after a poll: still on that batch, the member is put out."""
-        if polls == self.polls and self.holds() and self.membership is not None:
+        self.timing = False
+        if not self.holds() or self.membership is None:
+            return
+        due = self.polled_at + self.max_poll - self.env.now
+        if due > 1e-9:  # it polled since: wait for this poll's deadline
+            self.timing = True
+            self.broker.after(due, self._poll_timeout, None)
+        else:
             membership = self.membership
             self.membership = None
             self.positions.clear()
