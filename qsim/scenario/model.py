@@ -13,6 +13,7 @@ from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
+from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
     AUTO,
@@ -184,9 +185,23 @@ def _check_stream_readers(scenario: Scenario, source: YamlSource) -> None:
                 raise source.error(("consumers", i, key), message)
 
 
+def _check_partitioned_scalers(scenario: Scenario, source: YamlSource) -> None:
+    """``kafka_lag`` reads a Kafka topic's partition lags, which RabbitMQ queues do not have."""
+    types = {queue.name: queue.type for queue in scenario.queues}
+    for i, pool in enumerate(scenario.consumers):
+        kind = types[pool.queue]
+        if pool.scaling.policy == "kafka_lag" and kind not in PARTITIONED_QUEUE_TYPES:
+            message = (
+                f"policy kafka_lag reads a Kafka topic's partition lags, "
+                f"and {pool.queue!r} is a {kind} queue"
+            )
+            raise source.error(("consumers", i, "scaling", "policy"), message)
+
+
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     """Cross-section checks: unique names, references to queues and exchanges that exist,
-    enough samples for ``warmup: auto``, and what a pool reading a stream may set."""
+    enough samples for ``warmup: auto``, what a pool reading a stream may set, and scalers
+    that need a partitioned topic."""
     _check_unique_names(scenario, source)
     _check_auto_warmup(scenario, source)
     queues = [q.name for q in scenario.queues]
@@ -201,3 +216,4 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
             message = "routing_key needs `to` to be an exchange (a queue is reached by its name)"
             raise source.error((*path[:-1], "routing_key"), message)
     _check_stream_readers(scenario, source)
+    _check_partitioned_scalers(scenario, source)
