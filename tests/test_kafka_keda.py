@@ -15,6 +15,7 @@ import pytest
 from conftest import scenario_from
 from hypothesis import given
 from hypothesis import strategies as st
+from test_autoscaler_loops import Backlog
 
 from qsim.engine.autoscaler import POLICIES, Autoscaler, Observation, is_active
 from qsim.engine.kafka.keda import PartitionReading, factors, kafka_total_lag, partition_lag
@@ -147,26 +148,11 @@ def test_a_partition_limitation_naming_no_partition_of_the_topic_is_refused():
         kafka_total_lag(reading([1, 2]), kafka(partition_limitation=[5]))
 
 
-class _Partitioned:
-    """A partitioned metrics source with fixed offsets that move as told."""
+class _Partitioned(Backlog):
+    """A partitioned metrics source with offsets the test moves."""
 
     def __init__(self, lags: list[int], committed: list[int | None]) -> None:
         self.lags, self.committed = lags, committed
-
-    def ready(self) -> int:
-        return sum(self.lags)
-
-    def in_flight(self) -> int:
-        return 0
-
-    def published(self) -> int:
-        return 0
-
-    def settled(self) -> int:
-        return 0
-
-    def oldest_age(self, now: float) -> float:
-        return 0.0
 
     def partition_lags(self) -> list[int]:
         return self.lags
