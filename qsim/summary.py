@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from qsim.engine import RunResult
-from qsim.engine.results import QueueRun, ReaderRun
+from qsim.engine.results import GroupRun, LevelRun, PartitionRun, PoolRun, QueueRun, ReaderRun
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import (
@@ -149,11 +149,64 @@ def _reader_figures(reader: ReaderRun) -> Figures:
     }
 
 
+def _level(level: LevelRun) -> Figures:
+    return {"mean": level.mean, "max": level.max, "final": level.final}
+
+
+def _partition_figures(partition: PartitionRun) -> Figures:
+    return {
+        "produced": partition.produced,
+        "consumed": partition.consumed,
+        "committed": partition.committed,
+        "duplicates": partition.duplicates,
+        "lost_to_retention": partition.lost_to_retention,
+        "lag": _level(partition.lag),
+        "lag_s": {"mean": partition.lag_s_mean, "max": partition.lag_s_max},
+    }
+
+
+def _kafka_figures(queue: QueueRun) -> Figures:
+    """A kafka topic's ``kafka`` block: per partition and in total (nothing for other types)."""
+    if queue.kafka is None:
+        return {}
+    partitions = [_partition_figures(p) for p in queue.kafka.partitions]
+    total = {
+        key: sum(p[key] for p in partitions)
+        for key in ("produced", "consumed", "committed", "duplicates", "lost_to_retention")
+    }
+    lag = _level(queue.kafka.lag)
+    lag_s = {
+        "mean": float(np.mean([p["lag_s"]["mean"] for p in partitions])),
+        "max": max(p["lag_s"]["max"] for p in partitions),
+    }
+    block = {
+        **total, "lag": lag, "lag_s": lag_s, "skew": queue.kafka.skew,
+        "lingering": queue.kafka.lingering, "partitions": partitions,
+    }  # fmt: skip
+    return {"kafka": block}
+
+
+def _group_figures(group: GroupRun, pool: PoolRun) -> Figures:
+    """What one pool did as a consumer group on a kafka topic."""
+    return {
+        "rebalances": group.rebalances,
+        "idle_consumers": _level(group.idle_consumers),
+        "paused_partition_seconds": group.paused_partition_seconds,
+        "replica_seconds": pool.replica_seconds,
+        "retries": group.retries,
+        "dead_lettered": group.dead_lettered,
+        "skipped": group.skipped,
+        "kicked": group.kicked,
+        "interrupted": group.interrupted,
+    }
+
+
 def _queue_figures(run: RunResult) -> Figures:
     return {
         queue.name: {
             **queue.counts,
             **_stream_figures(queue),
+            **_kafka_figures(queue),
             "ready_final": queue.backlog_final,
             "unacked_final": queue.unacked_final,
             "throughput_per_s": queue.completions / run.window,
@@ -205,6 +258,12 @@ def _consumer_figures(run: RunResult) -> Figures:
         if queue.stream is not None
         for name, reader in queue.stream.readers.items()
     }
+    groups = {
+        name: group
+        for queue in run.queues
+        if queue.kafka is not None
+        for name, group in queue.kafka.groups.items()
+    }
     for pool in run.pools:
         consumers[pool.name] = {
             "utilization": pool.utilization,
@@ -222,6 +281,8 @@ def _consumer_figures(run: RunResult) -> Figures:
             consumers[pool.name]["publish"] = dict(pool.publish)
         if pool.name in readers:  # the pool reads a stream
             consumers[pool.name]["stream"] = _reader_figures(readers[pool.name])
+        if pool.name in groups:  # the pool is a consumer group on a kafka topic
+            consumers[pool.name]["group"] = _group_figures(groups[pool.name], pool)
     return consumers
 
 
@@ -239,13 +300,17 @@ def replication_figures(run: RunResult, slo: Slo | None = None) -> Figures:
 
 
 def _combine(items: list[Any]) -> tuple[Any, Any]:
-    """Mean and interval of the same figure across replications, recursively through dicts."""
+    """Mean and interval of the same figure across replications, recursively through dicts
+    and lists."""
     first = items[0]
     if isinstance(first, dict):
         means, intervals = {}, {}
         for key in first:
             means[key], intervals[key] = _combine([item[key] for item in items])
         return means, intervals
+    if isinstance(first, list):  # one entry per element (a topic's partitions)
+        pairs = [_combine([item[i] for item in items]) for i in range(len(first))]
+        return [mean for mean, _ in pairs], [interval for _, interval in pairs]
     mean, interval = mean_interval(items)
     if mean is not None and len(items) == 1 and isinstance(first, int):
         mean = first

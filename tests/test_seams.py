@@ -46,9 +46,13 @@ def test_auto_ack_losses_fail_their_flows():
     assert (flows["completed"], flows["failed"]) == (2, 23)
 
 
+REQUIRED: dict[str, dict[str, Any]] = {"kafka": {"partitions": 1}}
+"""Keys a queue type requires (a kafka topic its partition count)."""
+
+
 def _accepted(queue_type: str) -> bool:
     try:
-        Queue(name="q", type=queue_type)
+        Queue(name="q", type=queue_type, **REQUIRED.get(queue_type, {}))
     except ValidationError:
         return False
     return True

@@ -8,6 +8,7 @@ both lists agree (``docs/architecture.md``, "Adding a delivery model").
 
 from __future__ import annotations
 
+from qsim.engine.kafka.topic import Topic
 from qsim.engine.log import Stream
 from qsim.engine.protocols import Build
 from qsim.engine.queue import Queue
@@ -17,5 +18,6 @@ QUEUE_TYPES: dict[QueueType, Build] = {
     "classic": Queue,
     "quorum": Queue,
     "stream": Stream,
+    "kafka": Topic,
 }
 """Queue types by scenario name -> the builder of their delivery model."""

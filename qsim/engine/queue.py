@@ -349,6 +349,7 @@ class Queue:
             unacked_final=self.unacked,
             completions=completions,
             stream=None,
+            kafka=None,
         )
 
     def counts(self) -> dict[str, int]:

@@ -21,6 +21,7 @@ class QueueRun:
     unacked_final: int
     completions: int  # acks (or auto-ack completions) inside the measured window
     stream: StreamRun | None  # a stream's log and readers; None for classic and quorum queues
+    kafka: KafkaRun | None  # a kafka topic's partitions and groups; None for RabbitMQ queues
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,45 @@ class StreamRun:
     segments: int
     retained_bytes: float
     readers: dict[str, ReaderRun]
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """One partition of a kafka topic over the run, summed over the groups that read it."""
+
+    produced: int  # records appended
+    consumed: int  # records processed successfully for the first time
+    committed: int  # the committed offset at the end
+    duplicates: int  # successful processings of records already processed (a re-read)
+    lost_to_retention: int  # records removed (or skipped by an offset reset) before processed
+    lag: LevelRun  # records between the committed offset and the log end
+    lag_s_mean: float  # age of the oldest uncommitted record, mean over the samples
+    lag_s_max: float  # ... and its maximum
+
+
+@dataclass(frozen=True)
+class GroupRun:
+    """What one consumer group (one pool) did on a kafka topic."""
+
+    rebalances: int  # rebalance rounds completed (a cooperative move takes two)
+    idle_consumers: LevelRun  # members with no partition assigned
+    paused_partition_seconds: float  # partition-seconds with no live member fetching it
+    retries: int  # failed processings retried in place
+    dead_lettered: int  # records published to the dead-letter topic after the retries
+    skipped: int  # records given up after the retries, with no dead-letter topic
+    kicked: int  # members put out of the group for exceeding max_poll_interval
+    interrupted: int  # fetched records a crash cut before they were processed
+
+
+@dataclass(frozen=True)
+class KafkaRun:
+    """A kafka topic at the end of the run: its partitions and its groups by pool name."""
+
+    partitions: list[PartitionRun]
+    lag: LevelRun  # records behind the committed offsets, all partitions (and groups) together
+    groups: dict[str, GroupRun]
+    skew: float  # records appended to the busiest partition over the mean per partition
+    lingering: int  # records still in producers' open batches at the end
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
 from qsim.engine.broker import Broker
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
+from qsim.engine.kafka.topic import Topic
 from qsim.engine.keys import key_chooser
 from qsim.engine.kinds import QUEUE_TYPES
 from qsim.engine.message import NO_PRODUCER, Message
@@ -57,6 +58,8 @@ class Model:
         by_name = {q.name: q for q in self.queues}
         for queue in self.queues:
             queue.link(by_name)
+            if isinstance(queue, Topic):  # its producers' keys and its groups draw from streams
+                queue.use_streams(self._rng)
         self.targets: dict[str, Target] = dict(by_name)
         self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
         self.pools = [
@@ -183,8 +186,11 @@ class Model:
         producers = []
         for i, spec in enumerate(self.scenario.producers):
             prefix = f"producer:{spec.name}"
+            target = self.targets[spec.to]
+            if isinstance(target, Topic):  # a Kafka producer: its client partitions and batches
+                target = target.client(spec)
             publisher = Publisher(
-                spec.name, self.broker, self.targets[spec.to],
+                spec.name, self.broker, target,
                 self._key(spec.routing_key, f"{prefix}:routing"), self.recorder,
                 on_unavailable=spec.on_unavailable, buffer=spec.buffer,
             )  # fmt: skip

@@ -16,7 +16,9 @@ from pydantic import (
     field_validator,
 )
 
+from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
+from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
 from qsim.scenario.scaling import Scaling
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
@@ -100,6 +102,23 @@ else:
 """A stream offset: a name, a whole number, or an interval; resolved to a :class:`StreamOffset`."""
 
 
+def _assignor(value: Any) -> str:
+    if not isinstance(value, str) or value not in ASSIGNOR_NAMES:
+        raise fail(f"unknown assignor {value!r}{known_hint(str(value), ASSIGNOR_NAMES)}")
+    return value
+
+
+if TYPE_CHECKING:
+    AssignorName = Assignor
+else:
+    AssignorName = Annotated[
+        str,
+        BeforeValidator(_assignor),
+        WithJsonSchema({"enum": list(ASSIGNOR_NAMES), "type": "string"}),
+    ]
+"""One of :data:`qsim.scenario.kafka.ASSIGNOR_NAMES`; anything else is an error naming them."""
+
+
 class Failures(Spec):
     """Processing failures. With ``nack_probability`` a consumer rejects a message after working
     on it; a ``poison`` fraction of messages fails every time. ``requeue`` says whether the
@@ -132,7 +151,16 @@ class ConsumerPool(Spec):
     its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers.
     ``replicas`` is the count at the start; ``scaling`` may change it as the run goes.
     ``offset``: where each replica of a pool reading a stream first attaches (``next`` when
-    not given); every replica reads every record of a stream."""
+    not given); every replica reads every record of a stream.
+
+    A pool reading a kafka topic is a consumer group (``group``, the pool's name by default):
+    its replicas share the partitions out by ``assignor``, poll up to ``max_poll_records``,
+    commit offsets (``commit``: auto every ``auto_commit_interval``, or after each ``batch`` or
+    ``record``), are noticed gone after ``session_timeout`` and put out after a poll loop longer
+    than ``max_poll_interval``; a rebalance takes ``rebalance_time``. A failed record is retried
+    ``retries`` times (none: forever, the partition stalls behind it), then published to
+    ``dead_letter_topic`` or skipped (Spring Kafka's DefaultErrorHandler and
+    DeadLetterPublishingRecoverer)."""
 
     name: Name
     queue: Name
@@ -147,6 +175,19 @@ class ConsumerPool(Spec):
     publish: tuple[PublishStep, ...] = ()
     scaling: Scaling = Field(default_factory=Scaling)
     offset: Offset | None = None
+    # a pool reading a kafka topic (qsim.scenario.kafka fills the defaults; refused elsewhere)
+    group: Name | None = None
+    assignor: AssignorName | None = None
+    max_poll_records: PositiveCount | None = None
+    commit: CommitMode | None = None
+    auto_commit_interval: PositiveDuration | None = None
+    session_timeout: PositiveDuration | None = None
+    heartbeat_interval: PositiveDuration | None = None
+    max_poll_interval: PositiveDuration | None = None
+    auto_offset_reset: OffsetReset | None = None
+    rebalance_time: TimeDistribution | None = None
+    retries: Count | None = None
+    dead_letter_topic: Name | None = None
 
     @field_validator("scaling")
     @classmethod

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from qsim.errors import known_hint
+from qsim.scenario import kafka
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
@@ -69,6 +70,12 @@ class Scenario(Spec):
     outages: tuple[Outage, ...] = ()
     network: Network | None = None
     slo: Slo | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kafka_defaults(cls, data: Any) -> Any:
+        """Producers and pools of kafka topics get the Kafka client's defaults."""
+        return kafka.fill_defaults(data)
 
     @field_validator("warmup")
     @classmethod
@@ -198,6 +205,77 @@ def _check_partitioned_scalers(scenario: Scenario, source: YamlSource) -> None:
             raise source.error(("consumers", i, "scaling", "policy"), message)
 
 
+KAFKA_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ...] = (
+    ("prefetch", lambda pool: pool.prefetch != 0,
+     "prefetch is a RabbitMQ setting: a Kafka consumer polls up to max_poll_records"),
+    ("ack", lambda pool: pool.ack == "auto",
+     "ack is a RabbitMQ setting: a Kafka consumer commits offsets (commit: auto|batch|record)"),
+    ("consumer_timeout", lambda pool: pool.consumer_timeout is not None,
+     "consumer_timeout is a RabbitMQ setting: a Kafka consumer has max_poll_interval"),
+    ("offset", lambda pool: pool.offset is not None,
+     "offset is a stream setting: a Kafka group starts at its committed offsets, else at "
+     "auto_offset_reset"),
+    ("concurrency", lambda pool: pool.concurrency != 1,
+     "a Kafka consumer processes its records one at a time in partition order (concurrency "
+     "with per-key ordering is not modelled)"),
+    ("failures", lambda pool: not pool.failures.requeue,
+     "a failed Kafka record is retried in place: say retries: N (and dead_letter_topic) "
+     "instead of requeue: false"),
+    ("publish", lambda pool: bool(pool.publish),
+     "a pool that reads a kafka topic cannot publish onward yet (a duplicate processing would "
+     "publish again, and a flow must end once)"),
+)  # fmt: skip
+"""What a pool reading a kafka topic may not set: key, test, message."""
+
+
+def _check_kafka_producers(scenario: Scenario, source: YamlSource) -> None:
+    types = {queue.name: queue.type for queue in scenario.queues}
+    for i, producer in enumerate(scenario.producers):
+        if types.get(producer.to) == "kafka":
+            continue
+        for key in kafka.PRODUCER_KEYS:
+            if getattr(producer, key) is not None:
+                message = f"{key} needs `to` to be a kafka topic ({producer.to!r} is not one)"
+                raise source.error(("producers", i, key), message)
+
+
+def _check_kafka_bindings(scenario: Scenario, source: YamlSource) -> None:
+    topics = {queue.name for queue in scenario.queues if queue.type == "kafka"}
+    for i, exchange in enumerate(scenario.exchanges):
+        for j, binding in enumerate(exchange.bindings):
+            if binding.queue in topics:
+                message = f"{binding.queue!r} is a kafka topic: producers write to it with `to`"
+                raise source.error(("exchanges", i, "bindings", j, "queue"), message)
+
+
+def _check_kafka_readers(scenario: Scenario, source: YamlSource) -> None:
+    """Pools reading a kafka topic obey its consumer rules; Kafka keys are for them only."""
+    types = {queue.name: queue.type for queue in scenario.queues}
+    groups: dict[tuple[str, str], str] = {}
+    for i, pool in enumerate(scenario.consumers):
+        kind = types[pool.queue]
+        if kind != "kafka":
+            for key in kafka.POOL_KEYS:
+                if getattr(pool, key) is not None:
+                    message = (
+                        f"{key} needs a kafka topic to read, and {pool.queue!r} is a {kind} queue"
+                    )
+                    raise source.error(("consumers", i, key), message)
+            continue
+        for key, refused, message in KAFKA_READER_REFUSALS:
+            if refused(pool):
+                raise source.error(("consumers", i, key), message)
+        group = (pool.queue, pool.group or pool.name)
+        if group in groups:
+            message = f"pools {groups[group]!r} and {pool.name!r} are one group: give each its own"
+            raise source.error(("consumers", i, "group"), message)
+        groups[group] = pool.name
+        target = pool.dead_letter_topic
+        if target is not None and (types.get(target) != "kafka" or target == pool.queue):
+            message = f"dead_letter_topic must name another kafka topic, got {target!r}"
+            raise source.error(("consumers", i, "dead_letter_topic"), message)
+
+
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     """Cross-section checks: unique names, references to queues and exchanges that exist,
     enough samples for ``warmup: auto``, what a pool reading a stream may set, and scalers
@@ -216,4 +294,7 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
             message = "routing_key needs `to` to be an exchange (a queue is reached by its name)"
             raise source.error((*path[:-1], "routing_key"), message)
     _check_stream_readers(scenario, source)
+    _check_kafka_producers(scenario, source)
+    _check_kafka_bindings(scenario, source)
+    _check_kafka_readers(scenario, source)
     _check_partitioned_scalers(scenario, source)

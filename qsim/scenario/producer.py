@@ -19,7 +19,7 @@ from pydantic import (
 
 from qsim.files import read_text_file
 from qsim.scenario.fields import NumberDistribution, RoutingKey, SizeDistribution, TimeDistribution
-from qsim.spec import Count, Duration, Name, PositiveCount, Rate, Spec, fail
+from qsim.spec import Count, Duration, Name, PositiveCount, Rate, Size, Spec, fail
 
 __all__ = ["ARRIVAL_KEYS", "Producer", "ScheduleStep", "Trace"]
 
@@ -86,6 +86,9 @@ class Producer(Spec):
     While the broker is down, ``on_unavailable`` says what happens to new messages: ``block``
     holds them (and pauses the producer once ``buffer`` is full), ``retry`` holds up to
     ``buffer`` and fails the rest, ``drop`` fails them at once.
+
+    To a kafka topic only: ``key`` (a key space, as ``routing_key`` takes; none: unkeyed
+    records), ``linger`` and ``batch_size`` (the client's batching, :mod:`qsim.scenario.kafka`).
     """
 
     name: Name
@@ -103,6 +106,9 @@ class Producer(Spec):
     persistent: bool = True
     on_unavailable: Literal["block", "retry", "drop"] = "block"
     buffer: Count = 10_000
+    key: RoutingKey | None = None
+    linger: Duration | None = None
+    batch_size: Size | None = None
 
     @field_validator("schedule")
     @classmethod

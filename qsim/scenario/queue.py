@@ -12,6 +12,13 @@ RabbitMQ has three queue types (qsim follows RabbitMQ 4.3; ``docs/semantics.md``
 - ``stream``: an append-only log read at offsets (streams.md); no TTL, dead-lettering, priorities,
   length limit in messages, overflow, delivery limit or single active consumer; always durable.
 
+And one Kafka type (Apache Kafka 4.x, :mod:`qsim.scenario.kafka`):
+
+- ``kafka``: a topic of ``partitions`` logs (required, at least 1) read by consumer groups; the
+  same retention keys as a stream (``max_age`` is retention.ms, 7 days by default; ``max_bytes``
+  retention.bytes per partition, none by default; ``segment_bytes`` segment.bytes, 1 GiB), and
+  none of RabbitMQ's queue arguments.
+
 A queue that gives ``delivery_limit`` without a ``type`` is a quorum queue (only quorum queues
 have one; scenarios written before queue types meant that).
 """
@@ -22,7 +29,8 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import model_validator
 
-from qsim.spec import Count, Duration, Name, PriorityLevel, Size, Spec, fail, whole
+from qsim.scenario import kafka
+from qsim.spec import Count, Duration, Name, PositiveCount, PriorityLevel, Size, Spec, fail, whole
 
 if TYPE_CHECKING:
     DeliveryLimit = int
@@ -36,7 +44,7 @@ Overflow = Literal["drop-head", "reject-publish", "reject-publish-dlx"]
 OVERFLOW_MODES: tuple[str, ...] = get_args(Overflow)
 """Overflow modes by name; the engine implements each (``qsim.engine.queue.OVERFLOW``)."""
 
-QueueType = Literal["classic", "quorum", "stream"]
+QueueType = Literal["classic", "quorum", "stream", "kafka"]
 QUEUE_TYPES: tuple[str, ...] = get_args(QueueType)
 """Queue types by name; the engine builds each (``qsim.engine.kinds.QUEUE_TYPES``)."""
 
@@ -53,6 +61,7 @@ _NOT_ON_STREAMS = (
     "single_active_consumer",
 )  # fmt: skip
 _STREAM_ONLY = ("max_age", "max_bytes", "segment_bytes")
+_NOT_ON_KAFKA = _NOT_ON_STREAMS
 
 
 class Queue(Spec):
@@ -72,6 +81,7 @@ class Queue(Spec):
     max_age: Duration | None = None
     max_bytes: Size | None = None
     segment_bytes: Size | None = None  # a stream's: SEGMENT_BYTES when not given
+    partitions: PositiveCount | None = None  # a kafka topic's (required there)
 
     @model_validator(mode="before")
     @classmethod
@@ -85,11 +95,17 @@ class Queue(Spec):
             data["type"] = "quorum" if data.get("delivery_limit") is not None else "classic"
         if data["type"] == "quorum" and data.get("delivery_limit") is None:
             data["delivery_limit"] = QUORUM_DELIVERY_LIMIT
+        if data["type"] == "kafka":
+            data.setdefault("max_age", kafka.RETENTION_MS)
+            data.setdefault("segment_bytes", kafka.SEGMENT_BYTES)
         return data
 
     @model_validator(mode="after")
     def _what_the_type_allows(self) -> Queue:
-        refusal = {"classic": self._classic, "quorum": self._quorum, "stream": self._stream}
+        refusal = {
+            "classic": self._classic, "quorum": self._quorum, "stream": self._stream,
+            "kafka": self._kafka,
+        }  # fmt: skip
         message = refusal[self.type]()
         if message is not None:
             raise fail(message)
@@ -130,8 +146,25 @@ class Queue(Spec):
             return f"{refused[0]} is not a stream argument (streams.md: feature matrix)"
         if not self.durable:
             return "streams are always durable (durable: false is refused with 406)"
+        if self.partitions is not None:
+            return "partitions needs type: kafka (a stream is one log)"
+        return None
+
+    def _kafka(self) -> str | None:
+        if self.partitions is None:
+            raise fail("a kafka topic needs partitions (1 or more)", at=("partitions",))
+        refused = self._given(_NOT_ON_KAFKA)
+        if refused:
+            return (
+                f"{refused[0]} is not a kafka topic setting (Kafka has no TTL, dead-letter "
+                "exchange, priorities, length limit, delivery limit or single active consumer)"
+            )
+        if not self.durable:
+            return "kafka topics are always durable (their records are written to disk)"
         return None
 
     def _stream_keys(self) -> str | None:
+        if self.partitions is not None:
+            return "partitions needs type: kafka (a RabbitMQ queue has no partitions)"
         given = self._given(_STREAM_ONLY)
-        return f"{given[0]} needs type: stream (retention of a log)" if given else None
+        return f"{given[0]} needs type: stream or kafka (retention of a log)" if given else None

@@ -217,6 +217,7 @@ class Stream:
             unacked_final=sum(group.unsettled for group in self.groups.values()),
             completions=completions,
             stream=StreamRun(segments=len(log.segments), retained_bytes=log.bytes, readers=readers),
+            kafka=None,
         )
 
 
