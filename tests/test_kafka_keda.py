@@ -20,6 +20,7 @@ from test_autoscaler_loops import Backlog
 from qsim.engine.autoscaler import POLICIES, Autoscaler, Observation, is_active
 from qsim.engine.kafka.keda import PartitionReading, factors, kafka_total_lag, partition_lag
 from qsim.errors import QsimError, ScenarioError
+from qsim.runner import run_scenario
 from qsim.scenario import Scaling
 
 
@@ -241,3 +242,38 @@ def test_keda_s_own_checks_of_the_kafka_trigger(scaling, message):
     error = _error(scaling)
     assert re.match(r"inline\.yaml:1[12]: consumers\[0\]\.scaling[.\w]*: [^\n]+$", error)
     assert message in error
+
+
+# -- end to end on a Kafka topic ------------------------------------------------------------------
+
+BACKLOG = """
+    name: ceiling
+    duration: 300s
+    sample_interval: 20s
+    producers: [{{name: p, to: t, rate: 300/s, key: {{uniform: 5000}}}}]
+    queues: [{{name: t, type: kafka, partitions: 6}}]
+    consumers:
+      - name: c
+        queue: t
+        replicas: 1
+        service_time: 50ms
+        scaling: {{policy: kafka_lag, min: 1, max: 30, {settings}}}
+    """
+
+
+def _run(settings: str) -> tuple[list[int], int]:
+    """The pool's replica count every 20 s and its idle consumers at the end, in a run whose
+    lag grows without bound: 300 records/s against at most 20/s per consumer."""
+    summary = run_scenario(scenario_from(BACKLOG.format(settings=settings)))
+    idle = summary["consumers"]["c"]["group"]["idle_consumers"]["final"]
+    return summary["timeseries"]["pools"]["c"]["replicas"], idle
+
+
+def test_the_lag_scaler_stops_at_the_partition_count():
+    """6 partitions, a lag far above 6 x 10: KEDA caps the metric at 6 x 10, so the HPA asks
+    for 6 and no more, however large the lag (the issue's "why does adding pods stop
+    helping?"). With allow_idle_consumers the cap goes: the pool grows to max (30), and the 24
+    replicas beyond the partitions sit idle."""
+    (capped, capped_idle), (uncapped, idle) = _run("target: 10"), _run("allow_idle_consumers: true")
+    assert (max(capped), capped[-1], capped_idle) == (6, 6, 0)
+    assert (uncapped[-1], idle) == (30, 24)
