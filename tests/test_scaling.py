@@ -22,7 +22,7 @@ def obs(**figures: float) -> Observation:
     base = dict.fromkeys(
         ("time", "ready", "unacked", "publish_rate", "ack_rate", "oldest_age", "utilization"), 0
     )
-    return Observation(**{**base, "replicas": 1, **figures})  # type: ignore[arg-type]
+    return Observation(**{**base, "replicas": 1, "partitions": None, **figures})  # type: ignore[arg-type]
 
 
 def scaling(**settings: object) -> Scaling:

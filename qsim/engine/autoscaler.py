@@ -16,6 +16,10 @@ Two loops run, as they do in a cluster (broker-semantics.md, "Autoscalers"):
 
 Policies that set the count themselves (``fixed``, ``schedule``, ``custom``) apply it every
 ``interval``. The scaler reads a :class:`~qsim.engine.metrics.MetricsSource`, not the queue.
+``kafka_lag`` (KEDA's Kafka scaler, :mod:`qsim.engine.kafka.keda`) reads a Kafka topic's
+:class:`~qsim.engine.metrics.PartitionedMetrics`; every reading by either loop calls the same
+scaler, as KEDA's metrics server and its poll share one scaler object, so the committed offsets
+that ``exclude_persistent_lag`` compares are those of the previous reading by either loop.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qsim.engine.metrics import MetricsSource, StatisticsRates
+from qsim.engine.kafka.keda import PartitionReading, kafka_total_lag
+from qsim.engine.metrics import MetricsSource, PartitionedMetrics, StatisticsRates
 from qsim.engine.pool import Pool
 from qsim.errors import QsimError
 from qsim.scenario import Scaling, ScalingRules
@@ -43,7 +48,8 @@ class Observation:
     """What the scaler sees at one reading. Rates are the management API's (over its
     statistics interval) or over ``window``; utilization is the work started over the reading
     loop's period per replica-second (a job counts when it starts). ``replicas`` counts every
-    replica not leaving, starting ones included, as the HPA's ``status.replicas`` does."""
+    replica not leaving, starting ones included, as the HPA's ``status.replicas`` does.
+    ``partitions`` is the group's per-partition reading on a Kafka topic, ``None`` elsewhere."""
 
     time: float
     ready: int
@@ -53,6 +59,7 @@ class Observation:
     oldest_age: float
     utilization: float
     replicas: int
+    partitions: PartitionReading | None
 
 
 Policy = Callable[[Observation, Scaling], tuple[float, float]]
@@ -120,6 +127,13 @@ def _lag(obs: Observation, spec: Scaling) -> tuple[float, float]:
     return obs.oldest_age, _proportional(obs.oldest_age, spec, obs.replicas)
 
 
+@implements("kafka_lag")
+def _kafka_lag(obs: Observation, spec: Scaling) -> tuple[float, float]:
+    assert obs.partitions is not None
+    metric = kafka_total_lag(obs.partitions, spec).total
+    return metric, _per_replica(metric, spec, obs.replicas)
+
+
 @implements("schedule")
 def _schedule(obs: Observation, spec: Scaling) -> tuple[float, float]:
     due = [step.replicas for step in spec.schedule if step.at <= obs.time]
@@ -153,12 +167,31 @@ def load_function(function: str) -> Callable[[Observation], float]:
     return call
 
 
+def _rate_or_length_active(obs: Observation, metric: float, spec: Scaling) -> bool:
+    """MessageRate mode: the rate or the queue length above ``activation``
+    (rabbitmq_scaler.go ``GetMetricsAndActivity``)."""
+    return metric > spec.activation or _messages(obs, spec) > spec.activation
+
+
+def _lag_with_persistent_active(obs: Observation, metric: float, spec: Scaling) -> bool:
+    """The Kafka scaler: the total lag counting persistent partitions, uncapped, above
+    ``activation`` (kafka_scaler.go ``GetMetricsAndActivity``)."""
+    assert obs.partitions is not None
+    return kafka_total_lag(obs.partitions, spec).with_persistent > spec.activation
+
+
+ACTIVITY: dict[str, Callable[[Observation, float, Scaling], bool]] = {
+    "message_rate": _rate_or_length_active,
+    "kafka_lag": _lag_with_persistent_active,
+}
+"""Policies whose KEDA scaler judges activity otherwise than by the metric itself."""
+
+
 def is_active(obs: Observation, metric: float, spec: Scaling) -> bool:
-    """KEDA's activity: the metric above ``activation``; in MessageRate mode the queue length
-    above it counts too (rabbitmq_scaler.go ``GetMetricsAndActivity``)."""
-    if spec.policy == "message_rate" and _messages(obs, spec) > spec.activation:
-        return True
-    return metric > spec.activation
+    """KEDA's activity: the metric above ``activation``, or the scaler's own rule
+    (:data:`ACTIVITY`)."""
+    rule = ACTIVITY.get(spec.policy)
+    return rule(obs, metric, spec) if rule is not None else metric > spec.activation
 
 
 def stabilize(
@@ -218,6 +251,10 @@ class Autoscaler:
         self._recommendations: deque[tuple[float, int]] = deque()
         self._replicas: list[tuple[float, int]] = []  # (time, count) after each change
         self._last_active = 0.0
+        self._partitioned = isinstance(metrics, PartitionedMetrics)
+        if spec.policy == "kafka_lag" and not self._partitioned:
+            raise QsimError("policy kafka_lag needs a Kafka topic's partitioned metrics")
+        self._committed_before: tuple[int | None, ...] | None = None  # the last reading's
 
     def start(self) -> None:
         """Start the loops at time 0 (the pool's first replicas are running)."""
@@ -262,7 +299,20 @@ class Autoscaler:
             oldest_age=metrics.oldest_age(now),
             utilization=(work - work_then) / capacity if capacity > 0 else 0.0,
             replicas=self.pool.size,
+            partitions=self._read_partitions() if self._partitioned else None,
         )
+
+    def _read_partitions(self) -> PartitionReading:
+        """The group's partitions now, with the committed offsets of the previous reading
+        (kafka_scaler.go ``previousOffsets``, kept where an offset was committed)."""
+        assert isinstance(self.metrics, PartitionedMetrics)
+        lags = tuple(self.metrics.partition_lags())
+        committed = tuple(self.metrics.committed_offsets())
+        before = self._committed_before or (None,) * len(committed)
+        self._committed_before = tuple(
+            now if now is not None else then for now, then in zip(committed, before, strict=True)
+        )
+        return PartitionReading(lags=lags, committed=committed, previous=before)
 
     def _sample_before(self, time: float) -> tuple[float, int, int, float]:
         """The latest sample at or before ``time``, else the oldest kept."""

@@ -5,6 +5,12 @@ figures plug in behind the same five methods: for RabbitMQ the ready and unacked
 SQS the visible and in-flight counts, for Kafka the consumer group's lag (as ``ready``).
 :class:`QueueMetrics` is the source over qsim's own RabbitMQ-style queue.
 
+A Kafka topic's source is also a :class:`PartitionedMetrics`: per partition, the consumer
+group's lag and committed offset, what KEDA's Kafka scaler reads (``ListConsumerGroupOffsets``
+and the partitions' newest offsets, kedacore/keda pkg/scalers/kafka_scaler.go). RabbitMQ
+sources have no partitions and do not implement it; a scenario asking for the ``kafka_lag``
+policy on a RabbitMQ queue is refused before the run.
+
 :class:`StatisticsRates` turns the cumulative counts into rates the way RabbitMQ's management
 API reports them: the server emits statistics every ``collect_statistics_interval`` (5 s by
 default) and "the message rate values shown in the management plugin are calculated over this
@@ -13,12 +19,13 @@ period" (rabbitmq-website, management/index.md#statistics-interval).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from qsim.engine.queue import Queue
 
-__all__ = ["MetricsSource", "QueueMetrics", "StatisticsRates"]
+__all__ = ["MetricsSource", "PartitionedMetrics", "QueueMetrics", "StatisticsRates"]
 
 
 class MetricsSource(Protocol):
@@ -42,6 +49,22 @@ class MetricsSource(Protocol):
 
     def oldest_age(self, now: float) -> float:
         """Seconds the next message to be delivered has waited at ``now``; 0 if none waits."""
+        ...
+
+
+@runtime_checkable
+class PartitionedMetrics(MetricsSource, Protocol):
+    """A Kafka topic's figures for one consumer group: a :class:`MetricsSource` with the
+    per-partition offsets KEDA's Kafka scaler reads, indexed by partition number."""
+
+    def partition_lags(self) -> Sequence[int]:
+        """Per partition, the log-end offset minus the group's committed offset; where the
+        group has committed nothing yet, the log-end offset itself (the lag from offset 0)."""
+        ...
+
+    def committed_offsets(self) -> Sequence[int | None]:
+        """Per partition, the group's committed offset (the next record it will read after a
+        rebalance); ``None`` where it has committed none (Kafka returns -1)."""
         ...
 
 

@@ -14,6 +14,7 @@ from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
+from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
     AUTO,
@@ -191,6 +192,19 @@ def _check_stream_readers(scenario: Scenario, source: YamlSource) -> None:
                 raise source.error(("consumers", i, key), message)
 
 
+def _check_partitioned_scalers(scenario: Scenario, source: YamlSource) -> None:
+    """``kafka_lag`` reads a Kafka topic's partition lags, which RabbitMQ queues do not have."""
+    types = {queue.name: queue.type for queue in scenario.queues}
+    for i, pool in enumerate(scenario.consumers):
+        kind = types[pool.queue]
+        if pool.scaling.policy == "kafka_lag" and kind not in PARTITIONED_QUEUE_TYPES:
+            message = (
+                f"policy kafka_lag reads a Kafka topic's partition lags, "
+                f"and {pool.queue!r} is a {kind} queue"
+            )
+            raise source.error(("consumers", i, "scaling", "policy"), message)
+
+
 KAFKA_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ...] = (
     ("prefetch", lambda pool: pool.prefetch != 0,
      "prefetch is a RabbitMQ setting: a Kafka consumer polls up to max_poll_records"),
@@ -264,7 +278,8 @@ def _check_kafka_readers(scenario: Scenario, source: YamlSource) -> None:
 
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     """Cross-section checks: unique names, references to queues and exchanges that exist,
-    enough samples for ``warmup: auto``, and what a pool reading a stream may set."""
+    enough samples for ``warmup: auto``, what a pool reading a stream may set, and scalers
+    that need a partitioned topic."""
     _check_unique_names(scenario, source)
     _check_auto_warmup(scenario, source)
     queues = [q.name for q in scenario.queues]
@@ -282,3 +297,4 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     _check_kafka_producers(scenario, source)
     _check_kafka_bindings(scenario, source)
     _check_kafka_readers(scenario, source)
+    _check_partitioned_scalers(scenario, source)

@@ -8,6 +8,10 @@ activate from zero when the metric is above ``activation`` and to scale to zero 
 and scale-ups over 0 s, and allows per 15 s at most +100% or +4 pods up (the larger) and -100%
 down. With no ``target``, ``queue_length`` uses KEDA's default of 20 messages per replica.
 
+``kafka_lag`` is KEDA's Kafka scaler on a Kafka topic: the group's total lag over ``target``
+(its ``lagThreshold``, default 10) per replica, capped at the partition count
+(:mod:`qsim.engine.kafka.keda`); its other keys are KEDA's trigger metadata in snake_case.
+
 :data:`POLICIES` is the one list of policy names: the engine registers an implementation for
 each (``qsim.engine.autoscaler``), and a test checks that the two agree.
 """
@@ -33,10 +37,19 @@ from qsim.spec import (
 
 __all__ = ["POLICIES", "Behavior", "RateLimit", "Scaling", "ScalingRules", "ScheduledReplicas"]
 
-POLICIES = ("fixed", "queue_length", "message_rate", "utilization", "lag", "schedule", "custom")
+POLICIES = (
+    "fixed",
+    "queue_length",
+    "message_rate",
+    "utilization",
+    "lag",
+    "kafka_lag",
+    "schedule",
+    "custom",
+)
 """Scaling policies by name: the only place they are written (the engine implements each)."""
 
-METRIC_POLICIES = frozenset({"queue_length", "message_rate", "utilization", "lag"})
+METRIC_POLICIES = frozenset({"queue_length", "message_rate", "utilization", "lag", "kafka_lag"})
 """Policies driven by a metric and a ``target`` through KEDA's and the HPA's loops; the others
 set the replica count themselves every ``interval``."""
 
@@ -46,6 +59,25 @@ RABBITMQ_POLICIES = ("queue_length", "message_rate")
 DEFAULT_QUEUE_LENGTH = 20.0
 """KEDA's RabbitMQ scaler with no trigger value: QueueLength, 20 messages per replica
 (rabbitmq_scaler.go, ``defaultRabbitMQQueueLength``)."""
+
+DEFAULT_LAG_THRESHOLD = 10.0
+"""KEDA's Kafka scaler with no ``lagThreshold``: 10 records of lag per replica
+(kafka_scaler.go, ``keda:"name=lagThreshold,...,default=10"``)."""
+
+PARTITIONED_QUEUE_TYPES = frozenset({"kafka"})
+"""Queue types whose metrics source has partitions (``PartitionedMetrics``): ``kafka_lag``
+reads only these."""
+
+KAFKA_LAG_KEYS = {
+    "allow_idle_consumers": False,
+    "limit_to_partitions_with_lag": False,
+    "ensure_even_distribution_of_partitions": False,
+    "exclude_persistent_lag": False,
+    "scale_to_zero_on_invalid_offset": False,
+    "offset_reset_policy": "latest",
+    "partition_limitation": None,
+}
+"""The Kafka scaler's keys with KEDA's defaults; another policy may not change them."""
 
 
 def _policy(value: Any) -> str:
@@ -122,7 +154,14 @@ class Scaling(Spec):
     ``http`` for ``message_rate``, ``include_unacked: true`` or ``exclude_unacknowledged``,
     else ``amqp``. ``include_unacked`` is the older spelling: true means ``http`` counting
     unacked, false ready only. Rates are the management API's, over its
-    ``statistics_interval``, unless ``window`` asks for a mean over a longer span."""
+    ``statistics_interval``, unless ``window`` asks for a mean over a longer span.
+
+    For ``kafka_lag``, ``target`` is KEDA's ``lagThreshold`` (records of lag per replica, a
+    whole number, default 10) and ``activation`` its ``activationLagThreshold``; the other
+    Kafka keys are KEDA's ``allowIdleConsumers``, ``limitToPartitionsWithLag``,
+    ``ensureEvenDistributionOfPartitions``, ``excludePersistentLag``,
+    ``scaleToZeroOnInvalidOffset``, ``offsetResetPolicy`` and ``partitionLimitation`` (a list
+    of partition numbers)."""
 
     policy: PolicyName = "fixed"
     target: Number | None = None
@@ -151,6 +190,13 @@ class Scaling(Spec):
     behavior: Behavior = Field(default_factory=Behavior)
     startup: TimeDistribution | None = None
     scale_down: Literal["drain", "requeue"] = "drain"
+    allow_idle_consumers: bool = False
+    limit_to_partitions_with_lag: bool = False
+    ensure_even_distribution_of_partitions: bool = False
+    exclude_persistent_lag: bool = False
+    scale_to_zero_on_invalid_offset: bool = False
+    offset_reset_policy: Literal["latest", "earliest"] = "latest"
+    partition_limitation: tuple[Count, ...] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -161,6 +207,8 @@ class Scaling(Spec):
         if not isinstance(data, dict):
             return data
         policy = data.get("policy", "fixed")
+        if policy == "kafka_lag" and data.get("target") is None:
+            return {**data, "target": DEFAULT_LAG_THRESHOLD}
         if policy not in RABBITMQ_POLICIES:
             return data
         resolved = dict(data)
@@ -188,7 +236,32 @@ class Scaling(Spec):
         if self.min > self.max:
             raise fail(f"min ({self.min}) must not exceed max ({self.max})")
         self._check_protocol()
+        self._check_kafka_lag()
         return self
+
+    def _check_kafka_lag(self) -> None:
+        """KEDA's checks of the Kafka trigger (kafka_scaler.go ``Validate``); its keys belong
+        to ``kafka_lag`` alone."""
+        if self.policy != "kafka_lag":
+            for key, default in KAFKA_LAG_KEYS.items():
+                if getattr(self, key) != default:
+                    raise fail(f"{key} is a setting of policy kafka_lag, not {self.policy}")
+            return
+        assert self.target is not None
+        if self.target != int(self.target):
+            raise fail(f"kafka_lag target (lagThreshold) must be a whole number, not {self.target}")
+        if self.activation < 0 or self.activation != int(self.activation):
+            message = "kafka_lag activation (activationLagThreshold) must be a whole number >= 0"
+            raise fail(f"{message}, not {self.activation}")
+        if self.allow_idle_consumers and self.limit_to_partitions_with_lag:
+            raise fail("allow_idle_consumers and limit_to_partitions_with_lag cannot both be set")
+        if self.limit_to_partitions_with_lag and self.ensure_even_distribution_of_partitions:
+            raise fail(
+                "limit_to_partitions_with_lag and ensure_even_distribution_of_partitions "
+                "cannot both be set"
+            )
+        if self.partition_limitation is not None and not self.partition_limitation:
+            raise fail("partition_limitation lists no partition")
 
     def _check_protocol(self) -> None:
         """KEDA's own checks (rabbitmq_scaler.go, ``Validate`` and ``validateTrigger``)."""

@@ -420,7 +420,8 @@ class ProducerClient:
 
 class KafkaMetrics:
     """:class:`~qsim.engine.metrics.MetricsSource` over a topic, summed over its groups: the
-    lag (log end - committed offset) as ``ready``, and :meth:`partition_lags` for KEDA."""
+    lag (log end - committed offset) as ``ready``, and :meth:`partition_lags` and
+    :meth:`committed_offsets` for KEDA (a :class:`~qsim.engine.metrics.PartitionedMetrics`)."""
 
     __slots__ = ("_topic",)
 
@@ -432,6 +433,14 @@ class KafkaMetrics:
         groups = self._topic.groups.values()
         count = len(self._topic.partitions)
         return [sum(g.books[p].lag.value for g in groups) for p in range(count)]
+
+    def committed_offsets(self) -> Sequence[int | None]:
+        """Each partition's committed offset, summed over the topic's groups like the lags
+        (exact with the one group a scaled pool is). A group starts committed at the log end,
+        so no offset is ever missing (Kafka's -1)."""
+        groups = self._topic.groups.values()
+        count = len(self._topic.partitions)
+        return [sum(g.books[p].committed for g in groups) for p in range(count)]
 
     def ready(self) -> int:
         """The total lag."""
