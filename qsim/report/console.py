@@ -175,6 +175,60 @@ def _stream_tables(summary: dict[str, Any]) -> list[Table]:
     return [logs, readers]
 
 
+TOPIC_COLUMNS = (
+    ("produced",), ("consumed",), ("committed",), ("duplicates",), ("lost_to_retention",),
+    ("lag", "mean"), ("lag", "max"), ("lag", "final"), ("lag_s", "mean"), ("lag_s", "max"),
+    ("skew",),
+)  # fmt: skip
+GROUP_COLUMNS = (
+    ("rebalances",), ("idle_consumers", "mean"), ("paused_partition_seconds",), ("kicked",),
+    ("retries",), ("dead_lettered",), ("skipped",), ("interrupted",),
+)  # fmt: skip
+
+
+def _heading(path: tuple[str, ...]) -> str:
+    return " ".join(path).replace("_", " ").replace("final", "at end")
+
+
+def _kafka_tables(summary: dict[str, Any]) -> list[Table]:
+    """Kafka topics, their partitions, and each consumer group (none without a kafka topic)."""
+    topics = [name for name, figures in summary["queues"].items() if "kafka" in figures]
+    if not topics:
+        return []
+    title = ("Kafka topics (lag: records behind the committed offsets; lag s: age of the oldest "
+             "uncommitted record)")  # fmt: skip
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("topic")
+    for path in TOPIC_COLUMNS:
+        table.add_column(_heading(path), justify="right")
+    tables = [table]
+    for name in topics:
+        cells = _Cells(summary["queues"][name], summary["ci95"]["queues"][name])
+        table.add_row(name, *(cells.number("kafka", *path) for path in TOPIC_COLUMNS))
+        partitions = Table(title=f"Partitions of {name}", title_justify="left", show_edge=False)
+        partitions.add_column("partition")
+        for path in TOPIC_COLUMNS[:-1]:
+            partitions.add_column(_heading(path), justify="right")
+        intervals = summary["ci95"]["queues"][name]["kafka"]["partitions"]
+        for i, figures in enumerate(summary["queues"][name]["kafka"]["partitions"]):
+            cells = _Cells(figures, intervals[i])
+            partitions.add_row(str(i), *(cells.number(*path) for path in TOPIC_COLUMNS[:-1]))
+        tables.append(partitions)
+    title = "Consumer groups (paused: partition-seconds with no live member fetching)"
+    groups = Table(title=title, title_justify="left", show_edge=False)
+    groups.add_column("pool")
+    groups.add_column("topic")
+    for path in GROUP_COLUMNS:
+        groups.add_column(_heading(path), justify="right")
+    pools = {p["name"]: p["queue"] for p in summary["resolved_scenario"]["consumers"]}
+    for name, figures in summary["consumers"].items():
+        if "group" in figures:
+            cells = _Cells(figures, summary["ci95"]["consumers"][name])
+            groups.add_row(name, pools[name], *(cells.number("group", *p) for p in GROUP_COLUMNS))
+    tables.append(groups)
+    return tables
+
+
 def _latency_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     """Queues, then the producers that share a queue (a sole producer repeats its queue)."""
     targets = [p["to"] for p in summary["resolved_scenario"]["producers"]]
@@ -359,6 +413,7 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _flow_table(summary) if _has_flows(summary) else None,
         _consumer_table(summary) if summary["consumers"] else None,
         *_stream_tables(summary),
+        *_kafka_tables(summary),
         _slo_table(summary),
     ]
     if replications > 1:
