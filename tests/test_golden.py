@@ -2,8 +2,8 @@
 
 Optimisations must keep results identical for a given seed; this is where that shows. Each
 scenario runs 2 replications of its warm-up plus a third of its measured time (food-delivery
-reaches the lunch rush), and every queue's counters
-(those its type has) and its latency and wait (mean, p50, p99) must equal the stored values after a JSON round trip.
+reaches the lunch rush), and every queue's counters (those its type has) and its latency and
+wait (mean, p50, p99) must equal the stored values after a JSON round trip.
 
 Regenerate with ``QSIM_UPDATE_GOLDEN=1 pytest tests/test_golden.py`` -- but only when a change
 is *meant* to alter results (a fixed bug, a new rule of the broker), and say so in the commit.

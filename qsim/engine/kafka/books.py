@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from qsim.engine.log.ended import EndedOffsets
 from qsim.engine.log.level import Level
 from qsim.engine.message import Flow
 from qsim.engine.recorder import Recorder
@@ -36,11 +37,10 @@ class PartitionBooks:
 
     __slots__ = (
         "_done",
-        "_ended",
-        "_low",
         "committed",
         "completed",
         "duplicates",
+        "ended",
         "failed",
         "fetched",
         "given_up",
@@ -80,8 +80,7 @@ class PartitionBooks:
         self.lag_s_sum = self.lag_s_max = 0.0
         self.lag_s_samples = 0
         self._done = partition.end  # every offset below it was processed once
-        self._low = partition.end  # every branch below it has ended
-        self._ended: set[int] = set()  # branches ended at or above it (out of order)
+        self.ended = EndedOffsets(partition.end)
 
     # -- the log and the group's members ----------------------------------------------------
     def appended(self, now: float) -> None:
@@ -113,7 +112,7 @@ class PartitionBooks:
             return
         offset = msg.offset
         self.recorder.record(self.index, msg, now)
-        if not self._open(offset):  # processed before (or lost while a member held it)
+        if not self.ended.open(offset):  # processed before (or lost while a member held it)
             self.duplicates += 1
             return
         self.processed += 1
@@ -125,7 +124,7 @@ class PartitionBooks:
     def give_up(self, msg: Delivery, now: float) -> None:
         """``msg`` failed its last retry and no dead-letter topic takes it: skipped, failed."""
         self._done = max(self._done, msg.offset + 1)
-        if self._open(msg.offset):
+        if self.ended.open(msg.offset):
             self._end(msg.offset)
             self.given_up += 1
             self.recorder.end_branch(msg.flow, False, now)
@@ -134,7 +133,7 @@ class PartitionBooks:
         """``msg`` failed its last retry and goes to the dead-letter topic: whether its branch
         moves there (False: it had ended already, a duplicate's retries)."""
         self._done = max(self._done, msg.offset + 1)
-        if not self._open(msg.offset):
+        if not self.ended.open(msg.offset):
             return False
         self._end(msg.offset)
         self.moved += 1
@@ -148,15 +147,15 @@ class PartitionBooks:
     def removed(self, segments: list[Segment], now: float) -> None:
         """Retention removed ``segments``: the open branches of their records fail."""
         for segment in segments:
-            for offset in range(max(segment.first, self._low), segment.end):
-                if offset not in self._ended:
+            for offset in range(max(segment.first, self.ended.low), segment.end):
+                if self.ended.open(offset):
                     self._lose(offset, segment.flows[offset - segment.first], now)
 
     def skipped(self, first: int, last: int, now: float) -> None:
         """An offset reset jumped over offsets ``first`` to ``last - 1`` (still in the log)."""
         partition = self.partition
-        for offset in range(max(first, self._low, partition.first), last):
-            if offset not in self._ended:
+        for offset in range(max(first, self.ended.low, partition.first), last):
+            if self.ended.open(offset):
                 self._lose(offset, partition.read(offset).flow, now)
         self._done = max(self._done, last)
 
@@ -165,20 +164,11 @@ class PartitionBooks:
         self.lost += 1
         self.recorder.end_branch(flow, False, now)
 
-    # -- branches -----------------------------------------------------------------------------
-    def _open(self, offset: int) -> bool:
-        return offset >= self._low and offset not in self._ended
-
     def _end(self, offset: int, lost: bool = False) -> None:
-        if offset == self._low:
-            self._low += 1
-            while self._low in self._ended:
-                self._ended.remove(self._low)
-                self._low += 1
-        else:
-            if not lost:
-                self.out_of_order += 1
-            self._ended.add(offset)
+        """End the branch at ``offset``: a processing (not a loss) above the lowest open one is
+        out of order."""
+        if not self.ended.end(offset) and not lost:
+            self.out_of_order += 1
 
     # -- samples and end of run -------------------------------------------------------------
     def sample_lag(self, now: float) -> None:
@@ -195,7 +185,7 @@ class PartitionBooks:
         fetches = self.processed + self.duplicates + self.failed + self.interrupted + held
         if fetches != self.fetched or held != self.held:
             raise AssertionError(f"{name}: fetched {self.fetched} != {fetches} ended")
-        ended = self._low - self.start + len(self._ended)
+        ended = len(self.ended)
         if self.completed + self.given_up + self.moved + self.lost != ended:
             raise AssertionError(f"{name}: {ended} branches ended, counted otherwise")
         if self.lag.value != self.partition.end - self.committed:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from qsim.engine.log.ended import EndedOffsets
 from qsim.engine.log.level import Level
 from qsim.engine.message import Flow
 from qsim.engine.recorder import Recorder
@@ -46,8 +47,7 @@ class ReaderGroup:
         self.interrupted = self.lost = self.unsettled = 0
         self.lag = Level()
         self.start = start
-        self._low = start  # every branch below this offset has ended
-        self._ended: set[int] = set()  # branches ended at or above it (out of order)
+        self.ended = EndedOffsets(start)
         self.branches_ok = self.branches_failed = 0
 
     # -- the readers' movements -------------------------------------------------------------
@@ -82,8 +82,8 @@ class ReaderGroup:
             self.recorder.record(self.index, msg, now)
         else:
             self.failed += 1
-        if self._open(msg.offset):
-            self._end(msg.offset)
+        if self.ended.open(msg.offset):
+            self.ended.end(msg.offset)
             self._branch_ended(msg.flow, ok, now)
 
     def interrupted_deliveries(self, reader: Reader, first: int, now: float) -> None:
@@ -99,23 +99,11 @@ class ReaderGroup:
         if gone:
             others = self._held(but=reader)
             for msg in gone:
-                if msg.offset not in others and self._open(msg.offset):
-                    self._end(msg.offset)
+                if msg.offset not in others and self.ended.open(msg.offset):
+                    self.ended.end(msg.offset)
                     self._branch_ended(msg.flow, False, now)
 
     # -- flow branches ----------------------------------------------------------------------
-    def _open(self, offset: int) -> bool:
-        return offset >= self._low and offset not in self._ended
-
-    def _end(self, offset: int) -> None:
-        if offset == self._low:
-            self._low += 1
-            while self._low in self._ended:
-                self._ended.remove(self._low)
-                self._low += 1
-        else:
-            self._ended.add(offset)
-
     def _held(self, but: Reader | None = None) -> set[int]:
         """Offsets the group's readers (but one) were sent and have not processed."""
         return {msg.offset for r in self.readers if r is not but for msg in r.sent}
@@ -132,9 +120,9 @@ class ReaderGroup:
         except where a reader holds the record (it still processes it)."""
         held = self._held()
         for segment in segments:
-            for offset in range(max(segment.first, self._low), segment.end):
-                if offset not in held and offset not in self._ended:
-                    self._end(offset)
+            for offset in range(max(segment.first, self.ended.low), segment.end):
+                if offset not in held and self.ended.open(offset):
+                    self.ended.end(offset)
                     self._branch_ended(segment.flows[offset - segment.first], False, now)
 
     # -- end of run ---------------------------------------------------------------------------
@@ -147,7 +135,7 @@ class ReaderGroup:
         behind = sum(end - reader.position + len(reader.sent) for reader in self.readers)
         if behind != self.lag.value:
             raise AssertionError(f"pool {self.name}: lag {self.lag.value} != {behind} behind")
-        ended = self._low - self.start + len(self._ended)
+        ended = len(self.ended)
         if self.branches_ok + self.branches_failed != ended:
             raise AssertionError(f"pool {self.name}: {ended} branches ended, counted otherwise")
 
