@@ -155,9 +155,13 @@ def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
     ``"key: explanation"``."""
     pool = scenario.consumers[pool_index]
     queue = next(q for q in scenario.queues if q.name == pool.queue)
+    kafka = queue.type == "kafka"
     checks = [
-        (pool.prefetch != 1, f"prefetch: {pool.prefetch or 'unlimited'} per replica; messages "
-         "wait in a replica's buffer behind slow jobs, not in one shared FIFO queue"),
+        (kafka, f"partitions: a kafka topic is {queue.partitions} FIFO queues, one per "
+         "partition, each read by at most one consumer, not one shared queue"),
+        (pool.prefetch != 1 and not kafka, f"prefetch: {pool.prefetch or 'unlimited'} per "
+         "replica; messages wait in a replica's buffer behind slow jobs, not in one shared FIFO "
+         "queue"),
         (pool.failures.any, "failures: nacked messages are redelivered or dead-lettered"),
         (pool.crash is not None, "crashes: replicas are down part of the time"),
         (pool.consumer_timeout is not None, "timeout: consumer_timeout closes channels"),
