@@ -48,6 +48,10 @@ HEADROOM_LIMITS = (1 / 64, 64.0)
 """Loads beyond which the headroom search stops."""
 
 
+MAX_LOAD = 1000.0
+"""The largest load multiplier ``--load`` accepts."""
+
+
 def parse_load_range(text: str, steps: int) -> list[float]:
     """``"0.5x..3x"`` with ``steps`` 6 -> ``[0.5, 1.0, ..., 3.0]``; ``"2x"`` -> ``[2.0]``."""
     parts = text.split("..")
@@ -57,6 +61,11 @@ def parse_load_range(text: str, steps: int) -> list[float]:
         ends = []
     if len(ends) not in (1, 2) or not all(np.isfinite(e) and e > 0 for e in ends):
         raise QsimError(f"--load {text!r}: expected LOW..HIGH multipliers above 0, e.g. 0.5x..3x")
+    if max(ends) > MAX_LOAD:
+        raise QsimError(
+            f"--load {text!r}: at most {MAX_LOAD:g}x today's load (a load beyond it is no "
+            "forecast, and its rates overflow the simulation)"
+        )
     if len(ends) == 1:
         return ends
     low, high = ends

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +22,7 @@ from click.core import ParameterSource
 
 from qsim import progress
 from qsim.errors import QsimError
+from qsim.estimate import check_work, estimate
 from qsim.report import render_summary
 from qsim.runner import run_scenario
 from qsim.scenario import Scenario, load_scenario, with_overrides
@@ -95,7 +99,79 @@ def _command_line(seed: int) -> str:
     return shlex.join(words)
 
 
-@click.group()
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop a command as Ctrl-C does (Ctrl-C itself arrives as KeyboardInterrupt)."""
+
+
+class Stopped(BaseException):
+    """A stop signal arrived (raised in the main thread by the handler, so ``finally`` clauses
+    run: worker processes are ended and a live run deletes what it declared)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
+class _OneLineGroup(click.Group):
+    """The ``qsim`` group: option and usage errors are one ``qsim: ...`` line and exit status 2,
+    like scenario errors (click's own form is three lines: usage, hint, error)."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        """Run the command; a :class:`click.UsageError` becomes one line; Ctrl-C, SIGTERM and
+        SIGHUP stop it (worker processes ended, live queues deleted by their ``finally``) with
+        one line and exit status 128 + the signal's number (130 for Ctrl-C)."""
+        previous = _handle_stop_signals()
+        try:
+            extra.pop("standalone_mode", None)
+            result = super().main(args, prog_name, standalone_mode=False, **extra)
+        except Stopped as exc:
+            click.echo(f"qsim: stopped by {exc.name}; nothing was written", err=True)
+            sys.exit(128 + exc.signum)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.format_message())
+            sys.exit(2)
+        except click.UsageError as exc:
+            where = _subcommand(exc.ctx)
+            click.echo(f"qsim: {where}{exc.format_message()}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"qsim: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:  # click's form of KeyboardInterrupt (and of EOF at a prompt)
+            click.echo("qsim: interrupted (Ctrl-C); nothing was written", err=True)
+            sys.exit(128 + signal.SIGINT)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _subcommand(ctx: click.Context | None) -> str:
+    """``run: `` for an error inside ``qsim run`` (however qsim was started), else nothing."""
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return f"{' '.join(names)}: " if names else ""
+
+
+def _handle_stop_signals() -> dict[int, Any]:
+    """Make :data:`STOP_SIGNALS` raise :class:`Stopped` (only the main thread may set
+    handlers; elsewhere, as under a test runner's thread, nothing changes); the handlers
+    they had before, to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, _stop) for signum in STOP_SIGNALS}
+
+
+@click.group(cls=_OneLineGroup)
 @click.version_option(package_name="qsim")
 def main() -> None:
     """Simulate message-queue systems (RabbitMQ semantics) from YAML scenarios."""
@@ -115,7 +191,11 @@ def _run_options(command: F) -> F:
             type=click.IntRange(min=1),
             help=f"Local processes running replications (default: all cores, {os.cpu_count()}).",
         ),
-    ]
+        click.option(
+            "--force", is_flag=True,
+            help="Run even when the work estimate is above its limits (hours of CPU, GiBs).",
+        ),
+    ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
     return command
@@ -188,17 +268,20 @@ def _precision(precision: float | None, max_replications: int | None) -> Any:
 @_explained
 def run(
     file: Path, json_path: str | None, seed: int | None, replications: int | None,
-    duration: float | None, workers: int | None, dask_address: str | None, stream: bool,
-    precision: float | None, max_replications: int | None,
+    duration: float | None, workers: int | None, force: bool, dask_address: str | None,
+    stream: bool, precision: float | None, max_replications: int | None,
     report: bool, report_dir: Path,
 ) -> None:  # fmt: skip
     """Simulate FILE and print latency, throughput and backlog."""
+    check_output(json_path)
     if workers is not None and dask_address:
         raise QsimError("give --workers or --dask (or QSIM_DASK_SCHEDULER), not both")
     target = _precision(precision, max_replications)
     scenario: Scenario = with_overrides(
         load_scenario(file), seed=seed, replications=replications, duration=duration
     )
+    if not force:
+        check_work(estimate(scenario, streamed=stream))
     show = progress.wanted(json_to_stdout=json_path == "-")
     total = scenario.replications if target is None else None
     with progress.replication_progress(total, show) as advance:
@@ -248,6 +331,23 @@ def _write_json(json_path: str, result: dict[str, Any]) -> None:
         raise QsimError(f"cannot write {json_path}: {exc.strerror}") from None
 
 
+def check_output(json_path: str | None) -> None:
+    """Refuse a ``--json`` path that cannot be written *before* any simulation runs: a folder,
+    a device or pipe (``-`` is stdout), a missing or read-only parent folder."""
+    if json_path in (None, "-"):
+        return
+    path = Path(json_path)
+    if path.is_dir():
+        raise QsimError(f"cannot write {json_path}: Is a directory")
+    if path.exists() and not path.is_file():
+        raise QsimError(f"cannot write {json_path}: not a regular file (use --json - for stdout)")
+    parent = path.parent
+    if not parent.is_dir():
+        raise QsimError(f"cannot write {json_path}: no folder {str(parent)!r}")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise QsimError(f"cannot write {json_path}: Permission denied")
+
+
 def _emit(
     result: dict[str, Any], json_path: str | None, render: Callable[[Any], None], what: str
 ) -> None:
@@ -281,10 +381,11 @@ def _emit(
 @_explained
 def compare(
     files: tuple[Path, ...], json_path: str | None, seed: int | None, replications: int | None,
-    duration: float | None, workers: int | None, plot_dir: Path | None,
+    duration: float | None, workers: int | None, force: bool, plot_dir: Path | None,
     precision: float | None, max_replications: int | None, report: bool, report_dir: Path,
 ) -> None:  # fmt: skip
     """Run FILE's variants (or several whole FILES) side by side with common random numbers."""
+    check_output(json_path)
     from qsim.compare import compare as run_variants
     from qsim.compare import load_files, load_variants
     from qsim.report.compare import plot_comparison, render_comparison
@@ -297,6 +398,8 @@ def compare(
     else:
         variants = load_files(files)
     changes = {"seed": seed, "replications": replications, "duration": duration}
+    for variant in variants if not force else ():
+        check_work(estimate(with_overrides(variant.scenario, **changes)), what=variant.name)
     result = run_variants(
         variants, lambda s: with_overrides(s, **changes),
         workers=workers or os.cpu_count() or 1, precision=target,
@@ -358,6 +461,7 @@ def fit(
 ) -> None:  # fmt: skip
     """Fit service times in FILE (one per line) and print the best distribution as scenario YAML;
     with --arrivals, turn publish times into a rate schedule and judge whether they are Poisson."""
+    check_output(json_path)
     import numpy as np
 
     from qsim.fit.arrivals import fit_arrivals, parse_time
@@ -407,6 +511,7 @@ def live(
     band: float, json_path: str | None,
 ) -> None:  # fmt: skip
     """Run FILE's producers and consumers against a real RabbitMQ and compare with simulation."""
+    check_output(json_path)
     try:
         from qsim.live import Band, LiveSettings, run_live
     except ImportError:
@@ -439,10 +544,11 @@ def live(
 def capacity(
     file: Path, pool: str | None, slos: tuple[str, ...], load_range: str, steps: int,
     json_path: str | None, seed: int | None, replications: int | None, duration: float | None,
-    workers: int | None, precision: float | None, max_replications: int | None, report: bool,
-    report_dir: Path,
+    workers: int | None, force: bool, precision: float | None, max_replications: int | None,
+    report: bool, report_dir: Path,
 ) -> None:  # fmt: skip
     """Find the smallest replica count of a pool meeting every SLO at each load level."""
+    check_output(json_path)
     from qsim.capacity import CapacityStudy, parse_load_range
     from qsim.capacity import capacity as study_capacity
     from qsim.loadscale import pool_index
@@ -466,6 +572,10 @@ def capacity(
             f"{file}: no SLO for pool {pool!r}: give --slo 'p99 latency < 2s' or an slo: section "
             "covering its queue"
         )
+    if not force:
+        work = estimate(scenario)
+        heaviest = replace(work, messages=work.messages * max(loads))
+        check_work(heaviest, what=f"each trial at {max(loads):g}x load")
     show = progress.wanted(json_to_stdout=json_path == "-")
     study = CapacityStudy(
         scenario, pool, objectives, workers=workers or os.cpu_count() or 1,

@@ -360,6 +360,9 @@ def _read_samples(path: Path) -> list[float]:
             except ValueError:
                 if values:  # only a first line may be a header
                     raise fail(f"{path}: not a number: {row[0]!r}") from None
+                continue
+            if not math.isfinite(values[-1]):
+                raise fail(f"{path}: not a finite number: {row[0]!r}")
     return values
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -78,7 +79,9 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
     """
     workers = max(1, min(settings.workers, len(replications)))
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+    )
     try:
         pending: dict[Future[Replication], int] = {
             pool.submit(replicate, scenario, r, settings.stream): r for r in replications
@@ -87,8 +90,28 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield pending.pop(future), future.result()
+    except BaseException:  # Ctrl-C, a signal or an error: stop the workers now, not at the end
+        _terminate(pool)
+        raise
     finally:
-        pool.shutdown(cancel_futures=True)  # on an error, start nothing new
+        pool.shutdown(cancel_futures=True)  # start nothing new
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C (sent to the whole process group) to the parent, which ends
+    the workers itself; a worker interrupted on its own would print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """End ``pool``'s worker processes at once (``shutdown`` alone waits for the running
+    replications). ``_processes`` is the executor's own table of its workers."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=2)
 
 
 def _distributed() -> Any:

@@ -51,6 +51,12 @@ RATE_PATTERN = _pattern(RATE_UNITS, r"/\s*")
 SIZE_PATTERN = _pattern(SIZE_UNITS)
 
 
+MAX_DURATION = 100 * 365.25 * 86400.0
+"""The longest duration qsim accepts: 100 years (3.16e9 s). No queueing question needs a longer
+one, and beyond it sums of service times and event times lose their precision (and near 1e308
+they overflow)."""
+
+
 class UnitError(ValueError):
     """A value that is not a valid quantity of the expected kind."""
 
@@ -70,8 +76,14 @@ def _parse(value: object, pattern: str, units: dict[str, float], what: str) -> f
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from ``250ms``, ``2s``, ``5m``, ``1h``, ``1d`` or a bare number of seconds."""
-    return _parse(value, DURATION_PATTERN, DURATION_UNITS, "a duration such as 250ms, 2s, 5m or 1h")
+    """Seconds from ``250ms``, ``2s``, ``5m``, ``1h``, ``1d`` or a bare number of seconds, at
+    most :data:`MAX_DURATION`."""
+    seconds = _parse(
+        value, DURATION_PATTERN, DURATION_UNITS, "a duration such as 250ms, 2s, 5m or 1h"
+    )
+    if seconds > MAX_DURATION:
+        raise UnitError(f"expected a duration of at most 100 years (3.16e9 s), got {value!r}")
+    return seconds
 
 
 def parse_rate(value: object) -> float:

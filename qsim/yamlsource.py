@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from qsim.errors import ScenarioError
+from qsim.files import input_problem
 
 __all__ = ["YamlSource", "load_yaml"]
 
@@ -104,6 +105,9 @@ def load_yaml(path: str | Path, text: str | None = None) -> YamlSource:
     """Load ``path`` (or ``text`` attributed to it) safely, with line numbers."""
     file = str(path)
     if text is None:
+        problem = input_problem(Path(path))
+        if problem is not None:
+            raise ScenarioError(file, None, (), f"cannot read file: {problem}")
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:

@@ -313,3 +313,177 @@ def test_schema_flags_an_unknown_key(schema):
     """Editors see the same typos ``qsim validate`` reports."""
     typo = yaml.safe_load(GOOD.replace("prefetch: 1", "prefech: 1"))
     assert not jsonschema.Draft202012Validator(schema).is_valid(typo)
+
+
+# --- hardening: option errors, outputs, work estimates, signals ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "--workers", "0"),
+        ("run", "--precision", "0%"),
+        ("run", "--precision", "nan"),
+        ("run", "--precision", "1000%"),
+        ("run", "--duration", "nan"),
+        ("run", "--duration", "-5m"),
+        ("run", "--no-such-option"),
+        ("capacity", "--steps", "0"),
+    ],
+)
+def test_an_option_error_is_one_qsim_line_with_status_2(good, args):
+    result = python_m_qsim(args[0], good, *args[1:])
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"qsim: {args[0]}: ")
+    assert "Traceback" not in result.stderr and "Usage:" not in result.stderr
+
+
+def test_an_unknown_command_is_one_qsim_line(good):
+    result = python_m_qsim("simulate", good)
+    assert (result.returncode, result.stderr) == (2, "qsim: No such command 'simulate'.\n")
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("{tmp}", "Is a directory"),
+        ("/dev/full", "not a regular file"),
+        ("{tmp}/missing/summary.json", "no folder"),
+    ],
+)
+def test_an_unwritable_json_path_is_refused_before_simulating(good, tmp_path, target, reason):
+    path = target.format(tmp=tmp_path)
+    scenario = good.read_text().replace("duration: 10s", "duration: 1000d")
+    slow = good.with_name("slow.yaml")
+    slow.write_text(scenario)  # a run of 1,000 days: refused in milliseconds, not simulated
+    result = qsim("run", slow, "--json", path, "--force")
+    assert result.exit_code == 2
+    assert result.stderr == f"qsim: cannot write {path}: " + result.stderr.split(": ", 2)[2]
+    assert reason in result.stderr
+
+
+def test_a_load_no_forecast_means_is_refused(good):
+    result = qsim("capacity", good, "--load", "1e308x", "--slo", "p99 latency < 1s")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("qsim: --load '1e308x': at most 1000x")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("rate: 20/s", "rate: 1e7/s"), "needs too much memory"),
+        (("rate: 20/s", "rate: 1e308/s"), "needs too much memory"),
+        (("duration: 10s", "duration: 300d"), "needs too much memory"),
+        (("duration: 10s", "duration: 1h\nsample_interval: 1us"), "needs too much memory"),
+    ],
+)
+def test_a_run_of_hours_or_gibibytes_is_refused_with_its_estimate(good, change, expected):
+    heavy = good.with_name("heavy.yaml")
+    heavy.write_text(good.read_text().replace(*change))
+    result = qsim("run", heavy)
+    assert result.exit_code == 2
+    assert expected in result.stderr and result.stderr.count("\n") == 1
+    assert "messages x 1 replication" in result.stderr and "--force" in result.stderr
+
+
+def test_replications_multiply_the_estimate(good):
+    result = qsim("run", good, "--replications", "100000", "--duration", "1h")
+    assert result.exit_code == 2
+    assert "7.2e+04 messages x 100000 replications" in result.stderr
+
+
+def test_stream_lifts_the_memory_limit_but_not_the_time_limit(good):
+    heavy = good.with_name("heavy.yaml")
+    heavy.write_text(good.read_text().replace("rate: 20/s", "rate: 1e9/s"))  # 1e10 messages
+    result = qsim("run", heavy, "--stream")
+    assert result.exit_code == 2 and "would take too long" in result.stderr
+
+
+def test_the_estimate_follows_onward_publishing_and_exchange_bindings():
+    from conftest import scenario_from
+
+    from qsim.estimate import estimate
+
+    scenario = scenario_from(
+        """
+        name: pipeline
+        duration: 100s
+        producers: [{name: p, to: fan, rate: 10/s}]
+        exchanges: [{name: fan, type: fanout, bindings: [{queue: a}, {queue: b}]}]
+        queues: [{name: a}, {name: b}, {name: c}]
+        consumers:
+          - {name: ca, queue: a, service_time: 1ms, publish: [{to: c, count: 3}]}
+          - {name: cb, queue: b, service_time: 1ms}
+          - {name: cc, queue: c, service_time: 1ms}
+        """
+    )
+    # 1,000 published, copied to a and b (2,000), and a's 1,000 each publish 3 to c
+    assert estimate(scenario).messages == pytest.approx(2_000 + 3_000)
+
+
+SLOW = """\
+name: slow
+duration: 10h
+replications: 4
+producers: [{name: p, to: q, rate: 200/s}]
+queues: [{name: q}]
+consumers: [{name: c, queue: q, service_time: 4ms}]
+"""
+
+
+def _live_processes(session: int) -> list[str]:
+    """Processes of ``session`` still running (zombies waiting to be reaped do not count)."""
+    listing = subprocess.run(
+        ["ps", "-o", "stat=,args=", "-s", str(session)], capture_output=True, text=True, check=False
+    )
+    return [line for line in listing.stdout.splitlines() if not line.lstrip().startswith("Z")]
+
+
+@pytest.mark.parametrize(
+    ("command", "workers", "signal_name", "status"),
+    [
+        ("run", "1", "SIGINT", 130),
+        ("run", "2", "SIGINT", 130),
+        ("capacity", "2", "SIGINT", 130),
+        ("run", "2", "SIGTERM", 143),
+        ("run", "1", "SIGHUP", 129),
+    ],
+)
+def test_a_signal_stops_a_run_within_seconds_and_ends_its_workers(
+    write_file, command, workers, signal_name, status
+):
+    import os
+    import signal
+    import time
+
+    path = write_file("slow.yaml", SLOW)
+    extra = ["--slo", "p99 latency < 1s", "--load", "1x"] if command == "capacity" else []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qsim", command, str(path), "--workers", workers, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(3)  # workers started and simulating
+    signum = signal.Signals[signal_name]
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # Ctrl-C reaches the whole foreground process group
+    else:
+        process.send_signal(signum)
+    sent = time.monotonic()
+    _, stderr = process.communicate(timeout=10)
+    assert time.monotonic() - sent < 5
+    assert process.returncode == status
+    assert stderr.endswith("nothing was written\n") and stderr.count("qsim:") == 1
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 5  # terminated workers may take a moment to go
+    while _live_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_processes(process.pid) == []
+
+
+def test_fit_refuses_a_device_and_service_times_beyond_100_years(tmp_path):
+    assert "not a regular file" in qsim("fit", "/dev/zero").stderr
+    huge = tmp_path / "huge.csv"
+    huge.write_text("1e308\n1.5e308\n1.7e308\n")
+    result = qsim("fit", huge)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"qsim: {huge}:3: a service time above 100 years")

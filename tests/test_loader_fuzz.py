@@ -646,3 +646,77 @@ def test_validate_on_malformed_files_says_one_line_and_exits_2(tmp_path):
             last = lines[-1] if lines else ""
             failures.append(f"{name}: exit {process.returncode}, {len(lines)} lines, last {last!r}")
     assert not failures, "\n".join(failures)
+
+
+# --- files that are not files, too large, or hold numbers that are not numbers -------------------
+
+TRACED = """\
+name: traced
+duration: 10s
+producers: [{name: p, to: q, trace: times.csv}]
+queues: [{name: q}]
+consumers: [{name: c, queue: q, service_time: 100ms}]
+"""
+
+
+def _refusal(path: Path) -> str:
+    """The one-line error loading ``path`` gives (the test fails if it loads)."""
+    from qsim.errors import QsimError
+    from qsim.scenario import load_scenario
+
+    with pytest.raises(QsimError) as refused:
+        load_scenario(path)
+    message = str(refused.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_device_as_scenario_is_refused_before_it_is_read(device):
+    assert "not a regular file" in _refusal(Path(device))
+
+
+def test_a_named_pipe_with_no_writer_is_refused_not_waited_on(tmp_path):
+    import os
+
+    pipe = tmp_path / "scenario.yaml"
+    os.mkfifo(pipe)
+    assert "not a regular file" in _refusal(pipe)
+
+
+def test_a_trace_that_is_a_device_is_refused_at_its_key(tmp_path):
+    (tmp_path / "scenario.yaml").write_text(TRACED.replace("times.csv", "/dev/zero"))
+    message = _refusal(tmp_path / "scenario.yaml")
+    assert "producers[0].trace" in message and "not a regular file" in message
+
+
+def test_a_file_over_the_size_limit_is_refused_with_the_way_to_raise_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("QSIM_MAX_FILE_BYTES", "1000")
+    (tmp_path / "times.csv").write_text("0.5\n" * 1000)  # 4,000 bytes
+    (tmp_path / "scenario.yaml").write_text(TRACED)
+    message = _refusal(tmp_path / "scenario.yaml")
+    assert "above the 1000 B limit" in message and "QSIM_MAX_FILE_BYTES" in message
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_trace_time_that_is_not_finite_is_refused_with_its_line(tmp_path, value):
+    (tmp_path / "times.csv").write_text(f"0.5\n1.0\n{value}\n")
+    (tmp_path / "scenario.yaml").write_text(TRACED)
+    assert f"times.csv:3: expected a finite publish time, got {value!r}" in _refusal(
+        tmp_path / "scenario.yaml"
+    )
+
+
+@pytest.mark.parametrize("percentile", [150, 0, -5])
+def test_an_slo_percentile_outside_0_to_100_is_refused(tmp_path, percentile):
+    text = TRACED.replace("trace: times.csv", "rate: 1/s")
+    (tmp_path / "scenario.yaml").write_text(
+        text + f"slo: {{latency: 1s, percentile: {percentile}}}\n"
+    )
+    message = _refusal(tmp_path / "scenario.yaml")
+    assert "slo.percentile" in message and "above 0 and at most 100" in message
+
+
+def test_a_duration_beyond_100_years_is_refused(tmp_path):
+    (tmp_path / "scenario.yaml").write_text(TRACED.replace("duration: 10s", "duration: 100000d"))
+    assert "at most 100 years" in _refusal(tmp_path / "scenario.yaml")

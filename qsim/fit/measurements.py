@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from qsim.errors import QsimError, one_line
+from qsim.files import input_problem
 
 __all__ = ["Column", "read_column"]
 
@@ -38,6 +39,9 @@ class Column:
 
 def _rows(path: Path) -> list[Row]:
     """Non-blank, non-comment rows with their line numbers; unreadable files are QsimErrors."""
+    problem = input_problem(path)
+    if problem is not None:
+        raise QsimError(one_line(f"cannot read {path}: {problem}"))
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is not data
             reader = csv.reader(handle)

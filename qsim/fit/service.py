@@ -26,6 +26,7 @@ from qsim.fit.families import FAMILIES, Family
 from qsim.fit.measurements import Column
 from qsim.fit.snippet import flow_mapping
 from qsim.scenario.fields import TimeDistribution
+from qsim.units import MAX_DURATION
 
 __all__ = ["ALPHA", "BOOTSTRAP_DRAWS", "check_durations", "fit_service_times", "ks_distance"]
 
@@ -145,6 +146,10 @@ def fit_service_times(
 ) -> dict[str, Any]:
     """Fit every family to ``column`` (values in units of ``seconds_per_unit`` seconds, checked
     by :func:`check_durations`) and rank them; JSON-ready, with the winner's scenario snippet."""
+    longest = int(np.argmax(np.asarray(column.values)))
+    if column.values[longest] * seconds_per_unit > MAX_DURATION:
+        where = column.where(longest)
+        raise QsimError(f"{where}: a service time above 100 years (3.16e9 s) is not one qsim fits")
     check_durations(column)
     x = np.sort(np.asarray(column.values, dtype=float) * seconds_per_unit)
     fits = [_candidate(family, x, rng, draws) for family in FAMILIES.values()]

@@ -156,7 +156,9 @@ def run_live(scenario: Scenario, settings: LiveSettings) -> dict[str, Any]:
     of wall-clock time live."""
     check_supported(scenario)
     if not 0 < settings.time_scale <= 1000:
-        raise QsimError(f"--time-scale must be above 0, got {settings.time_scale:g}")
+        raise QsimError(
+            f"--time-scale must be above 0 and at most 1000, got {settings.time_scale:g}"
+        )
     started = time.time()
     names = Names.fresh()
     live = _measure(scenario, settings, names)

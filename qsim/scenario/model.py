@@ -47,6 +47,13 @@ class Slo(Spec):
     backlog: Count | None = None
     queues: tuple[Name, ...] = ()
 
+    @field_validator("percentile")
+    @classmethod
+    def _a_percentile(cls, percentile: float) -> float:
+        if not 0 < percentile <= 100:
+            raise fail(f"expected a percentile above 0 and at most 100, got {percentile:g}")
+        return percentile
+
     def covers(self, queue: str) -> bool:
         """Whether the objective applies to ``queue``."""
         return not self.queues or queue in self.queues

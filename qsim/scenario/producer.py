@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,6 +46,9 @@ def _read_trace(path: Path) -> tuple[float, ...]:
             except ValueError:
                 if times:  # only a first line may be a header
                     raise fail(f"{path}:{number}: expected a publish time in seconds") from None
+                continue
+            if not math.isfinite(times[-1]):
+                raise fail(f"{path}:{number}: expected a finite publish time, got {cell!r}")
     if not times:
         raise fail(f"{path}: no publish times found")
     if any(b < a for a, b in itertools.pairwise(times)) or times[0] < 0:
