@@ -25,7 +25,7 @@ from qsim.engine.sampler import ServiceTimes
 from qsim.engine.simulation import Model
 from qsim.errors import QsimError
 from qsim.live import Band, LiveSettings, agreement_rows, check_supported, queue_arguments, run_live
-from qsim.live.clients import SharedDraw
+from qsim.live.clients import SharedDraw, arrival, job_start
 from qsim.live.clock import Clock
 from qsim.live.session import broker_parameters
 from qsim.live.tally import Tally, Window
@@ -210,6 +210,16 @@ ALL_ARGUMENTS = """
       - {name: limited, delivery_limit: 3, max_length: 4, overflow: reject-publish}
       - {name: dead}
 """
+
+
+def test_a_live_job_starts_when_replica_and_message_were_both_there_not_when_handed_over():
+    """The hand-over delay (or a stall) is not charged to the job; the job never starts
+    before its message arrived or its replica was free, nor after it had the delivery."""
+    assert job_start(in_hand=10.3, free_at=10.0, arrived=4.0) == 10.0  # queued: replica frees
+    assert job_start(in_hand=12.1, free_at=5.0, arrived=12.0) == 12.0  # idle replica: arrival
+    assert job_start(in_hand=7.0, free_at=8.0, arrived=9.0) == 7.0  # never after in hand
+    assert arrival({"qsim-at": b"12.5"}) == 12.5
+    assert arrival({}) is None
 
 
 def test_queue_settings_map_to_broker_arguments_with_times_scaled():
