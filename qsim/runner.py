@@ -21,6 +21,7 @@ import multiprocessing
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,9 +84,10 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
         max_workers=workers, mp_context=context, initializer=_ignore_interrupts
     )
     try:
-        pending: dict[Future[Replication], int] = {
-            pool.submit(replicate, scenario, r, settings.stream): r for r in replications
-        }
+        with _held_interrupts():
+            pending: dict[Future[Replication], int] = {
+                pool.submit(replicate, scenario, r, settings.stream): r for r in replications
+            }
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -95,6 +97,21 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
         raise
     finally:
         pool.shutdown(cancel_futures=True)  # start nothing new
+
+
+@contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C while the pool spawns its workers (``submit`` starts them): a worker is
+    born with SIGINT blocked, so a Ctrl-C while it is still importing cannot print its
+    traceback, and the parent receives any Ctrl-C it held as soon as the workers exist."""
+    if not hasattr(signal, "pthread_sigmask"):  # not on Windows
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _ignore_interrupts() -> None:
