@@ -24,7 +24,7 @@ from qsim import progress
 from qsim.errors import QsimError
 from qsim.estimate import check_work, estimate
 from qsim.report import render_summary
-from qsim.runner import run_scenario
+from qsim.runner import LIVE_EXTRA, run_scenario
 from qsim.scenario import Scenario, load_scenario, with_overrides
 from qsim.units import DURATION_UNITS, UnitError, parse_duration
 
@@ -515,7 +515,7 @@ def live(
     try:
         from qsim.live import Band, LiveSettings, run_live
     except ImportError:
-        raise QsimError("qsim live needs pika: pip install 'qsim[live]'") from None
+        raise QsimError(f"qsim live needs pika: {LIVE_EXTRA}") from None
     from qsim.report.live import render_live
 
     scenario = with_overrides(load_scenario(file), duration=duration, replications=replications)

@@ -10,7 +10,7 @@ Backends are looked up by name in :data:`BACKENDS`:
 
 - ``serial``: one after the other in this process.
 - ``processes``: a pool of local processes (``workers`` of them).
-- ``dask``: an existing ``dask.distributed`` cluster at ``address`` (the ``qsim[dask]`` extra;
+- ``dask``: an existing ``dask.distributed`` cluster at ``address`` (the ``dask`` extra;
   imported only when used). Its workers need the same qsim installed.
 """
 
@@ -36,7 +36,8 @@ from qsim.warmup import PILOT, Detected, detect_warmup
 
 __all__ = ["BACKENDS", "Replication", "choose_backend", "replicate", "run_scenario"]
 
-DASK_EXTRA = "pip install 'qsim[dask]'"
+DASK_EXTRA = "pip install -e '.[dask]' in qsim's repository (distribution qsim-mq)"
+LIVE_EXTRA = "pip install -e '.[live]' in qsim's repository (distribution qsim-mq)"
 
 
 @dataclass(frozen=True)

@@ -137,8 +137,22 @@ def test_dask_without_the_extra_is_one_line_naming_it(scenario_file, monkeypatch
     result = qsim("run", scenario_file, "--dask", "tcp://127.0.0.1:8786")
     assert (result.exit_code, result.stderr) == (
         2,
-        "qsim: --dask needs the dask extra: pip install 'qsim[dask]'\n",
+        "qsim: --dask needs the dask extra: pip install -e '.[dask]' in qsim's repository "
+        "(distribution qsim-mq)\n",
     )
+
+
+def test_the_distribution_is_qsim_mq_not_pypis_unrelated_qsim():
+    """``pip install qsim`` is a quantum-circuit simulator: qsim's own distribution, whose
+    version the summary reports, is ``qsim-mq``, and it provides the ``qsim`` command."""
+    from importlib.metadata import distribution
+
+    import qsim
+
+    ours = distribution(qsim.DISTRIBUTION)
+    assert qsim.DISTRIBUTION == "qsim-mq" and ours.version == qsim.__version__
+    scripts = {e.name: e.value for e in ours.entry_points if e.group == "console_scripts"}
+    assert scripts == {"qsim": "qsim.cli:main"}
 
 
 def test_the_scheduler_address_can_come_from_the_environment(scenario_file, monkeypatch):

@@ -16,6 +16,10 @@ from typing import Any
 import numpy as np
 import pika
 import pika.exceptions
+from pika.adapters.utils.connection_workflow import (
+    AMQPConnectorException,
+    AMQPConnectorStackTimeout,
+)
 
 from qsim.distributions import Distribution
 from qsim.engine.arrivals import arrival_times
@@ -55,10 +59,15 @@ DEATH_FIGURES = {"expired": "expired", "delivery_limit": "over_limit"}
 
 def connect(parameters: pika.URLParameters) -> pika.BlockingConnection:
     """A blocking connection; an unreachable broker is a one-line :class:`QsimError`."""
+    where = f"{parameters.host}:{parameters.port}"
     try:
         return pika.BlockingConnection(parameters)
-    except pika.exceptions.AMQPError as exc:
-        where = f"{parameters.host}:{parameters.port}"
+    except AMQPConnectorStackTimeout:  # it took the connection but never spoke AMQP
+        raise QsimError(
+            f"not an AMQP broker at {where}: no AMQP handshake within "
+            f"{parameters.stack_timeout:g} s"
+        ) from None
+    except (pika.exceptions.AMQPError, AMQPConnectorException) as exc:
         reason = str(exc) or type(exc).__name__
         raise QsimError(f"cannot reach the broker at {where}: {reason}") from None
 
