@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from qsim.cost import Cost, Line, Tariff, bill
 from qsim.engine import RunResult
 from qsim.engine.results import GroupRun, LevelRun, PartitionRun, PoolRun, QueueRun, ReaderRun
 from qsim.scenario import Scenario, Slo
@@ -26,7 +27,8 @@ from qsim.warmup import Detected
 from qsim.warmup import section as warmup_section
 
 __all__ = [
-    "Figures", "figure_at", "half_width", "lookup", "replication_figures", "summarize",
+    "Figures", "cost_figures", "figure_at", "half_width", "lookup", "replication_figures",
+    "summarize",
 ]  # fmt: skip
 
 Figures = dict[str, Any]
@@ -286,9 +288,58 @@ def _consumer_figures(run: RunResult) -> Figures:
     return consumers
 
 
-def replication_figures(run: RunResult, slo: Slo | None = None) -> Figures:
+def _line_figures(lines: list[Line]) -> Figures:
+    """One item of a pool or queue (its lines: one, or one per kind of request)."""
+    price = lines[0].price
+    amounts = [line.amount for line in lines]
+    entry: Figures = {
+        "quantity": sum(line.quantity for line in lines),
+        "price": price,
+        "amount": None if price is None else sum(a for a in amounts if a is not None),
+    }
+    if lines[0].kind is not None:
+        entry["by_kind"] = {line.kind: line.quantity for line in lines}
+    return entry
+
+
+def _owner_figures(cost: Cost, owner: str) -> Figures:
+    """Per pool (or queue): its total, rate per day and each item billed."""
+    names = dict.fromkeys(line.name for line in cost.lines if line.owner == owner)
+    figures: Figures = {}
+    for name in names:
+        mine = [line for line in cost.lines if line.owner == owner and line.name == name]
+        share = Cost(cost.currency, cost.window, tuple(mine))
+        items = dict.fromkeys(line.item for line in mine)
+        figures[name] = {
+            "total": share.total,
+            "per_day": share.per_day,
+            **{item: _line_figures([ln for ln in mine if ln.item == item]) for item in items},
+        }
+    return figures
+
+
+def cost_figures(cost: Cost | None) -> Figures | None:
+    """The ``cost`` block of one replication: totals over the measured window, per hour and per
+    day at its rate, per pool and per queue, and what has a quantity but no price."""
+    if cost is None:
+        return None
+    unpriced = dict.fromkeys(f"{ln.owner} {ln.name}: {ln.item}" for ln in cost.unpriced)
+    return {
+        "currency": cost.currency,
+        "total": cost.total,
+        "per_hour": cost.per_hour,
+        "per_day": cost.per_day,
+        "pools": _owner_figures(cost, "pool"),
+        "queues": _owner_figures(cost, "queue"),
+        "unpriced": list(unpriced),
+    }
+
+
+def replication_figures(
+    run: RunResult, slo: Slo | None = None, prices: Tariff | None = None
+) -> Figures:
     """The headline figures of one replication, nested as in the JSON summary (with ``slo``,
-    a section of SLO figures per queue)."""
+    a section of SLO figures per queue; ``cost`` is priced with ``prices``, None without)."""
     return {
         "queues": _queue_figures(run),
         "producers": _producer_figures(run),
@@ -296,6 +347,7 @@ def replication_figures(run: RunResult, slo: Slo | None = None) -> Figures:
         "flows": _flow_figures(run),
         "broker": dict(run.broker),
         **_slo_figures(run, slo),
+        "cost": cost_figures(None if prices is None else bill(run, prices)),
     }
 
 
@@ -303,6 +355,8 @@ def _combine(items: list[Any]) -> tuple[Any, Any]:
     """Mean and interval of the same figure across replications, recursively through dicts
     and lists."""
     first = items[0]
+    if isinstance(first, str):  # a label (a currency): the same in every replication
+        return first, None
     if isinstance(first, dict):
         means, intervals = {}, {}
         for key in first:

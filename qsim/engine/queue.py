@@ -350,6 +350,7 @@ class Queue:
             completions=completions,
             stream=None,
             kafka=None,
+            requests=None,  # RabbitMQ bills no API requests
         )
 
     def counts(self) -> dict[str, int]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qsim.engine.billing import Invocations, RequestKind
 from qsim.sketch import LogSketch
 
 
@@ -22,6 +23,9 @@ class QueueRun:
     completions: int  # acks (or auto-ack completions) inside the measured window
     stream: StreamRun | None  # a stream's log and readers; None for classic and quorum queues
     kafka: KafkaRun | None  # a kafka topic's partitions and groups; None for RabbitMQ queues
+    # billable API requests over the measured window, by kind (qsim.engine.billing); None where
+    # the broker bills no requests (RabbitMQ, Kafka)
+    requests: dict[RequestKind, int] | None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class PoolRun:
     consumer_timeouts: int
     lost_in_crash: int
     publish: dict[str, int]  # the books of its onward publish steps; empty if it has none
+    invocations: Invocations | None  # a function pool's (Lambda) billing; None for replicas
 
     @property
     def utilization(self) -> float:

@@ -19,6 +19,7 @@ from pydantic import (
 from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
+from qsim.scenario.prices import PoolPrices
 from qsim.scenario.scaling import Scaling
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
@@ -188,6 +189,7 @@ class ConsumerPool(Spec):
     rebalance_time: TimeDistribution | None = None
     retries: Count | None = None
     dead_letter_topic: Name | None = None
+    prices: PoolPrices | None = None  # overrides the scenario's prices for this pool
 
     @field_validator("scaling")
     @classmethod

@@ -308,6 +308,7 @@ class Topic:
                 skew=max(produced) / mean if mean > 0 else 1.0,
                 lingering=self.lingering,
             ),
+            requests=None,  # Kafka bills no API requests
         )
 
     def _partition_run(self, p: int, window: float, now: float) -> PartitionRun:
