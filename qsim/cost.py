@@ -120,6 +120,11 @@ class Cost:
     def per_day(self) -> float:
         return self.rate(SECONDS_PER_DAY)
 
+    def only(self, **match: str) -> Cost:
+        """The part of this cost whose lines match, e.g. ``only(owner="pool", name="c")``."""
+        lines = (ln for ln in self.lines if all(getattr(ln, k) == v for k, v in match.items()))
+        return Cost(self.currency, self.window, tuple(lines))
+
     @property
     def unpriced(self) -> tuple[Line, ...]:
         """Lines with a quantity but no price (shown, never counted as zero)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from qsim.cost import Cost, Line, Tariff, bill
+from qsim.cost import Cost, Tariff, bill
 from qsim.engine import RunResult
 from qsim.engine.results import GroupRun, LevelRun, PartitionRun, PoolRun, QueueRun, ReaderRun
 from qsim.scenario import Scenario, Slo
@@ -288,17 +288,17 @@ def _consumer_figures(run: RunResult) -> Figures:
     return consumers
 
 
-def _line_figures(lines: list[Line]) -> Figures:
-    """One item of a pool or queue (its lines: one, or one per kind of request)."""
-    price = lines[0].price
-    amounts = [line.amount for line in lines]
+def _line_figures(cost: Cost) -> Figures:
+    """One item of a pool or queue, from its lines (one, or one per kind of request)."""
+    first = cost.lines[0]
     entry: Figures = {
-        "quantity": sum(line.quantity for line in lines),
-        "price": price,
-        "amount": None if price is None else sum(a for a in amounts if a is not None),
+        "quantity": sum(line.quantity for line in cost.lines),
+        "price": first.price,
+        "amount": None if first.price is None else cost.total,
+        "per_day": None if first.price is None else cost.per_day,
     }
-    if lines[0].kind is not None:
-        entry["by_kind"] = {line.kind: line.quantity for line in lines}
+    if first.kind is not None:
+        entry["by_kind"] = {line.kind: line.quantity for line in cost.lines}
     return entry
 
 
@@ -307,13 +307,12 @@ def _owner_figures(cost: Cost, owner: str) -> Figures:
     names = dict.fromkeys(line.name for line in cost.lines if line.owner == owner)
     figures: Figures = {}
     for name in names:
-        mine = [line for line in cost.lines if line.owner == owner and line.name == name]
-        share = Cost(cost.currency, cost.window, tuple(mine))
-        items = dict.fromkeys(line.item for line in mine)
+        share = cost.only(owner=owner, name=name)
+        items = {line.item: share.only(item=line.item) for line in share.lines}
         figures[name] = {
             "total": share.total,
             "per_day": share.per_day,
-            **{item: _line_figures([ln for ln in mine if ln.item == item]) for item in items},
+            **{item: _line_figures(part) for item, part in items.items()},
         }
     return figures
 
@@ -326,6 +325,7 @@ def cost_figures(cost: Cost | None) -> Figures | None:
     unpriced = dict.fromkeys(f"{ln.owner} {ln.name}: {ln.item}" for ln in cost.unpriced)
     return {
         "currency": cost.currency,
+        "window_s": cost.window,
         "total": cost.total,
         "per_hour": cost.per_hour,
         "per_day": cost.per_day,
