@@ -5,16 +5,20 @@ quantities components report (``qsim.engine.billing``), with the pure functions 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from conftest import run_once, scenario_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from qsim.cost import Tariff, bill, tariff
 from qsim.engine import RunResult
 from qsim.engine.billing import Invocations, billed_requests
 from qsim.engine.kinds import QUEUE_TYPES
+from qsim.report.console import render_summary
+from qsim.report.review import headline_rows
 from qsim.runner import run_scenario
 from qsim.scenario.prices import INVOCATION_BILLED_POLICIES, REQUEST_BILLED_QUEUE_TYPES
 from qsim.summary import replication_figures
@@ -31,17 +35,37 @@ THREE_REPLICAS = """
     """
 
 
-def test_three_fixed_replicas_for_an_hour_cost_three_replica_hours():
+@pytest.fixture(scope="module")
+def three() -> dict[str, Any]:
+    return run_scenario(scenario_from(THREE_REPLICAS))
+
+
+def test_three_fixed_replicas_for_an_hour_cost_three_replica_hours(three):
     """3 replicas x 3600 s of measured window = 10,800 replica-seconds = 3 replica-hours; at
     0.10 a replica-hour that is 0.30 over the hour, 0.30 per hour and 7.20 per day, with no
     spread across replications (a fixed pool costs the same in each)."""
-    summary = run_scenario(scenario_from(THREE_REPLICAS))
+    summary = three
     cost = summary["cost"]
     assert summary["consumers"]["c"]["replica_seconds"] == pytest.approx(10_800)
     assert cost["pools"]["c"]["replica_hours"]["quantity"] == pytest.approx(3.0)
     assert (cost["total"], cost["per_hour"], cost["per_day"]) == pytest.approx((0.3, 0.3, 7.2))
     assert summary["ci95"]["cost"]["per_day"] == pytest.approx([7.2, 7.2])
     assert (cost["currency"], cost["unpriced"]) == ("USD", [])
+
+
+def test_the_run_table_and_the_report_show_the_cost(three):
+    """``qsim run`` prints a cost table per item; ``--report`` has the cost among its headline
+    figures."""
+    console = Console(record=True, width=120)
+    render_summary(three, console)
+    text = console.export_text()
+    assert "Cost (USD): over the measured 1h" in text
+    row = next(line for line in text.splitlines() if "pool c" in line and "replica-hours" in line)
+    assert [cell.strip() for cell in row.split("│")] == [
+        "pool c", "replica-hours", "3", "0.1 per replica-hour", "0.3", "7.2",
+    ]  # fmt: skip
+    rows = {(where, figure): value for where, figure, value in headline_rows(three)}
+    assert rows["cost (USD)", "per day"] == "7.2"
 
 
 def test_without_prices_the_cost_is_null_not_zero():
