@@ -80,17 +80,22 @@ def comparison_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
 
 
 def _cost_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
-    """Money per day in total and per pool and queue, for variants whose summaries have it."""
+    """Money per day and over the measured window in total, and per day per pool and queue
+    when there are several, for variants whose summaries have it."""
     costs = [s["cost"] for s in summaries.values() if isinstance(s.get("cost"), dict)]
     if not costs:
         return
     group = f"cost ({costs[0]['currency']})"
     yield group, Row("per day", ("cost", "per_day"), "number", LOWER)
     yield group, Row("measured window", ("cost", "total"), "number", LOWER)
-    for section, kind in (("pools", "pool"), ("queues", "queue")):
-        for name in dict.fromkeys(name for cost in costs for name in cost[section]):
-            path = ("cost", section, name, "per_day")
-            yield group, Row(f"{kind} {name} per day", path, "number", LOWER)
+    owners = [
+        (section, kind, name)
+        for section, kind in (("pools", "pool"), ("queues", "queue"))
+        for name in dict.fromkeys(name for cost in costs for name in cost[section])
+    ]
+    for section, kind, name in owners if len(owners) > 1 else ():  # one owner: the total
+        path = ("cost", section, name, "per_day")
+        yield group, Row(f"{kind} {name} per day", path, "number", LOWER)
 
 
 def _shown(value: float) -> float:
