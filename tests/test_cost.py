@@ -5,6 +5,7 @@ quantities components report (``qsim.engine.billing``), with the pure functions 
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from typing import Any
 
 import pytest
@@ -195,3 +196,25 @@ def test_a_queue_reports_requests_exactly_when_its_type_is_billed_per_request(qu
     assert (run.queues[0].requests is not None) == (queue_type in REQUEST_BILLED_QUEUE_TYPES)
     assert run.pools[0].invocations is None
     assert "fixed" not in INVOCATION_BILLED_POLICIES
+
+
+def test_a_variant_may_reprice_a_pool_and_the_review_names_the_cheapest_in_money(write_file):
+    """A variant's own pool price replaces the scenario's (which is then allowed to price
+    nothing); among variants meeting every objective the review names the cheapest per day."""
+    from qsim.compare import compare, load_variants
+    from qsim.report.comparison_review import _advice
+
+    text = (
+        THREE_REPLICAS.replace("duration: 70m", "duration: 20m")
+        + """
+    variants:
+      - {name: small, overrides: {}}
+      - {name: big, overrides: {consumers.c.prices: {replica_hour: 1.0}}}
+    """
+    )
+    _, variants = load_variants(write_file("v.yaml", textwrap.dedent(text)))
+    summaries = compare(variants)["variants"]
+    assert summaries["small"]["cost"]["per_day"] == pytest.approx(3 * 24 * 0.10)
+    assert summaries["big"]["cost"]["per_day"] == pytest.approx(3 * 24 * 1.0)
+    met = {name: [{"queue": "q", "objective": "o", "verdict": "met"}] for name in summaries}
+    assert next(_advice(summaries, met)).endswith("cheapest of them is small, at 7.2 USD per day.")

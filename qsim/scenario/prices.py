@@ -165,9 +165,7 @@ def _applies_to_nothing(scenario: Scenario, key: str) -> str | None:
             f"every pool {what}"
         )  # fmt: skip
         return f"applies to no pool ({none})"
-    if all(pool.prices is not None and key in set(pool.prices.given()) for pool in billed):
-        return "applies to no pool (every pool it could price sets its own)"
-    return None
+    return None  # a default that every such pool overrides is allowed (a variant's own price)
 
 
 def check_prices(scenario: Scenario, source: YamlSource) -> None:
