@@ -132,13 +132,13 @@ class Cost:
 
 
 def _pool_lines(pool: PoolRun, prices: PoolTariff) -> Iterator[Line]:
-    if pool.invocations is None:
+    if pool.function is None:
         hours = pool.replica_seconds / SECONDS_PER_HOUR
         yield Line("pool", pool.name, "replica_hours", None, hours, prices.replica_hour)
         return
-    used = pool.invocations
+    used = pool.function
     yield Line("pool", pool.name, "gb_seconds", None, used.gb_seconds, prices.gb_second)
-    invoked = float(used.count)
+    invoked = float(used.invocations)
     yield Line("pool", pool.name, "invocations", None, invoked, prices.per_million_invocations)
 
 

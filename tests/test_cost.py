@@ -16,8 +16,9 @@ from rich.console import Console
 
 from qsim.cost import Tariff, bill, tariff
 from qsim.engine import RunResult
-from qsim.engine.billing import Invocations, billed_requests
+from qsim.engine.billing import billed_requests
 from qsim.engine.kinds import QUEUE_TYPES
+from qsim.engine.results import FunctionRun
 from qsim.report.console import render_summary
 from qsim.report.review import headline_rows
 from qsim.runner import run_scenario
@@ -108,7 +109,11 @@ def _with_billables(run: RunResult) -> RunResult:
     queue = dataclasses.replace(
         run.queues[0], requests={"send": 1_000_000, "receive": 400_000, "receive_empty": 600_000}
     )
-    pool = dataclasses.replace(run.pools[0], invocations=Invocations(2_000_000, 50_000.0))
+    bill = FunctionRun(
+        memory_mb=1024, invocations=2_000_000, billed_seconds=49_000.0, init_seconds=1_000.0,
+        gb_seconds=50_000.0, cold_starts=40, timeouts=0, concurrency_max=40,
+    )  # fmt: skip
+    pool = dataclasses.replace(run.pools[0], function=bill)
     return dataclasses.replace(run, queues=[queue], pools=[pool])
 
 
@@ -194,7 +199,7 @@ def test_a_queue_reports_requests_exactly_when_its_type_is_billed_per_request(qu
         consumers: [{{name: c, queue: q, service_time: 10ms, {pool_extra}}}]
         """)
     assert (run.queues[0].requests is not None) == (queue_type in REQUEST_BILLED_QUEUE_TYPES)
-    assert run.pools[0].invocations is None
+    assert run.pools[0].function is None
     assert "fixed" not in INVOCATION_BILLED_POLICIES
 
 

@@ -6,8 +6,9 @@ result record; :mod:`qsim.cost` prices them. The seam:
 - every pool: ``PoolRun.replica_seconds`` (replicas x seconds); a pool of replicas is billed on
   it by the replica-hour;
 - a function pool (AWS Lambda; its scaling policy is in
-  :data:`qsim.scenario.prices.INVOCATION_BILLED_POLICIES`): ``PoolRun.invocations``, an
-  :class:`Invocations`; None for a pool of replicas;
+  :data:`qsim.scenario.prices.INVOCATION_BILLED_POLICIES`): ``PoolRun.function``, a
+  :class:`~qsim.engine.results.FunctionRun` whose ``invocations`` and ``gb_seconds`` are billed;
+  None for a pool of replicas;
 - a queue whose broker bills API requests (its type is in
   :data:`qsim.scenario.prices.REQUEST_BILLED_QUEUE_TYPES`): ``QueueRun.requests``, billable
   requests by :data:`RequestKind`; None for a broker that bills none (RabbitMQ, Kafka).
@@ -20,10 +21,9 @@ one action so. A batch action (up to 10 messages) is one action whose payload is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CHUNK_BYTES", "REQUEST_KINDS", "Invocations", "RequestKind", "billed_requests"]
+__all__ = ["CHUNK_BYTES", "REQUEST_KINDS", "RequestKind", "billed_requests"]
 
 RequestKind = Literal["send", "receive", "receive_empty", "delete", "change_visibility"]
 """Kinds of broker API request: send (SendMessage, a batch is one), receive that returned
@@ -41,11 +41,3 @@ def billed_requests(payload_bytes: float, chunk: int = CHUNK_BYTES) -> int:
     """Requests billed for one API action carrying ``payload_bytes``: one per started
     ``chunk``, and at least one (an empty receive, a delete)."""
     return max(1, math.ceil(payload_bytes / chunk))
-
-
-@dataclass(frozen=True)
-class Invocations:
-    """What a function pool (AWS Lambda) is billed for over the measured window."""
-
-    count: int  # invocations (one per batch handed to the function)
-    gb_seconds: float  # configured memory in GB x billed duration in seconds, summed

@@ -82,7 +82,7 @@ class Pool:
             consumer_timeouts=figures["consumer_timeouts"],
             lost_in_crash=figures["lost_in_crash"],
             publish=publish,
-            invocations=None,  # a pool of replicas: billed on its replica-seconds
+            function=None,  # a pool of replicas: billed on its replica-seconds
         )
 
     @property

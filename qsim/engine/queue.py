@@ -348,9 +348,9 @@ class Queue:
             backlog_final=len(self.ready),
             unacked_final=self.unacked,
             completions=completions,
+            requests=None,  # RabbitMQ bills no API requests
             stream=None,
             kafka=None,
-            requests=None,  # RabbitMQ bills no API requests
         )
 
     def counts(self) -> dict[str, int]:

@@ -175,6 +175,7 @@ class ConsumerPool(Spec):
     consumer_timeout: PositiveDuration | None = None
     publish: tuple[PublishStep, ...] = ()
     scaling: Scaling = Field(default_factory=Scaling)
+    prices: PoolPrices | None = None  # overrides the scenario's prices for this pool
     offset: Offset | None = None
     # a pool reading a kafka topic (qsim.scenario.kafka fills the defaults; refused elsewhere)
     group: Name | None = None
@@ -189,7 +190,6 @@ class ConsumerPool(Spec):
     rebalance_time: TimeDistribution | None = None
     retries: Count | None = None
     dead_letter_topic: Name | None = None
-    prices: PoolPrices | None = None  # overrides the scenario's prices for this pool
 
     @field_validator("scaling")
     @classmethod

@@ -291,6 +291,7 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     that need a partitioned topic, and prices that apply to something."""
     _check_unique_names(scenario, source)
     _check_auto_warmup(scenario, source)
+    check_prices(scenario, source)
     queues = [q.name for q in scenario.queues]
     for path, name in _queue_references(scenario):
         if name not in queues:
@@ -307,4 +308,3 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     _check_kafka_bindings(scenario, source)
     _check_kafka_readers(scenario, source)
     _check_partitioned_scalers(scenario, source)
-    check_prices(scenario, source)

@@ -52,7 +52,7 @@ Pub/Sub, ...) adds its type here."""
 
 INVOCATION_BILLED_POLICIES: frozenset[str] = frozenset()
 """Scaling policies whose pool is a function billed per invocation and GB-second (AWS Lambda):
-their ``PoolRun.invocations`` is not None and they have no replica-hours. Every other pool is
+their ``PoolRun.function`` is not None and they have no replica-hours. Every other pool is
 billed by the replica-hour."""
 
 POOL_PRICE_KEYS = ("replica_hour", "gb_second", "per_million_invocations")

@@ -300,6 +300,7 @@ class Topic:
             backlog_final=lag.final,
             unacked_final=held,
             completions=completions,
+            requests=None,  # Kafka bills no API requests
             stream=None,
             kafka=KafkaRun(
                 partitions=partitions,
@@ -308,7 +309,6 @@ class Topic:
                 skew=max(produced) / mean if mean > 0 else 1.0,
                 lingering=self.lingering,
             ),
-            requests=None,  # Kafka bills no API requests
         )
 
     def _partition_run(self, p: int, window: float, now: float) -> PartitionRun:
