@@ -130,6 +130,53 @@ def _slo_figures(run: RunResult, slo: Slo | None) -> Figures:
     return {"slo": figures}
 
 
+def _line_figures(cost: Cost) -> Figures:
+    """One item of a pool or queue, from its lines (one, or one per kind of request)."""
+    first = cost.lines[0]
+    entry: Figures = {
+        "quantity": sum(line.quantity for line in cost.lines),
+        "price": first.price,
+        "amount": None if first.price is None else cost.total,
+        "per_day": None if first.price is None else cost.per_day,
+    }
+    if first.kind is not None:
+        entry["by_kind"] = {line.kind: line.quantity for line in cost.lines}
+    return entry
+
+
+def _owner_figures(cost: Cost, owner: str) -> Figures:
+    """Per pool (or queue): its total, rate per day and each item billed."""
+    names = dict.fromkeys(line.name for line in cost.lines if line.owner == owner)
+    figures: Figures = {}
+    for name in names:
+        share = cost.only(owner=owner, name=name)
+        items = {line.item: share.only(item=line.item) for line in share.lines}
+        figures[name] = {
+            "total": share.total,
+            "per_day": share.per_day,
+            **{item: _line_figures(part) for item, part in items.items()},
+        }
+    return figures
+
+
+def cost_figures(cost: Cost | None) -> Figures | None:
+    """The ``cost`` block of one replication: totals over the measured window, per hour and per
+    day at its rate, per pool and per queue, and what has a quantity but no price."""
+    if cost is None:
+        return None
+    unpriced = dict.fromkeys(f"{ln.owner} {ln.name}: {ln.item}" for ln in cost.unpriced)
+    return {
+        "currency": cost.currency,
+        "window_s": cost.window,
+        "total": cost.total,
+        "per_hour": cost.per_hour,
+        "per_day": cost.per_day,
+        "pools": _owner_figures(cost, "pool"),
+        "queues": _owner_figures(cost, "queue"),
+        "unpriced": list(unpriced),
+    }
+
+
 def _stream_figures(queue: QueueRun) -> Figures:
     """A stream's log at the end of the run (nothing for other queue types)."""
     if queue.stream is None:
@@ -286,53 +333,6 @@ def _consumer_figures(run: RunResult) -> Figures:
         if pool.name in groups:  # the pool is a consumer group on a kafka topic
             consumers[pool.name]["group"] = _group_figures(groups[pool.name], pool)
     return consumers
-
-
-def _line_figures(cost: Cost) -> Figures:
-    """One item of a pool or queue, from its lines (one, or one per kind of request)."""
-    first = cost.lines[0]
-    entry: Figures = {
-        "quantity": sum(line.quantity for line in cost.lines),
-        "price": first.price,
-        "amount": None if first.price is None else cost.total,
-        "per_day": None if first.price is None else cost.per_day,
-    }
-    if first.kind is not None:
-        entry["by_kind"] = {line.kind: line.quantity for line in cost.lines}
-    return entry
-
-
-def _owner_figures(cost: Cost, owner: str) -> Figures:
-    """Per pool (or queue): its total, rate per day and each item billed."""
-    names = dict.fromkeys(line.name for line in cost.lines if line.owner == owner)
-    figures: Figures = {}
-    for name in names:
-        share = cost.only(owner=owner, name=name)
-        items = {line.item: share.only(item=line.item) for line in share.lines}
-        figures[name] = {
-            "total": share.total,
-            "per_day": share.per_day,
-            **{item: _line_figures(part) for item, part in items.items()},
-        }
-    return figures
-
-
-def cost_figures(cost: Cost | None) -> Figures | None:
-    """The ``cost`` block of one replication: totals over the measured window, per hour and per
-    day at its rate, per pool and per queue, and what has a quantity but no price."""
-    if cost is None:
-        return None
-    unpriced = dict.fromkeys(f"{ln.owner} {ln.name}: {ln.item}" for ln in cost.unpriced)
-    return {
-        "currency": cost.currency,
-        "window_s": cost.window,
-        "total": cost.total,
-        "per_hour": cost.per_hour,
-        "per_day": cost.per_day,
-        "pools": _owner_figures(cost, "pool"),
-        "queues": _owner_figures(cost, "queue"),
-        "unpriced": list(unpriced),
-    }
 
 
 def replication_figures(

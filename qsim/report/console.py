@@ -301,6 +301,34 @@ def _consumer_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def _slo_table(summary: dict[str, Any]) -> Table | None:
+    slo = summary.get("slo")
+    resolved = summary["resolved_scenario"].get("slo")
+    if not slo or not resolved:
+        return None
+    title = (
+        f"SLO: p{resolved['percentile']:g} latency within {format_duration(resolved['latency'])}"
+    )
+    table = Table(title=title, title_justify="left", show_edge=False)
+    keys = ["attainment"] + (["drain_time_s"] if resolved.get("backlog") is not None else [])
+    table.add_column("queue")
+    table.add_column(f"p{resolved['percentile']:g} latency", justify="right")
+    table.add_column("met", justify="right")
+    for key in keys:
+        heading = f"time above {resolved['backlog']} ready" if key == "drain_time_s" else key
+        table.add_column(heading, justify="right")
+    percentile = f"p{resolved['percentile']:g}".replace(".", "")
+    for name, figures in slo.items():
+        cells = _Cells(figures, summary["ci95"]["slo"][name])
+        latency = summary["queues"][name]["latency_s"].get(percentile)
+        met = "-" if latency is None else ("yes" if latency <= resolved["latency"] else "no")
+        values = [
+            cells.duration(key) if key == "drain_time_s" else cells.percent(key) for key in keys
+        ]
+        table.add_row(name, format_duration(latency), met, *values)
+    return table
+
+
 ITEMS = {  # a cost item: how its quantity is named, and what its price is per
     "replica_hours": ("replica-hours", "replica-hour"),
     "gb_seconds": ("GB-seconds", "GB-second"),
@@ -353,34 +381,6 @@ def _unpriced_line(summary: dict[str, Any]) -> Text | None:
     if not unpriced:
         return None
     return Text(f"Unpriced (no price given, not in the total): {'; '.join(unpriced)}.")
-
-
-def _slo_table(summary: dict[str, Any]) -> Table | None:
-    slo = summary.get("slo")
-    resolved = summary["resolved_scenario"].get("slo")
-    if not slo or not resolved:
-        return None
-    title = (
-        f"SLO: p{resolved['percentile']:g} latency within {format_duration(resolved['latency'])}"
-    )
-    table = Table(title=title, title_justify="left", show_edge=False)
-    keys = ["attainment"] + (["drain_time_s"] if resolved.get("backlog") is not None else [])
-    table.add_column("queue")
-    table.add_column(f"p{resolved['percentile']:g} latency", justify="right")
-    table.add_column("met", justify="right")
-    for key in keys:
-        heading = f"time above {resolved['backlog']} ready" if key == "drain_time_s" else key
-        table.add_column(heading, justify="right")
-    percentile = f"p{resolved['percentile']:g}".replace(".", "")
-    for name, figures in slo.items():
-        cells = _Cells(figures, summary["ci95"]["slo"][name])
-        latency = summary["queues"][name]["latency_s"].get(percentile)
-        met = "-" if latency is None else ("yes" if latency <= resolved["latency"] else "no")
-        values = [
-            cells.duration(key) if key == "drain_time_s" else cells.percent(key) for key in keys
-        ]
-        table.add_row(name, format_duration(latency), met, *values)
-    return table
 
 
 def _broker_line(summary: dict[str, Any]) -> Text | None:
