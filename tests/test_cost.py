@@ -19,9 +19,11 @@ from qsim.engine import RunResult
 from qsim.engine.billing import billed_requests
 from qsim.engine.kinds import QUEUE_TYPES
 from qsim.engine.results import FunctionRun
+from qsim.errors import ScenarioError
 from qsim.report.console import render_summary
 from qsim.report.review import headline_rows
 from qsim.runner import run_scenario
+from qsim.scenario import prices
 from qsim.scenario.prices import INVOCATION_BILLED_POLICIES, REQUEST_BILLED_QUEUE_TYPES
 from qsim.summary import replication_figures
 
@@ -223,3 +225,13 @@ def test_a_variant_may_reprice_a_pool_and_the_review_names_the_cheapest_in_money
     assert summaries["big"]["cost"]["per_day"] == pytest.approx(3 * 24 * 1.0)
     met = {name: [{"queue": "q", "objective": "o", "verdict": "met"}] for name in summaries}
     assert next(_advice(summaries, met)).endswith("cheapest of them is small, at 7.2 USD per day.")
+
+
+def test_a_request_price_is_accepted_once_a_queue_type_bills_requests(monkeypatch):
+    """The refusal of per_million_requests follows the registry: with the queue's type in
+    REQUEST_BILLED_QUEUE_TYPES (as a lease broker's will be) the same scenario loads."""
+    text = SMALL.rstrip(" ") + "    prices: {per_million_requests: 0.40}\n"
+    with pytest.raises(ScenarioError, match="no queue here is billed per request"):
+        scenario_from(text)
+    monkeypatch.setattr(prices, "REQUEST_BILLED_QUEUE_TYPES", frozenset({"classic"}))
+    assert tariff(scenario_from(text)).per_million_requests == 0.40  # type: ignore[union-attr]
