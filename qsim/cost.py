@@ -114,10 +114,12 @@ class Cost:
 
     @property
     def per_hour(self) -> float:
+        """Money per hour at the measured window's rate."""
         return self.rate(SECONDS_PER_HOUR)
 
     @property
     def per_day(self) -> float:
+        """Money per day (24 h) at the measured window's rate."""
         return self.rate(SECONDS_PER_DAY)
 
     def only(self, **match: str) -> Cost:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+import qsim.scenario.prices as registries
 from qsim.cost import Tariff, bill, tariff
 from qsim.engine import RunResult
 from qsim.engine.billing import billed_requests
@@ -23,7 +24,6 @@ from qsim.errors import ScenarioError
 from qsim.report.console import render_summary
 from qsim.report.review import headline_rows
 from qsim.runner import run_scenario
-from qsim.scenario import prices
 from qsim.scenario.prices import INVOCATION_BILLED_POLICIES, REQUEST_BILLED_QUEUE_TYPES
 from qsim.summary import replication_figures
 
@@ -52,7 +52,8 @@ def test_three_fixed_replicas_for_an_hour_cost_three_replica_hours(three):
     cost = summary["cost"]
     assert summary["consumers"]["c"]["replica_seconds"] == pytest.approx(10_800)
     assert cost["pools"]["c"]["replica_hours"]["quantity"] == pytest.approx(3.0)
-    assert (cost["total"], cost["per_hour"], cost["per_day"]) == pytest.approx((0.3, 0.3, 7.2))
+    exactly = pytest.approx((0.3, 0.3, 7.2), rel=1e-12)  # to a float's last bits
+    assert (cost["total"], cost["per_hour"], cost["per_day"]) == exactly
     assert summary["ci95"]["cost"]["per_day"] == pytest.approx([7.2, 7.2])
     assert (cost["currency"], cost["unpriced"]) == ("USD", [])
 
@@ -233,5 +234,5 @@ def test_a_request_price_is_accepted_once_a_queue_type_bills_requests(monkeypatc
     text = SMALL.rstrip(" ") + "    prices: {per_million_requests: 0.40}\n"
     with pytest.raises(ScenarioError, match="no queue here is billed per request"):
         scenario_from(text)
-    monkeypatch.setattr(prices, "REQUEST_BILLED_QUEUE_TYPES", frozenset({"classic"}))
+    monkeypatch.setattr(registries, "REQUEST_BILLED_QUEUE_TYPES", frozenset({"classic"}))
     assert tariff(scenario_from(text)).per_million_requests == 0.40  # type: ignore[union-attr]
