@@ -159,12 +159,11 @@ def _applies_to_nothing(scenario: Scenario, key: str) -> str | None:
             "requests; the price is for brokers that bill them, such as SQS)"
         )
     billed = [pool for pool in scenario.consumers if _pool_refusal(pool, key) is None]
+    if not billed and not scenario.consumers:
+        return "applies to no pool (the scenario has no consumer pools)"
     if not billed:
         what = "runs replicas" if key != "replica_hour" else "is a function"
-        none = "the scenario has no consumer pools" if not scenario.consumers else (
-            f"every pool {what}"
-        )  # fmt: skip
-        return f"applies to no pool ({none})"
+        return f"applies to no pool (every pool {what})"
     return None  # a default that every such pool overrides is allowed (a variant's own price)
 
 
