@@ -80,14 +80,15 @@ def comparison_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
 
 
 def _cost_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
-    """Money per day and over the measured window in total, and per day per pool and queue
-    when there are several, for variants whose summaries have it."""
+    """Money per day and over the measured window (when the variants' windows are equal) in
+    total, and per day per pool and queue when there are several, for variants that have it."""
     costs = [s["cost"] for s in summaries.values() if isinstance(s.get("cost"), dict)]
     if not costs:
         return
     group = f"cost ({costs[0]['currency']})"
     yield group, Row("per day", ("cost", "per_day"), "number", LOWER)
-    yield group, Row("measured window", ("cost", "total"), "number", LOWER)
+    if len({cost["window_s"] for cost in costs}) == 1:  # totals over different windows: no
+        yield group, Row("measured window", ("cost", "total"), "number", LOWER)
     owners = [
         (section, kind, name)
         for section, kind in (("pools", "pool"), ("queues", "queue"))
