@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from qsim.analytic import Model, build_model
+from qsim.cost import tariff
 from qsim.errors import QsimError
 from qsim.loadscale import pool_index, scale_load, with_fixed_replicas
 from qsim.precision import Precision
@@ -283,6 +284,7 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
     chosen = tried[replicas] if replicas else tried[max(tried)]
     p99, p99_interval = figure_at(chosen.summary, ("queues", study.queue, "latency_s", "p99"))
     busy, busy_interval = figure_at(chosen.summary, ("consumers", study.pool, "utilization"))
+    cost, cost_interval = figure_at(chosen.summary, ("cost", "per_day"))
     return {
         "load": load,
         "replicas": replicas,
@@ -291,6 +293,8 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
         "latency_p99_ci95": p99_interval,
         "utilization": busy,
         "utilization_ci95": busy_interval,
+        "cost_per_day": cost,
+        "cost_per_day_ci95": cost_interval,
         "met": chosen.met if replicas is None else True,
         "replications": chosen.count,
         "slos": _slo_rows(study, chosen, analytic),
@@ -304,7 +308,10 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
 
 def _unreachable_level(load: float, reasons: list[str]) -> dict[str, Any]:
     """A level no replica count can meet (so none is simulated)."""
-    empty = dict.fromkeys(("latency_p99_s", "latency_p99_ci95", "utilization", "utilization_ci95"))
+    empty = dict.fromkeys(
+        ("latency_p99_s", "latency_p99_ci95", "utilization", "utilization_ci95", "cost_per_day",
+         "cost_per_day_ci95")
+    )  # fmt: skip
     return {
         "load": load, "replicas": None, "analytic_replicas": None, **empty, "met": False,
         "replications": 0, "slos": [], "undecided": [], "tried": {},
@@ -320,12 +327,14 @@ def capacity(study: CapacityStudy, loads: list[float]) -> dict[str, Any]:
     hopeless = model is not None and bool(model.unreachable(1.0, study.objectives))
     sustained, failing = (None, None) if hopeless else study.headroom()
     assessable = model.assessable(study.objectives) if model else []
+    prices = tariff(study.scenario)
     return {
         "scenario": study.scenario.name,
         "seed": study.scenario.seed,
         "pool": study.pool,
         "queue": study.queue,
         "slos": [o.text for o in study.objectives],
+        "currency": None if prices is None else prices.currency,
         "slo_details": [o.as_dict() for o in study.objectives],
         "replications": study.scenario.replications,
         "max_replications": study.max_replications,

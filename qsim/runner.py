@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from qsim.cost import tariff
 from qsim.engine import simulate
 from qsim.errors import QsimError
 from qsim.precision import Precision, until_precise
@@ -52,7 +53,8 @@ def replicate(scenario: Scenario, replication: int, stream: float | None = None)
     """Simulate replication ``replication`` of ``scenario`` and keep figures, not records.
     ``stream``: sketch percentiles to this relative accuracy instead of keeping records."""
     result = simulate(scenario, replication, stream)
-    return Replication(replication_figures(result, scenario.slo), result.timeseries)
+    figures = replication_figures(result, scenario.slo, tariff(scenario))
+    return Replication(figures, result.timeseries)
 
 
 @dataclass(frozen=True)

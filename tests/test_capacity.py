@@ -333,3 +333,18 @@ def test_queue_without_a_model_is_searched_from_todays_count():
     study = CapacityStudy(scenario_from(text), "c", [parse_slo("utilization < 0.5")])
     result = level(study, 2.0)
     assert (result["replicas"], result["analytic_replicas"], result["met"]) == (2, None, True)
+
+
+def test_the_recommended_count_is_priced_when_the_scenario_gives_prices(write_file, tmp_path):
+    """At 1x, 2 busy workers on average: 3 replicas are the first under 90% busy. At 1.00 a
+    replica-hour 3 replicas cost 72.00 a day, which the level and the table show."""
+    priced = write_file("mmc.yaml", MMC + "prices: {currency: EUR, replica_hour: 1.0}\n")
+    path = tmp_path / "capacity.json"
+    args = ["--slo", "utilization < 0.9", "--duration", "60s", "--json", path]
+    result = invoke(priced, "--pool", "c", *args)
+    assert result.exit_code == 0, result.stderr
+    study = json.loads(path.read_text(encoding="utf-8"))
+    (level,) = study["levels"]
+    assert (study["currency"], level["replicas"]) == ("EUR", 3)
+    assert level["cost_per_day"] == pytest.approx(72.0)
+    assert "EUR/day" in result.stdout and "72" in result.stdout

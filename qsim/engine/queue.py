@@ -348,6 +348,7 @@ class Queue:
             backlog_final=len(self.ready),
             unacked_final=self.unacked,
             completions=completions,
+            requests=None,  # RabbitMQ bills no API requests
             stream=None,
             kafka=None,
         )

@@ -37,12 +37,19 @@ def _flag(level: dict[str, Any]) -> str:
     return ", ".join(reason.split(":")[0] for reason in reasons)
 
 
+def _money(level: dict[str, Any]) -> str:
+    return format_number(level["cost_per_day"], _half(level["cost_per_day_ci95"]))
+
+
 def _table(result: dict[str, Any]) -> Table:
     table = Table(title=f"{result['pool']}: replicas that meet {', '.join(result['slos'])}")
+    currency = result.get("currency")
+    cost = [f"{currency}/day"] if currency else []
     for header in ("load", "replicas", "theory", "p99 latency", "theory p99", "utilization",
-                   "met", "differ because"):  # fmt: skip
+                   *cost, "met", "differ because"):  # fmt: skip
         table.add_column(header, justify="left" if header == "differ because" else "right")
     for level in result["levels"]:
+        money = [_money(level)] if currency else []
         table.add_row(
             f"{level['load']:g}x",
             _replicas(level),
@@ -50,6 +57,7 @@ def _table(result: dict[str, Any]) -> Table:
             format_duration(level["latency_p99_s"], _half(level["latency_p99_ci95"])),
             format_duration(level["analytic_latency_p99_s"]),
             format_number(level["utilization"], _half(level["utilization_ci95"])),
+            *money,
             VERDICTS[level["met"]],
             _flag(level),
         )
@@ -93,6 +101,11 @@ def _footer(result: dict[str, Any]) -> list[str]:
             lines += [f"  {note}" for note in analytic["theory_misses"]] or [f"  {SAMPLING}"]
         if analytic["slos_not_assessed"]:
             lines.append(f"Theory has no figure for: {', '.join(analytic['slos_not_assessed'])}.")
+    if result.get("currency"):
+        lines.append(
+            f"{result['currency']}/day: the whole scenario's cost per day at the count shown "
+            "(every pool and queue priced), at the measured window's rate."
+        )
     lines.append(
         "replicas: the smallest count found meeting every SLO; N (M?): count M stayed undecided "
         "and may also suffice. A count qualifies when the conservative end of each SLO figure's "

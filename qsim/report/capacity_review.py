@@ -103,6 +103,7 @@ def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
 def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -> Section:
     """The capacity table, its plot and the analytic cross-check."""
     flagged = set(disagreements(capacity))
+    currency = capacity.get("currency")
     rows = tuple(
         (
             _load(lv["load"]),
@@ -110,11 +111,14 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
             _count(lv.get("analytic_replicas")),
             format_duration(lv.get("latency_p99_s")),
             "-" if lv.get("utilization") is None else f"{lv['utilization']:.0%}",
+            *([format_number(lv.get("cost_per_day"))] if currency else []),
             {True: "yes", False: "no"}.get(lv.get("met"), "-"),
             "differs" if lv["load"] in flagged else "",
         )
         for lv in capacity.get("levels", [])
     )
+    money = [f"{currency} per day"] if currency else []
+    header = ("load", "replicas", "analytic", "p99 latency", "utilization", *money, "met", "check")
     slos = "; ".join(str(s) for s in capacity.get("slos", [])) or "-"
     blocks: list[Block] = [
         Paragraph(
@@ -122,7 +126,7 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
             "producer's rate multiplied), the smallest replica count whose 95% interval "
             "meets every objective, beside the analytic estimate."
         ),
-        Table(("load", "replicas", "analytic", "p99 latency", "utilization", "met", "check"), rows),
+        Table(header, rows),
     ]
     if "capacity" in images:
         blocks.append(

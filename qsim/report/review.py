@@ -205,6 +205,18 @@ def headline_rows(summary: Summary) -> Iterator[tuple[str, str, str]]:
             "utilization",
             interval_text(summary, *base, "utilization", kind="percent"),
         )
+    cost = summary.get("cost")
+    if cost:
+        where = f"cost ({cost['currency']})"
+        for section, kind in (("pools", "pool"), ("queues", "queue")):
+            for name in cost[section]:
+                yield (
+                    where,
+                    f"{kind} {name} per day",
+                    interval_text(summary, "cost", section, name, "per_day"),
+                )
+        yield where, "per day", interval_text(summary, "cost", "per_day")
+        yield where, "measured window", interval_text(summary, "cost", "total")
 
 
 def _headline(summary: Summary) -> Section:

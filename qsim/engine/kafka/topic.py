@@ -300,6 +300,7 @@ class Topic:
             backlog_final=lag.final,
             unacked_final=held,
             completions=completions,
+            requests=None,  # Kafka bills no API requests
             stream=None,
             kafka=KafkaRun(
                 partitions=partitions,

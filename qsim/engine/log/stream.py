@@ -216,6 +216,7 @@ class Stream:
             backlog_final=backlog.final,
             unacked_final=sum(group.unsettled for group in self.groups.values()),
             completions=completions,
+            requests=None,  # RabbitMQ bills no API requests
             stream=StreamRun(segments=len(log.segments), retained_bytes=log.bytes, readers=readers),
             kafka=None,
         )
