@@ -10,10 +10,17 @@ The pool's queue is modelled as one FIFO queue served by replicas x concurrency 
 Several producers merge with rate-weighted cv^2 (Whitt's QNA superposition). A queue also fed
 through exchanges, pipeline stages or dead-lettering gets no analytic estimate.
 :func:`theory_misses` lists what the scenario has that the model leaves out.
+
+A Kafka topic of P partitions is P FIFO queues, each read by at most one consumer of the group:
+with r replicas (at most P of them busy) the busiest consumer holds ceil(P / r) partitions, and
+theory is that consumer as one queue of ``concurrency`` workers fed ceil(P / r) / P of the
+records (keys split evenly). With one consumer per partition it is M/G/1 per partition
+(Pollaczek-Khinchine for Poisson arrivals).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -58,10 +65,17 @@ class Model:
     pool: ConsumerPool
     notes: tuple[str, ...]
     _base: Station
+    partitions: int | None = None  # a kafka topic's partition count today; None for RabbitMQ
 
-    def station(self, load: float, replicas: int) -> Station:
-        """The station at ``load`` times today's rate with ``replicas`` replicas."""
-        return replace(self._base, rate=self.rate * load, servers=replicas * self.pool.concurrency)
+    def station(self, load: float, replicas: int, partitions: int | None = None) -> Station:
+        """The station at ``load`` times today's rate with ``replicas`` replicas (on a kafka
+        topic: the busiest consumer, on ``partitions`` or today's partition count)."""
+        rate, workers = self.rate * load, self.pool.concurrency
+        count = partitions or self.partitions
+        if count is None:
+            return replace(self._base, rate=rate, servers=replicas * workers)
+        held = math.ceil(count / max(1, min(replicas, count)))  # the busiest consumer's share
+        return replace(self._base, rate=rate * held / count, servers=workers)
 
     @property
     def method(self) -> str:
@@ -81,27 +95,45 @@ class Model:
 
         return test
 
-    def replicas(self, load: float, objectives: list[Objective]) -> int | None:
-        """The smallest replica count meeting every assessable objective at ``load``."""
-        return smallest_replicas(
-            lambda n: self.station(load, n), self.meets(objectives), limit=NO_WAIT
+    def replicas(
+        self, load: float, objectives: list[Objective], partitions: int | None = None
+    ) -> int | None:
+        """The smallest replica count meeting every assessable objective at ``load`` (on a
+        kafka topic at most its partition count: None if even one consumer per partition
+        fails)."""
+        count = partitions or self.partitions
+        test = self.meets(objectives)
+        if count is None:
+            return smallest_replicas(lambda n: self.station(load, n), test, limit=NO_WAIT)
+        return next(
+            (n for n in range(1, count + 1) if _holds(self.station(load, n, count), test)), None
         )
+
+    def partitions_needed(self, load: float, objectives: list[Objective]) -> int | None:
+        """A kafka topic: the smallest partition count whose partitions, one consumer each,
+        meet every assessable objective at ``load`` (None for RabbitMQ or if none does)."""
+        if self.partitions is None:
+            return None
+        test = self.meets(objectives)
+        return smallest_replicas(lambda p: self.station(load, p, p), test, limit=NO_WAIT)
 
     def unreachable(self, load: float, objectives: list[Objective]) -> list[str]:
         """The objectives no replica count can meet at ``load``: their figure with next to no
-        waiting (:data:`NO_WAIT` replicas), which is then the service time's alone."""
-        station = self.station(load, NO_WAIT)
+        waiting (:data:`NO_WAIT` workers), which is then the service time's alone."""
+        station = replace(self._base, rate=self.rate * load, servers=NO_WAIT)
         return [
             f"{o.text}: {_figure(station, o):.3g}{METRICS[o.metric].unit} even without waiting"
             for o in self.assessable(objectives)
             if not o.holds(_figure(station, o))
         ]
 
-    def figure(self, load: float, replicas: int, objective: Objective) -> float | None:
-        """Theory's figure for ``objective`` at ``load`` with ``replicas``."""
+    def figure(
+        self, load: float, replicas: int, objective: Objective, partitions: int | None = None
+    ) -> float | None:
+        """Theory's figure for ``objective`` at ``load`` with ``replicas`` (on ``partitions``)."""
         if _figure_key(objective) not in FIGURES:
             return None
-        return _figure(self.station(load, replicas), objective)
+        return _figure(self.station(load, replicas, partitions), objective)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
@@ -113,8 +145,13 @@ class Model:
             "service_mean_s": service.mean,
             "service_cv": service.cv,
             "workers_per_replica": self.pool.concurrency,
+            "partitions": self.partitions,
             "theory_misses": list(self.notes),
         }
+
+
+def _holds(station: Station, test: Callable[[Station], bool]) -> bool:
+    return station.stable and test(station)
 
 
 def _figure_key(objective: Objective) -> tuple[str, str | None]:
@@ -147,7 +184,9 @@ def build_model(scenario: Scenario, pool_index: int) -> Model | None:
             "exponential): Allen-Cunneen G/G/c"
         )
     base = Station(rate, ca2, pool.service_time, pool.replicas * pool.concurrency)
-    return Model(rate, ca2, pool, tuple(notes), base)
+    queue = next(q for q in scenario.queues if q.name == pool.queue)
+    partitions = queue.partitions if queue.type == "kafka" else None
+    return Model(rate, ca2, pool, tuple(notes), base, partitions)
 
 
 def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
@@ -158,7 +197,11 @@ def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
     kafka = queue.type == "kafka"
     checks = [
         (kafka, f"partitions: a kafka topic is {queue.partitions} FIFO queues, one per "
-         "partition, each read by at most one consumer, not one shared queue"),
+         "partition, each read by at most one consumer; theory is the busiest consumer's "
+         "partitions as one queue (its latency; backlog and throughput per consumer)"),
+        (kafka and any(p.key is not None for p in scenario.producers if p.to == queue.name),
+         "keys: theory splits records evenly across partitions; murmur2 of the producers' keys "
+         "(a hot key above all) does not"),
         (pool.prefetch != 1 and not kafka, f"prefetch: {pool.prefetch or 'unlimited'} per "
          "replica; messages wait in a replica's buffer behind slow jobs, not in one shared FIFO "
          "queue"),
