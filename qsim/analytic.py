@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qsim.scenario import ConsumerPool, Producer, Scenario
+from qsim.scenario.keys import KeySpace, UniformKeys, WeightedKeys, ZipfKeys
 from qsim.slo import METRICS, Objective
 from qsim.theory import FIGURES, Station, smallest_replicas
 
@@ -66,6 +67,8 @@ class Model:
     notes: tuple[str, ...]
     _base: Station
     partitions: int | None = None  # a kafka topic's partition count today; None for RabbitMQ
+    hot_key: tuple[str, float] | None = None  # the busiest key of a topic and its rate at 1x
+    steady: bool = True  # no producer of the queue follows a schedule
 
     def station(self, load: float, replicas: int, partitions: int | None = None) -> Station:
         """The station at ``load`` times today's rate with ``replicas`` replicas (on a kafka
@@ -117,9 +120,25 @@ class Model:
         test = self.meets(objectives)
         return smallest_replicas(lambda p: self.station(load, p, p), test, limit=NO_WAIT)
 
+    def hot_key_load(self, load: float) -> float:
+        """Busy workers the busiest key of a kafka topic keeps busy at ``load``: that key's
+        partition, read by one consumer, cannot keep up at or above its concurrency, whatever
+        the partition count (0 without keys)."""
+        return self.hot_key[1] * load * self.pool.service_time.mean if self.hot_key else 0.0
+
     def unreachable(self, load: float, objectives: list[Objective]) -> list[str]:
         """The objectives no replica count can meet at ``load``: their figure with next to no
-        waiting (:data:`NO_WAIT` workers), which is then the service time's alone."""
+        waiting (:data:`NO_WAIT` workers), which is then the service time's alone; and, on a
+        kafka topic with steady rates, every objective when one key alone overloads its
+        partition (more partitions cannot split a key)."""
+        busy = self.hot_key_load(load)
+        if self.hot_key and self.steady and busy >= self.pool.concurrency:
+            key, rate = self.hot_key
+            return [
+                f"{', '.join(o.text for o in objectives)}: key {key!r} alone brings "
+                f"{rate * load:.3g} records/s at {load:g}x to its partition, {busy:.3g} "
+                f"consumers' worth of work for its one consumer (a key stays on one partition)"
+            ]
         station = replace(self._base, rate=self.rate * load, servers=NO_WAIT)
         return [
             f"{o.text}: {_figure(station, o):.3g}{METRICS[o.metric].unit} even without waiting"
@@ -186,7 +205,38 @@ def build_model(scenario: Scenario, pool_index: int) -> Model | None:
     base = Station(rate, ca2, pool.service_time, pool.replicas * pool.concurrency)
     queue = next(q for q in scenario.queues if q.name == pool.queue)
     partitions = queue.partitions if queue.type == "kafka" else None
-    return Model(rate, ca2, pool, tuple(notes), base, partitions)
+    producers = [p for p in scenario.producers if p.to == pool.queue]
+    hot = _hottest_key(producers) if partitions is not None else None
+    steady = all(p.schedule is None for p in producers)
+    if hot and not steady and hot[1] * pool.service_time.mean >= pool.concurrency:
+        notes.append(
+            f"hot key: {hot[0]!r} brings {hot[1]:.3g} records/s at the peak to its partition, "
+            "more than its one consumer processes; more partitions cannot split a key"
+        )
+    return Model(rate, ca2, pool, tuple(notes), base, partitions, hot, steady)
+
+
+def _hottest_key(producers: list[Producer]) -> tuple[str, float] | None:
+    """The key with the highest rate (at 1x, a schedule at its peak) among ``producers``'
+    keys, and that rate (each producer's keys apart: the same key from two producers is not
+    added up); None when none is keyed."""
+    keyed = [(p, _key_share(p.key)) for p in producers if p.key is not None]
+    rated = [(key, _arrivals(p)[0] * share) for p, (key, share) in keyed]
+    return max(rated, key=lambda pair: pair[1], default=None)
+
+
+def _key_share(space: KeySpace) -> tuple[str, float]:
+    """A key space's most likely key and its probability."""
+    if isinstance(space, WeightedKeys):
+        key = max(space.keys, key=lambda k: space.keys[k])
+        return key, space.keys[key] / sum(space.keys.values())
+    if isinstance(space, UniformKeys):
+        return space.uniform.key(0), 1 / space.uniform.keys
+    if isinstance(space, ZipfKeys):
+        zipf = space.zipf
+        total = math.fsum((i + 1) ** -zipf.s for i in range(zipf.keys))
+        return zipf.key(0), 1 / total
+    return str(space), 1.0
 
 
 def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
@@ -201,7 +251,7 @@ def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
          "partitions as one queue (its latency; backlog and throughput per consumer)"),
         (kafka and any(p.key is not None for p in scenario.producers if p.to == queue.name),
          "keys: theory splits records evenly across partitions; murmur2 of the producers' keys "
-         "(a hot key above all) does not"),
+         "(a hot key above all: one key is one partition) does not"),
         (pool.prefetch != 1 and not kafka, f"prefetch: {pool.prefetch or 'unlimited'} per "
          "replica; messages wait in a replica's buffer behind slow jobs, not in one shared FIFO "
          "queue"),

@@ -48,8 +48,8 @@ __all__ = ["MAX_PARTITIONS", "MAX_REPLICAS", "VARY", "CapacityStudy", "parse_loa
 
 MAX_REPLICAS = 1024
 """The largest replica count the search tries."""
-MAX_PARTITIONS = 1024
-"""The largest partition count ``vary="partitions"`` tries."""
+MAX_PARTITIONS = 256
+"""The largest partition count ``vary="partitions"`` tries (each with as many consumers)."""
 VARY = ("replicas", "partitions")
 """What a capacity search may vary: the pool's replicas, or a kafka topic's partitions (with
 the replicas)."""

@@ -104,6 +104,21 @@ def test_replicas_stop_at_the_partition_count_and_ask_for_partitions():
     assert max(map(int, result["tried"])) == result["replica_cap"] == result["partitions"] == 4
 
 
+def test_a_key_that_overloads_its_partition_is_unreachable_by_partitions():
+    """Half of 24 records/s carry one key: 12/s x 150 ms = 1.8 consumers' worth of work on
+    the one partition that key hashes to, so no partition count keeps up; theory says so and
+    nothing is simulated."""
+    hot = TOPIC.replace("key: {uniform: 5000}", "key: {keys: {star: 1, rest-1: 1}}")
+    study = CapacityStudy(scenario_from(hot.replace("rate: 20/s", "rate: 24/s")), "c", SLO,
+                          vary="partitions")  # fmt: skip
+    result = level(study, 1.0)
+    assert (
+        result["unreachable"]
+        and "key 'star' alone brings 12 records/s" in (result["unreachable"][0])
+    )
+    assert result["partitions"] is None and not study.trials
+
+
 def test_vary_partitions_on_a_rabbitmq_queue_is_refused():
     """A RabbitMQ queue has no partitions to vary."""
     rabbit = TOPIC.replace("type: kafka, partitions: 1", "type: classic").replace(
@@ -153,3 +168,27 @@ def test_json_keeps_the_replica_keys_and_adds_the_partition_keys(tmp_path):
     assert {"partitions", "analytic_partitions", "replica_cap", "tried_partitions",
             "needs_more_partitions"} <= level.keys()  # fmt: skip
     assert level["partitions"] == level["replica_cap"] == 2
+
+
+def test_the_review_says_a_topic_needs_partitions_not_that_replicas_are_undecided():
+    """The capacity review's sentences: a level that needs more partitions says so, and a
+    --vary partitions level names the partitions and the replicas."""
+    from qsim.report.capacity_review import capacity_sentences
+
+    levels = [
+        {"load": 1.0, "replicas": None, "analytic_replicas": None, "needs_more_partitions": True,
+         "unreachable": []},
+    ]  # fmt: skip
+    result = {"pool": "c", "today_partitions": 4, "vary": "replicas", "levels": levels}
+    said = list(capacity_sentences(result, {"consumers": []}))
+    assert said == [
+        "At 1x load, c cannot meet every SLO on 4 partitions: one replica per partition is not "
+        "enough and more would sit idle; the topic needs more partitions (qsim capacity "
+        "--vary partitions)."
+    ]
+    levels[0].update(partitions=6, analytic_partitions=6, replicas=6, needs_more_partitions=False)
+    said = list(capacity_sentences({**result, "vary": "partitions"}, {"consumers": []}))
+    assert said == [
+        "At 1x load, the topic needs 6 partitions (queueing theory estimates 6) and c 6 "
+        "replicas to meet every SLO."
+    ]
