@@ -25,6 +25,8 @@ def _replicas(level: dict[str, Any]) -> str:
         return "unreachable"
     if level.get("needs_more_partitions"):
         return "more partitions"
+    if level["replicas"] is None and level.get("tried_partitions"):
+        return f"none on up to {max(map(int, level['tried_partitions']))} partitions"
     if level["replicas"] is None:
         return "none found"
     below = [n for n in level["undecided"] if n < level["replicas"]]
@@ -48,8 +50,13 @@ def _partition_cells(result: dict[str, Any], level: dict[str, Any]) -> list[str]
     search varies them)."""
     if result.get("today_partitions") is None:
         return []
-    cells = [_count(level["partitions"])]
-    return [*cells, _count(level["analytic_partitions"])] if _varies(result) else cells
+    partitions = level["partitions"]
+    below = [
+        p for p, met in level.get("tried_partitions", {}).items()
+        if met is None and partitions is not None and int(p) < partitions
+    ]  # fmt: skip
+    cell = f"{partitions} ({', '.join(below)}?)" if below else _count(partitions)
+    return [cell, _count(level["analytic_partitions"])] if _varies(result) else [cell]
 
 
 def _varies(result: dict[str, Any]) -> bool:
@@ -154,9 +161,10 @@ def _footer(result: dict[str, Any]) -> list[str]:
         if analytic["slos_not_assessed"]:
             lines.append(f"Theory has no figure for: {', '.join(analytic['slos_not_assessed'])}.")
     lines.append(
-        "replicas: the smallest count found meeting every SLO; N (M?): count M stayed undecided "
-        "and may also suffice. A count qualifies when the conservative end of each SLO figure's "
-        "95% interval meets it; ± is the interval's half-width."
+        f"{'replicas, partitions' if _varies(result) else 'replicas'}: the smallest count "
+        "found meeting every SLO; N (M?): count M stayed undecided and may also suffice. A "
+        "count qualifies when the conservative end of each SLO figure's 95% interval meets "
+        "it; ± is the interval's half-width."
     )
     return lines
 
