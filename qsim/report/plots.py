@@ -349,10 +349,13 @@ def capacity_plot(capacity: dict[str, Any], replicas_today: int | None) -> Figur
     loads = [level["load"] for level in levels]
     with style():
         figure, ax = plt.subplots()
-        for key, label, fmt in (
+        series = [
             ("replicas", "simulated (meets every SLO)", "o-"),
             ("analytic_replicas", "analytic (queueing theory)", "s--"),
-        ):
+        ]
+        if capacity.get("vary") == "partitions":  # replicas on the partitions found
+            series.append(("partitions", "partitions (simulated)", "^:"))
+        for key, label, fmt in series:
             values = [np.nan if lv.get(key) is None else lv[key] for lv in levels]
             ax.plot(
                 loads, values, fmt, lw=1.4, ms=6, label=label, mfc="white" if "s" in fmt else None
@@ -367,7 +370,7 @@ def capacity_plot(capacity: dict[str, Any], replicas_today: int | None) -> Figur
         ax.set(
             title=f"Capacity of {capacity.get('pool', 'the pool')}",
             xlabel="load (multiple of the scenario's rates)",
-            ylabel="replicas needed",
+            ylabel="replicas (partitions) needed" if len(series) > 2 else "replicas needed",
         )
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
