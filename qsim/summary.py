@@ -392,7 +392,21 @@ def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -
     for field, key in (("published", "publish_rate"), ("acked", "ack_rate")):
         rates = [_rate(s["time"][:length], s[f"{name}:{field}"][:length]) for s in series]
         entry[key] = np.mean(rates, axis=0).tolist()
-    return entry
+    return {**entry, **_partition_series(series, name, length)}
+
+
+def _partition_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:
+    """A kafka topic's ``kafka`` block of series: per partition (a list in partition order)
+    its lag in records and in seconds at each sample, mean over replications (nothing for
+    other queue types)."""
+    blocks: dict[str, list[list[float]]] = {"lag": [], "lag_s": []}
+    p = 0
+    while f"{name}:partition:{p}:lag" in series[0]:
+        for field in blocks:
+            key = f"{name}:partition:{p}:{field}"
+            blocks[field].append(np.mean([s[key][:length] for s in series], axis=0).tolist())
+        p += 1
+    return {"kafka": blocks} if p else {}
 
 
 def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -> Figures:

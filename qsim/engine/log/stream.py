@@ -126,6 +126,10 @@ class Stream:
         unsettled = sum(g.unsettled for g in groups)
         return [self.waiting.value, unsettled, self.published, sum(g.acked for g in groups)]
 
+    def series(self) -> dict[str, list[float]]:
+        """No series beyond :meth:`sample`'s."""
+        return {}
+
     # -- publishing --------------------------------------------------------------------------
     def publish(self, msg: Message) -> None:
         """Append ``msg``: one flow branch per reading pool; readers with credit are sent it."""
