@@ -35,7 +35,12 @@ import numpy as np
 
 from qsim.engine.kafka.group import ConsumerGroup
 from qsim.engine.kafka.member import Member
-from qsim.engine.kafka.partitioner import StickyPartitioner, key_bytes, partition_for_key
+from qsim.engine.kafka.partitioner import (
+    RECORD_OVERHEAD,
+    StickyPartitioner,
+    key_bytes,
+    partition_for_key,
+)
 from qsim.engine.keys import key_chooser
 from qsim.engine.log.level import Level
 from qsim.engine.log.partition import Delivery, Partition
@@ -403,10 +408,11 @@ class ProducerClient:
                 p = self._cache[key] = partition_for_key(key_bytes(key), count)
         else:
             p = self._sticky.partition(count, self._rng)
+        wire = int(msg.size) + RECORD_OVERHEAD
         if self.linger <= 0:
             topic.append(msg, p)
             if not keyed:
-                self._sticky.appended(int(msg.size))
+                self._sticky.appended(wire)
                 self._sticky.batch_closed()
             return
         batch = self._batches.get(p)
@@ -416,9 +422,9 @@ class ProducerClient:
             topic.broker.after(self.linger, self._lingered, (p, self._opened))
             self._opening[p] = self._opened
         batch.append(msg)
-        self._bytes[p] = size = self._bytes.get(p, 0.0) + msg.size
+        self._bytes[p] = size = self._bytes.get(p, 0.0) + wire
         if not keyed:
-            self._sticky.appended(int(msg.size))
+            self._sticky.appended(wire)
         if size >= self.batch_size:
             self._send(p)
 
