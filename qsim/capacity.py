@@ -357,14 +357,8 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
     capped = study.partitions is not None and replicas is None
     return {
         "load": load,
-        "replicas": replicas,
-        "analytic_replicas": analytic,
-        **_figures(study, chosen),
-        "met": chosen.met if replicas is None else True,
-        "replications": chosen.count,
+        **_answer(study, chosen, replicas, analytic, tried),
         "slos": _slo_rows(study, chosen, analytic),
-        "undecided": sorted(n for n, t in tried.items() if t.met is None),
-        "tried": {str(n): tried[n].met for n in sorted(tried)},
         **_analytic_figures(study, load, analytic),
         "disagreement": _disagreement(study, replicas, analytic),
         "unreachable": [],
@@ -388,19 +382,30 @@ def _partition_level(study: CapacityStudy, load: float) -> dict[str, Any]:
     chosen = tried[replicas] if replicas else full[partitions]
     return {
         "load": load,
-        "replicas": replicas,
-        "analytic_replicas": analytic,
-        **_figures(study, chosen),
-        "met": chosen.met if replicas is None else True,
-        "replications": chosen.count,
+        **_answer(study, chosen, replicas, analytic, tried),
         "slos": _slo_rows(study, chosen, analytic, analytic),
-        "undecided": sorted(n for n, t in tried.items() if t.met is None),
-        "tried": {str(n): tried[n].met for n in sorted(tried)},
         **_analytic_figures(study, load, analytic, analytic),
         "disagreement": _disagreement(study, found and found[0], analytic),
         "unreachable": [],
         **_partition_keys(study, partitions if found else None, analytic, full),
         "needs_more_partitions": False,
+    }
+
+
+def _answer(
+    study: CapacityStudy, chosen: Trial, replicas: int | None, analytic: int | None,
+    tried: dict[int, Trial],
+) -> dict[str, Any]:  # fmt: skip
+    """A level's answer: the replicas found (None: none met), theory's, the chosen trial's
+    figures and verdict, and the replica counts tried."""
+    return {
+        "replicas": replicas,
+        "analytic_replicas": analytic,
+        **_figures(study, chosen),
+        "met": chosen.met if replicas is None else True,
+        "replications": chosen.count,
+        "undecided": sorted(n for n, t in tried.items() if t.met is None),
+        "tried": {str(n): tried[n].met for n in sorted(tried)},
     }
 
 
