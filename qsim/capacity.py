@@ -65,7 +65,9 @@ MAX_LOAD = 1000.0
 
 
 def parse_load_range(text: str, steps: int) -> list[float]:
-    """``"0.5x..3x"`` with ``steps`` 6 -> ``[0.5, 1.0, ..., 3.0]``; ``"2x"`` -> ``[2.0]``."""
+    """``"0.5x..3x"`` with ``steps`` 6 -> ``[0.5, 1.0, ..., 3.0]``; ``"2x"`` -> ``[2.0]``. A
+    range around 1x always has 1x among its levels (``0.5x..2x`` in 6 steps adds it to 0.5,
+    0.8, 1.1, ...)."""
     parts = text.split("..")
     try:
         ends = [float(part.strip().removesuffix("x")) for part in parts]
@@ -85,7 +87,10 @@ def parse_load_range(text: str, steps: int) -> list[float]:
         raise QsimError(f"--load {text!r}: the low end must not exceed the high end")
     if low == high or steps == 1:
         return [low] if low == high else [low, high][: max(steps, 1)]
-    return [round(float(x), 6) for x in np.linspace(low, high, steps)]
+    levels = {round(float(x), 6) for x in np.linspace(low, high, steps)}
+    if low < 1.0 < high:
+        levels.add(1.0)  # today's load is always a level: "what does today need?"
+    return sorted(levels)
 
 
 @dataclass

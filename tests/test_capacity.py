@@ -182,10 +182,14 @@ def test_fixed_replicas_replace_autoscaling():
 
 @pytest.mark.parametrize(
     ("text", "steps", "loads"),
-    [("0.5x..3x", 6, [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]), ("2x", 6, [2.0]), ("1..2", 3, [1, 1.5, 2])],
-)
+    [
+        ("0.5x..3x", 6, [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]), ("2x", 6, [2.0]), ("1..2", 3, [1, 1.5, 2]),
+        ("0.5x..2x", 6, [0.5, 0.8, 1.0, 1.1, 1.4, 1.7, 2.0]), ("1.5x..3x", 4, [1.5, 2.0, 2.5, 3.0]),
+    ],
+)  # fmt: skip
 def test_load_range(text, steps, loads):
-    """LOW..HIGH in ``steps`` evenly spaced levels; one value is one level."""
+    """LOW..HIGH in ``steps`` evenly spaced levels, plus today's load (1x) when the range
+    spans it and the steps miss it; one value is one level."""
     assert parse_load_range(text, steps) == pytest.approx(loads)
 
 
