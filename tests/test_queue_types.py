@@ -206,7 +206,8 @@ def test_single_active_consumer_hands_over_when_the_active_one_crashes(tmp_path)
         ("{name: q, max_age: 1h}", "max_age needs type: stream"),
         (
             "{name: q, type: lazy}",
-            "should be 'classic', 'quorum', 'stream', 'kafka', 'sqs', 'sqs-fifo', 'pubsub', 'servicebus' or 'jetstream'",
+            "should be 'classic', 'quorum', 'stream', 'kafka', 'sqs', 'sqs-fifo', 'pubsub', "
+            "'servicebus' or 'jetstream'",
         ),
     ],
 )

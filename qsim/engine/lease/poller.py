@@ -8,6 +8,9 @@ The loop, as the SQS, Pub/Sub pull, Service Bus and JetStream fetch clients run 
   to ``wait`` for a first message and returns as soon as one is visible; with short polling it
   returns at once. A receive that returns nothing is an empty receive; the replica pauses
   ``empty_pause`` before the next (qsim's key: 0 after a long poll, 1 s after a short one).
+- Each receive of a message reaches the worker as its own :class:`~qsim.engine.lease.receipt.
+  Receipt` (SQS's receipt handle), so two receives of one message held by the same replica
+  settle apart.
 - Every received message it processes is deleted when done, or, when processing failed,
   returned at once with ``partial_batch`` (else left to its lease). The queue decides what a
   delete after the lease lapsed does (:meth:`qsim.engine.lease.queue.LeaseQueue.settle`).
@@ -19,12 +22,13 @@ The loop, as the SQS, Pub/Sub pull, Service Bus and JetStream fetch clients run 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from qsim.engine.message import Message
 
 if TYPE_CHECKING:
     from qsim.engine.lease.queue import LeaseQueue
+    from qsim.engine.lease.receipt import Receipt
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
 
@@ -54,7 +58,7 @@ class Poller:
         self.active = False  # wants to receive (opened, not cancelled, broker up)
         self.pending = False  # a receive is outstanding (or the pause after an empty one)
         self.polls = 0  # numbers each receive, so a stale wait or pause is ignored
-        self.held: dict[Message, int] = {}  # held messages -> the receive (count) they came by
+        self.held: dict[Message, None] = {}  # the receipts it holds (a set, in receive order)
         queue.broker.consumers.append(self)
 
     # -- the subscription, as the worker sees it ---------------------------------------------
@@ -77,11 +81,11 @@ class Poller:
         return epoch == self.epoch
 
     def settle(self, msg: Message, ok: bool | None, epoch: int) -> None:
-        """Processing ended: delete the message (``ok``), or report it failed."""
-        receive = self.held.pop(msg, None)
-        if receive is None or epoch != self.epoch:
+        """Processing of a receipt ended: delete its message (``ok``), or report it failed."""
+        if epoch != self.epoch or msg not in self.held:
             return
-        self.queue.settle(msg, receive, bool(ok), self.partial_batch)
+        del self.held[msg]
+        self.queue.settle(cast("Receipt", msg), bool(ok), self.partial_batch)
         if self.worker.draining:
             self.worker.settled()
         else:
@@ -110,13 +114,13 @@ class Poller:
         self.polls += 1
         self.queue.receive(self, self.polls)
 
-    def deliver(self, messages: list[Message]) -> None:
-        """A receive returned ``messages`` (each already leased to this replica)."""
+    def deliver(self, receipts: list[Receipt]) -> None:
+        """A receive returned ``receipts`` (each message already leased to this replica)."""
         self.pending = False
         held, receive = self.held, self.worker.receive
-        for msg in messages:
-            held[msg] = msg.deliveries
-            receive(msg)
+        for receipt in receipts:
+            held[receipt] = None
+            receive(receipt)
         self.poll()
 
     def empty(self) -> None:
@@ -139,7 +143,7 @@ class Poller:
         self.pending = False
         self.polls += 1  # a pause or a wait of the old loop ends nothing
 
-    def holding(self, msg: Message, receive: int) -> bool:
-        """Whether the running process still holds ``msg`` from receive number ``receive``
-        (so its heartbeat extends the lease)."""
-        return self.worker.alive and self.held.get(msg) == receive
+    def holding(self, receipt: Receipt) -> bool:
+        """Whether the running process still holds ``receipt`` (so its heartbeat extends the
+        lease)."""
+        return self.worker.alive and receipt in self.held

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from qsim.engine.lease.metrics import LeaseMetrics
 from qsim.engine.lease.poller import Poller
+from qsim.engine.lease.receipt import Receipt
 from qsim.engine.lease.visible import visible_store
 from qsim.engine.log.level import Level
 from qsim.engine.message import NO_PRODUCER, Message
@@ -58,15 +59,21 @@ ENDS = ("deleted", "dead_lettered", "exhausted", "expired")
 
 
 class Lease:
-    """One receive of one message: its number (the receive count), its holder and its end."""
+    """One receive of one message: its receipt (with the receive count), its holder, when it
+    was received and when the lease ends."""
 
-    __slots__ = ("holder", "receive", "received_at", "until")
+    __slots__ = ("holder", "receipt", "received_at", "until")
 
-    def __init__(self, receive: int, holder: Poller, received_at: float, until: float) -> None:
-        self.receive = receive
+    def __init__(self, receipt: Receipt, holder: Poller, received_at: float, until: float):
+        self.receipt = receipt
         self.holder = holder
         self.received_at = received_at
         self.until = until
+
+    @property
+    def receive(self) -> int:
+        """The receive number (the message's receive count when it was received)."""
+        return self.receipt.receive
 
 
 class LeaseQueue:
@@ -153,14 +160,14 @@ class LeaseQueue:
         msg.deliveries = 0
         self.work(msg)
         self.arrivals.append(msg)
-        if self.retention is not None and self._retention_due == math.inf:
-            self._arm_retention()
         if self.delay > 0:
             self.where[msg] = DELAYED
             self.delayed_level.add(1, now)
             self.broker.after(self.delay, self._undelay, msg)
         else:
             self._show(msg, now)
+        if self.retention is not None and self._retention_due == math.inf:
+            self._arm_retention()
 
     def _undelay(self, msg: Message) -> None:
         if self.where.get(msg) == DELAYED:
@@ -218,6 +225,7 @@ class LeaseQueue:
         self.receives += 1
         self.visible_level.add(-len(messages), now)
         self.in_flight_level.add(len(messages), now)
+        receipts = []
         for msg in messages:
             msg.deliveries += 1
             self.received += 1
@@ -226,9 +234,11 @@ class LeaseQueue:
                 if msg.deliveries == 2:
                     self.redelivered += 1
             self.where[msg] = IN_FLIGHT
-            self.in_flight[msg] = Lease(msg.deliveries, poller, now, now + self.lease)
+            receipt = Receipt(msg, msg.deliveries)
+            self.in_flight[msg] = Lease(receipt, poller, now, now + self.lease)
             self.broker.after(self.lease, self._lapse, (msg, msg.deliveries))
-        poller.deliver(messages)
+            receipts.append(receipt)
+        poller.deliver(receipts)
 
     # -- leases --------------------------------------------------------------------------
     def _lapse(self, due: tuple[Message, int]) -> None:
@@ -249,7 +259,7 @@ class LeaseQueue:
         """The holder's heartbeat: extended to ``lease`` after its last heartbeat, within the
         provider's cap (SQS: 12 h from the receive)."""
         heartbeat = lease.holder.heartbeat
-        if heartbeat is None or not lease.holder.holding(msg, lease.receive):
+        if heartbeat is None or not lease.holder.holding(lease.receipt):
             return False
         beats = math.floor((now - lease.received_at) / heartbeat + 1e-9)
         until = min(
@@ -286,10 +296,10 @@ class LeaseQueue:
         target.publish(msg)
 
     # -- settlement ----------------------------------------------------------------------
-    def settle(self, msg: Message, receive: int, ok: bool, partial_batch: bool) -> None:
-        """A consumer finished the message it got by receive number ``receive``: deleted
-        (``ok``) or failed."""
+    def settle(self, receipt: Receipt, ok: bool, partial_batch: bool) -> None:
+        """A consumer finished ``receipt``: its message deleted (``ok``) or failed."""
         now = self.env.now
+        msg, receive = receipt.message, receipt.receive
         lease = self.in_flight.get(msg)
         current = lease is not None and lease.receive == receive
         if not self.broker.up:
@@ -317,7 +327,7 @@ class LeaseQueue:
             return
         del self.where[msg]
         self.deleted += 1
-        self.recorder.completed(self.index, msg, now)
+        self.recorder.completed(self.index, receipt, now)  # its processing's start, its flow
         self._serve_waiting()
 
     # -- retention -----------------------------------------------------------------------
