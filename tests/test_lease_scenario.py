@@ -134,7 +134,8 @@ def test_any_preset_value_can_be_overridden_within_the_limits(tmp_path):
         ("    type: sqs-fifo\n", "    type: sqs-fifo\n    dead_letter: jobs\n",
          "scenario.yaml:16: queues[1].dead_letter: the dead_letter of a sqs-fifo queue must be "
          "another sqs-fifo queue, and 'jobs' is sqs"),
-        ("    queue: jobs\n", "    queue: jobs\n    failures: {nack_probability: 0.1, requeue: false}\n",
+        ("    queue: jobs\n",
+         "    queue: jobs\n    failures: {nack_probability: 0.1, requeue: false}\n",
          "scenario.yaml:21: consumers[0].failures: a failed message on a lease queue returns "
          "(by lease expiry, or at once with partial_batch) until max_receives moves it to "
          "dead_letter: requeue: false has no meaning"),
