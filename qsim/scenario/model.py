@@ -360,6 +360,21 @@ def _check_lease_topology(scenario: Scenario, source: YamlSource) -> None:
                 "a FIFO queue refuses a message without one)"
             )
             raise source.error(("producers", i, "to"), message)
+    for i, producer in enumerate(scenario.producers):
+        target = queues.get(producer.to)
+        for key in ("ttl", "priority"):
+            if target is not None and target.is_lease and getattr(producer, key) is not None:
+                message = (
+                    f"{key} is a RabbitMQ message property; {producer.to!r} is a {target.type} "
+                    "queue (its retention and delay apply to every message)"
+                )
+                raise source.error(("producers", i, key), message)
+    for i, pool in enumerate(scenario.consumers):
+        for j, step in enumerate(pool.publish):
+            target = queues.get(step.to)
+            if target is not None and target.type == "sqs-fifo":
+                message = f"{step.to!r} is an sqs-fifo queue: a publish step gives no group id"
+                raise source.error(("consumers", i, "publish", j, "to"), message)
     for i, exchange in enumerate(scenario.exchanges):
         for j, binding in enumerate(exchange.bindings):
             target = queues.get(binding.queue)
