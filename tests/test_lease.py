@@ -320,3 +320,18 @@ def test_a_fifo_queue_answers_300_receives_per_second(batch, throughput):
     4,000/s never runs dry, and 100,000 groups leave ten messages of distinct groups visible)."""
     figures = replication_figures(simulate(scenario_from(FIFO_QUOTA.format(batch=batch))))
     assert figures["queues"]["q"]["throughput_per_s"] == pytest.approx(throughput, rel=0.01)
+
+
+def test_a_replica_with_many_free_slots_takes_a_large_backlog_without_recursing():
+    """After an outage 3,000 messages are visible at once and the replica has 5,000 free
+    slots: it receives them one per receive, back to back (a loop, not a call chain)."""
+    text = """
+        name: backlog
+        duration: 6s
+        producers: [{name: p, to: q, rate: 1000/s, arrivals: constant}]
+        queues: [{name: q, type: sqs, lease: 1m}]
+        consumers: [{name: c, queue: q, concurrency: 5000, wait: 20s, service_time: 10s}]
+        outages: [{at: 1s, for: 3s}]
+        """
+    block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
+    assert block["in_flight"]["final"] == block["received"] >= 5000
