@@ -239,6 +239,25 @@ def test_a_partial_batch_response_returns_a_failed_message_at_once():
     assert (block["returned"], block["lease_expiries"], block["dead_lettered"]) == (3, 0, 1)
 
 
+def test_a_poison_message_fails_at_every_receive():
+    """``poison: 0.5``: half the messages fail whenever they are processed, so exactly those
+    reach the dead-letter queue after ``max_receives: 3`` (not half of a half of a half)."""
+    text = """
+        name: poison
+        duration: 2000s
+        producers: [{name: p, to: q, rate: 1/s}]
+        queues:
+          - {name: q, type: sqs, lease: 30s, max_receives: 3, dead_letter: dlq}
+          - {name: dlq, type: sqs}
+        consumers:
+          - {name: c, queue: q, replicas: 2, wait: 20s, service_time: 100ms,
+             partial_batch: true, failures: {poison: 0.5}}
+        """
+    runs = replications(text, 10)
+    moved = [lease_of(f)["dead_lettered"] / f["queues"]["q"]["published"] for f in runs]
+    assert_matches(moved, 0.5)
+
+
 # -- delay, retention, in-flight limit -------------------------------------------------------
 def test_a_delay_hides_each_new_message_for_that_long():
     """``delay: 10s``: no message is processed sooner than 10 s after it was sent, and by

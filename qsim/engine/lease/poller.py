@@ -90,7 +90,10 @@ class Poller:
         if epoch != self.epoch or msg not in self.held:
             return
         self._let_go(msg)
-        self.queue.settle(cast("Receipt", msg), bool(ok), self.partial_batch)
+        receipt = cast("Receipt", msg)
+        if receipt.message.poison is None:  # a poison message fails at every receive
+            receipt.message.poison = receipt.poison
+        self.queue.settle(receipt, bool(ok), self.partial_batch)
         if self.worker.draining:
             self.worker.settled()
         else:
