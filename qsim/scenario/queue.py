@@ -144,7 +144,7 @@ class Queue(Spec):
         if data["type"] == "kafka":
             data.setdefault("max_age", kafka.RETENTION_MS)
             data.setdefault("segment_bytes", kafka.SEGMENT_BYTES)
-        if data["type"] in presets.PRESETS:
+        if isinstance(data["type"], str) and data["type"] in presets.PRESETS:
             data = {**presets.PRESETS[data["type"]].queue, **data}
         return data
 
