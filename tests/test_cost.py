@@ -186,6 +186,7 @@ EXTRA = {
     "kafka": ("partitions: 2", "max_poll_records: 10"),
     "stream": ("", "prefetch: 10"),
 }
+KEYED = {"sqs-fifo": "key: {uniform: 4}"}  # a FIFO queue's message groups
 
 
 @pytest.mark.parametrize("queue_type", sorted(QUEUE_TYPES))
@@ -197,7 +198,7 @@ def test_a_queue_reports_requests_exactly_when_its_type_is_billed_per_request(qu
     run = run_once(f"""
         name: kinds
         duration: 10s
-        producers: [{{name: p, to: q, rate: 2/s}}]
+        producers: [{{name: p, to: q, rate: 2/s, {KEYED.get(queue_type, "")}}}]
         queues: [{{name: q, type: {queue_type}, {queue_extra}}}]
         consumers: [{{name: c, queue: q, service_time: 10ms, {pool_extra}}}]
         """)
@@ -236,3 +237,20 @@ def test_a_request_price_is_accepted_once_a_queue_type_bills_requests(monkeypatc
         scenario_from(text)
     monkeypatch.setattr(registries, "REQUEST_BILLED_QUEUE_TYPES", frozenset({"classic"}))
     assert tariff(scenario_from(text)).per_million_requests == 0.40  # type: ignore[union-attr]
+
+
+def test_an_sqs_queue_bills_each_call_in_the_measured_window_and_each_64_kib_of_a_send():
+    """One message a second of 100 KB (two 64 KiB chunks) for 90 measured seconds, one
+    long-polling replica: 180 billed sends, 90 receives and 90 deletes, nothing empty (each
+    long poll waits for the next message), no visibility change."""
+    run = run_once("""
+        name: requests
+        duration: 100s
+        warmup: 10s
+        producers: [{name: p, to: q, rate: 1/s, arrivals: constant, size: 100KB}]
+        queues: [{name: q, type: sqs}]
+        consumers: [{name: c, queue: q, service_time: 10ms, wait: 20s}]
+        """)
+    assert run.queues[0].requests == {
+        "send": 180, "receive": 90, "receive_empty": 0, "delete": 90, "change_visibility": 0,
+    }  # fmt: skip

@@ -355,6 +355,7 @@ class Queue:
             requests=None,  # RabbitMQ bills no API requests
             stream=None,
             kafka=None,
+            lease=None,
         )
 
     def counts(self) -> dict[str, int]:

@@ -10,12 +10,13 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from qsim.errors import known_hint
 from qsim.scenario import kafka
+from qsim.scenario import lease as presets
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.prices import Prices, check_prices
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
-from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES
+from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES, SQS_QUEUE_TYPES
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
     AUTO,
@@ -83,8 +84,9 @@ class Scenario(Spec):
     @model_validator(mode="before")
     @classmethod
     def _kafka_defaults(cls, data: Any) -> Any:
-        """Producers and pools of kafka topics get the Kafka client's defaults."""
-        return kafka.fill_defaults(data)
+        """Producers and pools of kafka topics get the Kafka client's defaults, pools of lease
+        queues their type's preset."""
+        return presets.fill_defaults(kafka.fill_defaults(data))
 
     @field_validator("warmup")
     @classmethod
@@ -212,6 +214,12 @@ def _check_partitioned_scalers(scenario: Scenario, source: YamlSource) -> None:
                 f"and {pool.queue!r} is a {kind} queue"
             )
             raise source.error(("consumers", i, "scaling", "policy"), message)
+        if pool.scaling.policy == "aws_sqs_queue" and kind not in SQS_QUEUE_TYPES:
+            message = (
+                f"policy aws_sqs_queue reads an SQS queue's message counts, "
+                f"and {pool.queue!r} is a {kind} queue"
+            )
+            raise source.error(("consumers", i, "scaling", "policy"), message)
 
 
 KAFKA_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ...] = (
@@ -240,11 +248,19 @@ KAFKA_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ..
 def _check_kafka_producers(scenario: Scenario, source: YamlSource) -> None:
     types = {queue.name: queue.type for queue in scenario.queues}
     for i, producer in enumerate(scenario.producers):
-        if types.get(producer.to) == "kafka":
+        kind = types.get(producer.to)
+        if kind == "kafka":
             continue
         for key in kafka.PRODUCER_KEYS:
+            if key == "key" and kind == "sqs-fifo":
+                continue  # a FIFO queue's MessageGroupId
             if getattr(producer, key) is not None:
                 message = f"{key} needs `to` to be a kafka topic ({producer.to!r} is not one)"
+                if key == "key":
+                    message = (
+                        f"key needs `to` to be a kafka topic or an sqs-fifo queue "
+                        f"({producer.to!r} is neither)"
+                    )
                 raise source.error(("producers", i, key), message)
 
 
@@ -285,6 +301,113 @@ def _check_kafka_readers(scenario: Scenario, source: YamlSource) -> None:
             raise source.error(("consumers", i, "dead_letter_topic"), message)
 
 
+LEASE_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ...] = (
+    ("prefetch", lambda pool: pool.prefetch != 0,
+     "prefetch is a RabbitMQ setting: a replica of a lease queue receives up to batch messages"),
+    ("ack", lambda pool: pool.ack == "auto",
+     "ack is a RabbitMQ setting: a lease-queue consumer deletes each message it processed"),
+    ("consumer_timeout", lambda pool: pool.consumer_timeout is not None,
+     "consumer_timeout is a RabbitMQ setting: a lease queue has its lease"),
+    ("offset", lambda pool: pool.offset is not None, "offset is a stream setting"),
+    ("failures", lambda pool: not pool.failures.requeue,
+     "a failed message on a lease queue returns (by lease expiry, or at once with "
+     "partial_batch) until max_receives moves it to dead_letter: requeue: false has no meaning"),
+    ("publish", lambda pool: bool(pool.publish),
+     "a pool that reads a lease queue cannot publish onward yet (a duplicate processing would "
+     "publish again, and a flow must end once)"),
+)  # fmt: skip
+"""What a pool reading a lease queue may not set: key, test, message."""
+
+
+def _check_lease_readers(scenario: Scenario, source: YamlSource) -> None:
+    """Pools reading a lease queue poll within their provider's limits; the lease keys are for
+    them only."""
+    queues = {queue.name: queue for queue in scenario.queues}
+    for i, pool in enumerate(scenario.consumers):
+        queue = queues[pool.queue]
+        if not queue.is_lease:
+            for key in presets.POOL_KEYS:
+                if getattr(pool, key) is not None:
+                    types = ", ".join(presets.LEASE_TYPES)
+                    message = f"{key} needs a lease queue ({types}); {pool.queue!r} is {queue.type}"
+                    raise source.error(("consumers", i, key), message)
+            continue
+        for key, refused, message in LEASE_READER_REFUSALS:
+            if refused(pool):
+                raise source.error(("consumers", i, key), message)
+        _check_lease_pool(scenario, source, i, pool, queue)
+
+
+def _check_lease_pool(
+    scenario: Scenario, source: YamlSource, i: int, pool: ConsumerPool, queue: Queue
+) -> None:
+    kind = queue.type
+    preset = presets.PRESETS[kind]
+    for key in ("batch", "wait"):
+        value = getattr(pool, key)
+        message = None if value is None else presets.out_of_range(kind, key, value)
+        if message is not None:
+            raise source.error(("consumers", i, key), message)
+    if pool.wait == 0 and pool.empty_pause == 0:
+        message = "short polling (wait 0) needs an empty_pause above zero, or it never stops"
+        raise source.error(("consumers", i, "empty_pause"), message)
+    if pool.heartbeat is not None and queue.lease is not None and pool.heartbeat >= queue.lease:
+        message = (
+            f"heartbeat ({pool.heartbeat:g}s) must be shorter than the lease ({queue.lease:g}s), "
+            "or the lease lapses before it is extended"
+        )
+        raise source.error(("consumers", i, "heartbeat"), message)
+    if pool.partial_batch and not preset.partial_batch:
+        raise source.error(("consumers", i, "partial_batch"), f"{kind} has no partial batches")
+
+
+def _check_lease_topology(scenario: Scenario, source: YamlSource) -> None:
+    """A FIFO queue's messages carry a group id (the producer's ``key``); dead-letter queues
+    are of the source's type (an SQS FIFO queue's must be FIFO too)."""
+    queues = {queue.name: queue for queue in scenario.queues}
+    for i, producer in enumerate(scenario.producers):
+        target = queues.get(producer.to)
+        if target is not None and target.type == "sqs-fifo" and producer.key is None:
+            message = (
+                f"{producer.to!r} is an sqs-fifo queue: give key (its MessageGroupId; "
+                "a FIFO queue refuses a message without one)"
+            )
+            raise source.error(("producers", i, "to"), message)
+    for i, producer in enumerate(scenario.producers):
+        target = queues.get(producer.to)
+        for key in ("ttl", "priority"):
+            if target is not None and target.is_lease and getattr(producer, key) is not None:
+                message = (
+                    f"{key} is a RabbitMQ message property; {producer.to!r} is a {target.type} "
+                    "queue (its retention and delay apply to every message)"
+                )
+                raise source.error(("producers", i, key), message)
+    for i, pool in enumerate(scenario.consumers):
+        for j, step in enumerate(pool.publish):
+            target = queues.get(step.to)
+            if target is not None and target.type == "sqs-fifo":
+                message = f"{step.to!r} is an sqs-fifo queue: a publish step gives no group id"
+                raise source.error(("consumers", i, "publish", j, "to"), message)
+    for i, exchange in enumerate(scenario.exchanges):
+        for j, binding in enumerate(exchange.bindings):
+            target = queues.get(binding.queue)
+            if target is not None and target.is_lease:
+                message = (
+                    f"{binding.queue!r} is a {target.type} queue: producers send to it with `to`"
+                )
+                raise source.error(("exchanges", i, "bindings", j, "queue"), message)
+    for i, queue in enumerate(scenario.queues):
+        target = queues.get(queue.dead_letter) if queue.dead_letter else None
+        if target is None or (not queue.is_lease and not target.is_lease):
+            continue
+        if target.type != queue.type or target.name == queue.name:
+            message = (
+                f"the dead_letter of a {queue.type} queue must be another {queue.type} queue, "
+                f"and {target.name!r} is {'itself' if target.name == queue.name else target.type}"
+            )
+            raise source.error(("queues", i, "dead_letter"), message)
+
+
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     """Cross-section checks: unique names, references to queues and exchanges that exist,
     enough samples for ``warmup: auto``, what a pool reading a stream may set, scalers
@@ -308,3 +431,5 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     _check_kafka_bindings(scenario, source)
     _check_kafka_readers(scenario, source)
     _check_partitioned_scalers(scenario, source)
+    _check_lease_topology(scenario, source)
+    _check_lease_readers(scenario, source)

@@ -45,10 +45,11 @@ __all__ = [
     "check_prices",
 ]
 
-REQUEST_BILLED_QUEUE_TYPES: frozenset[str] = frozenset()
-"""Queue types whose broker bills API requests: their ``QueueRun.requests`` is not None. None of
-today's (RabbitMQ's classic, quorum and stream queues, Kafka topics) does; a lease broker (SQS,
-Pub/Sub, ...) adds its type here."""
+REQUEST_BILLED_QUEUE_TYPES: frozenset[str] = frozenset({"sqs", "sqs-fifo"})
+"""Queue types whose broker bills API requests: their ``QueueRun.requests`` is not None. Amazon
+SQS does (per million requests, each 64 KiB chunk one). RabbitMQ's queues and streams and Kafka
+topics are run on your own nodes; Pub/Sub bills by data volume, Service Bus by tier and
+operations, JetStream not at all: none of those is priced per request in qsim."""
 
 INVOCATION_BILLED_POLICIES: frozenset[str] = frozenset()
 """Scaling policies whose pool is a function billed per invocation and GB-second (AWS Lambda):

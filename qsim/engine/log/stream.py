@@ -223,6 +223,7 @@ class Stream:
             requests=None,  # RabbitMQ bills no API requests
             stream=StreamRun(segments=len(log.segments), retained_bytes=log.bytes, readers=readers),
             kafka=None,
+            lease=None,
         )
 
 
