@@ -108,6 +108,22 @@ class ProducerRun:
 
 
 @dataclass(frozen=True)
+class FunctionRun:
+    """What an AWS Lambda pool (``scaling: {policy: lambda}``) is billed for over the measured
+    window (:mod:`qsim.engine.awslambda`): invocations, their run time and the cold starts'
+    INIT time, each rounded up to the millisecond, in GB-seconds of ``memory_mb``."""
+
+    memory_mb: int
+    invocations: int
+    billed_seconds: float  # run time of the invocations started in the window
+    init_seconds: float  # INIT time of the cold starts begun in the window
+    gb_seconds: float  # (billed_seconds + init_seconds) x memory_mb / 1024
+    cold_starts: int
+    timeouts: int  # invocations stopped at the function timeout (their batch fails)
+    concurrency_max: int  # the most concurrent batches (replicas) at once
+
+
+@dataclass(frozen=True)
 class PoolRun:
     """A consumer pool's busy time, replicas and cost over the measured window (``replicas``
     is the count at the start), its scaling events and its failures."""
@@ -126,6 +142,7 @@ class PoolRun:
     consumer_timeouts: int
     lost_in_crash: int
     publish: dict[str, int]  # the books of its onward publish steps; empty if it has none
+    function: FunctionRun | None  # an AWS Lambda pool's bill; None for other pools
 
     @property
     def utilization(self) -> float:

@@ -12,6 +12,7 @@ from simpy.events import Timeout
 from qsim.distributions import Distribution, Uniform
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
+from qsim.engine.awslambda import FunctionBill
 from qsim.engine.broker import Broker
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
 from qsim.engine.kafka.topic import Topic
@@ -173,10 +174,15 @@ class Model:
             self.consumers.append(worker)
             return worker
 
+        bill = None
+        if scaling.policy == "lambda":
+            assert scaling.memory is not None and scaling.timeout is not None
+            bill = state.bill = FunctionBill(scaling.memory, state.window_start, state.window_end)
+            state.limit = scaling.timeout
         pool = Pool(
             spec.name, self.broker, state, make,
-            self._maybe(scaling.startup, f"{prefix}:startup"),
-            drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
+            self._maybe(scaling.start_delay, f"{prefix}:startup"),
+            drain=scaling.scale_down == "drain", concurrency=spec.concurrency, bill=bill,
         )  # fmt: skip
         if scaling.policy != "fixed":
             self.autoscalers.append(Autoscaler(pool, queue.metrics(), scaling))

@@ -14,12 +14,13 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
-from qsim.scenario.scaling import Scaling
+from qsim.scenario.scaling import LAMBDA_INITIAL_BATCHES, Scaling
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
     Count,
@@ -188,6 +189,23 @@ class ConsumerPool(Spec):
     rebalance_time: TimeDistribution | None = None
     retries: Count | None = None
     dead_letter_topic: Name | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lambda_slots(cls, data: Any) -> Any:
+        """A Lambda pool's replicas are concurrent batches: five at first (the event source's
+        start, services-sqs-scaling.html), each taking one batch at a time."""
+        scaling = data.get("scaling") if isinstance(data, dict) else None
+        if not isinstance(scaling, dict) or scaling.get("policy") != "lambda":
+            return data
+        for key in ("concurrency", "prefetch"):
+            if key in data and data[key] != 1:
+                raise fail(
+                    f"a Lambda execution environment runs one batch at a time: {key} must be 1 "
+                    "(scaling.batch_size sets the batch)",
+                    at=(key,),
+                )
+        return {"replicas": LAMBDA_INITIAL_BATCHES, "prefetch": 1, **data}
 
     @field_validator("scaling")
     @classmethod

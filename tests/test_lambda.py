@@ -1,0 +1,130 @@
+"""AWS Lambda behind an SQS event source mapping (``scaling: {policy: lambda}``): the scaling
+rules as AWS documents them (services-sqs-scaling.html), cold starts, timeouts and the bill."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import scenario_from
+
+from qsim.engine import simulate
+from qsim.engine.awslambda import SCALE_DOWN_AFTER, event_source_concurrency
+from qsim.scenario import Scaling
+
+
+def spec(**settings: object) -> Scaling:
+    """Lambda's settings with AWS's defaults for anything not given."""
+    return Scaling.model_validate({"policy": "lambda", **settings})
+
+
+def test_defaults_are_aws_documented_ones():
+    """128 MB, 3 s timeout, batches of 10 with no window, 300 more a minute, and the account's
+    1,000 concurrent executions as the cap (below the event source's 1,250)."""
+    s = spec()
+    got = (s.memory, s.timeout, s.batch_size, s.batching_window, s.scale_up_per_minute, s.max)
+    assert got == (128, 3.0, 10, 0.0, 300, 1000)
+
+
+@pytest.mark.parametrize(
+    ("settings", "cap"),
+    [
+        ({}, 1000),  # the account's concurrency
+        ({"account_concurrency": 5000}, 1250),  # the event source's own maximum
+        ({"maximum_concurrency": 40}, 40),
+        ({"reserved_concurrency": 30, "maximum_concurrency": 40}, 30),  # the function's cap
+        ({"reserved_concurrency": 300, "account_concurrency": 3000}, 300),
+    ],
+)
+def test_concurrency_is_capped_by_the_smallest_limit(settings, cap):
+    """min(1,250, maximum concurrency, reserved concurrency or else the account's)."""
+    assert spec(**settings).max == cap
+
+
+def test_messages_visible_start_five_batches():
+    """From fewer than five, the event source goes to five at once."""
+    assert event_source_concurrency(1, visible=100, working=1, idle_for=0, spec=spec()) == 5
+
+
+def test_each_reading_adds_the_rate_times_the_interval():
+    """300 a minute: 5 more at each 1 s reading, 50 more at each 10 s one."""
+    one = event_source_concurrency(20, visible=100, working=20, idle_for=0, spec=spec())
+    ten = event_source_concurrency(20, 100, 20, 0, spec(interval="10s"))
+    assert (one, ten) == (25, 70)
+
+
+def test_it_scales_back_only_after_a_quiet_spell():
+    """No message visible: kept for SCALE_DOWN_AFTER, then back to the batches at work (at
+    least five)."""
+    s = spec()
+    kept = event_source_concurrency(80, 0, 12, SCALE_DOWN_AFTER - 1, s)
+    back = [event_source_concurrency(80, 0, w, SCALE_DOWN_AFTER, s) for w in (12, 2)]
+    assert (kept, back) == (80, [12, 5])
+
+
+STEP = """
+    name: step
+    duration: 300s
+    sample_interval: 1s
+    producers:
+      - {name: p, to: q, arrivals: constant,
+         schedule: [{at: 0s, rate: 0.25/s}, {at: 60s, rate: 250/s}]}
+    queues: [{name: q}]
+    consumers:
+      - {name: fn, queue: q, service_time: 8s,
+         scaling: {policy: lambda, timeout: 10s}}
+    """
+
+
+def test_concurrency_rises_no_faster_than_the_documented_rate_after_a_step_burst():
+    """Before 60 s, 0.25/s of 8 s jobs keep two busy (the five starting batches suffice); at
+    60 s the load jumps to 250/s (2,000 concurrent wanted, 1,000 allowed).
+    AWS: five batches at first, then up to 300 more per minute. Over every 60 s window the
+    replica count grows by at most 300, and it reaches the 1,000 cap, not before
+    (1,000 - 5) / 300 min = 199 s after the burst (readings are 1 s apart: 200 s)."""
+    result = simulate(scenario_from(STEP))
+    time, replicas = result.timeseries["time"], result.timeseries["pool:fn:replicas"]
+    windows = zip(time[:-1], replicas, strict=False)
+    rise = [replicas[(time > t) & (time <= t + 60)].max() - now for t, now in windows]
+    first_at_cap = time[np.argmax(replicas >= 1000)]
+    assert (max(rise), replicas.max(), 259 <= first_at_cap <= 262) == (300, 1000, True)
+
+
+BILL = """
+    name: bill
+    duration: 100s
+    producers: [{name: p, to: q, rate: 1/s, arrivals: constant}]
+    queues: [{name: q}]
+    consumers:
+      - {name: fn, queue: q, replicas: 5, service_time: 0.25s,
+         scaling: {policy: lambda, memory: 2048}}
+    """
+
+
+def test_gb_seconds_are_memory_times_billed_duration():
+    """One message a second (at 1 s, ..., 99 s): 99 invocations of 250 ms at 2 GB, 24.75 s
+    billed, 49.5 GB-s, no cold start (the five starting batches are warm, one is enough)."""
+    bill = simulate(scenario_from(BILL)).pools[0].function
+    assert bill is not None
+    got = (bill.invocations, bill.billed_seconds, bill.gb_seconds, bill.cold_starts)
+    assert got == (99, 24.75, 49.5, 0)
+
+
+TIMEOUT = """
+    name: timeout
+    duration: 60s
+    producers: [{name: p, to: q, rate: 1/s, arrivals: constant, count: 10}]
+    queues: [{name: q}]
+    consumers:
+      - {name: fn, queue: q, service_time: {dist: empirical, values: [2s, 5s, 2s]},
+         scaling: {policy: lambda, timeout: 3s}}
+    """
+
+
+def test_an_invocation_longer_than_the_timeout_is_stopped_and_billed_to_it():
+    """A job over the 3 s timeout stops at 3 s and fails (its message returns to the queue);
+    each one counts as a timeout and is billed 3 s, never its full length."""
+    result = simulate(scenario_from(TIMEOUT))
+    bill = result.pools[0].function
+    assert bill is not None
+    runs = bill.billed_seconds / max(bill.invocations, 1)
+    assert bill.timeouts > 0 and runs <= 3.0
