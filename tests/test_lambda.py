@@ -9,7 +9,8 @@ from conftest import scenario_from
 
 from qsim.engine import simulate
 from qsim.engine.awslambda import SCALE_DOWN_AFTER, event_source_concurrency
-from qsim.scenario import Scaling
+from qsim.errors import ScenarioError
+from qsim.scenario import Scaling, load_scenario
 
 
 def spec(**settings: object) -> Scaling:
@@ -128,3 +129,55 @@ def test_an_invocation_longer_than_the_timeout_is_stopped_and_billed_to_it():
     assert bill is not None
     runs = bill.billed_seconds / max(bill.invocations, 1)
     assert bill.timeouts > 0 and runs <= 3.0
+
+
+GOOD = """\
+name: shop
+duration: 10s
+producers: [{name: p, to: q, rate: 5/s}]
+queues: [{name: q}]
+consumers:
+  - name: fn
+    queue: q
+    service_time: 10ms
+    scaling:
+      policy: lambda
+      memory: 512
+"""
+
+
+BAD = [  # (the memory line replaced by, the key reported, the message's start)
+    ("memory: 64", "scaling.memory", "expected a whole number from 128 to 10240, got 64"),
+    ("timeout: 901s", "scaling.timeout", "timeout must be from 1s to 900s (Lambda's limit)"),
+    ("batch_size: 11", "scaling.batch_size", "batch_size 11 needs batching_window of at least"),
+    ("batching_window: 301s", "scaling.batching_window", "batching_window must be at most 300s"),
+    ("maximum_concurrency: 1", "scaling.maximum_concurrency", "expected a whole number from 2"),
+    ("reserved_concurrency: 950", "scaling.reserved_concurrency", "reserved_concurrency (950) "
+     "must leave 100 of account_concurrency (1000) unreserved"),
+    ("max: 50", "scaling.max", "max is not a setting of policy lambda: use maximum_concurrency"),
+    ("startup: 1s", "scaling.startup", "startup is not a setting of policy lambda: a Lambda's"),
+    ("memory: 512\n    concurrency: 4", "concurrency", "a Lambda execution environment runs one "
+     "batch at a time: concurrency must be 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("new", "key", "message"), BAD)
+def test_bad_lambda_settings_are_one_located_line(tmp_path, monkeypatch, new, key, message):
+    """AWS's limits, each refused in one line naming the file, the line and the key."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scenario.yaml").write_text(GOOD.replace("memory: 512", new), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario("scenario.yaml")
+    line = 12 if key == "concurrency" else 11
+    assert str(caught.value).startswith(f"scenario.yaml:{line}: consumers[0].{key}: {message}")
+
+
+def test_lambda_keys_belong_to_policy_lambda(tmp_path, monkeypatch):
+    """``memory`` on a KEDA-scaled pool is an error, not silently ignored."""
+    monkeypatch.chdir(tmp_path)
+    text = GOOD.replace("policy: lambda", "policy: fixed")
+    (tmp_path / "scenario.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario("scenario.yaml")
+    expected = "scenario.yaml:11: consumers[0].scaling.memory: memory is a setting of policy lambda"
+    assert str(caught.value).startswith(expected)

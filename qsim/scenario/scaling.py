@@ -347,32 +347,38 @@ class Scaling(Spec):
         if self.policy != "lambda":
             for key in LAMBDA_ONLY:
                 if getattr(self, key) is not None:
-                    raise fail(f"{key} is a setting of policy lambda, not {self.policy}")
+                    message = f"{key} is a setting of policy lambda, not {self.policy}"
+                    raise fail(message, at=(key,))
             return
         assert self.timeout is not None and self.batch_size is not None
         assert self.batching_window is not None and self.account_concurrency is not None
         assert self.scale_up_per_minute is not None
         if not 1 <= self.timeout <= 900:
-            raise fail(f"timeout must be from 1s to 900s (Lambda's limit), not {self.timeout:g}s")
+            message = f"timeout must be from 1s to 900s (Lambda's limit), not {self.timeout:g}s"
+            raise fail(message, at=("timeout",))
         if self.batching_window > 300:
             raise fail(
                 f"batching_window must be at most 300s (MaximumBatchingWindowInSeconds), "
-                f"not {self.batching_window:g}s"
+                f"not {self.batching_window:g}s",
+                at=("batching_window",),
             )
         if self.batch_size > 10 and self.batching_window < 1:
             raise fail(
                 f"batch_size {self.batch_size} needs batching_window of at least 1s "
-                "(Lambda allows batches above 10 only with a batching window)"
+                "(Lambda allows batches above 10 only with a batching window)",
+                at=("batch_size",),
             )
         reserved = self.reserved_concurrency
         if reserved is not None and reserved > self.account_concurrency - LAMBDA_UNRESERVED:
             raise fail(
                 f"reserved_concurrency ({reserved}) must leave {LAMBDA_UNRESERVED} of "
-                f"account_concurrency ({self.account_concurrency}) unreserved"
+                f"account_concurrency ({self.account_concurrency}) unreserved",
+                at=("reserved_concurrency",),
             )
         if self.interval * self.scale_up_per_minute < 60:
             least = 60 / self.scale_up_per_minute
-            raise fail(f"interval must be at least {least:g}s so that each step adds a batch")
+            message = f"interval must be at least {least:g}s so that each step adds a batch"
+            raise fail(message, at=("interval",))
 
     @property
     def start_delay(self) -> TimeDistribution | None:
