@@ -105,8 +105,9 @@ LAMBDA_DEFAULTS: dict[str, Any] = {
 (services-sqs-parameters.html), 1,000 concurrent executions per account (the quota,
 gettingstarted-limits.html), 300 more concurrent batches per minute (services-sqs-scaling.html;
 60 before November 2023). ``cold_start``: lognormal with mean 300 ms, cv 0.8 (median 234 ms,
-p90 576 ms), fitted to measured Node.js INIT durations (avg 242-290 ms, p90 571-643 ms); AWS
-says only "under 100 ms to over 1 second". ``interval``: qsim re-evaluates every second."""
+p90 576 ms), fitted to a measured benchmark of Node.js 20 INIT durations (gist adriantanasa,
+"Lambda Cold Starts Benchmark", 256 MB, us-east-1, 2023: mean 242-290 ms, p90 571-643 ms); AWS
+publishes no distribution. ``interval``: qsim re-evaluates every second."""
 
 LAMBDA_ONLY = (
     "memory",
@@ -130,8 +131,8 @@ LAMBDA_EVENT_SOURCE_MAX = 1250
 (services-sqs-scaling.html, "up to 1,250"; the page said 1,000 batches before)."""
 
 LAMBDA_UNRESERVED = 100
-"""Concurrency Lambda keeps unreserved per account: reserved concurrency can be at most the
-account's concurrency minus 100 (configuration-concurrency.html)."""
+"""Concurrency Lambda keeps unreserved per account: functions may reserve concurrency "as long
+as you leave at least 100 simultaneous executions unreserved" (PutFunctionConcurrency)."""
 
 
 def _policy(value: Any) -> str:
@@ -251,7 +252,13 @@ class Scaling(Spec):
     Kafka keys are KEDA's ``allowIdleConsumers``, ``limitToPartitionsWithLag``,
     ``ensureEvenDistributionOfPartitions``, ``excludePersistentLag``,
     ``scaleToZeroOnInvalidOffset``, ``offsetResetPolicy`` and ``partitionLimitation`` (a list
-    of partition numbers)."""
+    of partition numbers).
+
+    For ``lambda`` (AWS Lambda behind an SQS event source mapping) the keys are the function's
+    ``memory`` (MB) and ``timeout``, its ``cold_start`` (a distribution), the event source's
+    ``batch_size``, ``batching_window`` and ``maximum_concurrency``, the function's
+    ``reserved_concurrency``, the account's ``account_concurrency`` and the event source's
+    ``scale_up_per_minute``; ``max`` is derived from them (:data:`LAMBDA_DEFAULTS`)."""
 
     policy: PolicyName = "fixed"
     target: Number | None = None
