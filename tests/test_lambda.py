@@ -181,3 +181,51 @@ def test_lambda_keys_belong_to_policy_lambda(tmp_path, monkeypatch):
         load_scenario("scenario.yaml")
     expected = "scenario.yaml:11: consumers[0].scaling.memory: memory is a setting of policy lambda"
     assert str(caught.value).startswith(expected)
+
+
+SQS = """
+    name: sqs
+    duration: 60s
+    producers: [{name: p, to: q, rate: 50/s}]
+    queues: [{name: q, type: sqs, lease: 30s}]
+    consumers:
+      - {name: fn, queue: q, service_time: 0.2s, scaling: {policy: lambda, batch_size: 10}}
+    """
+
+
+def test_on_sqs_each_received_batch_is_one_invocation():
+    """The event source's pollers receive up to ``batch_size`` messages and invoke the
+    function once per batch: invocations = receives that returned messages, fewer than the
+    messages processed."""
+    result = simulate(scenario_from(SQS))
+    bill, lease = result.pools[0].function, result.queues[0].lease
+    assert bill is not None and lease is not None
+    receives = lease.receives - lease.empty_receives
+    assert (bill.invocations, bill.invocations < lease.received) == (receives, True)
+
+
+def test_a_function_timeout_above_the_visibility_timeout_is_refused(tmp_path, monkeypatch):
+    """Lambda refuses an SQS event source whose function timeout exceeds the queue's
+    visibility timeout (services-sqs-configure.html)."""
+    monkeypatch.chdir(tmp_path)
+    text = GOOD.replace("queues: [{name: q}]", "queues: [{name: q, type: sqs, lease: 30s}]")
+    text = text.replace("memory: 512", "timeout: 60s")
+    (tmp_path / "scenario.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario("scenario.yaml")
+    expected = (
+        "scenario.yaml:11: consumers[0].scaling.timeout: the function timeout (60s) exceeds the "
+        "queue's visibility timeout (lease 30s)"
+    )
+    assert str(caught.value).startswith(expected)
+
+
+def test_lambda_reads_sqs_not_other_lease_queues(tmp_path, monkeypatch):
+    """An SQS event source mapping: a Pub/Sub subscription is refused."""
+    monkeypatch.chdir(tmp_path)
+    text = GOOD.replace("queues: [{name: q}]", "queues: [{name: q, type: pubsub}]")
+    (tmp_path / "scenario.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario("scenario.yaml")
+    expected = "scenario.yaml:7: consumers[0].queue: policy lambda reads SQS (type sqs or sqs-fifo)"
+    assert str(caught.value).startswith(expected)

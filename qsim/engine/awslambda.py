@@ -69,10 +69,22 @@ class FunctionBill:
     run time rounded up to the millisecond, and the INIT time of the cold starts begun in it,
     each per GB-second of ``memory`` MB (1 GB = 1,024 MB)."""
 
-    __slots__ = ("_end", "_start", "cold_starts", "init_ms", "invocations", "memory", "run_ms")
+    __slots__ = (
+        "_end",
+        "_start",
+        "cold_starts",
+        "init_ms",
+        "invocations",
+        "memory",
+        "per_message",
+        "run_ms",
+    )
 
-    def __init__(self, memory: int, window_start: float, window_end: float) -> None:
+    def __init__(
+        self, memory: int, window_start: float, window_end: float, per_message: bool
+    ) -> None:
         self.memory = memory
+        self.per_message = per_message  # each message is an invocation (not an SQS batch)
         self._start = window_start
         self._end = window_end
         self.invocations = 0
@@ -80,10 +92,18 @@ class FunctionBill:
         self.cold_starts = 0
         self.init_ms = 0
 
-    def invoke(self, now: float, duration: float) -> None:
-        """An invocation starts at ``now`` and runs ``duration`` seconds."""
+    def invoke(self, now: float) -> None:
+        """An invocation starts at ``now`` (an SQS batch received, or one message)."""
         if self._start <= now < self._end:
             self.invocations += 1
+
+    def run(self, now: float, duration: float) -> None:
+        """A message of an invocation starts at ``now`` and runs ``duration`` seconds (rounded
+        up to the millisecond per message: at most a millisecond a message above AWS's rounding
+        of the whole batch)."""
+        if self.per_message:
+            self.invoke(now)
+        if self._start <= now < self._end:
             self.run_ms += math.ceil(duration * 1000 - 1e-6)
 
     def cold_start(self, now: float, init: float) -> None:

@@ -178,7 +178,11 @@ class Model:
         bill = None
         if scaling.policy == "lambda":
             assert scaling.memory is not None and scaling.timeout is not None
-            bill = state.bill = FunctionBill(scaling.memory, state.window_start, state.window_end)
+            window, per_message = (
+                (state.window_start, state.window_end),
+                not isinstance(queue, LeaseQueue),
+            )
+            bill = state.bill = FunctionBill(scaling.memory, *window, per_message=per_message)
             state.limit = scaling.timeout
         pool = Pool(
             spec.name, self.broker, state, make,

@@ -229,7 +229,7 @@ class Worker:
         if self.working is not None:
             self.working[msg] = None
         if pool.bill is not None:
-            pool.bill.invoke(now, duration)
+            pool.bill.run(now, duration)
         pool.work += duration
         overlap = min(end, pool.window_end) - max(now, pool.window_start)
         if overlap > 0:

@@ -211,14 +211,13 @@ class ConsumerPool(Spec):
         scaling = data.get("scaling") if isinstance(data, dict) else None
         if not isinstance(scaling, dict) or scaling.get("policy") != "lambda":
             return data
-        for key in ("concurrency", "prefetch"):
-            if key in data and data[key] != 1:
-                raise fail(
-                    f"a Lambda execution environment runs one batch at a time: {key} must be 1 "
-                    "(scaling.batch_size sets the batch)",
-                    at=(key,),
-                )
-        return {"replicas": LAMBDA_INITIAL_BATCHES, "prefetch": 1, **data}
+        if "concurrency" in data and data["concurrency"] != 1:
+            raise fail(
+                "a Lambda execution environment runs one batch at a time: concurrency must be 1 "
+                "(scaling.batch_size sets the batch)",
+                at=("concurrency",),
+            )
+        return {"replicas": LAMBDA_INITIAL_BATCHES, **data}
 
     @field_validator("scaling")
     @classmethod

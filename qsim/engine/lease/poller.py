@@ -117,6 +117,9 @@ class Poller:
     def deliver(self, receipts: list[Receipt]) -> None:
         """A receive returned ``receipts`` (each message already leased to this replica)."""
         self.pending = False
+        bill = self.worker.pool.bill
+        if bill is not None and receipts:  # an AWS Lambda pool: one invocation per batch
+            bill.invoke(self.broker.env.now)
         held, receive = self.held, self.worker.receive
         for receipt in receipts:
             held[receipt] = None
