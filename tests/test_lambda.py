@@ -229,3 +229,25 @@ def test_lambda_reads_sqs_not_other_lease_queues(tmp_path, monkeypatch):
         load_scenario("scenario.yaml")
     expected = "scenario.yaml:7: consumers[0].queue: policy lambda reads SQS (type sqs or sqs-fifo)"
     assert str(caught.value).startswith(expected)
+
+
+SAME = """
+    name: same
+    duration: 300s
+    producers: [{name: p, to: q, rate: 2/s, count: 200}]
+    queues:
+      - {name: q, type: sqs, lease: 10s, max_receives: 3, dead_letter: dlq}
+      - {name: dlq, type: sqs}
+    consumers:
+      - {name: fn, queue: q, service_time: {dist: empirical, values: [1s, 5s]},
+         redelivery: same, scaling: {policy: lambda, timeout: 3s, batch_size: 1}}
+    """
+
+
+def test_a_job_longer_than_the_timeout_fails_every_receive_and_is_dead_lettered():
+    """With ``redelivery: same`` a 5 s job takes 5 s on every attempt: each of its 3 receives
+    times out at 3 s, then it moves to the dead-letter queue (timeouts = 3 x dead-lettered)."""
+    result = simulate(scenario_from(SAME))
+    bill, lease = result.pools[0].function, result.queues[0].lease
+    assert bill is not None and lease is not None and lease.dead_lettered > 0
+    assert bill.timeouts == 3 * lease.dead_lettered

@@ -61,7 +61,7 @@ class Observation:
     utilization: float
     replicas: int
     partitions: PartitionReading | None
-    idle_since: float  # since when no message has been ready (``time`` while one is)
+    idle_since: float  # since when no message has been ready nor the pool scaled down
     working: int  # replicas working on or holding messages now
 
 
@@ -266,7 +266,7 @@ class Autoscaler:
         if spec.policy == "kafka_lag" and not self._partitioned:
             raise QsimError("policy kafka_lag needs a Kafka topic's partitioned metrics")
         self._committed_before: tuple[int | None, ...] | None = None  # the last reading's
-        self._idle_since = 0.0  # no message has been ready since (as of the last reading)
+        self._idle_since = 0.0  # no message ready and no scale-down since (the last reading's)
 
     def start(self) -> None:
         """Start the loops at time 0 (the pool's first replicas are running)."""
@@ -370,6 +370,8 @@ class Autoscaler:
 
     def _resize(self, now: float, desired: int) -> None:
         if desired != self.pool.size:
+            if desired < self.pool.size:
+                self._idle_since = now  # a quiet spell starts again after a scale-down
             self.pool.scale_to(desired)
             self._replicas.append((now, desired))
 

@@ -26,7 +26,8 @@ The rules, from the AWS Lambda Developer Guide (docs.aws.amazon.com/lambda/lates
 What qsim simplifies: replicas are the event source's concurrent batches, each an execution
 environment that cold starts when the scaler adds it (environments kept warm after a scale-down
 are not reused); the scaler scales back only after :data:`SCALE_DOWN_AFTER` without visible
-messages (AWS documents no delay); throttling is not modelled (the caps are the bound).
+messages or another scale-back (AWS documents no delay); throttling is not modelled (the caps
+are the bound).
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ def event_source_concurrency(
 
     With messages visible: at least the five it starts with, and ``scale_up_per_minute`` more
     per minute (``floor(rate x interval / 60)`` more at each reading, ``interval`` apart).
-    Without for :data:`SCALE_DOWN_AFTER`: back to five, or to the ``working`` batches still in
-    progress, whichever is more."""
+    Without, for :data:`SCALE_DOWN_AFTER` (``idle_for``, since a message was last visible or
+    the last scale-back): back to five, or to the ``working`` batches still in progress,
+    whichever is more."""
     assert spec.scale_up_per_minute is not None
     floor = min(LAMBDA_INITIAL_BATCHES, spec.max)
     if visible > 0:

@@ -151,8 +151,9 @@ class Model:
     def _build_pool(self, spec: ConsumerPool, state: PoolState, queue: DeliveryModel) -> Pool:
         prefix = f"pool:{spec.name}"
         service = ServiceTimes(
-            spec.service_time, self._draw(spec.service_time, f"{prefix}:service")
-        )
+            spec.service_time, self._draw(spec.service_time, f"{prefix}:service"),
+            same=spec.redelivery == "same",
+        )  # fmt: skip
         decide = self._decider(spec.failures, prefix)
         if not spec.publish:
             self.pool_publishers.append([])

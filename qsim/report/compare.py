@@ -39,6 +39,8 @@ QUEUE_FIGURES = (  # label, path under the queue, format, which is best
     ("throughput/s", ("throughput_per_s",), "number", HIGHER),
     ("dropped", ("dropped",), "number", LOWER),
     ("dead-lettered", ("dead_lettered",), "number", LOWER),
+    ("duplicates", ("lease", "duplicates"), "number", LOWER),
+    ("lease expiries", ("lease", "lease_expiries"), "number", LOWER),
 )
 POOL_FIGURES = (
     ("replica-seconds", ("replica_seconds",), "number", LOWER),

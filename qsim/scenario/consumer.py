@@ -152,6 +152,9 @@ class ConsumerPool(Spec):
     """Replicas of one service consuming a queue. Each replica is one consumer (channel) with
     its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers.
     ``replicas`` is the count at the start; ``scaling`` may change it as the run goes.
+    ``redelivery``: a redelivered message is another attempt with a ``fresh`` service time
+    draw (the default), or takes the ``same`` time as its first delivery (its work is
+    intrinsic: a long video is long on every attempt).
     ``offset``: where each replica of a pool reading a stream first attaches (``next`` when
     not given); every replica reads every record of a stream.
 
@@ -176,6 +179,7 @@ class ConsumerPool(Spec):
     prefetch: Count = 0
     concurrency: PositiveCount = 1
     service_time: TimeDistribution
+    redelivery: Literal["fresh", "same"] = "fresh"
     ack: Literal["manual", "auto"] = "manual"
     failures: Failures = Failures()
     crash: Crash | None = None
