@@ -158,6 +158,7 @@ BAD = [  # (the memory line replaced by, the key reported, the message's start)
     ("startup: 1s", "scaling.startup", "startup is not a setting of policy lambda: a Lambda's"),
     ("memory: 512\n    concurrency: 4", "concurrency", "a Lambda execution environment runs one "
      "batch at a time: concurrency must be 1"),
+    ("memory: 512\n    ack: auto", "ack", "Lambda deletes a message when the function returns"),
 ]  # fmt: skip
 
 
@@ -168,7 +169,7 @@ def test_bad_lambda_settings_are_one_located_line(tmp_path, monkeypatch, new, ke
     (tmp_path / "scenario.yaml").write_text(GOOD.replace("memory: 512", new), encoding="utf-8")
     with pytest.raises(ScenarioError) as caught:
         load_scenario("scenario.yaml")
-    line = 12 if key == "concurrency" else 11
+    line = 12 if key in ("concurrency", "ack") else 11
     assert str(caught.value).startswith(f"scenario.yaml:{line}: consumers[0].{key}: {message}")
 
 

@@ -72,6 +72,9 @@ def check_lambda_pools(scenario: Scenario, source: YamlSource) -> None:
             continue
         queue = queues[pool.queue]
         at = ("consumers", i, "scaling")
+        if pool.ack == "auto":
+            message = "Lambda deletes a message when the function returns: ack must be manual"
+            raise source.error(("consumers", i, "ack"), message)
         if queue.is_lease and queue.type not in SQS_TYPES:
             message = f"policy lambda reads SQS (type sqs or sqs-fifo), not {queue.type}"
             raise source.error(("consumers", i, "queue"), message)
