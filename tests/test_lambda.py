@@ -76,13 +76,15 @@ STEP = """
     """
 
 
-def test_concurrency_rises_no_faster_than_the_documented_rate_after_a_step_burst():
+@pytest.mark.parametrize("queue", ["{name: q}", "{name: q, type: sqs, lease: 60s}"])
+def test_concurrency_rises_no_faster_than_the_documented_rate_after_a_step_burst(queue):
     """Before 60 s, 0.25/s of 8 s jobs keep two busy (the five starting batches suffice); at
     60 s the load jumps to 250/s (2,000 concurrent wanted, 1,000 allowed).
     AWS: five batches at first, then up to 300 more per minute. Over every 60 s window the
     replica count grows by at most 300, and it reaches the 1,000 cap, not before
-    (1,000 - 5) / 300 min = 199 s after the burst (readings are 1 s apart: 200 s)."""
-    result = simulate(scenario_from(STEP))
+    (1,000 - 5) / 300 min = 199 s after the burst (readings are 1 s apart: 200 s). The same on
+    a RabbitMQ queue and on SQS: the policy reads only the visible count."""
+    result = simulate(scenario_from(STEP.replace("{name: q}", queue)))
     time, replicas = result.timeseries["time"], result.timeseries["pool:fn:replicas"]
     windows = zip(time[:-1], replicas, strict=False)
     rise = [replicas[(time > t) & (time <= t + 60)].max() - now for t, now in windows]
