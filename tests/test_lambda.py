@@ -254,3 +254,25 @@ def test_a_job_longer_than_the_timeout_fails_every_receive_and_is_dead_lettered(
     bill, lease = result.pools[0].function, result.queues[0].lease
     assert bill is not None and lease is not None and lease.dead_lettered > 0
     assert bill.timeouts == 3 * lease.dead_lettered
+
+
+WINDOW = """
+    name: window
+    duration: 200s
+    producers: [{name: p, to: q, rate: 10000/s, count: 250, arrivals: constant}]
+    queues: [{name: q, type: sqs, lease: 5m}]
+    consumers:
+      - {name: fn, queue: q, service_time: 10ms,
+         scaling: {policy: lambda, reserved_concurrency: 1, batch_size: 100,
+                   batching_window: 60s}}
+    """
+
+
+def test_a_batching_window_gathers_up_to_the_batch_size_over_several_receives():
+    """One poller (reserved concurrency 1), 250 messages at once, batches of 100 gathered 10 per
+    receive: two full batches are invoked at once, the last 50 when the 60 s window ends:
+    3 invocations, the last one a minute after the others."""
+    result = simulate(scenario_from(WINDOW))
+    bill, latency = result.pools[0].function, result.records["latency"]
+    assert bill is not None
+    assert (bill.invocations, int((latency > 60).sum())) == (3, 50)

@@ -2,7 +2,8 @@
 
 On an SQS queue (``type: sqs`` or ``sqs-fifo``) each replica is one of the event source
 mapping's pollers: it long-polls (``wait`` 20 s, the SQS maximum; AWS says only that Lambda
-"uses long polling") for up to ``batch_size`` messages, which become the pool's ``batch``.
+"uses long polling") for up to ``batch_size`` messages, 10 per receive (the pool's ``batch``),
+gathered over ``batching_window`` when it is above 0 (:mod:`qsim.engine.lease.batching`).
 On any other queue a replica takes one message at a time (``prefetch`` 1): each delivery is an
 invocation. Lambda's event source mapping reads SQS, not Pub/Sub, Service Bus or JetStream.
 
@@ -42,7 +43,8 @@ def _is_lambda(pool: Any) -> bool:
 def _filled(pool: dict[str, Any], queue_type: str | None) -> dict[str, Any]:
     if queue_type in SQS_TYPES:
         batch = pool["scaling"].get("batch_size", 10)
-        return {"batch": batch, "wait": LAMBDA_WAIT, **pool}
+        per_receive = min(batch, RECEIVE_MAX) if isinstance(batch, int) else batch
+        return {"batch": per_receive, "wait": LAMBDA_WAIT, **pool}
     if queue_type in LEASE_TYPES:
         return pool  # refused by check_lambda_pools
     return {"prefetch": 1, **pool}
@@ -90,11 +92,14 @@ def check_lambda_pools(scenario: Scenario, source: YamlSource) -> None:
                 f"timeout (lease {queue.lease:g}s): Lambda refuses such an event source mapping"
             )
             raise source.error((*at, "timeout"), message)
-        if scaling.batch_size > RECEIVE_MAX or (scaling.batching_window or 0) > 0:
+        window = scaling.batching_window or 0
+        if queue.type == "sqs-fifo" and (scaling.batch_size > RECEIVE_MAX or window > 0):
+            message = "on a FIFO queue Lambda takes batches of at most 10 and no batching_window"
+            raise source.error((*at, "batch_size" if window == 0 else "batching_window"), message)
+        per_receive = min(scaling.batch_size, RECEIVE_MAX)
+        if pool.batch != per_receive:
             message = (
-                "batches gathered over a batching_window are not modelled yet (batch_size <= 10)"
+                f"a Lambda pool receives up to {per_receive} messages at a time "
+                f"(scaling.batch_size {scaling.batch_size}, at most 10 per ReceiveMessage)"
             )
-            raise source.error((*at, "batching_window"), message)
-        if pool.batch != scaling.batch_size:
-            message = f"a Lambda pool receives batches of scaling.batch_size ({scaling.batch_size})"
             raise source.error(("consumers", i, "batch"), message)

@@ -20,7 +20,7 @@ from pydantic import (
 from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
-from qsim.scenario.scaling import LAMBDA_INITIAL_BATCHES, Scaling
+from qsim.scenario.scaling import LAMBDA_INITIAL_BATCHES, Scaling, lambda_cap
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
     Count,
@@ -221,7 +221,7 @@ class ConsumerPool(Spec):
                 "(scaling.batch_size sets the batch)",
                 at=("concurrency",),
             )
-        return {"replicas": LAMBDA_INITIAL_BATCHES, **data}
+        return {"replicas": min(LAMBDA_INITIAL_BATCHES, lambda_cap(scaling)), **data}
 
     @field_validator("scaling")
     @classmethod

@@ -162,19 +162,27 @@ else:
     LambdaMaximumConcurrency = whole(2, 1000)  # ScalingConfig (API_ScalingConfig.html)
 
 
+def lambda_cap(data: dict[str, Any]) -> int:
+    """The most concurrent batches a Lambda pool's raw scaling settings allow: the least of the
+    event source's 1,250, ``maximum_concurrency`` and ``reserved_concurrency`` (else
+    ``account_concurrency``, 1,000 by default)."""
+    caps = [LAMBDA_EVENT_SOURCE_MAX]
+    for key in ("maximum_concurrency", "reserved_concurrency"):
+        if isinstance(data.get(key), int):
+            caps.append(data[key])
+    if data.get("reserved_concurrency") is None:
+        account = data.get("account_concurrency", LAMBDA_DEFAULTS["account_concurrency"])
+        caps.append(account if isinstance(account, int) else LAMBDA_EVENT_SOURCE_MAX)
+    return max(1, min(caps))
+
+
 def _lambda_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """AWS's defaults filled in, and the replica bound the event source implies: at most the
     event source's 1,250, ``maximum_concurrency`` and the function's reserved concurrency
     (else the account's). The HPA's ``target``, ``min``, ``max`` and a pod's ``startup`` do not
     apply (a resolved scenario, which spells out ``max``, reloads)."""
     resolved = {**LAMBDA_DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
-    caps = [LAMBDA_EVENT_SOURCE_MAX]
-    for key in ("maximum_concurrency", "reserved_concurrency"):
-        if isinstance(resolved.get(key), int):
-            caps.append(resolved[key])
-    if "reserved_concurrency" not in resolved and isinstance(resolved["account_concurrency"], int):
-        caps.append(resolved["account_concurrency"])
-    cap = max(1, min(caps))
+    cap = lambda_cap(resolved)
     refused = {
         "target": ("", None),
         "startup": (": a Lambda's is cold_start", None),
