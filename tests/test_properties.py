@@ -502,6 +502,13 @@ def lease_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
         ],
         "outages": draw(st.lists(outage_specs(duration), max_size=2)),
     }
+    for pool in data["consumers"]:
+        if "scaling" in pool and kind in ("sqs", "sqs-fifo") and draw(st.booleans()):
+            scaling = pool["scaling"]
+            scaling.pop("include_unacked", None)
+            scaling.update(policy="aws_sqs_queue", target=draw(st.integers(1, 5)))
+            maybe(draw, scaling, "scale_on_in_flight", st.booleans())
+            maybe(draw, scaling, "scale_on_delayed", st.booleans())
     maybe(draw, data, "warmup", st.integers(0, duration - 1).map(lambda s: f"{s}s"))
     return data
 

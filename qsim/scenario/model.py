@@ -15,7 +15,7 @@ from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
-from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES
+from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES, SQS_QUEUE_TYPES
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
     AUTO,
@@ -209,6 +209,12 @@ def _check_partitioned_scalers(scenario: Scenario, source: YamlSource) -> None:
         if pool.scaling.policy == "kafka_lag" and kind not in PARTITIONED_QUEUE_TYPES:
             message = (
                 f"policy kafka_lag reads a Kafka topic's partition lags, "
+                f"and {pool.queue!r} is a {kind} queue"
+            )
+            raise source.error(("consumers", i, "scaling", "policy"), message)
+        if pool.scaling.policy == "aws_sqs_queue" and kind not in SQS_QUEUE_TYPES:
+            message = (
+                f"policy aws_sqs_queue reads an SQS queue's message counts, "
                 f"and {pool.queue!r} is a {kind} queue"
             )
             raise source.error(("consumers", i, "scaling", "policy"), message)
