@@ -28,7 +28,7 @@ def test_the_four_scenarios_of_the_core_issue_are_shipped():
 def test_shipped_scenario_runs_and_every_message_is_accounted_for(path):
     """A shortened run of each shipped scenario: published = sum of end states, per queue (for
     a kafka topic: retained + removed by retention + in producers' open batches; for a lease
-    queue: its ends and what it still holds)."""
+    queue: deleted + dead-lettered + exhausted + expired + delayed + visible + in flight)."""
     scenario = load_scenario(path)
     short = with_overrides(scenario, duration=scenario.warmup + min(scenario.duration / 6, 600))
     result = simulate(short)
@@ -37,11 +37,11 @@ def test_shipped_scenario_runs_and_every_message_is_accounted_for(path):
             kept = queue.counts["retained"] + queue.counts["removed"] + queue.kafka.lingering
             assert queue.counts["published"] == kept, queue.name
             continue
-        if queue.lease is not None:  # deleted, dead-lettered, exhausted, expired, or still held
+        if queue.lease is not None:
             lease = queue.lease
-            ends = lease.deleted + lease.dead_lettered + lease.exhausted + lease.expired
-            held = lease.visible.final + lease.in_flight.final + lease.delayed.final
-            assert queue.counts["published"] == ends + held, queue.name
+            ended = lease.deleted + lease.dead_lettered + lease.exhausted + lease.expired
+            held = lease.delayed.final + lease.visible.final + lease.in_flight.final
+            assert queue.counts["published"] == ended + held, queue.name
             continue
         ends = sum(queue.counts[s] for s in STATES) + queue.backlog_final + queue.unacked_final
         assert queue.counts["published"] == ends, queue.name
