@@ -284,3 +284,17 @@ def test_max_in_flight_caps_what_the_replicas_hold():
         """
     block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
     assert block["in_flight"]["max"] == 5
+
+
+def test_theory_says_what_one_fifo_queue_misses_on_a_lease_queue():
+    """``qsim capacity`` compares with Erlang C: on a lease queue it names the lease (a long
+    job runs again) and the batch, and no prefetch note (a poller has none)."""
+    from qsim.analytic import build_model
+
+    text = ONE_POLLER.format(lease="3s", limit="delay: 0s", service="1s").replace(
+        "batch: 10", "batch: 5"
+    )
+    model = build_model(scenario_from(text), 0)
+    assert model is not None
+    keys = [note.split(":")[0] for note in model.notes]
+    assert "lease" in keys and "batch" in keys and "prefetch" not in keys
