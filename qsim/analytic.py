@@ -160,8 +160,8 @@ def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
     checks = [
         (kafka, f"partitions: a kafka topic is {queue.partitions} FIFO queues, one per "
          "partition, each read by at most one consumer, not one shared queue"),
-        (lease, f"lease: a message processed longer than its lease ({queue.lease:g}s) is "
-         "received again, and the extra processing is not in one FIFO queue's theory"),
+        (lease, f"lease: a message processed longer than its lease ({queue.lease or 0:g}s) "
+         "is received again, and the extra processing is not in one FIFO queue's theory"),
         (lease and (pool.batch or 1) > 1, f"batch: a replica receives up to {pool.batch} "
          "messages at once; they wait in its buffer behind slow jobs"),
         (queue.type == "sqs-fifo", "message groups: one message of a group at a time, not "

@@ -284,3 +284,38 @@ def test_max_in_flight_caps_what_the_replicas_hold():
         """
     block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
     assert block["in_flight"]["max"] == 5
+
+
+def test_theory_says_what_one_fifo_queue_misses_on_a_lease_queue():
+    """``qsim capacity`` compares with Erlang C: on a lease queue it names the lease (a long
+    job runs again) and the batch, and no prefetch note (a poller has none)."""
+    from qsim.analytic import build_model
+
+    text = ONE_POLLER.format(lease="3s", limit="delay: 0s", service="1s").replace(
+        "batch: 10", "batch: 5"
+    )
+    model = build_model(scenario_from(text), 0)
+    assert model is not None
+    keys = [note.split(":")[0] for note in model.notes]
+    assert "lease" in keys and "batch" in keys and "prefetch" not in keys
+
+
+FIFO_QUOTA = """
+    name: fifo-quota
+    duration: 20s
+    warmup: 5s
+    producers: [{{name: p, to: q, rate: 4000/s, key: {{uniform: 100000}}}}]
+    queues: [{{name: q, type: sqs-fifo}}]
+    consumers:
+      - {{name: c, queue: q, replicas: 20, batch: {batch}, wait: 20s, service_time: 1ms}}
+    """
+
+
+@pytest.mark.parametrize(("batch", "throughput"), [(1, 300.0), (10, 3000.0)])
+def test_a_fifo_queue_answers_300_receives_per_second(batch, throughput):
+    """SQS FIFO's quota: 300 ReceiveMessage calls per second (without high throughput mode).
+    20 replicas could take 20,000 messages per second; the queue answers one receive every
+    1/300 s, so one message per receive makes 300/s, ten per receive 3,000/s (the backlog of
+    4,000/s never runs dry, and 100,000 groups leave ten messages of distinct groups visible)."""
+    figures = replication_figures(simulate(scenario_from(FIFO_QUOTA.format(batch=batch))))
+    assert figures["queues"]["q"]["throughput_per_s"] == pytest.approx(throughput, rel=0.01)
