@@ -217,6 +217,7 @@ def test_a_heartbeat_keeps_the_lease_while_the_message_is_worked_on():
     """Extending the lease every 2 s (lease 5 s), the 7 s processing never loses it."""
     block = late("sqs", pool=", heartbeat: 2s")
     assert (block["lease_expiries"], block["deleted"], block["duplicates"]) == (0, 1, 0)
+    assert block["heartbeats"] == 3  # at 2, 4 and 6 s (ChangeMessageVisibility calls)
 
 
 def test_a_partial_batch_response_returns_a_failed_message_at_once():

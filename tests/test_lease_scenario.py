@@ -165,3 +165,12 @@ def test_validate_exits_2_on_bad_lease_input(tmp_path):
     assert result.stderr.splitlines() == [
         f"qsim: {path}:21: consumers[0].batch: batch 11 is outside sqs's range 1 to 10"
     ]
+
+
+def test_qsim_live_refuses_a_lease_queue(tmp_path):
+    """``qsim live`` replays RabbitMQ queues: a lease queue is named as what it cannot run."""
+    from qsim.errors import QsimError
+    from qsim.live.support import check_supported
+
+    with pytest.raises(QsimError, match="queues 'jobs': type sqs"):
+        check_supported(load_scenario(write(tmp_path, GOOD)))

@@ -52,7 +52,7 @@ class WindowPoller(Poller):
             self.windows += 1
             self.broker.after(self.window, self._window_over, self.windows)
         for receipt in receipts:
-            self.held[receipt] = None
+            self.held[receipt] = self.broker.env.now
             self.gathered.append(receipt)
         if len(self.gathered) >= self.batch_size:
             self._invoke()

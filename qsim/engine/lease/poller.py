@@ -22,6 +22,7 @@ The loop, as the SQS, Pub/Sub pull, Service Bus and JetStream fetch clients run 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, cast
 
 from qsim.engine.message import Message
@@ -39,7 +40,7 @@ class Poller:
     """One replica's receive loop on ``queue``."""
 
     __slots__ = (
-        "active", "batch", "broker", "empty_pause", "epoch", "heartbeat", "held",
+        "active", "batch", "beats", "broker", "empty_pause", "epoch", "heartbeat", "held",
         "partial_batch", "pending", "polls", "queue", "revokes_each", "wait", "worker",
     )  # fmt: skip
 
@@ -58,7 +59,8 @@ class Poller:
         self.active = False  # wants to receive (opened, not cancelled, broker up)
         self.pending = False  # a receive is outstanding (or the pause after an empty one)
         self.polls = 0  # numbers each receive, so a stale wait or pause is ignored
-        self.held: dict[Message, None] = {}  # the receipts it holds (a set, in receive order)
+        self.held: dict[Message, float] = {}  # the receipts it holds -> when it received each
+        self.beats = 0  # heartbeats sent (ChangeMessageVisibility calls) for receipts let go
         queue.broker.consumers.append(self)
 
     # -- the subscription, as the worker sees it ---------------------------------------------
@@ -84,7 +86,7 @@ class Poller:
         """Processing of a receipt ended: delete its message (``ok``), or report it failed."""
         if epoch != self.epoch or msg not in self.held:
             return
-        del self.held[msg]
+        self._let_go(msg)
         self.queue.settle(cast("Receipt", msg), bool(ok), self.partial_batch)
         if self.worker.draining:
             self.worker.settled()
@@ -96,7 +98,8 @@ class Poller:
         queue until their leases lapse."""
         self._stop()
         self.epoch += 1
-        self.held.clear()
+        for receipt in list(self.held):
+            self._let_go(receipt)
 
     def connection_lost(self) -> None:
         """The broker went away: stop polling; what the replica holds is still its own."""
@@ -117,12 +120,12 @@ class Poller:
     def deliver(self, receipts: list[Receipt]) -> None:
         """A receive returned ``receipts`` (each message already leased to this replica)."""
         self.pending = False
+        held, receive, now = self.held, self.worker.receive, self.broker.env.now
         bill = self.worker.pool.bill
         if bill is not None and receipts:  # an AWS Lambda pool: one invocation per batch
-            bill.invoke(self.broker.env.now)
-        held, receive = self.held, self.worker.receive
+            bill.invoke(now)
         for receipt in receipts:
-            held[receipt] = None
+            held[receipt] = now
             receive(receipt)
         self.poll()
 
@@ -145,6 +148,21 @@ class Poller:
             self.queue.withdraw(self)
         self.pending = False
         self.polls += 1  # a pause or a wait of the old loop ends nothing
+
+    def _let_go(self, receipt: Message) -> None:
+        """The replica no longer holds ``receipt``: count the heartbeats it sent for it."""
+        received = self.held.pop(receipt)
+        self.beats += self.heartbeats_since(received)
+
+    def heartbeats_since(self, received: float) -> int:
+        """Heartbeats sent for a message held since ``received`` (one every ``heartbeat``)."""
+        if self.heartbeat is None:
+            return 0
+        return math.floor((self.broker.env.now - received) / self.heartbeat + 1e-9)
+
+    def heartbeats(self) -> int:
+        """Every heartbeat sent so far, for the receipts let go and those still held."""
+        return self.beats + sum(self.heartbeats_since(t) for t in self.held.values())
 
     def holding(self, receipt: Receipt) -> bool:
         """Whether the running process still holds ``receipt`` (so its heartbeat extends the

@@ -464,6 +464,7 @@ class LeaseQueue:
                 redelivered=self.redelivered,
                 lease_expiries=self.lease_expiries,
                 returned=self.returned,
+                heartbeats=sum(poller.heartbeats() for poller in self.pollers),
                 late_deletes=self.late_deletes,
                 stale_deletes=self.stale_deletes,
                 dead_lettered=self.dead_lettered,
