@@ -40,8 +40,9 @@ class Poller:
     """One replica's receive loop on ``queue``."""
 
     __slots__ = (
-        "active", "batch", "beats", "broker", "empty_pause", "epoch", "heartbeat", "held",
-        "partial_batch", "pending", "polls", "queue", "revokes_each", "wait", "worker",
+        "_again", "_polling", "active", "batch", "beats", "broker", "empty_pause", "epoch",
+        "heartbeat", "held", "partial_batch", "pending", "polls", "queue", "revokes_each",
+        "wait", "worker",
     )  # fmt: skip
 
     def __init__(self, queue: LeaseQueue, worker: Worker, pool: ConsumerPool) -> None:
@@ -61,6 +62,8 @@ class Poller:
         self.polls = 0  # numbers each receive, so a stale wait or pause is ignored
         self.held: dict[Message, float] = {}  # the receipts it holds -> when it received each
         self.beats = 0  # heartbeats sent (ChangeMessageVisibility calls) for receipts let go
+        self._polling = False  # inside poll(): a nested call asks for another round instead
+        self._again = False
         queue.broker.consumers.append(self)
 
     # -- the subscription, as the worker sees it ---------------------------------------------
@@ -87,7 +90,10 @@ class Poller:
         if epoch != self.epoch or msg not in self.held:
             return
         self._let_go(msg)
-        self.queue.settle(cast("Receipt", msg), bool(ok), self.partial_batch)
+        receipt = cast("Receipt", msg)
+        if receipt.message.poison is None:  # a poison message fails at every receive
+            receipt.message.poison = receipt.poison
+        self.queue.settle(receipt, bool(ok), self.partial_batch)
         if self.worker.draining:
             self.worker.settled()
         else:
@@ -107,15 +113,29 @@ class Poller:
 
     # -- the loop -----------------------------------------------------------------------------
     def poll(self) -> None:
-        """Receive, if the replica can take a message and no receive is outstanding."""
+        """Receive, if the replica can take a message and no receive is outstanding. A receive
+        answered at once calls back (:meth:`deliver`, :meth:`empty`), which polls again: that
+        is a loop here, not a call chain, however many receives a backlog takes."""
+        if self._polling:
+            self._again = True
+            return
+        self._polling = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                if self._can_receive():
+                    self.pending = True
+                    self.polls += 1
+                    self.queue.receive(self, self.polls)
+        finally:
+            self._polling = False
+
+    def _can_receive(self) -> bool:
         worker = self.worker
         if not self.active or self.pending or worker.buffer or worker.busy >= worker.concurrency:
-            return
-        if not worker.wants_deliveries or not self.broker.up:
-            return
-        self.pending = True
-        self.polls += 1
-        self.queue.receive(self, self.polls)
+            return False
+        return worker.wants_deliveries and self.broker.up
 
     def deliver(self, receipts: list[Receipt]) -> None:
         """A receive returned ``receipts`` (each message already leased to this replica)."""
