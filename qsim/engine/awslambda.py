@@ -17,7 +17,7 @@ The rules, from the AWS Lambda Developer Guide (docs.aws.amazon.com/lambda/lates
   ``gettingstarted-limits.html``) caps an unreserved one.
 - ``configuration-timeout.html``: the function ``timeout`` is 3 s by default, 1-900 s; a
   longer invocation is stopped, and an SQS batch that fails returns to the queue (on SQS when
-  its visibility timeout lapses, ``services-sqs-errorhandling.html``).
+  its visibility timeout lapses, ``services-sqs-configure.html``).
 - Cold starts: a new execution environment runs the INIT phase before its first invocation;
   AWS bills INIT since 1 August 2025 (AWS Compute Blog, "AWS Lambda standardizes billing for
   INIT Phase"). Billed duration is rounded up to the millisecond and billed per GB-second of
