@@ -13,7 +13,15 @@ import numpy as np
 
 from qsim.cost import Cost, Tariff, bill
 from qsim.engine import RunResult
-from qsim.engine.results import GroupRun, LevelRun, PartitionRun, PoolRun, QueueRun, ReaderRun
+from qsim.engine.results import (
+    FunctionRun,
+    GroupRun,
+    LevelRun,
+    PartitionRun,
+    PoolRun,
+    QueueRun,
+    ReaderRun,
+)
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import (
@@ -357,7 +365,23 @@ def _consumer_figures(run: RunResult) -> Figures:
             consumers[pool.name]["stream"] = _reader_figures(readers[pool.name])
         if pool.name in groups:  # the pool is a consumer group on a kafka topic
             consumers[pool.name]["group"] = _group_figures(groups[pool.name], pool)
+        if pool.function is not None:  # an AWS Lambda pool: what it is billed for
+            consumers[pool.name]["lambda"] = _function_figures(pool.function)
     return consumers
+
+
+def _function_figures(function: FunctionRun) -> Figures:
+    """An AWS Lambda pool's bill: invocations and GB-seconds (run plus INIT time)."""
+    return {
+        "invocations": function.invocations,
+        "gb_seconds": function.gb_seconds,
+        "billed_seconds": function.billed_seconds,
+        "init_seconds": function.init_seconds,
+        "cold_starts": function.cold_starts,
+        "timeouts": function.timeouts,
+        "concurrency_max": function.concurrency_max,
+        "memory_mb": function.memory_mb,
+    }
 
 
 def replication_figures(

@@ -40,7 +40,7 @@ def observation(partitions: PartitionReading, replicas: int = 1) -> Observation:
     """What the autoscaler sees: only the partitions and the replica count matter here."""
     return Observation(
         time=0.0, ready=0, unacked=0, delayed=0, publish_rate=0.0, ack_rate=0.0, oldest_age=0.0,
-        utilization=0.0, replicas=replicas, partitions=partitions,
+        utilization=0.0, replicas=replicas, partitions=partitions, idle_since=0.0, working=0,
     )  # fmt: skip
 
 
@@ -165,7 +165,8 @@ class _Partitioned(Backlog):
 def _pool() -> SimpleNamespace:
     """The little of a pool the autoscaler reads outside its loops."""
     broker = SimpleNamespace(env=SimpleNamespace(now=0.0))
-    return SimpleNamespace(broker=broker, state=SimpleNamespace(work=0.0), size=2, concurrency=1)
+    state = SimpleNamespace(work=0.0)
+    return SimpleNamespace(broker=broker, state=state, size=2, concurrency=1, working=0)
 
 
 def test_successive_readings_carry_the_previous_committed_offsets():

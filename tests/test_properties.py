@@ -265,9 +265,26 @@ def consumer_pools(
     if ack == "manual":
         maybe(draw, pool, "consumer_timeout", millis(100, 2000))
     pool["publish"] = draw(st.lists(publish_steps(queues, exchanges), max_size=2))
-    if draw(st.booleans()):
+    if ack == "manual" and draw(st.integers(0, 5)) == 0:  # an AWS Lambda function
+        pool |= {"concurrency": 1, "prefetch": 1, "scaling": draw(lambda_scalings())}
+    elif draw(st.booleans()):
         pool["scaling"] = draw(scalings(pool["replicas"]))
     return pool
+
+
+@st.composite
+def lambda_scalings(draw: st.DrawFn) -> dict[str, Any]:
+    """AWS Lambda's event source scaling, reading often, with cold starts and timeouts that
+    can cut the longer jobs."""
+    scaling: dict[str, Any] = {
+        "policy": "lambda",
+        "timeout": draw(st.sampled_from(["1s", "2s"])),
+        "interval": draw(millis(200, 2000)),
+        "memory": draw(st.sampled_from([128, 1024, 10240])),
+    }
+    maybe(draw, scaling, "cold_start", time_distributions(1, 1000))
+    maybe(draw, scaling, "maximum_concurrency", st.integers(2, 8))
+    return scaling
 
 
 @st.composite

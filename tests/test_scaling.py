@@ -20,18 +20,10 @@ from qsim.summary import replication_figures
 def obs(**figures: float) -> Observation:
     """An observation with everything zero but ``figures``."""
     base = dict.fromkeys(
-        (
-            "time",
-            "ready",
-            "unacked",
-            "delayed",
-            "publish_rate",
-            "ack_rate",
-            "oldest_age",
-            "utilization",
-        ),
+        ("time", "ready", "unacked", "delayed", "publish_rate", "ack_rate", "oldest_age",
+         "utilization", "idle_since", "working"),
         0,
-    )
+    )  # fmt: skip
     return Observation(**{**base, "replicas": 1, "partitions": None, **figures})  # type: ignore[arg-type]
 
 

@@ -169,6 +169,15 @@ EXERCISES = {
              failures: {nack_probability: 0.05}, retries: 0, auto_offset_reset: earliest}
           - {name: dlt, queue: events.DLT, service_time: 1ms}
         """,
+    "lambda": """
+        name: lambda
+        duration: 120s
+        producers: [{name: p, to: q, rate: 20/s}]
+        queues: [{name: q}]
+        consumers:
+          - {name: fn, queue: q, service_time: {dist: exponential, mean: 1s},
+             scaling: {policy: lambda, timeout: 3s}}
+        """,
     "lease": """
         name: lease
         duration: 300s

@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qsim.engine.awslambda import event_source_concurrency
 from qsim.engine.kafka.keda import PartitionReading, kafka_total_lag
 from qsim.engine.lease.metrics import DelayedMetrics
 from qsim.engine.metrics import MetricsSource, PartitionedMetrics, StatisticsRates
@@ -66,6 +67,8 @@ class Observation:
     utilization: float
     replicas: int
     partitions: PartitionReading | None
+    idle_since: float  # since when no message has been ready nor the pool scaled down
+    working: int  # replicas working on or holding messages now
 
 
 Policy = Callable[[Observation, Scaling], tuple[float, float]]
@@ -138,6 +141,14 @@ def _kafka_lag(obs: Observation, spec: Scaling) -> tuple[float, float]:
     assert obs.partitions is not None
     metric = kafka_total_lag(obs.partitions, spec).total
     return metric, _per_replica(metric, spec, obs.replicas)
+
+
+@implements("lambda")
+def _lambda(obs: Observation, spec: Scaling) -> tuple[float, float]:
+    """AWS Lambda's SQS event source mapping (:mod:`qsim.engine.awslambda`)."""
+    idle_for = obs.time - obs.idle_since
+    desired = event_source_concurrency(obs.replicas, obs.ready, obs.working, idle_for, spec)
+    return obs.ready, desired
 
 
 def sqs_queue_length(obs: Observation, spec: Scaling) -> int:
@@ -275,6 +286,7 @@ class Autoscaler:
         if spec.policy == "kafka_lag" and not self._partitioned:
             raise QsimError("policy kafka_lag needs a Kafka topic's partitioned metrics")
         self._committed_before: tuple[int | None, ...] | None = None  # the last reading's
+        self._idle_since = 0.0  # no message ready and no scale-down since (the last reading's)
 
     def start(self) -> None:
         """Start the loops at time 0 (the pool's first replicas are running)."""
@@ -310,9 +322,12 @@ class Autoscaler:
             ack_rate = (settled - settled_then) / span if span > 0 else 0.0
         then, _, _, work_then = self._sample_before(now - period)
         capacity = max(self.pool.size, 1) * self.pool.concurrency * (now - then)
+        ready = metrics.ready()
+        if ready > 0:
+            self._idle_since = now
         return Observation(
             time=now,
-            ready=metrics.ready(),
+            ready=ready,
             unacked=metrics.in_flight(),
             delayed=metrics.delayed() if isinstance(metrics, DelayedMetrics) else 0,
             publish_rate=publish_rate,
@@ -321,6 +336,8 @@ class Autoscaler:
             utilization=(work - work_then) / capacity if capacity > 0 else 0.0,
             replicas=self.pool.size,
             partitions=self._read_partitions() if self._partitioned else None,
+            idle_since=self._idle_since,
+            working=self.pool.working,
         )
 
     def _read_partitions(self) -> PartitionReading:
@@ -374,6 +391,8 @@ class Autoscaler:
 
     def _resize(self, now: float, desired: int) -> None:
         if desired != self.pool.size:
+            if desired < self.pool.size:
+                self._idle_since = now  # a quiet spell starts again after a scale-down
             self.pool.scale_to(desired)
             self._replicas.append((now, desired))
 

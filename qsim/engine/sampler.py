@@ -64,16 +64,23 @@ class ServiceTimes:
     """Service times of one pool where the queue did not draw them (see :class:`Work`): a first
     delivery takes the time the message's own ``work`` draw maps to under the pool's
     distribution; a redelivery (after a nack, a crash or a requeueing scale-down) is another
-    attempt and draws afresh from the pool's own stream ``fresh``."""
+    attempt and draws afresh from the pool's own stream ``fresh``, or with ``same`` takes the
+    time of the first delivery again (the work is in the message: a long video is long every
+    time it is encoded)."""
 
-    __slots__ = ("_fresh", "_quantile")
+    __slots__ = ("_fresh", "_quantile", "_same")
 
-    def __init__(self, dist: Distribution[float], fresh: Callable[[], float]) -> None:
+    def __init__(
+        self, dist: Distribution[float], fresh: Callable[[], float], same: bool = False
+    ) -> None:
         self._quantile = dist.quantile()
         self._fresh = fresh
+        self._same = same
 
     def __call__(self, msg: Message) -> float:
         """The service time of this delivery of ``msg``."""
+        if self._same:
+            return msg.service if msg.service >= 0.0 else self._quantile(msg.work)
         return self.draw(msg.work if msg.deliveries == 1 else None)
 
     def draw(self, work: float | None) -> float:

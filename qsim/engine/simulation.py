@@ -12,6 +12,7 @@ from simpy.events import Timeout
 from qsim.distributions import Distribution, Uniform
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
+from qsim.engine.awslambda import FunctionBill
 from qsim.engine.broker import Broker
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
 from qsim.engine.kafka.topic import Topic
@@ -150,8 +151,9 @@ class Model:
     def _build_pool(self, spec: ConsumerPool, state: PoolState, queue: DeliveryModel) -> Pool:
         prefix = f"pool:{spec.name}"
         service = ServiceTimes(
-            spec.service_time, self._draw(spec.service_time, f"{prefix}:service")
-        )
+            spec.service_time, self._draw(spec.service_time, f"{prefix}:service"),
+            same=spec.redelivery == "same",
+        )  # fmt: skip
         decide = self._decider(spec.failures, prefix)
         if not spec.publish:
             self.pool_publishers.append([])
@@ -174,10 +176,19 @@ class Model:
             self.consumers.append(worker)
             return worker
 
+        bill = None
+        if scaling.policy == "lambda":
+            assert scaling.memory is not None and scaling.timeout is not None
+            window, per_message = (
+                (state.window_start, state.window_end),
+                not isinstance(queue, LeaseQueue),
+            )
+            bill = state.bill = FunctionBill(scaling.memory, *window, per_message=per_message)
+            state.limit = scaling.timeout
         pool = Pool(
             spec.name, self.broker, state, make,
-            self._maybe(scaling.startup, f"{prefix}:startup"),
-            drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
+            self._maybe(scaling.start_delay, f"{prefix}:startup"),
+            drain=scaling.scale_down == "drain", concurrency=spec.concurrency, bill=bill,
         )  # fmt: skip
         if scaling.policy != "fixed":
             self.autoscalers.append(Autoscaler(pool, queue.metrics(), scaling))

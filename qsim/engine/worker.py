@@ -15,6 +15,7 @@ publishes too, so that a flow never ends twice; a real client would publish them
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from qsim.engine.message import Message
 if TYPE_CHECKING:
     import simpy
 
+    from qsim.engine.awslambda import FunctionBill
     from qsim.engine.protocols import Subscription
 
 Decide = Callable[[Message], bool | None]
@@ -35,7 +37,17 @@ Decide = Callable[[Message], bool | None]
 class PoolState:
     """Running totals of one consumer pool, and what it does after processing a message."""
 
-    __slots__ = ("busy_time", "crashes", "onward", "window_end", "window_start", "work")
+    __slots__ = (
+        "bill",
+        "busy_time",
+        "crashes",
+        "limit",
+        "onward",
+        "timeouts",
+        "window_end",
+        "window_start",
+        "work",
+    )
 
     def __init__(self, window_start: float, window_end: float) -> None:
         self.busy_time = 0.0
@@ -44,6 +56,9 @@ class PoolState:
         self.window_end = window_end
         self.crashes = 0
         self.onward: Callable[[Message], None] | None = None
+        self.limit = math.inf  # a job running longer is stopped there and fails (Lambda timeout)
+        self.timeouts = 0  # jobs stopped at ``limit``
+        self.bill: FunctionBill | None = None  # an AWS Lambda pool's invocations
 
     def count_busy(self, start: float, end: float, sign: float = 1.0) -> None:
         """Add (or with ``sign`` -1 remove) busy time ``[start, end]`` within the window."""
@@ -206,19 +221,24 @@ class Worker:
         duration = msg.service
         if duration < 0.0 or msg.deliveries > 1:
             duration = self.service(msg)
+        pool = self.pool
+        stopped = duration > pool.limit
+        if stopped:
+            duration = pool.limit
         msg.service_end = end = now + duration
         if self.working is not None:
             self.working[msg] = None
-        pool = self.pool
+        if pool.bill is not None:
+            pool.bill.run(now, duration)
         pool.work += duration
         overlap = min(end, pool.window_end) - max(now, pool.window_start)
         if overlap > 0:
             pool.busy_time += overlap
-        job = (msg, self.subscription.epoch, self.generation)
+        job = (msg, self.subscription.epoch, self.generation, stopped)
         Timeout(self.env, duration, job).callbacks.append(self._done_callback)
 
     def _done(self, event: Timeout) -> None:
-        msg, epoch, generation = event._value
+        msg, epoch, generation, stopped = event._value
         if generation != self.generation:
             return  # the process lost this work (crash): nothing of it remains
         self.busy -= 1
@@ -233,6 +253,11 @@ class Worker:
         ):
             # revoked while it ran (a channel closed, a quorum consumer timeout took it back):
             # its settlement, and its onward publishes, are void
+            return
+        if stopped:
+            pool = self.pool
+            pool.timeouts += pool.window_start <= msg.started_at < pool.window_end
+            subscription.settle(msg, None, epoch)  # failed: back to the queue
             return
         ok = True if self.decide is None else self.decide(msg)
         onward = self.pool.onward

@@ -46,6 +46,10 @@ QUEUE_FIGURES = (  # label, path under the queue, format, which is best
 POOL_FIGURES = (
     ("replica-seconds", ("replica_seconds",), "number", LOWER),
     ("replicas mean", ("replicas_mean",), "number", LOWER),
+    ("Lambda invocations", ("lambda", "invocations"), "number", LOWER),
+    ("Lambda GB-seconds", ("lambda", "gb_seconds"), "number", LOWER),
+    ("Lambda cold starts", ("lambda", "cold_starts"), "number", LOWER),
+    ("Lambda timeouts", ("lambda", "timeouts"), "number", LOWER),
 )
 SLO_FIGURES = (
     ("attainment", ("attainment",), "number", HIGHER),

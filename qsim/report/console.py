@@ -332,6 +332,32 @@ def _consumer_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+LAMBDA_COLUMNS = (
+    ("invocations", "invocations"),
+    ("GB-seconds", "gb_seconds"),
+    ("cold starts", "cold_starts"),
+    ("timeouts", "timeouts"),
+    ("concurrency max", "concurrency_max"),
+)
+
+
+def _lambda_table(summary: dict[str, Any]) -> Table | None:
+    """What each AWS Lambda pool is billed for (invocations, GB-seconds) and its cold starts."""
+    pools = {n: f["lambda"] for n, f in summary["consumers"].items() if "lambda" in f}
+    if not pools:
+        return None
+    table = Table(title="AWS Lambda (billed)", title_justify="left", show_edge=False)
+    table.add_column("pool")
+    table.add_column("memory", justify="right")
+    for heading, _ in LAMBDA_COLUMNS:
+        table.add_column(heading, justify="right")
+    for name, figures in pools.items():
+        cells = _Cells(figures, summary["ci95"]["consumers"][name]["lambda"])
+        memory = f"{figures['memory_mb']:g} MB"
+        table.add_row(name, memory, *(cells.number(key) for _, key in LAMBDA_COLUMNS))
+    return table
+
+
 def _slo_table(summary: dict[str, Any]) -> Table | None:
     slo = summary.get("slo")
     resolved = summary["resolved_scenario"].get("slo")
@@ -497,6 +523,7 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _latency_table(summary),
         _flow_table(summary) if _has_flows(summary) else None,
         _consumer_table(summary) if summary["consumers"] else None,
+        _lambda_table(summary),
         *_stream_tables(summary),
         *_kafka_tables(summary),
         *_lease_tables(summary),

@@ -14,13 +14,14 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
 from qsim.scenario.prices import PoolPrices
-from qsim.scenario.scaling import Scaling
+from qsim.scenario.scaling import LAMBDA_INITIAL_BATCHES, Scaling, lambda_cap
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
     Count,
@@ -152,6 +153,9 @@ class ConsumerPool(Spec):
     """Replicas of one service consuming a queue. Each replica is one consumer (channel) with
     its own prefetch window (0 = unlimited, the RabbitMQ default) and ``concurrency`` workers.
     ``replicas`` is the count at the start; ``scaling`` may change it as the run goes.
+    ``redelivery``: a redelivered message is another attempt with a ``fresh`` service time
+    draw (the default), or takes the ``same`` time as its first delivery (its work is
+    intrinsic: a long video is long on every attempt).
     ``offset``: where each replica of a pool reading a stream first attaches (``next`` when
     not given); every replica reads every record of a stream.
 
@@ -176,6 +180,7 @@ class ConsumerPool(Spec):
     prefetch: Count = 0
     concurrency: PositiveCount = 1
     service_time: TimeDistribution
+    redelivery: Literal["fresh", "same"] = "fresh"
     ack: Literal["manual", "auto"] = "manual"
     failures: Failures = Failures()
     crash: Crash | None = None
@@ -203,6 +208,22 @@ class ConsumerPool(Spec):
     empty_pause: Duration | None = None
     heartbeat: PositiveDuration | None = None
     partial_batch: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lambda_slots(cls, data: Any) -> Any:
+        """A Lambda pool's replicas are concurrent batches: five at first (the event source's
+        start, services-sqs-scaling.html), each taking one batch at a time."""
+        scaling = data.get("scaling") if isinstance(data, dict) else None
+        if not isinstance(scaling, dict) or scaling.get("policy") != "lambda":
+            return data
+        if "concurrency" in data and data["concurrency"] != 1:
+            raise fail(
+                "a Lambda execution environment runs one batch at a time: concurrency must be 1 "
+                "(scaling.batch_size sets the batch)",
+                at=("concurrency",),
+            )
+        return {"replicas": min(LAMBDA_INITIAL_BATCHES, lambda_cap(scaling)), **data}
 
     @field_validator("scaling")
     @classmethod

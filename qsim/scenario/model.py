@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from qsim.errors import known_hint
-from qsim.scenario import kafka
+from qsim.scenario import awslambda, kafka
 from qsim.scenario import lease as presets
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
@@ -84,9 +84,9 @@ class Scenario(Spec):
     @model_validator(mode="before")
     @classmethod
     def _kafka_defaults(cls, data: Any) -> Any:
-        """Producers and pools of kafka topics get the Kafka client's defaults, pools of lease
-        queues their type's preset."""
-        return presets.fill_defaults(kafka.fill_defaults(data))
+        """Producers and pools of kafka topics get the Kafka client's defaults, Lambda pools
+        their receive settings, pools of lease queues their type's preset."""
+        return presets.fill_defaults(awslambda.fill_defaults(kafka.fill_defaults(data)))
 
     @field_validator("warmup")
     @classmethod
@@ -433,3 +433,4 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     _check_partitioned_scalers(scenario, source)
     _check_lease_topology(scenario, source)
     _check_lease_readers(scenario, source)
+    awslambda.check_lambda_pools(scenario, source)

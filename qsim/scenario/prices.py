@@ -51,7 +51,7 @@ SQS does (per million requests, each 64 KiB chunk one). RabbitMQ's queues and st
 topics are run on your own nodes; Pub/Sub bills by data volume, Service Bus by tier and
 operations, JetStream not at all: none of those is priced per request in qsim."""
 
-INVOCATION_BILLED_POLICIES: frozenset[str] = frozenset()
+INVOCATION_BILLED_POLICIES: frozenset[str] = frozenset({"lambda"})
 """Scaling policies whose pool is a function billed per invocation and GB-second (AWS Lambda):
 their ``PoolRun.function`` is not None and they have no replica-hours. Every other pool is
 billed by the replica-hour."""

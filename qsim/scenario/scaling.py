@@ -12,6 +12,14 @@ down. With no ``target``, ``queue_length`` uses KEDA's default of 20 messages pe
 (its ``lagThreshold``, default 10) per replica, capped at the partition count
 (:mod:`qsim.engine.kafka.keda`); its other keys are KEDA's trigger metadata in snake_case.
 
+``lambda`` is AWS Lambda behind an SQS event source mapping (:mod:`qsim.engine.awslambda`):
+replicas are concurrent batches (execution environments), five at first, up to
+``scale_up_per_minute`` (300) more per minute while messages are visible, capped by the
+event source's 1,250, ``maximum_concurrency`` and ``reserved_concurrency`` (else the
+account's ``account_concurrency``, 1,000); each new one starts after a ``cold_start``. Its
+function keys (``memory``, ``timeout``) and event source keys (``batch_size``,
+``batching_window``) take AWS's defaults and limits, cited in docs/semantics.md.
+
 :data:`POLICIES` is the one list of policy names: the engine registers an implementation for
 each (``qsim.engine.autoscaler``), and a test checks that the two agree.
 """
@@ -33,6 +41,7 @@ from qsim.spec import (
     Probability,
     Spec,
     fail,
+    whole,
 )
 
 __all__ = ["POLICIES", "Behavior", "RateLimit", "Scaling", "ScalingRules", "ScheduledReplicas"]
@@ -44,6 +53,7 @@ POLICIES = (
     "utilization",
     "lag",
     "kafka_lag",
+    "lambda",
     "aws_sqs_queue",
     "schedule",
     "custom",
@@ -90,6 +100,51 @@ KAFKA_LAG_KEYS = {
 """The Kafka scaler's keys with KEDA's defaults; another policy may not change them."""
 
 
+LAMBDA_DEFAULTS: dict[str, Any] = {
+    "memory": 128,
+    "timeout": 3.0,
+    "cold_start": {"dist": "lognormal", "mean": 0.3, "cv": 0.8},
+    "batch_size": 10,
+    "batching_window": 0.0,
+    "account_concurrency": 1000,
+    "scale_up_per_minute": 300,
+    "interval": 1.0,
+}
+"""AWS's defaults for a function behind an SQS event source mapping: 128 MB, a 3 s timeout
+(configuration-timeout.html), batches of 10 with no batching window
+(services-sqs-parameters.html), 1,000 concurrent executions per account (the quota,
+gettingstarted-limits.html), 300 more concurrent batches per minute (services-sqs-scaling.html;
+60 before November 2023). ``cold_start``: lognormal with mean 300 ms, cv 0.8 (median 234 ms,
+p90 576 ms), fitted to a measured benchmark of Node.js 20 INIT durations (gist adriantanasa,
+"Lambda Cold Starts Benchmark", 256 MB, us-east-1, 2023: mean 242-290 ms, p90 571-643 ms); AWS
+publishes no distribution. ``interval``: qsim re-evaluates every second."""
+
+LAMBDA_ONLY = (
+    "memory",
+    "timeout",
+    "cold_start",
+    "batch_size",
+    "batching_window",
+    "maximum_concurrency",
+    "reserved_concurrency",
+    "account_concurrency",
+    "scale_up_per_minute",
+)
+"""Keys that belong to policy ``lambda`` alone (``None`` elsewhere)."""
+
+LAMBDA_INITIAL_BATCHES = 5
+"""Batches an SQS event source mapping processes at once when messages become available, and
+what it scales back to when traffic is low (services-sqs-scaling.html)."""
+
+LAMBDA_EVENT_SOURCE_MAX = 1250
+"""The most concurrent invocations an SQS event source mapping reaches by default
+(services-sqs-scaling.html, "up to 1,250"; the page said 1,000 batches before)."""
+
+LAMBDA_UNRESERVED = 100
+"""Concurrency Lambda keeps unreserved per account: functions may reserve concurrency "as long
+as you leave at least 100 simultaneous executions unreserved" (PutFunctionConcurrency)."""
+
+
 def _policy(value: Any) -> str:
     if not isinstance(value, str) or value not in POLICIES:
         raise fail(f"unknown policy {value!r}{known_hint(str(value), POLICIES)}")
@@ -105,6 +160,50 @@ else:
         WithJsonSchema({"enum": list(POLICIES), "type": "string"}),
     ]
 """One of :data:`POLICIES`; anything else is an error naming them."""
+
+
+if TYPE_CHECKING:
+    LambdaMemory = int
+    LambdaBatch = int
+    LambdaMaximumConcurrency = int
+else:
+    LambdaMemory = whole(128, 10_240)  # MB (gettingstarted-limits.html)
+    LambdaBatch = whole(1, 10_000)  # BatchSize on a standard queue (services-sqs-parameters.html)
+    LambdaMaximumConcurrency = whole(2, 1000)  # ScalingConfig (API_ScalingConfig.html)
+
+
+def lambda_cap(data: dict[str, Any]) -> int:
+    """The most concurrent batches a Lambda pool's raw scaling settings allow: the least of the
+    event source's 1,250, ``maximum_concurrency`` and ``reserved_concurrency`` (else
+    ``account_concurrency``, 1,000 by default)."""
+    caps = [LAMBDA_EVENT_SOURCE_MAX]
+    for key in ("maximum_concurrency", "reserved_concurrency"):
+        if isinstance(data.get(key), int):
+            caps.append(data[key])
+    if data.get("reserved_concurrency") is None:
+        account = data.get("account_concurrency", LAMBDA_DEFAULTS["account_concurrency"])
+        caps.append(account if isinstance(account, int) else LAMBDA_EVENT_SOURCE_MAX)
+    return max(1, min(caps))
+
+
+def _lambda_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """AWS's defaults filled in, and the replica bound the event source implies: at most the
+    event source's 1,250, ``maximum_concurrency`` and the function's reserved concurrency
+    (else the account's). The HPA's ``target``, ``min``, ``max`` and a pod's ``startup`` do not
+    apply (a resolved scenario, which spells out ``max``, reloads)."""
+    resolved = {**LAMBDA_DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
+    cap = lambda_cap(resolved)
+    refused = {
+        "target": ("", None),
+        "startup": (": a Lambda's is cold_start", None),
+        "min": (": Lambda keeps five batches when idle", 0),
+        "max": (": use maximum_concurrency or reserved_concurrency", cap),
+    }
+    for key, (hint, allowed) in refused.items():
+        if resolved.get(key, allowed) != allowed:
+            raise fail(f"{key} is not a setting of policy lambda{hint}", at=(key,))
+    resolved["max"] = cap
+    return resolved
 
 
 class RateLimit(Spec):
@@ -176,7 +275,13 @@ class Scaling(Spec):
     Kafka keys are KEDA's ``allowIdleConsumers``, ``limitToPartitionsWithLag``,
     ``ensureEvenDistributionOfPartitions``, ``excludePersistentLag``,
     ``scaleToZeroOnInvalidOffset``, ``offsetResetPolicy`` and ``partitionLimitation`` (a list
-    of partition numbers)."""
+    of partition numbers).
+
+    For ``lambda`` (AWS Lambda behind an SQS event source mapping) the keys are the function's
+    ``memory`` (MB) and ``timeout``, its ``cold_start`` (a distribution), the event source's
+    ``batch_size``, ``batching_window`` and ``maximum_concurrency``, the function's
+    ``reserved_concurrency``, the account's ``account_concurrency`` and the event source's
+    ``scale_up_per_minute``; ``max`` is derived from them (:data:`LAMBDA_DEFAULTS`)."""
 
     policy: PolicyName = "fixed"
     target: Number | None = None
@@ -212,6 +317,15 @@ class Scaling(Spec):
     scale_to_zero_on_invalid_offset: bool = False
     offset_reset_policy: Literal["latest", "earliest"] = "latest"
     partition_limitation: tuple[Count, ...] | None = None
+    memory: LambdaMemory | None = None
+    timeout: PositiveDuration | None = None
+    cold_start: TimeDistribution | None = None
+    batch_size: LambdaBatch | None = None
+    batching_window: Duration | None = None
+    maximum_concurrency: LambdaMaximumConcurrency | None = None
+    reserved_concurrency: PositiveCount | None = None
+    account_concurrency: PositiveCount | None = None
+    scale_up_per_minute: PositiveCount | None = None
     scale_on_in_flight: bool = True
     scale_on_delayed: bool = False
 
@@ -224,6 +338,8 @@ class Scaling(Spec):
         if not isinstance(data, dict):
             return data
         policy = data.get("policy", "fixed")
+        if policy == "lambda":
+            return _lambda_defaults(data)
         if policy == "kafka_lag" and data.get("target") is None:
             return {**data, "target": DEFAULT_LAG_THRESHOLD}
         if policy == "aws_sqs_queue" and data.get("target") is None:
@@ -256,8 +372,53 @@ class Scaling(Spec):
             raise fail(f"min ({self.min}) must not exceed max ({self.max})")
         self._check_protocol()
         self._check_kafka_lag()
+        self._check_lambda()
         self._check_aws_sqs_queue()
         return self
+
+    def _check_lambda(self) -> None:
+        """AWS's limits on the function and its SQS event source; its keys belong to
+        ``lambda`` alone."""
+        if self.policy != "lambda":
+            for key in LAMBDA_ONLY:
+                if getattr(self, key) is not None:
+                    message = f"{key} is a setting of policy lambda, not {self.policy}"
+                    raise fail(message, at=(key,))
+            return
+        assert self.timeout is not None and self.batch_size is not None
+        assert self.batching_window is not None and self.account_concurrency is not None
+        assert self.scale_up_per_minute is not None
+        if not 1 <= self.timeout <= 900:
+            message = f"timeout must be from 1s to 900s (Lambda's limit), not {self.timeout:g}s"
+            raise fail(message, at=("timeout",))
+        if self.batching_window > 300:
+            raise fail(
+                f"batching_window must be at most 300s (MaximumBatchingWindowInSeconds), "
+                f"not {self.batching_window:g}s",
+                at=("batching_window",),
+            )
+        if self.batch_size > 10 and self.batching_window < 1:
+            raise fail(
+                f"batch_size {self.batch_size} needs batching_window of at least 1s "
+                "(Lambda allows batches above 10 only with a batching window)",
+                at=("batch_size",),
+            )
+        reserved = self.reserved_concurrency
+        if reserved is not None and reserved > self.account_concurrency - LAMBDA_UNRESERVED:
+            raise fail(
+                f"reserved_concurrency ({reserved}) must leave {LAMBDA_UNRESERVED} of "
+                f"account_concurrency ({self.account_concurrency}) unreserved",
+                at=("reserved_concurrency",),
+            )
+        if self.interval * self.scale_up_per_minute < 60:
+            least = 60 / self.scale_up_per_minute
+            message = f"interval must be at least {least:g}s so that each step adds a batch"
+            raise fail(message, at=("interval",))
+
+    @property
+    def start_delay(self) -> TimeDistribution | None:
+        """How long a new replica takes to start: a Lambda's cold start, a pod's startup."""
+        return self.cold_start if self.policy == "lambda" else self.startup
 
     def _check_aws_sqs_queue(self) -> None:
         """``scale_on_in_flight`` and ``scale_on_delayed`` are the SQS trigger's keys; its

@@ -141,6 +141,9 @@ class Poller:
         """A receive returned ``receipts`` (each message already leased to this replica)."""
         self.pending = False
         held, receive, now = self.held, self.worker.receive, self.broker.env.now
+        bill = self.worker.pool.bill
+        if bill is not None and receipts:  # an AWS Lambda pool: one invocation per batch
+            bill.invoke(now)
         for receipt in receipts:
             held[receipt] = now
             receive(receipt)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qsim.engine.billing import REQUEST_KINDS, RequestKind, billed_requests
+from qsim.engine.lease.batching import WindowPoller
 from qsim.engine.lease.metrics import LeaseMetrics
 from qsim.engine.lease.poller import Poller
 from qsim.engine.lease.receipt import Receipt
@@ -136,8 +137,10 @@ class LeaseQueue:
             self.dead_letter = others[self.spec.dead_letter]
 
     def subscribe(self, worker: Worker, pool: ConsumerPool) -> Poller:
-        """One replica of ``pool``: a poller."""
-        poller = Poller(self, worker, pool)
+        """One replica of ``pool``: a poller (gathering batches over a window for an AWS Lambda
+        pool with a ``batching_window``, :mod:`qsim.engine.lease.batching`)."""
+        windowed = pool.scaling.policy == "lambda" and (pool.scaling.batching_window or 0) > 0
+        poller = (WindowPoller if windowed else Poller)(self, worker, pool)
         self.pollers.append(poller)
         return poller
 
