@@ -7,22 +7,25 @@ from collections.abc import Callable, Iterator
 from qsim.errors import QsimError
 from qsim.scenario import Scenario
 
-__all__ = ["UNSUPPORTED", "check_supported"]
+__all__ = ["UNSUPPORTED", "check_supported", "network", "outages", "warmup"]
 
 Finder = Callable[[Scenario], Iterator[str]]
 
 
-def _outages(scenario: Scenario) -> Iterator[str]:
+def outages(scenario: Scenario) -> Iterator[str]:
+    """Broker outages (any broker)."""
     if scenario.outages:
         yield "outages (a live run does not restart the broker)"
 
 
-def _network(scenario: Scenario) -> Iterator[str]:
+def network(scenario: Scenario) -> Iterator[str]:
+    """Simulated network delay (any broker)."""
     if scenario.network is not None:
         yield "network (the live network delay is whatever the real one is)"
 
 
-def _warmup(scenario: Scenario) -> Iterator[str]:
+def warmup(scenario: Scenario) -> Iterator[str]:
+    """An automatic warm-up (any broker)."""
     if scenario.warmup == "auto":
         yield "warmup: auto (give the warm-up as a duration; a live run has no pilot replications)"
 
@@ -57,7 +60,7 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
             yield f"{where}: failures.method nack (3.10 counts every return; 4.3 not nacks)"
 
 
-UNSUPPORTED: tuple[Finder, ...] = (_outages, _network, _warmup, _pools, _queue_types)
+UNSUPPORTED: tuple[Finder, ...] = (outages, network, warmup, _pools, _queue_types)
 """Each finder yields a description of every feature of a scenario it cannot run live."""
 
 
