@@ -186,6 +186,30 @@ def _kafka_figures(queue: QueueRun) -> Figures:
     return {"kafka": block}
 
 
+LEASE_COUNTS = (
+    "receives", "received", "empty_receives", "deleted", "duplicates", "redelivered",
+    "lease_expiries", "returned", "late_deletes", "stale_deletes", "dead_lettered", "exhausted",
+    "expired",
+)  # fmt: skip
+"""A lease queue's counters, as ``queues.<q>.lease`` gives them (LeaseRun's fields)."""
+
+
+def _lease_figures(queue: QueueRun, window: float) -> Figures:
+    """A lease queue's ``lease`` block: receives, leases, ends, levels, the oldest age (nothing
+    for other types)."""
+    run = queue.lease
+    if run is None:
+        return {}
+    block: Figures = {key: getattr(run, key) for key in LEASE_COUNTS}
+    block["empty_receives_per_s"] = run.empty_receives / window
+    block["duplicate_fraction"] = run.redelivered / run.deleted if run.deleted else 0.0
+    block["visible"] = _level(run.visible)
+    block["in_flight"] = _level(run.in_flight)
+    block["delayed"] = _level(run.delayed)
+    block["oldest_age_s"] = {"mean": run.oldest_age_mean, "max": run.oldest_age_max}
+    return {"lease": block}
+
+
 def _group_figures(group: GroupRun, pool: PoolRun) -> Figures:
     """What one pool did as a consumer group on a kafka topic."""
     return {
@@ -207,6 +231,7 @@ def _queue_figures(run: RunResult) -> Figures:
             **queue.counts,
             **_stream_figures(queue),
             **_kafka_figures(queue),
+            **_lease_figures(queue, run.window),
             "ready_final": queue.backlog_final,
             "unacked_final": queue.unacked_final,
             "throughput_per_s": queue.completions / run.window,

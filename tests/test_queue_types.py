@@ -204,7 +204,11 @@ def test_single_active_consumer_hands_over_when_the_active_one_crashes(tmp_path)
         ("{name: q, type: stream, message_ttl: 1s}", "message_ttl is not a stream argument"),
         ("{name: q, type: stream, single_active_consumer: true}", "single_active_consumer is not"),
         ("{name: q, max_age: 1h}", "max_age needs type: stream"),
-        ("{name: q, type: lazy}", "should be 'classic', 'quorum', 'stream' or 'kafka'"),
+        (
+            "{name: q, type: lazy}",
+            "should be 'classic', 'quorum', 'stream', 'kafka', 'sqs', 'sqs-fifo', 'pubsub', "
+            "'servicebus' or 'jetstream'",
+        ),
     ],
 )
 def test_each_queue_type_refuses_what_rabbitmq_refuses(queue, message):

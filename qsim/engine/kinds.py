@@ -9,6 +9,7 @@ both lists agree (``docs/architecture.md``, "Adding a delivery model").
 from __future__ import annotations
 
 from qsim.engine.kafka.topic import Topic
+from qsim.engine.lease import LeaseQueue
 from qsim.engine.log import Stream
 from qsim.engine.protocols import Build
 from qsim.engine.queue import Queue
@@ -19,5 +20,10 @@ QUEUE_TYPES: dict[QueueType, Build] = {
     "quorum": Queue,
     "stream": Stream,
     "kafka": Topic,
+    "sqs": LeaseQueue,
+    "sqs-fifo": LeaseQueue,
+    "pubsub": LeaseQueue,
+    "servicebus": LeaseQueue,
+    "jetstream": LeaseQueue,
 }
 """Queue types by scenario name -> the builder of their delivery model."""

@@ -40,7 +40,8 @@ class Message:
     message's own uniform draw, given as it enters the queue, from which the consuming pool
     derives its first service time (common random numbers: the n-th message into a queue takes
     the same work whatever the consumers do); ``service`` is that time where the queue could
-    draw it (one pool consumes it), else -1.0.
+    draw it (one pool consumes it), else -1.0. ``group`` is its message group on an SQS FIFO
+    queue (the producer's key, MessageGroupId), else empty.
     """
 
     __slots__ = (
@@ -49,6 +50,7 @@ class Message:
         "expires_at",
         "failures",
         "flow",
+        "group",
         "persistent",
         "poison",
         "priority",
@@ -81,6 +83,7 @@ class Message:
         self.poison: bool | None = None
         self.work = 0.0
         self.service = -1.0
+        self.group = ""
 
     def copy(self) -> Message:
         """Another copy for another queue (an exchange routing to several queues)."""
@@ -88,4 +91,5 @@ class Message:
             self.producer, self.flow, self.ttl, self.priority, self.size, self.persistent
         )
         twin.poison = self.poison
+        twin.group = self.group
         return twin

@@ -350,6 +350,7 @@ class Queue:
             completions=completions,
             stream=None,
             kafka=None,
+            lease=None,
         )
 
     def counts(self) -> dict[str, int]:

@@ -22,6 +22,7 @@ class QueueRun:
     completions: int  # acks (or auto-ack completions) inside the measured window
     stream: StreamRun | None  # a stream's log and readers; None for classic and quorum queues
     kafka: KafkaRun | None  # a kafka topic's partitions and groups; None for RabbitMQ queues
+    lease: LeaseRun | None  # a lease queue's receives, leases and ends; None for the others
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,31 @@ class KafkaRun:
     groups: dict[str, GroupRun]
     skew: float  # records appended to the busiest partition over the mean per partition
     lingering: int  # records still in producers' open batches at the end
+
+
+@dataclass(frozen=True)
+class LeaseRun:
+    """A lease queue (SQS, Pub/Sub, Service Bus, JetStream) over the whole run: what its
+    receives did, how its leases ended, and where its messages went."""
+
+    receives: int  # ReceiveMessage / pull calls answered (with messages or empty)
+    received: int  # messages handed out (each receive of each message)
+    empty_receives: int  # receives that returned no message
+    deleted: int  # messages deleted (acked): done
+    duplicates: int  # receives after a message's first (deliveries after the first)
+    redelivered: int  # messages received more than once
+    lease_expiries: int  # leases that lapsed before a delete: the message became visible again
+    returned: int  # failed messages returned at once (partial batch response, nack, abandon)
+    late_deletes: int  # deletes after the lease lapsed that still deleted the message
+    stale_deletes: int  # deletes that did nothing (received again since, lock lost, outage)
+    dead_lettered: int  # moved to the dead_letter queue after max_receives
+    exhausted: int  # past max_receives with no dead_letter queue in the scenario
+    expired: int  # dropped by retention
+    visible: LevelRun  # messages that can be received
+    in_flight: LevelRun  # received, not yet deleted (within their lease)
+    delayed: LevelRun  # published, still hidden by the delay
+    oldest_age_mean: float  # age of the oldest message not yet deleted, mean over the samples
+    oldest_age_max: float  # ... and its maximum
 
 
 @dataclass(frozen=True)

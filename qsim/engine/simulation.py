@@ -17,6 +17,7 @@ from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_out
 from qsim.engine.kafka.topic import Topic
 from qsim.engine.keys import key_chooser
 from qsim.engine.kinds import QUEUE_TYPES
+from qsim.engine.lease import LeaseQueue
 from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
@@ -189,6 +190,8 @@ class Model:
             target = self.targets[spec.to]
             if isinstance(target, Topic):  # a Kafka producer: its client partitions and batches
                 target = target.client(spec)
+            elif isinstance(target, LeaseQueue) and spec.key is not None:  # FIFO group ids
+                target.group_ids(i, self._key(spec.key, f"{prefix}:group"))
             publisher = Publisher(
                 spec.name, self.broker, target,
                 self._key(spec.routing_key, f"{prefix}:routing"), self.recorder,

@@ -229,6 +229,30 @@ def _kafka_tables(summary: dict[str, Any]) -> list[Table]:
     return tables
 
 
+LEASE_COLUMNS = (
+    ("received",), ("deleted",), ("duplicates",), ("lease_expiries",), ("empty_receives",),
+    ("dead_lettered",), ("exhausted",), ("expired",), ("in_flight", "mean"),
+    ("oldest_age_s", "max"),
+)  # fmt: skip
+
+
+def _lease_tables(summary: dict[str, Any]) -> list[Table]:
+    """Lease queues (SQS, Pub/Sub, Service Bus, JetStream): receives, leases and ends."""
+    queues = [name for name, figures in summary["queues"].items() if "lease" in figures]
+    if not queues:
+        return []
+    title = ("Lease queues (duplicates: receives after a message's first; exhausted: past "
+             "max_receives with no dead_letter)")  # fmt: skip
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("queue")
+    for path in LEASE_COLUMNS:
+        table.add_column(_heading(path).replace(" s ", " ").replace("_s", ""), justify="right")
+    for name in queues:
+        cells = _Cells(summary["queues"][name], summary["ci95"]["queues"][name])
+        table.add_row(name, *(cells.number("lease", *path) for path in LEASE_COLUMNS))
+    return [table]
+
+
 def _latency_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     """Queues, then the producers that share a queue (a sole producer repeats its queue)."""
     targets = [p["to"] for p in summary["resolved_scenario"]["producers"]]
@@ -414,6 +438,7 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _consumer_table(summary) if summary["consumers"] else None,
         *_stream_tables(summary),
         *_kafka_tables(summary),
+        *_lease_tables(summary),
         _slo_table(summary),
     ]
     if replications > 1:

@@ -23,6 +23,7 @@ from qsim.scenario.scaling import Scaling
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
     Count,
+    Duration,
     Name,
     PositiveCount,
     PositiveDuration,
@@ -160,7 +161,13 @@ class ConsumerPool(Spec):
     than ``max_poll_interval``; a rebalance takes ``rebalance_time``. A failed record is retried
     ``retries`` times (none: forever, the partition stalls behind it), then published to
     ``dead_letter_topic`` or skipped (Spring Kafka's DefaultErrorHandler and
-    DeadLetterPublishingRecoverer)."""
+    DeadLetterPublishingRecoverer).
+
+    A pool reading a lease queue (SQS, Pub/Sub, Service Bus, JetStream) polls: each replica
+    receives up to ``batch`` messages, waiting up to ``wait`` for a first one (0: short
+    polling), pauses ``empty_pause`` after an empty receive, extends the leases it holds every
+    ``heartbeat`` (none: never) and, with ``partial_batch``, returns a failed message at once
+    instead of letting its lease lapse (:mod:`qsim.scenario.lease`)."""
 
     name: Name
     queue: Name
@@ -188,6 +195,12 @@ class ConsumerPool(Spec):
     rebalance_time: TimeDistribution | None = None
     retries: Count | None = None
     dead_letter_topic: Name | None = None
+    # a pool reading a lease queue (qsim.scenario.lease fills the defaults; refused elsewhere)
+    batch: PositiveCount | None = None
+    wait: Duration | None = None
+    empty_pause: Duration | None = None
+    heartbeat: PositiveDuration | None = None
+    partial_batch: bool | None = None
 
     @field_validator("scaling")
     @classmethod

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from qsim.errors import known_hint
 from qsim.scenario import kafka
+from qsim.scenario import lease as presets
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
@@ -81,8 +82,9 @@ class Scenario(Spec):
     @model_validator(mode="before")
     @classmethod
     def _kafka_defaults(cls, data: Any) -> Any:
-        """Producers and pools of kafka topics get the Kafka client's defaults."""
-        return kafka.fill_defaults(data)
+        """Producers and pools of kafka topics get the Kafka client's defaults, pools of lease
+        queues their type's preset."""
+        return presets.fill_defaults(kafka.fill_defaults(data))
 
     @field_validator("warmup")
     @classmethod
@@ -238,9 +240,12 @@ KAFKA_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ..
 def _check_kafka_producers(scenario: Scenario, source: YamlSource) -> None:
     types = {queue.name: queue.type for queue in scenario.queues}
     for i, producer in enumerate(scenario.producers):
-        if types.get(producer.to) == "kafka":
+        kind = types.get(producer.to)
+        if kind == "kafka":
             continue
         for key in kafka.PRODUCER_KEYS:
+            if key == "key" and kind == "sqs-fifo":
+                continue  # a FIFO queue's MessageGroupId
             if getattr(producer, key) is not None:
                 message = f"{key} needs `to` to be a kafka topic ({producer.to!r} is not one)"
                 raise source.error(("producers", i, key), message)
@@ -283,6 +288,98 @@ def _check_kafka_readers(scenario: Scenario, source: YamlSource) -> None:
             raise source.error(("consumers", i, "dead_letter_topic"), message)
 
 
+LEASE_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ...] = (
+    ("prefetch", lambda pool: pool.prefetch != 0,
+     "prefetch is a RabbitMQ setting: a replica of a lease queue receives up to batch messages"),
+    ("ack", lambda pool: pool.ack == "auto",
+     "ack is a RabbitMQ setting: a lease-queue consumer deletes each message it processed"),
+    ("consumer_timeout", lambda pool: pool.consumer_timeout is not None,
+     "consumer_timeout is a RabbitMQ setting: a lease queue has its lease"),
+    ("offset", lambda pool: pool.offset is not None, "offset is a stream setting"),
+    ("failures", lambda pool: not pool.failures.requeue,
+     "a failed message on a lease queue returns (by lease expiry, or at once with "
+     "partial_batch) until max_receives moves it to dead_letter: requeue: false has no meaning"),
+    ("publish", lambda pool: bool(pool.publish),
+     "a pool that reads a lease queue cannot publish onward yet (a duplicate processing would "
+     "publish again, and a flow must end once)"),
+)  # fmt: skip
+"""What a pool reading a lease queue may not set: key, test, message."""
+
+
+def _check_lease_readers(scenario: Scenario, source: YamlSource) -> None:
+    """Pools reading a lease queue poll within their provider's limits; the lease keys are for
+    them only."""
+    queues = {queue.name: queue for queue in scenario.queues}
+    for i, pool in enumerate(scenario.consumers):
+        queue = queues[pool.queue]
+        if not queue.is_lease:
+            for key in presets.POOL_KEYS:
+                if getattr(pool, key) is not None:
+                    types = ", ".join(presets.LEASE_TYPES)
+                    message = f"{key} needs a lease queue ({types}); {pool.queue!r} is {queue.type}"
+                    raise source.error(("consumers", i, key), message)
+            continue
+        for key, refused, message in LEASE_READER_REFUSALS:
+            if refused(pool):
+                raise source.error(("consumers", i, key), message)
+        _check_lease_pool(scenario, source, i, pool, queue)
+
+
+def _check_lease_pool(
+    scenario: Scenario, source: YamlSource, i: int, pool: ConsumerPool, queue: Queue
+) -> None:
+    kind = queue.type
+    preset = presets.PRESETS[kind]
+    for key in ("batch", "wait"):
+        value = getattr(pool, key)
+        message = None if value is None else presets.out_of_range(kind, key, value)
+        if message is not None:
+            raise source.error(("consumers", i, key), message)
+    if pool.wait == 0 and pool.empty_pause == 0:
+        message = "short polling (wait 0) needs an empty_pause above zero, or it never stops"
+        raise source.error(("consumers", i, "empty_pause"), message)
+    if pool.heartbeat is not None and queue.lease is not None and pool.heartbeat >= queue.lease:
+        message = (
+            f"heartbeat ({pool.heartbeat:g}s) must be shorter than the lease ({queue.lease:g}s), "
+            "or the lease lapses before it is extended"
+        )
+        raise source.error(("consumers", i, "heartbeat"), message)
+    if pool.partial_batch and not preset.partial_batch:
+        raise source.error(("consumers", i, "partial_batch"), f"{kind} has no partial batches")
+
+
+def _check_lease_topology(scenario: Scenario, source: YamlSource) -> None:
+    """A FIFO queue's messages carry a group id (the producer's ``key``); dead-letter queues
+    are of the source's type (an SQS FIFO queue's must be FIFO too)."""
+    queues = {queue.name: queue for queue in scenario.queues}
+    for i, producer in enumerate(scenario.producers):
+        target = queues.get(producer.to)
+        if target is not None and target.type == "sqs-fifo" and producer.key is None:
+            message = (
+                f"{producer.to!r} is an sqs-fifo queue: give key (its MessageGroupId; "
+                "a FIFO queue refuses a message without one)"
+            )
+            raise source.error(("producers", i, "to"), message)
+    for i, exchange in enumerate(scenario.exchanges):
+        for j, binding in enumerate(exchange.bindings):
+            target = queues.get(binding.queue)
+            if target is not None and target.is_lease:
+                message = (
+                    f"{binding.queue!r} is a {target.type} queue: producers send to it with `to`"
+                )
+                raise source.error(("exchanges", i, "bindings", j, "queue"), message)
+    for i, queue in enumerate(scenario.queues):
+        target = queues.get(queue.dead_letter) if queue.dead_letter else None
+        if target is None or (not queue.is_lease and not target.is_lease):
+            continue
+        if target.type != queue.type or target.name == queue.name:
+            message = (
+                f"the dead_letter of a {queue.type} queue must be another {queue.type} queue, "
+                f"and {target.name!r} is {'itself' if target.name == queue.name else target.type}"
+            )
+            raise source.error(("queues", i, "dead_letter"), message)
+
+
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     """Cross-section checks: unique names, references to queues and exchanges that exist,
     enough samples for ``warmup: auto``, what a pool reading a stream may set, and scalers
@@ -305,3 +402,5 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     _check_kafka_bindings(scenario, source)
     _check_kafka_readers(scenario, source)
     _check_partitioned_scalers(scenario, source)
+    _check_lease_topology(scenario, source)
+    _check_lease_readers(scenario, source)

@@ -25,18 +25,42 @@ have one; scenarios written before queue types meant that).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import model_validator
+from pydantic import BeforeValidator, WithJsonSchema, model_validator
 
 from qsim.scenario import kafka
+from qsim.scenario import lease as presets
 from qsim.spec import Count, Duration, Name, PositiveCount, PriorityLevel, Size, Spec, fail, whole
 
 if TYPE_CHECKING:
     DeliveryLimit = int
+    MaxReceives = int | None
 else:
     DeliveryLimit = whole(-1)
     """A delivery limit: 0 or more counted returns, or -1 for none."""
+
+
+def _max_receives(value: Any) -> int | None:
+    """A lease queue's receive limit: a whole number from 1, or ``none`` / -1 for none."""
+    if value is None or value == "none" or (value == -1 and not isinstance(value, bool)):
+        return None
+    whole_number = isinstance(value, int) and not isinstance(value, bool)
+    if not whole_number and isinstance(value, float) and value.is_integer():
+        value, whole_number = int(value), True
+    if not whole_number or value < 1:
+        raise fail(f"expected a whole number >= 1, or none (or -1) for no limit, got {value!r}")
+    return int(value)
+
+
+if not TYPE_CHECKING:
+    MaxReceives = Annotated[
+        int | None,
+        BeforeValidator(_max_receives),
+        WithJsonSchema(
+            {"anyOf": [{"type": "integer", "minimum": -1}, {"enum": ["none"]}, {"type": "null"}]}
+        ),
+    ]
 
 __all__ = ["OVERFLOW_MODES", "QUEUE_TYPES", "Overflow", "Queue", "QueueType"]
 
@@ -44,7 +68,9 @@ Overflow = Literal["drop-head", "reject-publish", "reject-publish-dlx"]
 OVERFLOW_MODES: tuple[str, ...] = get_args(Overflow)
 """Overflow modes by name; the engine implements each (``qsim.engine.queue.OVERFLOW``)."""
 
-QueueType = Literal["classic", "quorum", "stream", "kafka"]
+QueueType = Literal[
+    "classic", "quorum", "stream", "kafka", "sqs", "sqs-fifo", "pubsub", "servicebus", "jetstream"
+]
 QUEUE_TYPES: tuple[str, ...] = get_args(QueueType)
 """Queue types by name; the engine builds each (``qsim.engine.kinds.QUEUE_TYPES``)."""
 
@@ -62,6 +88,13 @@ _NOT_ON_STREAMS = (
 )  # fmt: skip
 _STREAM_ONLY = ("max_age", "max_bytes", "segment_bytes")
 _NOT_ON_KAFKA = _NOT_ON_STREAMS
+_NOT_ON_LEASE = (
+    "message_ttl", "max_priority", "max_length", "overflow", "delivery_limit",
+    "single_active_consumer", "max_age", "max_bytes", "segment_bytes", "partitions",
+)  # fmt: skip
+_LEASE_ALTERNATIVE = {
+    "message_ttl": "retention", "delivery_limit": "max_receives", "max_age": "retention",
+}  # fmt: skip
 
 
 class Queue(Spec):
@@ -82,6 +115,12 @@ class Queue(Spec):
     max_bytes: Size | None = None
     segment_bytes: Size | None = None  # a stream's: SEGMENT_BYTES when not given
     partitions: PositiveCount | None = None  # a kafka topic's (required there)
+    # a lease queue's (qsim.scenario.lease fills each type's preset; refused elsewhere)
+    lease: Duration | None = None
+    max_receives: MaxReceives = None
+    retention: Duration | None = None
+    delay: Duration | None = None
+    max_in_flight: PositiveCount | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -98,10 +137,19 @@ class Queue(Spec):
         if data["type"] == "kafka":
             data.setdefault("max_age", kafka.RETENTION_MS)
             data.setdefault("segment_bytes", kafka.SEGMENT_BYTES)
+        if data["type"] in presets.PRESETS:
+            data = {**presets.PRESETS[data["type"]].queue, **data}
         return data
 
     @model_validator(mode="after")
     def _what_the_type_allows(self) -> Queue:
+        if self.type in presets.PRESETS:
+            self._lease()
+            return self
+        given = [key for key in presets.QUEUE_KEYS if getattr(self, key) is not None]
+        if given:
+            types = ", ".join(presets.LEASE_TYPES)
+            raise fail(f"{given[0]} needs a lease queue type ({types})", at=(given[0],))
         refusal = {
             "classic": self._classic, "quorum": self._quorum, "stream": self._stream,
             "kafka": self._kafka,
@@ -162,6 +210,43 @@ class Queue(Spec):
         if not self.durable:
             return "kafka topics are always durable (their records are written to disk)"
         return None
+
+    @property
+    def is_lease(self) -> bool:
+        """Whether it is a queue of the pull-with-lease model (SQS, Pub/Sub, ...)."""
+        return self.type in presets.PRESETS
+
+    def _lease(self) -> None:
+        """A lease queue takes its own keys within its provider's ranges, none of RabbitMQ's."""
+        kind = self.type
+        for key in _NOT_ON_LEASE:
+            if getattr(self, key) != type(self).model_fields[key].default:
+                instead = _LEASE_ALTERNATIVE.get(key)
+                hint = f" (its lease-queue key is {instead})" if instead else ""
+                raise fail(f"{key} is not a {kind} setting{hint}", at=(key,))
+        if not self.durable:
+            raise fail(f"{kind} queues are always durable (a managed service keeps them)")
+        preset = presets.PRESETS[kind]
+        for key in presets.QUEUE_KEYS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            message = presets.out_of_range(kind, key, value)
+            if message is not None:
+                raise fail(message, at=(key,))
+        if self.max_receives is None and not preset.unlimited_receives:
+            raise fail(
+                f"{kind} always limits receives: give max_receives >= 1", at=("max_receives",)
+            )
+        if (
+            self.max_receives is not None
+            and preset.receives_need_dead_letter
+            and not self.dead_letter
+        ):
+            raise fail(
+                f"max_receives on {kind} needs a dead_letter queue (the redrive policy names one)",
+                at=("max_receives",),
+            )
 
     def _stream_keys(self) -> str | None:
         if self.partitions is not None:

@@ -308,6 +308,7 @@ class Topic:
                 skew=max(produced) / mean if mean > 0 else 1.0,
                 lingering=self.lingering,
             ),
+            lease=None,
         )
 
     def _partition_run(self, p: int, window: float, now: float) -> PartitionRun:

@@ -218,6 +218,7 @@ class Stream:
             completions=completions,
             stream=StreamRun(segments=len(log.segments), retained_bytes=log.bytes, readers=readers),
             kafka=None,
+            lease=None,
         )
 
 
