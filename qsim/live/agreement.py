@@ -84,6 +84,7 @@ QUEUE_FIGURES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("received", ("lease", "received"), "count"),
     ("deleted", ("lease", "deleted"), "count"),
     ("duplicates", ("lease", "duplicates"), "count"),
+    ("redelivered msgs", ("lease", "redelivered"), "count"),
     ("lease expiries", ("lease", "lease_expiries"), "count"),
     ("exhausted", ("lease", "exhausted"), "count"),
 )

@@ -88,16 +88,9 @@ class Context:
     draws: Draws = field(init=False)
     acked: set[tuple[str, int]] = field(default_factory=set)
     exhausted: set[tuple[str, int]] = field(default_factory=set)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.draws = Draws(self.scenario)
-
-    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run ``coroutine`` as a task of the run (cancelled when the run stops)."""
-        task = asyncio.create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
 
 async def sleep_until(clock: Clock, at: float) -> bool:
@@ -199,46 +192,45 @@ class _HeldLease:
 
 
 async def replica(context: Context, queue: str, pull: Pull, service: ServiceTimes) -> None:
-    """One replica, as the model's poller: while it has a free slot (of ``concurrency``) and
-    nothing received waits to start, receive up to ``batch``; work each delivery in a slot and
-    ack it; pause ``empty_pause`` after an empty receive."""
+    """One replica, as the model's poller: ``concurrency`` slots share what it received; a
+    slot takes the next received delivery, works it and acks it, and when nothing received
+    is left it receives up to ``batch`` (one receive at a time per replica: a slot that finds
+    another receiving waits for that receive); ``empty_pause`` after an empty receive."""
     clock, worker = context.clock, _Worker(context, queue, pull, service)
     lease = context.leases[queue].lease
     ack_wait = clock.wall(30.0 if lease is None else lease)
     heartbeat = None if pull.heartbeat is None else clock.wall(pull.heartbeat)
     puller = Puller(context.nc, context.names.stream(queue), DURABLE)
     buffer: deque[tuple[Msg, _HeldLease]] = deque()
-    changed = asyncio.Event()
-    busy = 0
+    receiving = asyncio.Lock()
 
-    async def slot(msg: Msg, held: _HeldLease) -> None:
-        nonlocal busy
-        try:
-            await worker.work(msg, held)
-        finally:
-            held.settled()
-            busy -= 1
-            changed.set()
+    async def receive() -> None:
+        msgs = await puller.receive(pull.batch, clock.wall(pull.wait))
+        received = time.time()
+        worker.count("receives")
+        if not msgs:
+            worker.count("empty_receives")
+            await sleep_until(clock, clock.scenario_time(received) + pull.empty_pause)
+        for msg in msgs:
+            worker.received(msg)
+            buffer.append((msg, _HeldLease(msg, received, ack_wait, heartbeat)))
+
+    async def slot() -> None:
+        while not clock.stop.is_set():
+            if buffer:
+                msg, held = buffer.popleft()
+                try:
+                    await worker.work(msg, held)
+                finally:
+                    held.settled()
+                continue
+            async with receiving:
+                if not buffer:
+                    await receive()
 
     await puller.start()
     try:
-        while not clock.stop.is_set():
-            while buffer and busy < pull.concurrency:
-                busy += 1
-                context.spawn(slot(*buffer.popleft()))
-            if buffer or busy >= pull.concurrency:
-                changed.clear()
-                await changed.wait()
-                continue
-            msgs = await puller.receive(pull.batch, clock.wall(pull.wait))
-            received = time.time()
-            worker.count("receives")
-            if not msgs:
-                worker.count("empty_receives")
-                await sleep_until(clock, clock.scenario_time(received) + pull.empty_pause)
-            for msg in msgs:
-                worker.received(msg)
-                buffer.append((msg, _HeldLease(msg, received, ack_wait, heartbeat)))
+        await asyncio.gather(*(slot() for _ in range(pull.concurrency)))
     finally:
         for _, held in buffer:
             held.settled()

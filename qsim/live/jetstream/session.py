@@ -54,21 +54,27 @@ def server_address(url: str) -> str:
     return f"{parts.hostname}:{port}"
 
 
-async def _quiet(_error: Exception) -> None:
-    """nats-py's error callback: errors surface as exceptions, not as log lines."""
-
-
 async def connect(url: str) -> NATS:
-    """A connection that does not reconnect; an unreachable server is a one-line error."""
+    """A connection that does not reconnect; an unreachable server is a one-line error.
+
+    nats-py retries a server until it has failed more than ``max_reconnect_attempts`` times
+    (0 means never give up), so one retry, soon, is the least it allows; its error callback
+    keeps the last error for the message instead of logging it."""
     where = server_address(url)
+    seen: list[Exception] = []
+
+    async def keep(error: Exception) -> None:
+        seen.append(error)
+
     try:
         return await nats.connect(
-            url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0,
-            error_cb=_quiet,
+            url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=1,
+            reconnect_time_wait=0.05, error_cb=keep,
         )  # fmt: skip
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise QsimError(f"cannot reach the NATS server at {where}: {reason}") from None
+        cause = seen[-1] if seen else exc
+        reason = str(cause) or type(cause).__name__
+        raise QsimError(one_line(f"cannot reach the NATS server at {where}: {reason}")) from None
 
 
 def lease_of(queue: Queue) -> Lease:
@@ -115,10 +121,9 @@ async def _play(context: Context) -> None:
         )  # fmt: skip
     finally:
         context.clock.stop.set()
-        running = [*tasks, *context.tasks]
-        for task in running:
+        for task in tasks:
             task.cancel()
-        await asyncio.wait(running, timeout=STOP_TIMEOUT)
+        await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
     failed = [task.exception() for task in done if not task.cancelled() and task.exception()]
     if failed:
         error = failed[0]
