@@ -156,10 +156,18 @@ def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
     pool = scenario.consumers[pool_index]
     queue = next(q for q in scenario.queues if q.name == pool.queue)
     kafka = queue.type == "kafka"
+    lease = queue.is_lease
     checks = [
         (kafka, f"partitions: a kafka topic is {queue.partitions} FIFO queues, one per "
          "partition, each read by at most one consumer, not one shared queue"),
-        (pool.prefetch != 1 and not kafka, f"prefetch: {pool.prefetch or 'unlimited'} per "
+        (lease, f"lease: a message processed longer than its lease ({queue.lease or 0:g}s) "
+         "is received again, and the extra processing is not in one FIFO queue's theory"),
+        (lease and (pool.batch or 1) > 1, f"batch: a replica receives up to {pool.batch} "
+         "messages at once; they wait in its buffer behind slow jobs"),
+        (queue.type == "sqs-fifo", "message groups: one message of a group at a time, not "
+         "one shared FIFO queue"),
+        (pool.prefetch != 1 and not (kafka or lease),
+         f"prefetch: {pool.prefetch or 'unlimited'} per "
          "replica; messages wait in a replica's buffer behind slow jobs, not in one shared FIFO "
          "queue"),
         (pool.failures.any, "failures: nacked messages are redelivered or dead-lettered"),

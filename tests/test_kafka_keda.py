@@ -39,7 +39,7 @@ def reading(lags, committed=None, previous=None) -> PartitionReading:
 def observation(partitions: PartitionReading, replicas: int = 1) -> Observation:
     """What the autoscaler sees: only the partitions and the replica count matter here."""
     return Observation(
-        time=0.0, ready=0, unacked=0, publish_rate=0.0, ack_rate=0.0, oldest_age=0.0,
+        time=0.0, ready=0, unacked=0, delayed=0, publish_rate=0.0, ack_rate=0.0, oldest_age=0.0,
         utilization=0.0, replicas=replicas, partitions=partitions,
     )  # fmt: skip
 

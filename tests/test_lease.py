@@ -190,6 +190,29 @@ def test_service_bus_refuses_a_settlement_after_the_lock_is_lost():
     assert block["received"] == 10
 
 
+def test_jetstream_takes_a_late_ack_even_after_redelivering_the_message():
+    """JetStream acks by stream sequence: with two replicas, the message lapses at 5 s and
+    the idle replica receives it again; the first replica's ack at 7 s removes it from the
+    pending set all the same (nats-server ``processAckMsg``), and the second one's ack at 12 s
+    finds nothing."""
+    text = LATE.format(kind="jetstream", lease="5s", extra="delay: 0s", pool=", replicas: 2")
+    block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
+    assert (block["duplicates"], block["late_deletes"], block["deleted"]) == (1, 1, 1)
+    assert block["stale_deletes"] == 1
+
+
+def test_sqs_ignores_a_late_delete_once_another_consumer_received_the_message():
+    """The same on SQS snowballs: at 5 s the idle replica receives the message again, so the
+    first replica's delete at 7 s holds an old receipt handle and does nothing; at 10 s the
+    second lease lapses and the first replica, free again, receives it; and so on. Every
+    processing (7 s) outlasts the lease (5 s) and every delete is stale: received every 5 s
+    (20 times in 100 s), never deleted."""
+    text = LATE.format(kind="sqs", lease="5s", extra="delay: 0s", pool=", replicas: 2")
+    block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
+    assert (block["received"], block["deleted"], block["late_deletes"]) == (20, 0, 0)
+    assert block["stale_deletes"] == 19
+
+
 def test_a_heartbeat_keeps_the_lease_while_the_message_is_worked_on():
     """Extending the lease every 2 s (lease 5 s), the 7 s processing never loses it."""
     block = late("sqs", pool=", heartbeat: 2s")
@@ -261,3 +284,17 @@ def test_max_in_flight_caps_what_the_replicas_hold():
         """
     block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
     assert block["in_flight"]["max"] == 5
+
+
+def test_theory_says_what_one_fifo_queue_misses_on_a_lease_queue():
+    """``qsim capacity`` compares with Erlang C: on a lease queue it names the lease (a long
+    job runs again) and the batch, and no prefetch note (a poller has none)."""
+    from qsim.analytic import build_model
+
+    text = ONE_POLLER.format(lease="3s", limit="delay: 0s", service="1s").replace(
+        "batch: 10", "batch: 5"
+    )
+    model = build_model(scenario_from(text), 0)
+    assert model is not None
+    keys = [note.split(":")[0] for note in model.notes]
+    assert "lease" in keys and "batch" in keys and "prefetch" not in keys

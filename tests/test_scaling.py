@@ -20,7 +20,17 @@ from qsim.summary import replication_figures
 def obs(**figures: float) -> Observation:
     """An observation with everything zero but ``figures``."""
     base = dict.fromkeys(
-        ("time", "ready", "unacked", "publish_rate", "ack_rate", "oldest_age", "utilization"), 0
+        (
+            "time",
+            "ready",
+            "unacked",
+            "delayed",
+            "publish_rate",
+            "ack_rate",
+            "oldest_age",
+            "utilization",
+        ),
+        0,
     )
     return Observation(**{**base, "replicas": 1, "partitions": None, **figures})  # type: ignore[arg-type]
 

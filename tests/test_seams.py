@@ -169,6 +169,30 @@ EXERCISES = {
              failures: {nack_probability: 0.05}, retries: 0, auto_offset_reset: earliest}
           - {name: dlt, queue: events.DLT, service_time: 1ms}
         """,
+    "lease": """
+        name: lease
+        duration: 300s
+        producers:
+          - {name: p, to: jobs, rate: 10/s, arrivals: constant}
+          - {name: o, to: orders, rate: 2/s}
+          - {name: f, to: fifo, rate: 5/s, key: {uniform: 5}}
+        queues:
+          - {name: jobs, type: sqs, lease: 2s, delay: 1s, retention: 60s, max_receives: 2,
+             dead_letter: jobs-dlq}
+          - {name: jobs-dlq, type: sqs}
+          - {name: orders, type: servicebus, lease: 5s, max_receives: 2}
+          - {name: fifo, type: sqs-fifo}
+        consumers:
+          - {name: c, queue: jobs, replicas: 2, batch: 10, wait: 20s,
+             service_time: {dist: lognormal, mean: 1.5s, cv: 1},
+             failures: {nack_probability: 0.1}, partial_batch: true,
+             crash: {mtbf: 60s, restart: 5s}}
+          - {name: d, queue: jobs-dlq, batch: 10, service_time: 10ms}
+          - {name: o, queue: orders, replicas: 2, wait: 2s, heartbeat: 2s,
+             service_time: {dist: exponential, mean: 0.3s}, failures: {poison: 0.2}}
+          - {name: g, queue: fifo, replicas: 3, service_time: {dist: exponential, mean: 0.1s}}
+        outages: [{at: 100s, for: 3s}]
+        """,
 }
 
 # Figures that legitimately stay zero in these exercises, each with its reason.

@@ -27,7 +27,8 @@ def test_the_four_scenarios_of_the_core_issue_are_shipped():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_scenario_runs_and_every_message_is_accounted_for(path):
     """A shortened run of each shipped scenario: published = sum of end states, per queue (for
-    a kafka topic: retained + removed by retention + in producers' open batches)."""
+    a kafka topic: retained + removed by retention + in producers' open batches; for a lease
+    queue: deleted + dead-lettered + exhausted + expired + delayed + visible + in flight)."""
     scenario = load_scenario(path)
     short = with_overrides(scenario, duration=scenario.warmup + min(scenario.duration / 6, 600))
     result = simulate(short)
@@ -35,6 +36,12 @@ def test_shipped_scenario_runs_and_every_message_is_accounted_for(path):
         if queue.kafka is not None:
             kept = queue.counts["retained"] + queue.counts["removed"] + queue.kafka.lingering
             assert queue.counts["published"] == kept, queue.name
+            continue
+        if queue.lease is not None:
+            lease = queue.lease
+            ended = lease.deleted + lease.dead_lettered + lease.exhausted + lease.expired
+            held = lease.delayed.final + lease.visible.final + lease.in_flight.final
+            assert queue.counts["published"] == ended + held, queue.name
             continue
         ends = sum(queue.counts[s] for s in STATES) + queue.backlog_final + queue.unacked_final
         assert queue.counts["published"] == ends, queue.name

@@ -16,6 +16,9 @@ Two loops run, as they do in a cluster (broker-semantics.md, "Autoscalers"):
 
 Policies that set the count themselves (``fixed``, ``schedule``, ``custom``) apply it every
 ``interval``. The scaler reads a :class:`~qsim.engine.metrics.MetricsSource`, not the queue.
+``aws_sqs_queue`` (KEDA's aws-sqs-queue scaler) reads an SQS queue's visible, in-flight and
+delayed counts (:class:`~qsim.engine.lease.metrics.DelayedMetrics`) and targets queueLength
+messages per replica (an AverageValue metric, active above activationQueueLength).
 ``kafka_lag`` (KEDA's Kafka scaler, :mod:`qsim.engine.kafka.keda`) reads a Kafka topic's
 :class:`~qsim.engine.metrics.PartitionedMetrics`; every reading by either loop calls the same
 scaler, as KEDA's metrics server and its poll share one scaler object, so the committed offsets
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qsim.engine.kafka.keda import PartitionReading, kafka_total_lag
+from qsim.engine.lease.metrics import DelayedMetrics
 from qsim.engine.metrics import MetricsSource, PartitionedMetrics, StatisticsRates
 from qsim.engine.pool import Pool
 from qsim.errors import QsimError
@@ -49,11 +53,13 @@ class Observation:
     statistics interval) or over ``window``; utilization is the work started over the reading
     loop's period per replica-second (a job counts when it starts). ``replicas`` counts every
     replica not leaving, starting ones included, as the HPA's ``status.replicas`` does.
-    ``partitions`` is the group's per-partition reading on a Kafka topic, ``None`` elsewhere."""
+    ``partitions`` is the group's per-partition reading on a Kafka topic, ``None`` elsewhere;
+    ``delayed`` counts a lease queue's messages still hidden by its delay (0 elsewhere)."""
 
     time: float
     ready: int
     unacked: int
+    delayed: int
     publish_rate: float
     ack_rate: float
     oldest_age: float
@@ -131,6 +137,20 @@ def _lag(obs: Observation, spec: Scaling) -> tuple[float, float]:
 def _kafka_lag(obs: Observation, spec: Scaling) -> tuple[float, float]:
     assert obs.partitions is not None
     metric = kafka_total_lag(obs.partitions, spec).total
+    return metric, _per_replica(metric, spec, obs.replicas)
+
+
+def sqs_queue_length(obs: Observation, spec: Scaling) -> int:
+    """KEDA's aws-sqs-queue metric: ApproximateNumberOfMessages, plus NotVisible (in flight)
+    with ``scaleOnInFlight`` (the default), plus Delayed with ``scaleOnDelayed``
+    (aws_sqs_queue_scaler.go ``processQueueLengthFromSqsQueueAttributesOutput``)."""
+    in_flight = obs.unacked if spec.scale_on_in_flight else 0
+    return obs.ready + in_flight + (obs.delayed if spec.scale_on_delayed else 0)
+
+
+@implements("aws_sqs_queue")
+def _aws_sqs_queue(obs: Observation, spec: Scaling) -> tuple[float, float]:
+    metric = sqs_queue_length(obs, spec)
     return metric, _per_replica(metric, spec, obs.replicas)
 
 
@@ -294,6 +314,7 @@ class Autoscaler:
             time=now,
             ready=metrics.ready(),
             unacked=metrics.in_flight(),
+            delayed=metrics.delayed() if isinstance(metrics, DelayedMetrics) else 0,
             publish_rate=publish_rate,
             ack_rate=ack_rate,
             oldest_age=metrics.oldest_age(now),

@@ -52,6 +52,8 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
         where = f"queues {queue.name!r}"
         if queue.type == "stream":
             yield f"{where}: type stream (qsim live replays queues, not stream readers)"
+        if queue.is_lease:
+            yield f"{where}: type {queue.type} (qsim live replays RabbitMQ queues)"
         if queue.type != "quorum":
             continue
         if queue.name in prioritised:

@@ -39,6 +39,9 @@ QUEUE_FIGURES = (  # label, path under the queue, format, which is best
     ("throughput/s", ("throughput_per_s",), "number", HIGHER),
     ("dropped", ("dropped",), "number", LOWER),
     ("dead-lettered", ("dead_lettered",), "number", LOWER),
+    ("duplicates", ("lease", "duplicates"), "number", LOWER),  # a lease queue's
+    ("lease expiries", ("lease", "lease_expiries"), "number", LOWER),
+    ("empty receives", ("lease", "empty_receives"), "number", LOWER),
 )
 POOL_FIGURES = (
     ("replica-seconds", ("replica_seconds",), "number", LOWER),

@@ -42,11 +42,14 @@ LeaseType = Literal["sqs", "sqs-fifo", "pubsub", "servicebus", "jetstream"]
 LEASE_TYPES: tuple[str, ...] = get_args(LeaseType)
 """The queue types of the lease model (``qsim.engine.kinds.QUEUE_TYPES`` builds each)."""
 
-LateDelete = Literal["unless-received-again", "never"]
+LateDelete = Literal["unless-received-again", "always", "never"]
 """What a delete (ack) does when it arrives after its lease lapsed: ``unless-received-again``
 deletes the message if nobody has received it since (SQS: the receipt handle is still the
-latest; Pub/Sub "may accept the Ack"), else nothing; ``never``: the settlement fails (Service
-Bus MessageLockLostException) and the message stays for its next receiver."""
+latest; Pub/Sub "may accept the Ack"), else nothing; ``always`` deletes it even when another
+consumer holds it now (JetStream: an ack names the stream sequence, and nats-server's
+``processAckMsg`` removes that sequence from the pending set whichever delivery it came by);
+``never``: the settlement fails (Service Bus MessageLockLostException) and the message stays
+for its next receiver."""
 
 QUEUE_KEYS = ("lease", "max_receives", "retention", "delay", "max_in_flight")
 """Queue keys of lease types only (``dead_letter`` is shared with RabbitMQ queues)."""
@@ -204,13 +207,14 @@ PRESETS: dict[str, Preset] = {
             "batch": (1, INF),
             "wait": (0.0, INF),
         },
-        late_delete="unless-received-again",
+        late_delete="always",
         receives_need_dead_letter=False,  # past MaxDeliver a message is no longer delivered
         unlimited_receives=True,
         partial_batch=True,  # nak
         source={
             "lease": "docs.nats.io JetStream consumers (AckWait)",
-            "max_in_flight": "docs.nats.io JetStream consumers (MaxAckPending)",
+            "max_in_flight": "nats-server consumer.go JsDefaultMaxAckPending",
+            "late_delete": "nats-server consumer.go processAckMsg",
         },
     ),
 }

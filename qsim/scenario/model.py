@@ -15,7 +15,7 @@ from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
-from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES
+from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES, SQS_QUEUE_TYPES
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
     AUTO,
@@ -212,6 +212,12 @@ def _check_partitioned_scalers(scenario: Scenario, source: YamlSource) -> None:
                 f"and {pool.queue!r} is a {kind} queue"
             )
             raise source.error(("consumers", i, "scaling", "policy"), message)
+        if pool.scaling.policy == "aws_sqs_queue" and kind not in SQS_QUEUE_TYPES:
+            message = (
+                f"policy aws_sqs_queue reads an SQS queue's message counts, "
+                f"and {pool.queue!r} is a {kind} queue"
+            )
+            raise source.error(("consumers", i, "scaling", "policy"), message)
 
 
 KAFKA_READER_REFUSALS: tuple[tuple[str, Callable[[ConsumerPool], bool], str], ...] = (
@@ -360,6 +366,21 @@ def _check_lease_topology(scenario: Scenario, source: YamlSource) -> None:
                 "a FIFO queue refuses a message without one)"
             )
             raise source.error(("producers", i, "to"), message)
+    for i, producer in enumerate(scenario.producers):
+        target = queues.get(producer.to)
+        for key in ("ttl", "priority"):
+            if target is not None and target.is_lease and getattr(producer, key) is not None:
+                message = (
+                    f"{key} is a RabbitMQ message property; {producer.to!r} is a {target.type} "
+                    "queue (its retention and delay apply to every message)"
+                )
+                raise source.error(("producers", i, key), message)
+    for i, pool in enumerate(scenario.consumers):
+        for j, step in enumerate(pool.publish):
+            target = queues.get(step.to)
+            if target is not None and target.type == "sqs-fifo":
+                message = f"{step.to!r} is an sqs-fifo queue: a publish step gives no group id"
+                raise source.error(("consumers", i, "publish", j, "to"), message)
     for i, exchange in enumerate(scenario.exchanges):
         for j, binding in enumerate(exchange.bindings):
             target = queues.get(binding.queue)

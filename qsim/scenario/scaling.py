@@ -44,12 +44,15 @@ POLICIES = (
     "utilization",
     "lag",
     "kafka_lag",
+    "aws_sqs_queue",
     "schedule",
     "custom",
 )
 """Scaling policies by name: the only place they are written (the engine implements each)."""
 
-METRIC_POLICIES = frozenset({"queue_length", "message_rate", "utilization", "lag", "kafka_lag"})
+METRIC_POLICIES = frozenset(
+    {"queue_length", "message_rate", "utilization", "lag", "kafka_lag", "aws_sqs_queue"}
+)
 """Policies driven by a metric and a ``target`` through KEDA's and the HPA's loops; the others
 set the replica count themselves every ``interval``."""
 
@@ -63,6 +66,13 @@ DEFAULT_QUEUE_LENGTH = 20.0
 DEFAULT_LAG_THRESHOLD = 10.0
 """KEDA's Kafka scaler with no ``lagThreshold``: 10 records of lag per replica
 (kafka_scaler.go, ``keda:"name=lagThreshold,...,default=10"``)."""
+
+DEFAULT_SQS_QUEUE_LENGTH = 5.0
+"""KEDA's aws-sqs-queue scaler with no ``queueLength``: 5 messages per replica
+(aws_sqs_queue_scaler.go, ``keda:"name=queueLength,...,default=5"``)."""
+
+SQS_QUEUE_TYPES = frozenset({"sqs", "sqs-fifo"})
+"""Queue types KEDA's aws-sqs-queue scaler reads (``aws_sqs_queue`` reads only these)."""
 
 PARTITIONED_QUEUE_TYPES = frozenset({"kafka"})
 """Queue types whose metrics source has partitions (``PartitionedMetrics``): ``kafka_lag``
@@ -156,6 +166,11 @@ class Scaling(Spec):
     unacked, false ready only. Rates are the management API's, over its
     ``statistics_interval``, unless ``window`` asks for a mean over a longer span.
 
+    For ``aws_sqs_queue`` (an SQS queue), ``target`` is KEDA's ``queueLength`` (messages per
+    replica, default 5), ``activation`` its ``activationQueueLength``; the metric counts visible
+    messages, in-flight ones unless ``scale_on_in_flight: false``, delayed ones with
+    ``scale_on_delayed: true`` (KEDA's ``scaleOnInFlight``, ``scaleOnDelayed``).
+
     For ``kafka_lag``, ``target`` is KEDA's ``lagThreshold`` (records of lag per replica, a
     whole number, default 10) and ``activation`` its ``activationLagThreshold``; the other
     Kafka keys are KEDA's ``allowIdleConsumers``, ``limitToPartitionsWithLag``,
@@ -197,6 +212,8 @@ class Scaling(Spec):
     scale_to_zero_on_invalid_offset: bool = False
     offset_reset_policy: Literal["latest", "earliest"] = "latest"
     partition_limitation: tuple[Count, ...] | None = None
+    scale_on_in_flight: bool = True
+    scale_on_delayed: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -209,6 +226,8 @@ class Scaling(Spec):
         policy = data.get("policy", "fixed")
         if policy == "kafka_lag" and data.get("target") is None:
             return {**data, "target": DEFAULT_LAG_THRESHOLD}
+        if policy == "aws_sqs_queue" and data.get("target") is None:
+            return {**data, "target": DEFAULT_SQS_QUEUE_LENGTH}
         if policy not in RABBITMQ_POLICIES:
             return data
         resolved = dict(data)
@@ -237,7 +256,25 @@ class Scaling(Spec):
             raise fail(f"min ({self.min}) must not exceed max ({self.max})")
         self._check_protocol()
         self._check_kafka_lag()
+        self._check_aws_sqs_queue()
         return self
+
+    def _check_aws_sqs_queue(self) -> None:
+        """``scale_on_in_flight`` and ``scale_on_delayed`` are the SQS trigger's keys; its
+        queueLength and activationQueueLength are whole numbers (int64 in KEDA)."""
+        if self.policy != "aws_sqs_queue":
+            if not self.scale_on_in_flight or self.scale_on_delayed:
+                key = "scale_on_in_flight" if not self.scale_on_in_flight else "scale_on_delayed"
+                raise fail(f"{key} is a setting of policy aws_sqs_queue, not {self.policy}")
+            return
+        assert self.target is not None
+        if self.target != int(self.target):
+            raise fail(
+                f"aws_sqs_queue target (queueLength) must be a whole number, not {self.target}"
+            )
+        if self.activation < 0 or self.activation != int(self.activation):
+            message = "aws_sqs_queue activation (activationQueueLength) must be a whole number >= 0"
+            raise fail(f"{message}, not {self.activation}")
 
     def _check_kafka_lag(self) -> None:
         """KEDA's checks of the Kafka trigger (kafka_scaler.go ``Validate``); its keys belong

@@ -11,7 +11,8 @@ each type's defaults and limits are data, :mod:`qsim.scenario.lease`).
   again (a *lease expiry*) and another receive may hand it out while the first consumer still
   works: a duplicate. The first consumer's late delete follows the provider
   (:data:`qsim.scenario.lease.LateDelete`): SQS and Pub/Sub delete it if nobody has received
-  it since, else nothing; Service Bus refuses it (the lock is lost).
+  it since, else nothing; JetStream acks it whoever holds it now; Service Bus refuses it (the
+  lock is lost).
 - A failed message returns at once with a partial-batch response (SQS
   ChangeMessageVisibility 0, Pub/Sub nack, Service Bus abandon, JetStream nak), else when its
   lease lapses; either way its next receive counts.
@@ -310,14 +311,14 @@ class LeaseQueue:
                 self.returned += 1
                 self._end_flight(msg, now)
             return
-        if current:
+        state, rule = self.where.get(msg), self.preset.late_delete
+        if current or (state == IN_FLIGHT and rule == "always"):
             del self.in_flight[msg]
             self.in_flight_level.add(-1, now)
             self.visible.settled(msg)
-        elif (
-            self.preset.late_delete == "unless-received-again"
-            and self.where.get(msg) == VISIBLE
-            and msg.deliveries == receive
+            self.late_deletes += not current
+        elif state == VISIBLE and (
+            rule == "always" or (rule == "unless-received-again" and msg.deliveries == receive)
         ):
             self.visible.remove(msg)
             self.visible_level.add(-1, now)
