@@ -389,3 +389,10 @@ def test_server_address_reads_host_and_port():
     """A nats:// URL without a port means 4222."""
     assert server_address("nats://127.0.0.1") == "127.0.0.1:4222"
     assert server_address("nats://example:4333") == "example:4333"
+
+
+def test_a_feature_the_jetstream_clients_cannot_play_is_refused_by_name():
+    """Failing consumers (the clients always ack) are refused before connecting."""
+    failing = SMALL.replace("wait: 2s}", "wait: 2s, failures: {nack_probability: 0.1}}")
+    with pytest.raises(QsimError, match="on JetStream: consumers 'w': failures"):
+        backend_for(scenario_from(failing)).check(scenario_from(failing))

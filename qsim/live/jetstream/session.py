@@ -78,22 +78,18 @@ async def connect(url: str) -> NATS:
 
 
 def lease_of(queue: Queue) -> Lease:
-    """A JetStream queue's lease settings (None where the scenario leaves the server's default)."""
-    return Lease(
-        lease=getattr(queue, "lease", None),
-        max_receives=getattr(queue, "max_receives", None),
-        max_in_flight=getattr(queue, "max_in_flight", None),
-        retention=getattr(queue, "retention", None),
-    )
+    """A JetStream queue's lease settings (its preset's where the scenario gives none)."""
+    return Lease(queue.lease, queue.max_receives, queue.max_in_flight, queue.retention)
 
 
 def pull_of(pool: ConsumerPool) -> Pull:
-    """How a pool reading a JetStream queue receives and works."""
+    """How a pool reading a JetStream queue receives and works (the preset fills ``batch``,
+    ``wait`` and ``empty_pause`` of such a pool)."""
     return Pull(
-        batch=getattr(pool, "batch", None) or 1,
-        wait=getattr(pool, "wait", None) or 0.0,
-        empty_pause=getattr(pool, "empty_pause", None) or 0.0,
-        heartbeat=getattr(pool, "heartbeat", None),
+        batch=pool.batch or 1,
+        wait=pool.wait or 0.0,
+        empty_pause=pool.empty_pause or 0.0,
+        heartbeat=pool.heartbeat,
         concurrency=pool.concurrency,
     )
 
