@@ -298,3 +298,24 @@ def test_theory_says_what_one_fifo_queue_misses_on_a_lease_queue():
     assert model is not None
     keys = [note.split(":")[0] for note in model.notes]
     assert "lease" in keys and "batch" in keys and "prefetch" not in keys
+
+
+FIFO_QUOTA = """
+    name: fifo-quota
+    duration: 20s
+    warmup: 5s
+    producers: [{{name: p, to: q, rate: 4000/s, key: {{uniform: 100000}}}}]
+    queues: [{{name: q, type: sqs-fifo}}]
+    consumers:
+      - {{name: c, queue: q, replicas: 20, batch: {batch}, wait: 20s, service_time: 1ms}}
+    """
+
+
+@pytest.mark.parametrize(("batch", "throughput"), [(1, 300.0), (10, 3000.0)])
+def test_a_fifo_queue_answers_300_receives_per_second(batch, throughput):
+    """SQS FIFO's quota: 300 ReceiveMessage calls per second (without high throughput mode).
+    20 replicas could take 20,000 messages per second; the queue answers one receive every
+    1/300 s, so one message per receive makes 300/s, ten per receive 3,000/s (the backlog of
+    4,000/s never runs dry, and 100,000 groups leave ten messages of distinct groups visible)."""
+    figures = replication_figures(simulate(scenario_from(FIFO_QUOTA.format(batch=batch))))
+    assert figures["queues"]["q"]["throughput_per_s"] == pytest.approx(throughput, rel=0.01)

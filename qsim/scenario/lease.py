@@ -73,6 +73,7 @@ class Preset:
     unlimited_receives: bool  # max_receives may be none (-1)
     partial_batch: bool  # the provider can return one failed message at once
     lease_cap: float = INF  # the longest a lease can be extended to, from its receive
+    receive_tps: float = INF  # receive calls per second the queue answers (SQS FIFO: 300)
     source: dict[str, str] = field(default_factory=dict)
 
 
@@ -130,6 +131,7 @@ PRESETS: dict[str, Preset] = {
         unlimited_receives=True,
         partial_batch=True,
         lease_cap=43_200.0,
+        receive_tps=300.0,  # FIFO_RECEIVE_TPS
         source=_SQS_SOURCE,
     ),
     "pubsub": Preset(
@@ -223,7 +225,8 @@ PRESETS: dict[str, Preset] = {
 FIFO_RECEIVE_TPS = 300.0
 """SQS FIFO: 300 transactions per second per API action without high throughput mode
 (troubleshooting-fifo-throttling-issues.html); up to 10 messages per ReceiveMessage, so 3,000
-messages per second with batches. Documented, not enforced by qsim (``docs/semantics.md``)."""
+messages per second with batches. qsim spaces an sqs-fifo queue's receives 1/300 s apart (the
+preset's ``receive_tps``; deletes and sends are not limited, high throughput mode not modelled)."""
 
 
 def _lease_queues(data: dict[str, Any]) -> dict[str, str]:

@@ -112,6 +112,8 @@ class LeaseQueue:
         self.group_ids_of: dict[int, Callable[[], str]] = {}  # producer -> its group ids
         self.visible_level, self.in_flight_level, self.delayed_level = Level(), Level(), Level()
         self._retention_due = math.inf
+        self.receive_interval = 1.0 / self.preset.receive_tps  # 0: receives are not limited
+        self._next_receive = 0.0  # the first instant the next receive call may be answered
         self.published = self.receives = self.received = self.empty_receives = 0
         self.deleted = self.duplicates = self.redelivered = self.lease_expiries = 0
         self.returned = self.late_deletes = self.stale_deletes = 0
@@ -190,7 +192,23 @@ class LeaseQueue:
         return self.visible.deliverable() and len(self.in_flight) < self.max_in_flight
 
     def receive(self, poller: Poller, poll: int) -> None:
-        """A ReceiveMessage / pull from ``poller`` (its receive number ``poll``)."""
+        """A ReceiveMessage / pull from ``poller`` (its receive number ``poll``); on a queue
+        with a receive quota (SQS FIFO, 300 per second) answered at the next free slot."""
+        if self.receive_interval > 0:
+            now = self.env.now
+            slot = max(now, self._next_receive)
+            self._next_receive = slot + self.receive_interval
+            if slot > now:
+                self.broker.after(slot - now, self._receive_at_slot, (poller, poll))
+                return
+        self._answer(poller, poll)
+
+    def _receive_at_slot(self, due: tuple[Poller, int]) -> None:
+        poller, poll = due
+        if poller.polls == poll and poller.pending:
+            self._answer(poller, poll)
+
+    def _answer(self, poller: Poller, poll: int) -> None:
         if self._deliverable():
             self._hand(poller)
         elif poller.wait > 0:
