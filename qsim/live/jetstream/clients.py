@@ -127,7 +127,6 @@ class _Worker:
 
     context: Context
     queue: str
-    pull: Pull
     service: ServiceTimes
 
     def count(self, figure: str, by: int = 1) -> None:
@@ -196,7 +195,7 @@ async def replica(context: Context, queue: str, pull: Pull, service: ServiceTime
     slot takes the next received delivery, works it and acks it, and when nothing received
     is left it receives up to ``batch`` (one receive at a time per replica: a slot that finds
     another receiving waits for that receive); ``empty_pause`` after an empty receive."""
-    clock, worker = context.clock, _Worker(context, queue, pull, service)
+    clock, worker = context.clock, _Worker(context, queue, service)
     lease = context.leases[queue].lease
     ack_wait = clock.wall(30.0 if lease is None else lease)
     heartbeat = None if pull.heartbeat is None else clock.wall(pull.heartbeat)
