@@ -188,8 +188,8 @@ def _kafka_figures(queue: QueueRun) -> Figures:
 
 LEASE_COUNTS = (
     "receives", "received", "empty_receives", "deleted", "duplicates", "redelivered",
-    "lease_expiries", "returned", "late_deletes", "stale_deletes", "dead_lettered", "exhausted",
-    "expired",
+    "lease_expiries", "returned", "heartbeats", "late_deletes", "stale_deletes",
+    "dead_lettered", "exhausted", "expired",
 )  # fmt: skip
 """A lease queue's counters, as ``queues.<q>.lease`` gives them (LeaseRun's fields)."""
 

@@ -104,8 +104,8 @@ def test_the_scenario_and_the_engine_know_the_same_assignors():
          "one at a time in partition order (concurrency with per-key ordering is not "
          "modelled)"),
         ("to: clicks\n", "to: orders\n",
-         "scenario.yaml:7: producers[0].key: key needs `to` to be a kafka topic ('orders' is "
-         "not one)"),
+         "scenario.yaml:7: producers[0].key: key needs `to` to be a kafka topic or an "
+         "sqs-fifo queue ('orders' is neither)"),
         ("queue: clicks\n", "queue: clicks\n    dead_letter_topic: orders\n",
          "scenario.yaml:16: consumers[0].dead_letter_topic: dead_letter_topic must name another "
          "kafka topic, got 'orders'"),

@@ -217,6 +217,7 @@ def test_a_heartbeat_keeps_the_lease_while_the_message_is_worked_on():
     """Extending the lease every 2 s (lease 5 s), the 7 s processing never loses it."""
     block = late("sqs", pool=", heartbeat: 2s")
     assert (block["lease_expiries"], block["deleted"], block["duplicates"]) == (0, 1, 0)
+    assert block["heartbeats"] == 3  # at 2, 4 and 6 s (ChangeMessageVisibility calls)
 
 
 def test_a_partial_batch_response_returns_a_failed_message_at_once():
@@ -236,6 +237,25 @@ def test_a_partial_batch_response_returns_a_failed_message_at_once():
         """
     block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
     assert (block["returned"], block["lease_expiries"], block["dead_lettered"]) == (3, 0, 1)
+
+
+def test_a_poison_message_fails_at_every_receive():
+    """``poison: 0.5``: half the messages fail whenever they are processed, so exactly those
+    reach the dead-letter queue after ``max_receives: 3`` (not half of a half of a half)."""
+    text = """
+        name: poison
+        duration: 2000s
+        producers: [{name: p, to: q, rate: 1/s}]
+        queues:
+          - {name: q, type: sqs, lease: 30s, max_receives: 3, dead_letter: dlq}
+          - {name: dlq, type: sqs}
+        consumers:
+          - {name: c, queue: q, replicas: 2, wait: 20s, service_time: 100ms,
+             partial_batch: true, failures: {poison: 0.5}}
+        """
+    runs = replications(text, 10)
+    moved = [lease_of(f)["dead_lettered"] / f["queues"]["q"]["published"] for f in runs]
+    assert_matches(moved, 0.5)
 
 
 # -- delay, retention, in-flight limit -------------------------------------------------------
@@ -319,3 +339,18 @@ def test_a_fifo_queue_answers_300_receives_per_second(batch, throughput):
     4,000/s never runs dry, and 100,000 groups leave ten messages of distinct groups visible)."""
     figures = replication_figures(simulate(scenario_from(FIFO_QUOTA.format(batch=batch))))
     assert figures["queues"]["q"]["throughput_per_s"] == pytest.approx(throughput, rel=0.01)
+
+
+def test_a_replica_with_many_free_slots_takes_a_large_backlog_without_recursing():
+    """After an outage 3,000 messages are visible at once and the replica has 5,000 free
+    slots: it receives them one per receive, back to back (a loop, not a call chain)."""
+    text = """
+        name: backlog
+        duration: 6s
+        producers: [{name: p, to: q, rate: 1000/s, arrivals: constant}]
+        queues: [{name: q, type: sqs, lease: 1m}]
+        consumers: [{name: c, queue: q, concurrency: 5000, wait: 20s, service_time: 10s}]
+        outages: [{at: 1s, for: 3s}]
+        """
+    block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
+    assert block["in_flight"]["final"] == block["received"] >= 5000

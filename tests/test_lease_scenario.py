@@ -5,6 +5,7 @@ of :data:`GOOD`."""
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -165,3 +166,66 @@ def test_validate_exits_2_on_bad_lease_input(tmp_path):
     assert result.stderr.splitlines() == [
         f"qsim: {path}:21: consumers[0].batch: batch 11 is outside sqs's range 1 to 10"
     ]
+
+
+def test_qsim_live_refuses_a_lease_queue(tmp_path):
+    """``qsim live`` replays RabbitMQ queues: a lease queue is named as what it cannot run."""
+    from qsim.errors import QsimError
+    from qsim.live.support import check_supported
+
+    with pytest.raises(QsimError, match="queues 'jobs': type sqs"):
+        check_supported(load_scenario(write(tmp_path, GOOD)))
+
+
+LEASE_GOOD = {
+    "name": "leases",
+    "duration": "30s",
+    "producers": [
+        {"name": "web", "to": "jobs", "rate": "5/s"},
+        {"name": "shop", "to": "orders", "rate": "5/s", "key": {"uniform": 10}},
+    ],
+    "queues": [
+        {"name": "jobs", "type": "sqs", "lease": "30s", "max_receives": 5,
+         "dead_letter": "jobs-dlq", "retention": "1d", "delay": "1s", "max_in_flight": 100},
+        {"name": "jobs-dlq", "type": "sqs"},
+        {"name": "orders", "type": "sqs-fifo"},
+    ],
+    "consumers": [
+        {"name": "encoder", "queue": "jobs", "concurrency": 2, "batch": 10, "wait": "20s",
+         "empty_pause": "1s", "heartbeat": "10s", "partial_batch": True,
+         "service_time": "1s",
+         "scaling": {"policy": "aws_sqs_queue", "target": 5, "min": 0, "max": 10,
+                     "scale_on_in_flight": True, "scale_on_delayed": False}},
+        {"name": "shipper", "queue": "orders", "service_time": "10ms"},
+    ],
+}  # fmt: skip
+"""Every lease key, for the loader fuzzer to break."""
+
+
+def test_a_wrong_value_at_any_lease_key_loads_or_gives_one_line(tmp_path):
+    """As tests/test_loader_fuzz.py does for RabbitMQ's keys: every key of
+    :data:`LEASE_GOOD` set to a value of each wrong kind gives a scenario or one located line,
+    never a crash."""
+    import copy
+
+    from test_loader_fuzz import WRONG_VALUES, Loader, dump, paths_of, problem
+    from test_loader_fuzz import write as write_file
+
+    loader = Loader()
+    try:
+        assert problem(loader, write_file(tmp_path, dump(LEASE_GOOD))) is None
+        failures = []
+        for index, path in enumerate(paths_of(LEASE_GOOD)):
+            for kind in WRONG_VALUES:
+                value = kind[index % len(kind)]
+                data = copy.deepcopy(LEASE_GOOD)
+                node: Any = data
+                for part in path[:-1]:
+                    node = node[part]
+                node[path[-1]] = value
+                found = problem(loader, write_file(tmp_path, dump(data)))
+                if found is not None:
+                    failures.append(f"{path} = {value!r:.40}: {found}")
+    finally:
+        loader.close()
+    assert not failures, "\n".join(failures)

@@ -446,7 +446,7 @@ def lease_readers(draw: st.DrawFn, index: int, queue: str, lease: float) -> dict
         "name": f"c{index}",
         "queue": queue,
         "replicas": draw(st.integers(0, 3)),
-        "concurrency": draw(st.integers(1, 4)),
+        "concurrency": draw(st.sampled_from([1, 2, 4, 200])),
         "service_time": draw(time_distributions(20, 3000)),
         "batch": draw(st.integers(1, 10)),
         "wait": draw(st.sampled_from(["0s", "500ms", "3s"])),

@@ -189,7 +189,7 @@ EXERCISES = {
              crash: {mtbf: 60s, restart: 5s}}
           - {name: d, queue: jobs-dlq, batch: 10, service_time: 10ms}
           - {name: o, queue: orders, replicas: 2, wait: 2s, heartbeat: 2s,
-             service_time: {dist: exponential, mean: 0.3s}, failures: {poison: 0.2}}
+             service_time: {dist: exponential, mean: 1s}, failures: {poison: 0.2}}
           - {name: g, queue: fifo, replicas: 3, service_time: {dist: exponential, mean: 0.1s}}
         outages: [{at: 100s, for: 3s}]
         """,

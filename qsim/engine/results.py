@@ -109,6 +109,7 @@ class LeaseRun:
     redelivered: int  # messages received more than once
     lease_expiries: int  # leases that lapsed before a delete: the message became visible again
     returned: int  # failed messages returned at once (partial batch response, nack, abandon)
+    heartbeats: int  # lease extensions sent (ChangeMessageVisibility / ModifyAckDeadline calls)
     late_deletes: int  # deletes after the lease lapsed that still deleted the message
     stale_deletes: int  # deletes that did nothing (received again since, lock lost, outage)
     dead_lettered: int  # moved to the dead_letter queue after max_receives

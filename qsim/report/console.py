@@ -249,8 +249,15 @@ def _lease_tables(summary: dict[str, Any]) -> list[Table]:
         table.add_column(_heading(path).replace(" s ", " ").replace("_s", ""), justify="right")
     for name in queues:
         cells = _Cells(summary["queues"][name], summary["ci95"]["queues"][name])
-        table.add_row(name, *(cells.number("lease", *path) for path in LEASE_COLUMNS))
+        table.add_row(name, *(_lease_cell(cells, path) for path in LEASE_COLUMNS))
     return [table]
+
+
+def _lease_cell(cells: _Cells, path: tuple[str, ...]) -> str:
+    """A lease queue's figure: ages as durations, the rest as numbers."""
+    if path[0] == "oldest_age_s":
+        return cells.duration("lease", *path)
+    return cells.number("lease", *path)
 
 
 def _latency_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:

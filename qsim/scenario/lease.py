@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from qsim.units import UnitError, parse_duration
+
 __all__ = [
     "LEASE_TYPES",
     "POOL_KEYS",
@@ -229,31 +231,45 @@ messages per second with batches. qsim spaces an sqs-fifo queue's receives 1/300
 preset's ``receive_tps``; deletes and sends are not limited, high throughput mode not modelled)."""
 
 
+def _is_lease_type(kind: Any) -> bool:
+    """Whether a raw ``type`` value (anything a file may hold) names a lease type."""
+    return isinstance(kind, str) and kind in PRESETS
+
+
 def _lease_queues(data: dict[str, Any]) -> dict[str, str]:
     queues = data.get("queues")
     if not isinstance(queues, list | tuple):
         return {}
     return {
         q["name"]: q["type"] for q in queues
-        if isinstance(q, dict) and q.get("type") in PRESETS and isinstance(q.get("name"), str)
+        if isinstance(q, dict) and _is_lease_type(q.get("type")) and isinstance(q.get("name"), str)
     }  # fmt: skip
 
 
 def _filled_queue(queue: Any) -> Any:
-    if not isinstance(queue, dict) or queue.get("type") not in PRESETS:
+    if not isinstance(queue, dict) or not _is_lease_type(queue.get("type")):
         return queue
     return {**PRESETS[queue["type"]].queue, **queue}
 
 
 def _filled_pool(pool: Any, queues: dict[str, str]) -> Any:
-    if not isinstance(pool, dict) or pool.get("queue") not in queues:
+    if not isinstance(pool, dict) or not isinstance(pool.get("queue"), str):
+        return pool
+    if pool["queue"] not in queues:
         return pool
     filled = {**PRESETS[queues[pool["queue"]]].pool, **pool}
     if filled.get("empty_pause") is None:
-        wait = filled.get("wait")
-        short = wait in (0, 0.0, "0", "0s")
-        filled["empty_pause"] = "1s" if short else "0s"
+        filled["empty_pause"] = "1s" if _is_zero(filled.get("wait")) else "0s"
     return filled
+
+
+def _is_zero(duration: Any) -> bool:
+    """Whether a raw duration (``0``, ``0s``, ``0ms``, ...) is zero; a bad one is left to the
+    validation of its key."""
+    try:
+        return parse_duration(duration) == 0
+    except UnitError:
+        return False
 
 
 def fill_defaults(data: Any) -> Any:
@@ -284,5 +300,5 @@ def out_of_range(kind: str, key: str, value: float) -> str | None:
 
 def _show(key: str, value: float) -> str:
     if key in ("max_receives", "max_in_flight", "batch"):
-        return f"{value:g}"
+        return str(value) if isinstance(value, int) else f"{value:g}"
     return f"{value:g}s"

@@ -254,6 +254,11 @@ def _check_kafka_producers(scenario: Scenario, source: YamlSource) -> None:
                 continue  # a FIFO queue's MessageGroupId
             if getattr(producer, key) is not None:
                 message = f"{key} needs `to` to be a kafka topic ({producer.to!r} is not one)"
+                if key == "key":
+                    message = (
+                        f"key needs `to` to be a kafka topic or an sqs-fifo queue "
+                        f"({producer.to!r} is neither)"
+                    )
                 raise source.error(("producers", i, key), message)
 
 

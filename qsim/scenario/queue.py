@@ -19,6 +19,13 @@ And one Kafka type (Apache Kafka 4.x, :mod:`qsim.scenario.kafka`):
   retention.bytes per partition, none by default; ``segment_bytes`` segment.bytes, 1 GiB), and
   none of RabbitMQ's queue arguments.
 
+And five lease types, one pull-with-lease model (:mod:`qsim.scenario.lease` holds each type's
+defaults and limits as data):
+
+- ``sqs``, ``sqs-fifo``, ``pubsub``, ``servicebus``, ``jetstream``: ``lease``, ``max_receives``
+  (none for no limit), ``dead_letter`` (a queue of the same type), ``retention``, ``delay``,
+  ``max_in_flight``, each within its provider's range; none of RabbitMQ's queue arguments.
+
 A queue that gives ``delivery_limit`` without a ``type`` is a quorum queue (only quorum queues
 have one; scenarios written before queue types meant that).
 """
@@ -137,7 +144,7 @@ class Queue(Spec):
         if data["type"] == "kafka":
             data.setdefault("max_age", kafka.RETENTION_MS)
             data.setdefault("segment_bytes", kafka.SEGMENT_BYTES)
-        if data["type"] in presets.PRESETS:
+        if isinstance(data["type"], str) and data["type"] in presets.PRESETS:
             data = {**presets.PRESETS[data["type"]].queue, **data}
         return data
 

@@ -22,6 +22,7 @@ The loop, as the SQS, Pub/Sub pull, Service Bus and JetStream fetch clients run 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, cast
 
 from qsim.engine.message import Message
@@ -39,8 +40,9 @@ class Poller:
     """One replica's receive loop on ``queue``."""
 
     __slots__ = (
-        "active", "batch", "broker", "empty_pause", "epoch", "heartbeat", "held",
-        "partial_batch", "pending", "polls", "queue", "revokes_each", "wait", "worker",
+        "_again", "_polling", "active", "batch", "beats", "broker", "empty_pause", "epoch",
+        "heartbeat", "held", "partial_batch", "pending", "polls", "queue", "revokes_each",
+        "wait", "worker",
     )  # fmt: skip
 
     def __init__(self, queue: LeaseQueue, worker: Worker, pool: ConsumerPool) -> None:
@@ -58,7 +60,10 @@ class Poller:
         self.active = False  # wants to receive (opened, not cancelled, broker up)
         self.pending = False  # a receive is outstanding (or the pause after an empty one)
         self.polls = 0  # numbers each receive, so a stale wait or pause is ignored
-        self.held: dict[Message, None] = {}  # the receipts it holds (a set, in receive order)
+        self.held: dict[Message, float] = {}  # the receipts it holds -> when it received each
+        self.beats = 0  # heartbeats sent (ChangeMessageVisibility calls) for receipts let go
+        self._polling = False  # inside poll(): a nested call asks for another round instead
+        self._again = False
         queue.broker.consumers.append(self)
 
     # -- the subscription, as the worker sees it ---------------------------------------------
@@ -84,8 +89,11 @@ class Poller:
         """Processing of a receipt ended: delete its message (``ok``), or report it failed."""
         if epoch != self.epoch or msg not in self.held:
             return
-        del self.held[msg]
-        self.queue.settle(cast("Receipt", msg), bool(ok), self.partial_batch)
+        self._let_go(msg)
+        receipt = cast("Receipt", msg)
+        if receipt.message.poison is None:  # a poison message fails at every receive
+            receipt.message.poison = receipt.poison
+        self.queue.settle(receipt, bool(ok), self.partial_batch)
         if self.worker.draining:
             self.worker.settled()
         else:
@@ -96,7 +104,8 @@ class Poller:
         queue until their leases lapse."""
         self._stop()
         self.epoch += 1
-        self.held.clear()
+        for receipt in list(self.held):
+            self._let_go(receipt)
 
     def connection_lost(self) -> None:
         """The broker went away: stop polling; what the replica holds is still its own."""
@@ -104,22 +113,36 @@ class Poller:
 
     # -- the loop -----------------------------------------------------------------------------
     def poll(self) -> None:
-        """Receive, if the replica can take a message and no receive is outstanding."""
+        """Receive, if the replica can take a message and no receive is outstanding. A receive
+        answered at once calls back (:meth:`deliver`, :meth:`empty`), which polls again: that
+        is a loop here, not a call chain, however many receives a backlog takes."""
+        if self._polling:
+            self._again = True
+            return
+        self._polling = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                if self._can_receive():
+                    self.pending = True
+                    self.polls += 1
+                    self.queue.receive(self, self.polls)
+        finally:
+            self._polling = False
+
+    def _can_receive(self) -> bool:
         worker = self.worker
         if not self.active or self.pending or worker.buffer or worker.busy >= worker.concurrency:
-            return
-        if not worker.wants_deliveries or not self.broker.up:
-            return
-        self.pending = True
-        self.polls += 1
-        self.queue.receive(self, self.polls)
+            return False
+        return worker.wants_deliveries and self.broker.up
 
     def deliver(self, receipts: list[Receipt]) -> None:
         """A receive returned ``receipts`` (each message already leased to this replica)."""
         self.pending = False
-        held, receive = self.held, self.worker.receive
+        held, receive, now = self.held, self.worker.receive, self.broker.env.now
         for receipt in receipts:
-            held[receipt] = None
+            held[receipt] = now
             receive(receipt)
         self.poll()
 
@@ -142,6 +165,21 @@ class Poller:
             self.queue.withdraw(self)
         self.pending = False
         self.polls += 1  # a pause or a wait of the old loop ends nothing
+
+    def _let_go(self, receipt: Message) -> None:
+        """The replica no longer holds ``receipt``: count the heartbeats it sent for it."""
+        received = self.held.pop(receipt)
+        self.beats += self.heartbeats_since(received)
+
+    def heartbeats_since(self, received: float) -> int:
+        """Heartbeats sent for a message held since ``received`` (one every ``heartbeat``)."""
+        if self.heartbeat is None:
+            return 0
+        return math.floor((self.broker.env.now - received) / self.heartbeat + 1e-9)
+
+    def heartbeats(self) -> int:
+        """Every heartbeat sent so far, for the receipts let go and those still held."""
+        return self.beats + sum(self.heartbeats_since(t) for t in self.held.values())
 
     def holding(self, receipt: Receipt) -> bool:
         """Whether the running process still holds ``receipt`` (so its heartbeat extends the

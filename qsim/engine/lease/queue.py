@@ -322,7 +322,8 @@ class LeaseQueue:
         lease = self.in_flight.get(msg)
         current = lease is not None and lease.receive == receive
         if not self.broker.up:
-            self.stale_deletes += ok  # the call fails; the lease will lapse
+            if ok:
+                self.stale_deletes += 1  # the call fails; the lease will lapse
             return
         if not ok:
             if current and partial_batch:
@@ -334,7 +335,8 @@ class LeaseQueue:
             del self.in_flight[msg]
             self.in_flight_level.add(-1, now)
             self.visible.settled(msg)
-            self.late_deletes += not current
+            if not current:
+                self.late_deletes += 1
         elif state == VISIBLE and (
             rule == "always" or (rule == "unless-received-again" and msg.deliveries == receive)
         ):
@@ -461,6 +463,7 @@ class LeaseQueue:
                 redelivered=self.redelivered,
                 lease_expiries=self.lease_expiries,
                 returned=self.returned,
+                heartbeats=sum(poller.heartbeats() for poller in self.pollers),
                 late_deletes=self.late_deletes,
                 stale_deletes=self.stale_deletes,
                 dead_lettered=self.dead_lettered,
