@@ -24,8 +24,11 @@ $(VENV)/.bench-extras: $(BIN)/qsim
 run: $(BIN)/qsim
 	$(BIN)/qsim run $(SCENARIO)
 
+# Everything but the live-broker tests on every core (pytest-xdist), then those alone.
+TEST_WORKERS ?= auto
 test: $(VENV)/.test-extras
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not live"
+	$(BIN)/pytest -q -m live
 
 lint: $(VENV)/.test-extras
 	$(BIN)/ruff check qsim tests benchmarks

@@ -18,8 +18,12 @@ if TYPE_CHECKING:
     from qsim.runner import run_scenario
     from qsim.scenario import load_scenario
 
+DISTRIBUTION = "qsim-mq"
+"""qsim's distribution name (``import qsim``, the ``qsim`` command): PyPI's ``qsim`` is an
+unrelated quantum-circuit simulator, so ``pip install qsim`` would install the wrong thing."""
+
 try:
-    __version__ = version("qsim")
+    __version__ = version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
@@ -39,6 +43,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DISTRIBUTION",
     "QsimError",
     "RunResult",
     "Scenario",

@@ -10,15 +10,23 @@ The pool's queue is modelled as one FIFO queue served by replicas x concurrency 
 Several producers merge with rate-weighted cv^2 (Whitt's QNA superposition). A queue also fed
 through exchanges, pipeline stages or dead-lettering gets no analytic estimate.
 :func:`theory_misses` lists what the scenario has that the model leaves out.
+
+A Kafka topic of P partitions is P FIFO queues, each read by at most one consumer of the group:
+with r replicas (at most P of them busy) the busiest consumer holds ceil(P / r) partitions, and
+theory is that consumer as one queue of ``concurrency`` workers fed ceil(P / r) / P of the
+records (keys split evenly). With one consumer per partition it is M/G/1 per partition
+(Pollaczek-Khinchine for Poisson arrivals).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from qsim.scenario import ConsumerPool, Producer, Scenario
+from qsim.scenario.keys import KeySpace, UniformKeys, WeightedKeys, ZipfKeys
 from qsim.slo import METRICS, Objective
 from qsim.theory import FIGURES, Station, smallest_replicas
 
@@ -58,10 +66,19 @@ class Model:
     pool: ConsumerPool
     notes: tuple[str, ...]
     _base: Station
+    partitions: int | None = None  # a kafka topic's partition count today; None for RabbitMQ
+    hot_key: tuple[str, float] | None = None  # the busiest key of a topic and its rate at 1x
+    steady: bool = True  # no producer of the queue follows a schedule
 
-    def station(self, load: float, replicas: int) -> Station:
-        """The station at ``load`` times today's rate with ``replicas`` replicas."""
-        return replace(self._base, rate=self.rate * load, servers=replicas * self.pool.concurrency)
+    def station(self, load: float, replicas: int, partitions: int | None = None) -> Station:
+        """The station at ``load`` times today's rate with ``replicas`` replicas (on a kafka
+        topic: the busiest consumer, on ``partitions`` or today's partition count)."""
+        rate, workers = self.rate * load, self.pool.concurrency
+        count = partitions or self.partitions
+        if count is None:
+            return replace(self._base, rate=rate, servers=replicas * workers)
+        held = math.ceil(count / max(1, min(replicas, count)))  # the busiest consumer's share
+        return replace(self._base, rate=rate * held / count, servers=workers)
 
     @property
     def method(self) -> str:
@@ -81,27 +98,61 @@ class Model:
 
         return test
 
-    def replicas(self, load: float, objectives: list[Objective]) -> int | None:
-        """The smallest replica count meeting every assessable objective at ``load``."""
-        return smallest_replicas(
-            lambda n: self.station(load, n), self.meets(objectives), limit=NO_WAIT
+    def replicas(
+        self, load: float, objectives: list[Objective], partitions: int | None = None
+    ) -> int | None:
+        """The smallest replica count meeting every assessable objective at ``load`` (on a
+        kafka topic at most its partition count: None if even one consumer per partition
+        fails)."""
+        count = partitions or self.partitions
+        test = self.meets(objectives)
+        if count is None:
+            return smallest_replicas(lambda n: self.station(load, n), test, limit=NO_WAIT)
+        return next(
+            (n for n in range(1, count + 1) if _holds(self.station(load, n, count), test)), None
         )
+
+    def partitions_needed(self, load: float, objectives: list[Objective]) -> int | None:
+        """A kafka topic: the smallest partition count whose partitions, one consumer each,
+        meet every assessable objective at ``load`` (None for RabbitMQ or if none does)."""
+        if self.partitions is None:
+            return None
+        test = self.meets(objectives)
+        return smallest_replicas(lambda p: self.station(load, p, p), test, limit=NO_WAIT)
+
+    def hot_key_load(self, load: float) -> float:
+        """Busy workers the busiest key of a kafka topic keeps busy at ``load``: that key's
+        partition, read by one consumer, cannot keep up at or above its concurrency, whatever
+        the partition count (0 without keys)."""
+        return self.hot_key[1] * load * self.pool.service_time.mean if self.hot_key else 0.0
 
     def unreachable(self, load: float, objectives: list[Objective]) -> list[str]:
         """The objectives no replica count can meet at ``load``: their figure with next to no
-        waiting (:data:`NO_WAIT` replicas), which is then the service time's alone."""
-        station = self.station(load, NO_WAIT)
+        waiting (:data:`NO_WAIT` workers), which is then the service time's alone; and, on a
+        kafka topic with steady rates, every objective when one key alone overloads its
+        partition (more partitions cannot split a key)."""
+        busy = self.hot_key_load(load)
+        if self.hot_key and self.steady and busy >= self.pool.concurrency:
+            key, rate = self.hot_key
+            return [
+                f"{', '.join(o.text for o in objectives)}: key {key!r} alone brings "
+                f"{rate * load:.3g} records/s at {load:g}x to its partition, {busy:.3g} "
+                f"consumers' worth of work for its one consumer (a key stays on one partition)"
+            ]
+        station = replace(self._base, rate=self.rate * load, servers=NO_WAIT)
         return [
             f"{o.text}: {_figure(station, o):.3g}{METRICS[o.metric].unit} even without waiting"
             for o in self.assessable(objectives)
             if not o.holds(_figure(station, o))
         ]
 
-    def figure(self, load: float, replicas: int, objective: Objective) -> float | None:
-        """Theory's figure for ``objective`` at ``load`` with ``replicas``."""
+    def figure(
+        self, load: float, replicas: int, objective: Objective, partitions: int | None = None
+    ) -> float | None:
+        """Theory's figure for ``objective`` at ``load`` with ``replicas`` (on ``partitions``)."""
         if _figure_key(objective) not in FIGURES:
             return None
-        return _figure(self.station(load, replicas), objective)
+        return _figure(self.station(load, replicas, partitions), objective)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
@@ -113,8 +164,13 @@ class Model:
             "service_mean_s": service.mean,
             "service_cv": service.cv,
             "workers_per_replica": self.pool.concurrency,
+            "partitions": self.partitions,
             "theory_misses": list(self.notes),
         }
+
+
+def _holds(station: Station, test: Callable[[Station], bool]) -> bool:
+    return station.stable and test(station)
 
 
 def _figure_key(objective: Objective) -> tuple[str, str | None]:
@@ -147,7 +203,40 @@ def build_model(scenario: Scenario, pool_index: int) -> Model | None:
             "exponential): Allen-Cunneen G/G/c"
         )
     base = Station(rate, ca2, pool.service_time, pool.replicas * pool.concurrency)
-    return Model(rate, ca2, pool, tuple(notes), base)
+    queue = next(q for q in scenario.queues if q.name == pool.queue)
+    partitions = queue.partitions if queue.type == "kafka" else None
+    producers = [p for p in scenario.producers if p.to == pool.queue]
+    hot = _hottest_key(producers) if partitions is not None else None
+    steady = all(p.schedule is None for p in producers)
+    if hot and not steady and hot[1] * pool.service_time.mean >= pool.concurrency:
+        notes.append(
+            f"hot key: {hot[0]!r} brings {hot[1]:.3g} records/s at the peak to its partition, "
+            "more than its one consumer processes; more partitions cannot split a key"
+        )
+    return Model(rate, ca2, pool, tuple(notes), base, partitions, hot, steady)
+
+
+def _hottest_key(producers: list[Producer]) -> tuple[str, float] | None:
+    """The key with the highest rate (at 1x, a schedule at its peak) among ``producers``'
+    keys, and that rate (each producer's keys apart: the same key from two producers is not
+    added up); None when none is keyed."""
+    keyed = [(p, _key_share(p.key)) for p in producers if p.key is not None]
+    rated = [(key, _arrivals(p)[0] * share) for p, (key, share) in keyed]
+    return max(rated, key=lambda pair: pair[1], default=None)
+
+
+def _key_share(space: KeySpace) -> tuple[str, float]:
+    """A key space's most likely key and its probability."""
+    if isinstance(space, WeightedKeys):
+        key = max(space.keys, key=lambda k: space.keys[k])
+        return key, space.keys[key] / sum(space.keys.values())
+    if isinstance(space, UniformKeys):
+        return space.uniform.key(0), 1 / space.uniform.keys
+    if isinstance(space, ZipfKeys):
+        zipf = space.zipf
+        total = math.fsum((i + 1) ** -zipf.s for i in range(zipf.keys))
+        return zipf.key(0), 1 / total
+    return str(space), 1.0
 
 
 def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
@@ -159,7 +248,11 @@ def theory_misses(scenario: Scenario, pool_index: int) -> list[str]:
     lease = queue.is_lease
     checks = [
         (kafka, f"partitions: a kafka topic is {queue.partitions} FIFO queues, one per "
-         "partition, each read by at most one consumer, not one shared queue"),
+         "partition, each read by at most one consumer; theory is the busiest consumer's "
+         "partitions as one queue (its latency; backlog and throughput per consumer)"),
+        (kafka and any(p.key is not None for p in scenario.producers if p.to == queue.name),
+         "keys: theory splits records evenly across partitions; murmur2 of the producers' keys "
+         "(a hot key above all: one key is one partition) does not"),
         (lease, f"lease: a message processed longer than its lease ({queue.lease or 0:g}s) "
          "is received again, and the extra processing is not in one FIFO queue's theory"),
         (lease and (pool.batch or 1) > 1, f"batch: a replica receives up to {pool.batch} "

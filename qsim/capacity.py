@@ -19,6 +19,12 @@ Every count runs the same replication indices with the scenario's seed, so repli
 each count draws the same random streams (common random numbers): counts are compared paired.
 Headroom is the largest load multiplier today's replica count sustains: a bracket on the load
 from 1x by doubling or halving, then bisection to :data:`HEADROOM_PRECISION`.
+
+A pool reading a kafka topic has at most one busy consumer per partition (the others sit idle),
+so its replica search stops at the partition count; a level where one consumer per partition
+still fails says it needs more partitions (``needs_more_partitions``). With ``vary="partitions"``
+the search varies the partition count P instead, each P with P replicas (one consumer per
+partition), finds the smallest P meeting every SLO and then the fewest replicas on it.
 """
 
 from __future__ import annotations
@@ -30,18 +36,24 @@ from typing import Any
 import numpy as np
 
 from qsim.analytic import Model, build_model
+from qsim.cost import tariff
 from qsim.errors import QsimError
-from qsim.loadscale import pool_index, scale_load, with_fixed_replicas
+from qsim.loadscale import pool_index, scale_load, with_fixed_replicas, with_partitions
 from qsim.precision import Precision
 from qsim.runner import run_scenario
 from qsim.scenario import Scenario
 from qsim.slo import Objective
 from qsim.summary import figure_at
 
-__all__ = ["MAX_REPLICAS", "CapacityStudy", "parse_load_range"]
+__all__ = ["MAX_PARTITIONS", "MAX_REPLICAS", "VARY", "CapacityStudy", "parse_load_range"]
 
 MAX_REPLICAS = 1024
 """The largest replica count the search tries."""
+MAX_PARTITIONS = 256
+"""The largest partition count ``vary="partitions"`` tries (each with as many consumers)."""
+VARY = ("replicas", "partitions")
+"""What a capacity search may vary: the pool's replicas, or a kafka topic's partitions (with
+the replicas)."""
 HEADROOM_PRECISION = 0.05
 """Headroom bisection stops when the failing load is within 5% of the sustained one."""
 HEADROOM_LIMITS = (1 / 64, 64.0)
@@ -53,7 +65,9 @@ MAX_LOAD = 1000.0
 
 
 def parse_load_range(text: str, steps: int) -> list[float]:
-    """``"0.5x..3x"`` with ``steps`` 6 -> ``[0.5, 1.0, ..., 3.0]``; ``"2x"`` -> ``[2.0]``."""
+    """``"0.5x..3x"`` with ``steps`` 6 -> ``[0.5, 1.0, ..., 3.0]``; ``"2x"`` -> ``[2.0]``. A
+    range around 1x always has 1x among its levels (``0.5x..2x`` in 6 steps adds it to 0.5,
+    0.8, 1.1, ...)."""
     parts = text.split("..")
     try:
         ends = [float(part.strip().removesuffix("x")) for part in parts]
@@ -73,16 +87,20 @@ def parse_load_range(text: str, steps: int) -> list[float]:
         raise QsimError(f"--load {text!r}: the low end must not exceed the high end")
     if low == high or steps == 1:
         return [low] if low == high else [low, high][: max(steps, 1)]
-    return [round(float(x), 6) for x in np.linspace(low, high, steps)]
+    levels = {round(float(x), 6) for x in np.linspace(low, high, steps)}
+    if low < 1.0 < high:
+        levels.add(1.0)  # today's load is always a level: "what does today need?"
+    return sorted(levels)
 
 
 @dataclass
 class Trial:
-    """One (load, replicas) point: its replication ``count``, run summary and, per SLO, the
-    verdict."""
+    """One (load, replicas) point (on ``partitions``, when a search varies a kafka topic's):
+    its replication ``count``, run summary and, per SLO, the verdict."""
 
     load: float
     replicas: int
+    partitions: int | None = None
     count: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     verdicts: list[bool | None] = field(default_factory=list)
@@ -106,9 +124,12 @@ class CapacityStudy:
     max_replications: int | None = None
     on_trial: Callable[[Trial], None] | None = None
     precision: Precision | None = None
-    trials: dict[tuple[float, int], Trial] = field(default_factory=dict)
+    vary: str = "replicas"
+    trials: dict[tuple[float, int, int | None], Trial] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.vary not in VARY:
+            raise QsimError(f"vary {self.vary!r}: expected one of {', '.join(VARY)}")
         for objective in self.objectives:
             if not objective.helped_by_replicas:
                 raise QsimError(
@@ -126,6 +147,14 @@ class CapacityStudy:
                 "search (give the pool more concurrency instead)"
             )
         self.today = self.scenario.consumers[index].replicas
+        topic = next(q for q in self.scenario.queues if q.name == self.queue)
+        self.partitions = topic.partitions if topic.type == "kafka" else None
+        """Today's partition count of the pool's kafka topic (None for a RabbitMQ queue)."""
+        if self.vary == "partitions" and self.partitions is None:
+            raise QsimError(
+                f"--vary partitions: pool {self.pool!r} reads {self.queue!r}, a {topic.type} "
+                "queue; only a kafka topic has partitions"
+            )
         self.model: Model | None = build_model(self.scenario, index)
         if self.max_replications is None:
             self.max_replications = (
@@ -148,14 +177,16 @@ class CapacityStudy:
             o.verdict(*o.read(trial.summary, self.queue, self.pool)) for o in self.objectives
         ]
 
-    def trial(self, load: float, replicas: int) -> Trial:
-        """Simulate ``replicas`` at ``load`` (once; later calls reuse it); while an SLO is
-        undecided, run again with ``max_replications``."""
-        key = (load, replicas)
+    def trial(self, load: float, replicas: int, partitions: int | None = None) -> Trial:
+        """Simulate ``replicas`` at ``load`` (on ``partitions``, else today's) once; later
+        calls reuse it; while an SLO is undecided, run again with ``max_replications``."""
+        key = (load, replicas, partitions)
         if key in self.trials:
             return self.trials[key]
         scenario = with_fixed_replicas(scale_load(self.scenario, load), self.pool, replicas)
-        trial = Trial(load, replicas)
+        if partitions is not None:
+            scenario = with_partitions(scenario, self.queue, partitions)
+        trial = Trial(load, replicas, partitions)
         self._judge(trial, scenario, self.scenario.replications, self.precision)
         cap = self.max_replications or trial.count
         if trial.met is None and trial.count < cap:
@@ -165,32 +196,29 @@ class CapacityStudy:
             self.on_trial(trial)
         return trial
 
-    def meets(self, load: float, replicas: int) -> bool:
-        """Whether ``replicas`` decidedly meets every SLO at ``load``."""
-        return self.trial(load, replicas).met is True
+    def meets(self, load: float, replicas: int, partitions: int | None = None) -> bool:
+        """Whether ``replicas`` (on ``partitions``) decidedly meets every SLO at ``load``."""
+        return self.trial(load, replicas, partitions).met is True
+
+    @property
+    def replica_cap(self) -> int:
+        """The most replicas worth trying: a kafka topic's partition count (a consumer beyond
+        it sits idle), else :data:`MAX_REPLICAS`."""
+        return min(self.partitions or MAX_REPLICAS, MAX_REPLICAS)
 
     # -- search --------------------------------------------------------------------------------
     def smallest(self, load: float, start: int) -> int | None:
-        """The smallest replica count meeting every SLO at ``load``, searched from ``start``."""
-        start = max(1, min(start, MAX_REPLICAS))
-        if self.meets(load, start):
-            low, high, stride = 0, start, 1
-            while high - stride >= 1:
-                if not self.meets(load, high - stride):
-                    low = high - stride
-                    break
-                high, stride = high - stride, stride * 2
-        else:
-            low, stride = start, 1
-            while not self.meets(load, min(low + stride, MAX_REPLICAS)):
-                if low + stride >= MAX_REPLICAS:
-                    return None
-                low, stride = low + stride, stride * 2
-            high = min(low + stride, MAX_REPLICAS)
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (low, middle) if self.meets(load, middle) else (middle, high)
-        return high
+        """The smallest replica count meeting every SLO at ``load``, searched from ``start``
+        up to :attr:`replica_cap`."""
+        return smallest_count(lambda n: self.meets(load, n), start, self.replica_cap)
+
+    def smallest_partitions(self, load: float, start: int) -> tuple[int, int] | None:
+        """The smallest partition count meeting every SLO at ``load`` with one replica per
+        partition, searched from ``start``, and the fewest replicas that meet them on it."""
+        found = smallest_count(lambda p: self.meets(load, p, p), start, MAX_PARTITIONS)
+        if found is None:
+            return None
+        return found, smallest_count(lambda n: self.meets(load, n, found), found, found) or found
 
     def headroom(self) -> tuple[float | None, float | None]:
         """(Largest load found sustained, smallest found failing) with today's replica count."""
@@ -208,6 +236,31 @@ class CapacityStudy:
             return station.stable and test(station)
 
         return bracket_load(sustains)[0]
+
+
+def smallest_count(meets: Callable[[int], bool], start: int, cap: int) -> int | None:
+    """The smallest count in 1..``cap`` for which ``meets`` holds (assumed to hold from some
+    count on), searched from ``start``: strides 1, 2, 4, ... down from a count that meets or up
+    from one that fails, then bisection. None if even ``cap`` fails."""
+    start = max(1, min(start, cap))
+    if meets(start):
+        low, high, stride = 0, start, 1
+        while high - stride >= 1:
+            if not meets(high - stride):
+                low = high - stride
+                break
+            high, stride = high - stride, stride * 2
+    else:
+        low, stride = start, 1
+        while not meets(min(low + stride, cap)):
+            if low + stride >= cap:
+                return None
+            low, stride = low + stride, stride * 2
+        high = min(low + stride, cap)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if meets(middle) else (middle, high)
+    return high
 
 
 def bracket_load(sustains: Callable[[float], bool]) -> tuple[float | None, float | None]:
@@ -232,14 +285,19 @@ def bracket_load(sustains: Callable[[float], bool]) -> tuple[float | None, float
     return low, high
 
 
-def _slo_rows(study: CapacityStudy, trial: Trial, analytic: int | None) -> list[dict[str, Any]]:
+def _slo_rows(
+    study: CapacityStudy, trial: Trial, analytic: int | None, partitions: int | None = None
+) -> list[dict[str, Any]]:
     """Per SLO: the simulated figure, its interval and verdict, and theory's figure at the
-    analytic count (None where theory has none)."""
+    analytic count (on ``partitions``; None where theory has none)."""
     rows = []
     model = study.model
     for objective, verdict in zip(study.objectives, trial.verdicts, strict=True):
         value, interval = objective.read(trial.summary, study.queue, study.pool)
-        theory = model.figure(trial.load, analytic, objective) if model and analytic else None
+        theory = (
+            model.figure(trial.load, analytic, objective, partitions) if model and analytic
+            else None
+        )  # fmt: skip
         rows.append(
             {"slo": objective.text, "value": value, "ci95": interval, "met": verdict,
              "analytic": theory}
@@ -257,11 +315,13 @@ def _disagreement(study: CapacityStudy, replicas: int | None, analytic: int | No
     ]
 
 
-def _analytic_figures(study: CapacityStudy, load: float, analytic: int | None) -> dict[str, Any]:
+def _analytic_figures(
+    study: CapacityStudy, load: float, analytic: int | None, partitions: int | None = None
+) -> dict[str, Any]:
     model = study.model
     if model is None or analytic is None:
         return {"analytic_latency_p99_s": None, "analytic_utilization": None}
-    station = model.station(load, analytic)
+    station = model.station(load, analytic, partitions)
     from qsim.theory import FIGURES
 
     return {
@@ -270,46 +330,117 @@ def _analytic_figures(study: CapacityStudy, load: float, analytic: int | None) -
     }
 
 
-def level(study: CapacityStudy, load: float) -> dict[str, Any]:
-    """The capacity of one load level: simulated and analytic replica counts and figures."""
-    model = study.model
-    unreachable = model.unreachable(load, study.objectives) if model else []
-    if unreachable:
-        return _unreachable_level(load, unreachable)
-    analytic = model.replicas(load, study.objectives) if model else None
-    start = analytic or max(1, round(study.today * load))
-    replicas = study.smallest(load, start)
-    tried = {n: t for (x, n), t in study.trials.items() if x == load}
-    chosen = tried[replicas] if replicas else tried[max(tried)]
+def _figures(study: CapacityStudy, chosen: Trial) -> dict[str, Any]:
+    """The chosen trial's p99 latency and utilization with their intervals."""
     p99, p99_interval = figure_at(chosen.summary, ("queues", study.queue, "latency_s", "p99"))
     busy, busy_interval = figure_at(chosen.summary, ("consumers", study.pool, "utilization"))
+    cost, cost_interval = figure_at(chosen.summary, ("cost", "per_day"))
     return {
-        "load": load,
-        "replicas": replicas,
-        "analytic_replicas": analytic,
         "latency_p99_s": p99,
         "latency_p99_ci95": p99_interval,
         "utilization": busy,
         "utilization_ci95": busy_interval,
-        "met": chosen.met if replicas is None else True,
-        "replications": chosen.count,
-        "slos": _slo_rows(study, chosen, analytic),
-        "undecided": sorted(n for n, t in tried.items() if t.met is None),
-        "tried": {str(n): tried[n].met for n in sorted(tried)},
-        **_analytic_figures(study, load, analytic),
-        "disagreement": _disagreement(study, replicas, analytic),
-        "unreachable": [],
+        "cost_per_day": cost,
+        "cost_per_day_ci95": cost_interval,
     }
 
 
-def _unreachable_level(load: float, reasons: list[str]) -> dict[str, Any]:
+def level(study: CapacityStudy, load: float) -> dict[str, Any]:
+    """The capacity of one load level: simulated and analytic replica counts and figures (and
+    partition counts, on a kafka topic)."""
+    model = study.model
+    unreachable = model.unreachable(load, study.objectives) if model else []
+    if unreachable:
+        return _unreachable_level(study, load, unreachable)
+    if study.vary == "partitions":
+        return _partition_level(study, load)
+    analytic = model.replicas(load, study.objectives) if model else None
+    start = analytic or max(1, round(study.today * load))
+    replicas = study.smallest(load, start)
+    tried = {n: t for (x, n, p), t in study.trials.items() if x == load and p is None}
+    chosen = tried[replicas] if replicas else tried[max(tried)]
+    capped = study.partitions is not None and replicas is None
+    return {
+        "load": load,
+        **_answer(study, chosen, replicas, analytic, tried),
+        "slos": _slo_rows(study, chosen, analytic),
+        **_analytic_figures(study, load, analytic),
+        "disagreement": _disagreement(study, replicas, analytic),
+        "unreachable": [],
+        **_partition_keys(study, study.partitions, None, {}),
+        "needs_more_partitions": capped and max(tried) >= study.replica_cap,
+    }
+
+
+def _partition_level(study: CapacityStudy, load: float) -> dict[str, Any]:
+    """A level of a ``vary="partitions"`` search: the smallest partition count (one replica
+    per partition) meeting every SLO, then the fewest replicas on it."""
+    model = study.model
+    analytic = model.partitions_needed(load, study.objectives) if model else None
+    assert study.partitions is not None
+    start = analytic or max(1, round(study.partitions * load))
+    found = study.smallest_partitions(load, start)
+    ours = [(n, p, t) for (x, n, p), t in study.trials.items() if x == load and p is not None]
+    full = {p: t for n, p, t in ours if n == p}  # one replica per partition
+    partitions, replicas = found if found else (max(full), None)
+    tried = {n: t for n, p, t in ours if p == partitions}
+    chosen = tried[replicas] if replicas else full[partitions]
+    return {
+        "load": load,
+        **_answer(study, chosen, replicas, analytic, tried),
+        "slos": _slo_rows(study, chosen, analytic, analytic),
+        **_analytic_figures(study, load, analytic, analytic),
+        "disagreement": _disagreement(study, found and found[0], analytic),
+        "unreachable": [],
+        **_partition_keys(study, partitions if found else None, analytic, full),
+        "needs_more_partitions": False,
+    }
+
+
+def _answer(
+    study: CapacityStudy, chosen: Trial, replicas: int | None, analytic: int | None,
+    tried: dict[int, Trial],
+) -> dict[str, Any]:  # fmt: skip
+    """A level's answer: the replicas found (None: none met), theory's, the chosen trial's
+    figures and verdict, and the replica counts tried."""
+    return {
+        "replicas": replicas,
+        "analytic_replicas": analytic,
+        **_figures(study, chosen),
+        "met": chosen.met if replicas is None else True,
+        "replications": chosen.count,
+        "undecided": sorted(n for n, t in tried.items() if t.met is None),
+        "tried": {str(n): tried[n].met for n in sorted(tried)},
+    }
+
+
+def _partition_keys(
+    study: CapacityStudy, partitions: int | None, analytic: int | None, full: dict[int, Trial]
+) -> dict[str, Any]:
+    """A level's partition keys: the partition count of its answer, theory's, the replica cap
+    and (``vary="partitions"``) the partition counts tried with one replica each."""
+    return {
+        "partitions": partitions,
+        "analytic_partitions": analytic,
+        "replica_cap": study.partitions if study.vary == "replicas" else partitions,
+        "tried_partitions": {str(p): full[p].met for p in sorted(full)},
+    }
+
+
+def _unreachable_level(study: CapacityStudy, load: float, reasons: list[str]) -> dict[str, Any]:
     """A level no replica count can meet (so none is simulated)."""
-    empty = dict.fromkeys(("latency_p99_s", "latency_p99_ci95", "utilization", "utilization_ci95"))
+    empty = dict.fromkeys(
+        ("latency_p99_s", "latency_p99_ci95", "utilization", "utilization_ci95", "cost_per_day",
+         "cost_per_day_ci95")
+    )  # fmt: skip
     return {
         "load": load, "replicas": None, "analytic_replicas": None, **empty, "met": False,
         "replications": 0, "slos": [], "undecided": [], "tried": {},
         "analytic_latency_p99_s": None, "analytic_utilization": None, "disagreement": None,
         "unreachable": reasons,
+        **_partition_keys(study, None if study.vary == "partitions" else study.partitions,
+                          None, {}),
+        "needs_more_partitions": False,
     }  # fmt: skip
 
 
@@ -320,17 +451,21 @@ def capacity(study: CapacityStudy, loads: list[float]) -> dict[str, Any]:
     hopeless = model is not None and bool(model.unreachable(1.0, study.objectives))
     sustained, failing = (None, None) if hopeless else study.headroom()
     assessable = model.assessable(study.objectives) if model else []
+    prices = tariff(study.scenario)
     return {
         "scenario": study.scenario.name,
         "seed": study.scenario.seed,
         "pool": study.pool,
         "queue": study.queue,
         "slos": [o.text for o in study.objectives],
+        "currency": None if prices is None else prices.currency,
         "slo_details": [o.as_dict() for o in study.objectives],
         "replications": study.scenario.replications,
         "max_replications": study.max_replications,
         "levels": levels,
         "today_replicas": study.today,
+        "vary": study.vary,
+        "today_partitions": study.partitions,
         "headroom": sustained,
         "headroom_fails_at": failing,
         "analytic_headroom": study.analytic_headroom(study.objectives),

@@ -24,7 +24,7 @@ from qsim import progress
 from qsim.errors import QsimError
 from qsim.estimate import check_work, estimate
 from qsim.report import render_summary
-from qsim.runner import run_scenario
+from qsim.runner import LIVE_EXTRA, run_scenario
 from qsim.scenario import Scenario, load_scenario, with_overrides
 from qsim.units import DURATION_UNITS, UnitError, parse_duration
 
@@ -419,8 +419,9 @@ def compare(
 def _trial_line(trial: Any) -> None:
     """One line on stderr per simulated (load, replicas) point of a capacity search."""
     verdict = {True: "meets", False: "fails", None: "undecided"}[trial.met]
+    on = f" on {trial.partitions} partitions" if trial.partitions is not None else ""
     click.echo(
-        f"  {trial.load:g}x load, {trial.replicas} replicas: {verdict} "
+        f"  {trial.load:g}x load, {trial.replicas} replicas{on}: {verdict} "
         f"({trial.count} replications)",
         err=True,
     )
@@ -521,7 +522,7 @@ def live(
     try:
         from qsim.live import Band, LiveSettings, backend_for, run_live
     except ImportError:
-        raise QsimError("qsim live needs pika and nats-py: pip install 'qsim[live]'") from None
+        raise QsimError(f"qsim live needs pika and nats-py: {LIVE_EXTRA}") from None
     from qsim.report.live import render_live
 
     scenario = with_overrides(load_scenario(file), duration=duration, replications=replications)
@@ -547,6 +548,12 @@ def live(
 @click.option("--load", "load_range", default="1x", show_default=True, help="e.g. 0.5x..3x")
 @click.option("--steps", type=click.IntRange(1, 100), default=6, show_default=True)
 @click.option(
+    "--vary", type=click.Choice(["replicas", "partitions"]), default="replicas",
+    show_default=True,
+    help="What to search: the pool's replicas, or its kafka topic's partitions (each with as "
+    "many replicas; replicas beyond the partitions sit idle).",
+)  # fmt: skip
+@click.option(
     "--json", "json_path", metavar="PATH|-", help="Write the capacity table as JSON (- for stdout)."
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
@@ -555,12 +562,13 @@ def live(
 @_report_options
 @_explained
 def capacity(
-    file: Path, pool: str | None, slos: tuple[str, ...], load_range: str, steps: int,
+    file: Path, pool: str | None, slos: tuple[str, ...], load_range: str, steps: int, vary: str,
     json_path: str | None, seed: int | None, replications: int | None, duration: float | None,
     workers: int | None, force: bool, precision: float | None, max_replications: int | None,
     report: bool, report_dir: Path,
 ) -> None:  # fmt: skip
-    """Find the smallest replica count of a pool meeting every SLO at each load level."""
+    """Find the smallest replica count of a pool meeting every SLO at each load level (with
+    --vary partitions, the smallest partition count of its kafka topic, and replicas on it)."""
     check_output(json_path)
     from qsim.capacity import CapacityStudy, parse_load_range
     from qsim.capacity import capacity as study_capacity
@@ -579,6 +587,13 @@ def capacity(
             raise QsimError(f"{file}: give --pool, one of: {names}")
         pool = scenario.consumers[0].name
     queue = scenario.consumers[pool_index(scenario, pool)].queue
+    topic = next(q for q in scenario.queues if q.name == queue)
+    if vary == "partitions" and topic.type != "kafka":
+        raise click.UsageError(
+            f"--vary partitions: pool {pool!r} reads {queue!r}, a {topic.type} queue; only a "
+            "kafka topic has partitions",
+            click.get_current_context(),
+        )
     objectives = objectives or scenario_slo(scenario.slo, queue)
     if not objectives:
         raise QsimError(
@@ -593,7 +608,7 @@ def capacity(
     study = CapacityStudy(
         scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
         on_trial=_trial_line if show else None,
-        precision=_precision(precision, max_replications),
+        precision=_precision(precision, max_replications), vary=vary,
     )  # fmt: skip
     result = study_capacity(study, loads)
     _emit(result, json_path, render_capacity, "capacity")

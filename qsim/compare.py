@@ -32,6 +32,16 @@ def load_files(paths: Sequence[str | Path]) -> list[Variant]:
     return variants
 
 
+def _one_currency(variants: Sequence[Variant]) -> None:
+    """Costs are compared in one currency: variants that price in several are refused."""
+    currencies = {
+        v.name: v.scenario.prices.currency for v in variants if v.scenario.prices is not None
+    }
+    if len(set(currencies.values())) > 1:
+        listed = ", ".join(f"{name} in {code}" for name, code in currencies.items())
+        raise QsimError(f"variants price in different currencies ({listed}): use one to compare")
+
+
 def compare(
     variants: Sequence[Variant],
     adjust: Callable[[Scenario], Scenario] = lambda s: s,
@@ -44,6 +54,7 @@ def compare(
     ``{"variants": {name: run summary}}``. With ``precision`` each variant runs until its own
     headline figures are that precise (replication ``r`` still shares its random streams with
     replication ``r`` of every other variant). ``show_progress``: a bar per variant on stderr."""
+    _one_currency(variants)
     summaries: dict[str, Any] = {}
     for variant in variants:
         scenario = adjust(variant.scenario)

@@ -139,7 +139,8 @@ def estimate(scenario: Scenario, streamed: bool = False) -> Work:
         direct += count * max(1, len(bindings.get(producer.to, [producer.to])))
         for queue in bindings.get(producer.to, [producer.to]):
             arriving[queue] = arriving.get(queue, 0.0) + count
-    series = len(scenario.queues) + len(scenario.consumers)
+    partitioned = sum(q.partitions or 0 for q in scenario.queues if q.type == "kafka")
+    series = len(scenario.queues) + len(scenario.consumers) + partitioned  # + lag per partition
     samples = scenario.duration / scenario.timeseries_interval * series
     messages = direct + _onward(scenario, arriving)
     return Work(messages, samples, scenario.replications, streamed)

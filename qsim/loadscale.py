@@ -24,6 +24,7 @@ __all__ = [
     "scale_load",
     "scaled_distribution",
     "with_fixed_replicas",
+    "with_partitions",
 ]
 
 TIME_FIELDS: dict[str, tuple[str, ...]] = {
@@ -108,3 +109,13 @@ def with_fixed_replicas(scenario: Scenario, pool: str, replicas: int) -> Scenari
     pools = list(scenario.consumers)
     pools[index] = pools[index].model_copy(update={"replicas": replicas, "scaling": Scaling()})
     return scenario.model_copy(update={"consumers": tuple(pools)})
+
+
+def with_partitions(scenario: Scenario, queue: str, partitions: int) -> Scenario:
+    """``scenario`` with kafka topic ``queue`` cut into ``partitions`` partitions (keys are
+    placed by murmur2 modulo the new count, as a topic created with it would place them)."""
+    queues = tuple(
+        q.model_copy(update={"partitions": partitions}) if q.name == queue else q
+        for q in scenario.queues
+    )
+    return scenario.model_copy(update={"queues": queues})

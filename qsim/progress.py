@@ -13,7 +13,15 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 __all__ = ["replication_progress", "wanted"]
 
@@ -40,16 +48,20 @@ def replication_progress(
     ``description`` labels the bar (``qsim compare`` names the variant).
 
     ``total`` None means not known in advance (``--precision`` decides when to stop): the bar
-    then pulses and counts ``n/?``. The bar is transient: it disappears when the work is done,
+    then pulses and counts ``n/?``; otherwise it also shows the time left (from the pace so far).
+    The bar is transient: it disappears when the work is done,
     leaving the report alone.
     """
     if not enabled:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    columns: list[ProgressColumn] = [
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    ]  # fmt: skip
+    if total is not None:  # the time left, from the pace of the replications done so far
+        columns += [TextColumn("left"), TimeRemainingColumn()]
     with Progress(
         *columns,
-        TimeElapsedColumn(),
         console=console or Console(stderr=True),
         transient=True,
     ) as progress:

@@ -10,7 +10,7 @@ Backends are looked up by name in :data:`BACKENDS`:
 
 - ``serial``: one after the other in this process.
 - ``processes``: a pool of local processes (``workers`` of them).
-- ``dask``: an existing ``dask.distributed`` cluster at ``address`` (the ``qsim[dask]`` extra;
+- ``dask``: an existing ``dask.distributed`` cluster at ``address`` (the ``dask`` extra;
   imported only when used). Its workers need the same qsim installed.
 """
 
@@ -21,11 +21,13 @@ import multiprocessing
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from qsim.cost import tariff
 from qsim.engine import simulate
 from qsim.errors import QsimError
 from qsim.precision import Precision, until_precise
@@ -35,7 +37,8 @@ from qsim.warmup import PILOT, Detected, detect_warmup
 
 __all__ = ["BACKENDS", "Replication", "choose_backend", "replicate", "run_scenario"]
 
-DASK_EXTRA = "pip install 'qsim[dask]'"
+DASK_EXTRA = "pip install -e '.[dask]' in qsim's repository (distribution qsim-mq)"
+LIVE_EXTRA = "pip install -e '.[live]' in qsim's repository (distribution qsim-mq)"
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ def replicate(scenario: Scenario, replication: int, stream: float | None = None)
     """Simulate replication ``replication`` of ``scenario`` and keep figures, not records.
     ``stream``: sketch percentiles to this relative accuracy instead of keeping records."""
     result = simulate(scenario, replication, stream)
-    return Replication(replication_figures(result, scenario.slo), result.timeseries)
+    figures = replication_figures(result, scenario.slo, tariff(scenario))
+    return Replication(figures, result.timeseries)
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,10 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
         max_workers=workers, mp_context=context, initializer=_ignore_interrupts
     )
     try:
-        pending: dict[Future[Replication], int] = {
-            pool.submit(replicate, scenario, r, settings.stream): r for r in replications
-        }
+        with _held_interrupts():
+            pending: dict[Future[Replication], int] = {
+                pool.submit(replicate, scenario, r, settings.stream): r for r in replications
+            }
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -95,6 +100,21 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
         raise
     finally:
         pool.shutdown(cancel_futures=True)  # start nothing new
+
+
+@contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C while the pool spawns its workers (``submit`` starts them): a worker is
+    born with SIGINT blocked, so a Ctrl-C while it is still importing cannot print its
+    traceback, and the parent receives any Ctrl-C it held as soon as the workers exist."""
+    if not hasattr(signal, "pthread_sigmask"):  # not on Windows
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _ignore_interrupts() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from qsim.cost import Cost, Tariff, bill
 from qsim.engine import RunResult
 from qsim.engine.results import GroupRun, LevelRun, PartitionRun, PoolRun, QueueRun, ReaderRun
 from qsim.scenario import Scenario, Slo
@@ -26,7 +27,8 @@ from qsim.warmup import Detected
 from qsim.warmup import section as warmup_section
 
 __all__ = [
-    "Figures", "figure_at", "half_width", "lookup", "replication_figures", "summarize",
+    "Figures", "cost_figures", "figure_at", "half_width", "lookup", "replication_figures",
+    "summarize",
 ]  # fmt: skip
 
 Figures = dict[str, Any]
@@ -126,6 +128,53 @@ def _slo_figures(run: RunResult, slo: Slo | None) -> Figures:
             entry["drain_time_s"] = _longest_excursion(run.timeseries["time"], ready, slo.backlog)
         figures[queue.name] = entry
     return {"slo": figures}
+
+
+def _line_figures(cost: Cost) -> Figures:
+    """One item of a pool or queue, from its lines (one, or one per kind of request)."""
+    first = cost.lines[0]
+    entry: Figures = {
+        "quantity": sum(line.quantity for line in cost.lines),
+        "price": first.price,
+        "amount": None if first.price is None else cost.total,
+        "per_day": None if first.price is None else cost.per_day,
+    }
+    if first.kind is not None:
+        entry["by_kind"] = {line.kind: line.quantity for line in cost.lines}
+    return entry
+
+
+def _owner_figures(cost: Cost, owner: str) -> Figures:
+    """Per pool (or queue): its total, rate per day and each item billed."""
+    names = dict.fromkeys(line.name for line in cost.lines if line.owner == owner)
+    figures: Figures = {}
+    for name in names:
+        share = cost.only(owner=owner, name=name)
+        items = {line.item: share.only(item=line.item) for line in share.lines}
+        figures[name] = {
+            "total": share.total,
+            "per_day": share.per_day,
+            **{item: _line_figures(part) for item, part in items.items()},
+        }
+    return figures
+
+
+def cost_figures(cost: Cost | None) -> Figures | None:
+    """The ``cost`` block of one replication: totals over the measured window, per hour and per
+    day at its rate, per pool and per queue, and what has a quantity but no price."""
+    if cost is None:
+        return None
+    unpriced = dict.fromkeys(f"{ln.owner} {ln.name}: {ln.item}" for ln in cost.unpriced)
+    return {
+        "currency": cost.currency,
+        "window_s": cost.window,
+        "total": cost.total,
+        "per_hour": cost.per_hour,
+        "per_day": cost.per_day,
+        "pools": _owner_figures(cost, "pool"),
+        "queues": _owner_figures(cost, "queue"),
+        "unpriced": list(unpriced),
+    }
 
 
 def _stream_figures(queue: QueueRun) -> Figures:
@@ -311,9 +360,11 @@ def _consumer_figures(run: RunResult) -> Figures:
     return consumers
 
 
-def replication_figures(run: RunResult, slo: Slo | None = None) -> Figures:
+def replication_figures(
+    run: RunResult, slo: Slo | None = None, prices: Tariff | None = None
+) -> Figures:
     """The headline figures of one replication, nested as in the JSON summary (with ``slo``,
-    a section of SLO figures per queue)."""
+    a section of SLO figures per queue; ``cost`` is priced with ``prices``, None without)."""
     return {
         "queues": _queue_figures(run),
         "producers": _producer_figures(run),
@@ -321,6 +372,7 @@ def replication_figures(run: RunResult, slo: Slo | None = None) -> Figures:
         "flows": _flow_figures(run),
         "broker": dict(run.broker),
         **_slo_figures(run, slo),
+        "cost": cost_figures(None if prices is None else bill(run, prices)),
     }
 
 
@@ -328,6 +380,8 @@ def _combine(items: list[Any]) -> tuple[Any, Any]:
     """Mean and interval of the same figure across replications, recursively through dicts
     and lists."""
     first = items[0]
+    if isinstance(first, str):  # a label (a currency): the same in every replication
+        return first, None
     if isinstance(first, dict):
         means, intervals = {}, {}
         for key in first:
@@ -363,7 +417,21 @@ def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -
     for field, key in (("published", "publish_rate"), ("acked", "ack_rate")):
         rates = [_rate(s["time"][:length], s[f"{name}:{field}"][:length]) for s in series]
         entry[key] = np.mean(rates, axis=0).tolist()
-    return entry
+    return {**entry, **_partition_series(series, name, length)}
+
+
+def _partition_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:
+    """A kafka topic's ``kafka`` block of series: per partition (a list in partition order)
+    its lag in records and in seconds at each sample, mean over replications (nothing for
+    other queue types)."""
+    blocks: dict[str, list[list[float]]] = {"lag": [], "lag_s": []}
+    p = 0
+    while f"{name}:partition:{p}:lag" in series[0]:
+        for field in blocks:
+            key = f"{name}:partition:{p}:{field}"
+            blocks[field].append(np.mean([s[key][:length] for s in series], axis=0).tolist())
+        p += 1
+    return {"kafka": blocks} if p else {}
 
 
 def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -> Figures:

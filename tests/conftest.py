@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests against a real broker (``tests/test_live*.py``) are marked ``live``: ``make test``
+    runs them on their own after the rest, which runs on every core, so their wall-clock
+    timing does not share the machine with other tests."""
+    for item in items:
+        if item.path.name.startswith("test_live"):
+            item.add_marker(pytest.mark.live)
+
+
 def scenario_from(text: str, base_dir: Path | str = ".") -> Scenario:
     """A validated scenario from inline YAML (dedented), reported as ``inline.yaml``."""
     return parse_scenario(load_yaml("inline.yaml", textwrap.dedent(text)), base_dir)

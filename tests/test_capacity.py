@@ -182,10 +182,14 @@ def test_fixed_replicas_replace_autoscaling():
 
 @pytest.mark.parametrize(
     ("text", "steps", "loads"),
-    [("0.5x..3x", 6, [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]), ("2x", 6, [2.0]), ("1..2", 3, [1, 1.5, 2])],
-)
+    [
+        ("0.5x..3x", 6, [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]), ("2x", 6, [2.0]), ("1..2", 3, [1, 1.5, 2]),
+        ("0.5x..2x", 6, [0.5, 0.8, 1.0, 1.1, 1.4, 1.7, 2.0]), ("1.5x..3x", 4, [1.5, 2.0, 2.5, 3.0]),
+    ],
+)  # fmt: skip
 def test_load_range(text, steps, loads):
-    """LOW..HIGH in ``steps`` evenly spaced levels; one value is one level."""
+    """LOW..HIGH in ``steps`` evenly spaced levels, plus today's load (1x) when the range
+    spans it and the steps miss it; one value is one level."""
     assert parse_load_range(text, steps) == pytest.approx(loads)
 
 
@@ -333,3 +337,18 @@ def test_queue_without_a_model_is_searched_from_todays_count():
     study = CapacityStudy(scenario_from(text), "c", [parse_slo("utilization < 0.5")])
     result = level(study, 2.0)
     assert (result["replicas"], result["analytic_replicas"], result["met"]) == (2, None, True)
+
+
+def test_the_recommended_count_is_priced_when_the_scenario_gives_prices(write_file, tmp_path):
+    """At 1x, 2 busy workers on average: 3 replicas are the first under 90% busy. At 1.00 a
+    replica-hour 3 replicas cost 72.00 a day, which the level and the table show."""
+    priced = write_file("mmc.yaml", MMC + "prices: {currency: EUR, replica_hour: 1.0}\n")
+    path = tmp_path / "capacity.json"
+    args = ["--slo", "utilization < 0.9", "--duration", "60s", "--json", path]
+    result = invoke(priced, "--pool", "c", *args)
+    assert result.exit_code == 0, result.stderr
+    study = json.loads(path.read_text(encoding="utf-8"))
+    (level,) = study["levels"]
+    assert (study["currency"], level["replicas"]) == ("EUR", 3)
+    assert level["cost_per_day"] == pytest.approx(72.0)
+    assert "EUR/day" in result.stdout and "72" in result.stdout

@@ -9,6 +9,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 from conftest import run_once
+from pytest import approx
 
 from qsim.cli import main
 from qsim.compare import apply_override, compare, load_variants
@@ -237,3 +238,30 @@ def test_malformed_variants_section_is_located(write_file):
     result = qsim("compare", write_file("s.yaml", f"{BASE}variants:\n  - overrides: {{}}\n"))
     assert result.exit_code == 2
     assert result.stderr.endswith("s.yaml:19: variants[0].name: expected a non-empty name\n")
+
+
+def test_with_prices_the_cheaper_variant_is_marked_in_the_cost_rows(write_file):
+    """2 replicas for 60 s at 3.60 a replica-hour cost 0.12 (172.80 a day), 4 cost twice that:
+    the cost rows mark ``few``, while the latency rows mark ``many``: which strategy is cheaper
+    at which p99 reads off one table."""
+    priced = BASE + "prices: {replica_hour: 3.6}\n" + VARIANTS
+    _, variants = load_variants(write_file("s.yaml", priced))
+    summaries = compare(variants)["variants"]
+    per_day = {name: s["cost"]["per_day"] for name, s in summaries.items()}
+    assert per_day == {"few": approx(172.8), "many": approx(345.6)}
+    table = comparison_table(summaries)
+    groups, labels = list(table.columns[0].cells), list(table.columns[1].cells)
+    row = groups.index("cost (USD)")
+    assert labels[row] == "per day"
+    few, many = list(table.columns[2].cells)[row], list(table.columns[3].cells)[row]
+    assert "*" in few and "*" not in many
+
+
+def test_variants_priced_in_different_currencies_are_refused(write_file):
+    a = write_file("a.yaml", BASE + "prices: {replica_hour: 1}\n")
+    b = write_file("b.yaml", BASE + "prices: {currency: EUR, replica_hour: 1}\n")
+    result = qsim("compare", a, b)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "qsim: variants price in different currencies (a in USD, b in EUR): use one to compare\n",
+    )

@@ -25,7 +25,7 @@ from qsim.engine.sampler import ServiceTimes
 from qsim.engine.simulation import Model
 from qsim.errors import QsimError
 from qsim.live import Band, LiveSettings, agreement_rows, check_supported, queue_arguments, run_live
-from qsim.live.clients import SharedDraw
+from qsim.live.clients import SharedDraw, arrival, job_start
 from qsim.live.clock import Clock
 from qsim.live.session import broker_parameters
 from qsim.live.tally import Tally, Window
@@ -128,6 +128,54 @@ def test_live_run_deletes_its_queues_afterwards(checks, amqp_url):
         connection.close()
 
 
+def _live_queues() -> set[str]:
+    """Every ``qsim-live-`` queue on the broker, from ``rabbitmqctl list_queues`` (independent
+    of qsim's own bookkeeping; .ci/run's broker runs here)."""
+    import shutil
+    import subprocess
+
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    if not Path(ctl).exists():
+        pytest.fail("rabbitmqctl is needed to list the broker's queues (.ci/run installs it)")
+    listed = subprocess.run(
+        [ctl, "-q", "list_queues", "name"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    return {name for name in listed if name.startswith("qsim-live-")}
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "status"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)]
+)
+def test_a_live_run_stopped_by_any_signal_deletes_what_it_declared(amqp_url, signal_name, status):
+    """Killed mid-run, ``qsim live`` still deletes its queues and exchanges, says so in one
+    line and exits 128 + the signal (SIGINT reaches the process group, as Ctrl-C does)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    before = _live_queues()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qsim", "live", str(CHECKS), "--amqp", amqp_url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not (_live_queues() - before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    declared = _live_queues() - before
+    assert len(declared) == len(load_scenario(CHECKS).queues), declared
+    signum = signal.Signals[signal_name]
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == status, stderr
+    assert stderr.count("qsim:") == 1 and "Traceback" not in stderr, stderr
+    assert _live_queues() == before
+
+
 def test_queue_arguments_are_what_the_broker_declares(amqp_url):
     """Every mapped argument is accepted by the broker (a quorum queue with a delivery limit
     included); re-declaring without them is refused as inequivalent, so they took effect."""
@@ -210,6 +258,16 @@ ALL_ARGUMENTS = """
       - {name: limited, delivery_limit: 3, max_length: 4, overflow: reject-publish}
       - {name: dead}
 """
+
+
+def test_a_live_job_starts_when_replica_and_message_were_both_there_not_when_handed_over():
+    """The hand-over delay (or a stall) is not charged to the job; the job never starts
+    before its message arrived or its replica was free, nor after it had the delivery."""
+    assert job_start(in_hand=10.3, free_at=10.0, arrived=4.0) == 10.0  # queued: replica frees
+    assert job_start(in_hand=12.1, free_at=5.0, arrived=12.0) == 12.0  # idle replica: arrival
+    assert job_start(in_hand=7.0, free_at=8.0, arrived=9.0) == 7.0  # never after in hand
+    assert arrival({"qsim-at": b"12.5"}) == 12.5
+    assert arrival({}) is None
 
 
 def test_queue_settings_map_to_broker_arguments_with_times_scaled():
@@ -383,6 +441,46 @@ def test_a_bad_or_unreachable_broker_is_one_line_and_exit_2(url, message):
     result = _live("--amqp", url)
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_port_that_accepts_but_does_not_speak_amqp_is_one_line_within_seconds():
+    """A silent TCP server (or HTTP, or NATS) on the AMQP port: 'not an AMQP broker', exit 2,
+    after the 5 s handshake timeout rather than pika's 15 s and a traceback."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        started = time.monotonic()
+        result = _live("--amqp", f"amqp://guest:guest@127.0.0.1:{silent.getsockname()[1]}/")
+    assert result.exit_code == 2 and time.monotonic() - started < 10
+    assert result.stderr.startswith("qsim: not an AMQP broker at 127.0.0.1:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("queue", "message"),
+    [
+        ("{name: " + "q" * 300 + "}", "a name of 300 bytes (AMQP names are short strings"),
+        ("{name: t, type: kafka, partitions: 2}", "type kafka (qsim live replays RabbitMQ's"),
+    ],
+)
+def test_a_queue_the_broker_cannot_declare_is_refused_before_connecting(write_file, queue, message):
+    """Names over 255 bytes with the run's prefix, and queue types RabbitMQ lacks: one line."""
+    name = queue.split("name: ")[1].split(",")[0].rstrip("}")
+    path = write_file(
+        "long.yaml",
+        f"""
+        name: long
+        duration: 10s
+        producers: [{{name: p, to: {name}, rate: 1/s}}]
+        queues: [{queue}]
+        """,
+    )
+    result = CliRunner().invoke(main, ["live", str(path), "--amqp", "amqp://g:g@127.0.0.1:1/"])
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_an_unsupported_scenario_is_refused_before_connecting(write_file):

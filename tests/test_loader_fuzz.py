@@ -33,6 +33,9 @@ from hypothesis import strategies as st
 
 SECONDS = 5
 """Wall-time bound on loading one file."""
+START_SECONDS = 120
+"""Bound on a loading worker's start (it imports qsim first: slow on a busy machine, not a hang)."""
+READY = "ready"
 
 FUZZ = settings(
     max_examples=150,
@@ -224,6 +227,7 @@ def load_outcome(path: str) -> tuple[str, str]:
 def serve(connection: Any) -> None:
     """The worker: load each path it is sent and send back the outcome."""
     sys.setrecursionlimit(1000)  # as in a plain `qsim` process
+    connection.send(READY)  # imported: from here on only loading is timed
     while True:
         try:
             path = connection.recv()
@@ -245,6 +249,8 @@ class Loader:
         self.process = self._context.Process(target=serve, args=(child,), daemon=True)
         self.process.start()
         child.close()
+        if not self.connection.poll(START_SECONDS) or self.connection.recv() != READY:
+            raise RuntimeError(f"the loading process did not start within {START_SECONDS} s")
 
     def _restart(self) -> None:
         self.process.kill()

@@ -137,8 +137,22 @@ def test_dask_without_the_extra_is_one_line_naming_it(scenario_file, monkeypatch
     result = qsim("run", scenario_file, "--dask", "tcp://127.0.0.1:8786")
     assert (result.exit_code, result.stderr) == (
         2,
-        "qsim: --dask needs the dask extra: pip install 'qsim[dask]'\n",
+        "qsim: --dask needs the dask extra: pip install -e '.[dask]' in qsim's repository "
+        "(distribution qsim-mq)\n",
     )
+
+
+def test_the_distribution_is_qsim_mq_not_pypis_unrelated_qsim():
+    """``pip install qsim`` is a quantum-circuit simulator: qsim's own distribution, whose
+    version the summary reports, is ``qsim-mq``, and it provides the ``qsim`` command."""
+    from importlib.metadata import distribution
+
+    import qsim
+
+    ours = distribution(qsim.DISTRIBUTION)
+    assert qsim.DISTRIBUTION == "qsim-mq" and ours.version == qsim.__version__
+    scripts = {e.name: e.value for e in ours.entry_points if e.group == "console_scripts"}
+    assert scripts == {"qsim": "qsim.cli:main"}
 
 
 def test_the_scheduler_address_can_come_from_the_environment(scenario_file, monkeypatch):
@@ -149,3 +163,29 @@ def test_the_scheduler_address_can_come_from_the_environment(scenario_file, monk
         2,
         "qsim: give --workers or --dask (or QSIM_DASK_SCHEDULER), not both\n",
     )
+
+
+def _blocked_signals() -> set[int]:
+    import signal
+
+    return {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal masks")
+def test_workers_are_born_deaf_to_ctrl_c_and_the_parent_hears_it_again():
+    """A Ctrl-C reaches the whole process group, also a worker still importing qsim; the pool
+    spawns its workers with SIGINT held, so none can print a traceback (the parent ends them)."""
+    import multiprocessing
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from qsim.runner import _held_interrupts
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        with _held_interrupts():
+            born_with = pool.submit(_blocked_signals)
+        assert int(signal.SIGINT) in born_with.result(timeout=60)
+    finally:
+        pool.shutdown()
+    assert int(signal.SIGINT) not in _blocked_signals()

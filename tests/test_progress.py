@@ -44,6 +44,19 @@ def test_the_bar_counts_replications_done():
     assert "3/3" in out.getvalue()
 
 
+def test_a_bar_of_known_length_shows_the_time_left_and_one_of_unknown_length_does_not():
+    """With a known total the bar estimates the time left; ``--precision`` (no total) cannot."""
+    shown = {}
+    for total in (4, None):
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=True, width=100)
+        with replication_progress(total, True, console) as advance:
+            assert advance is not None
+            advance(0)
+        shown[total] = out.getvalue()
+    assert "left" in shown[4] and "left" not in shown[None]
+
+
 def test_a_bar_is_labelled_with_its_description():
     """``qsim compare`` shows a bar per variant, named after it."""
     out = io.StringIO()

@@ -26,10 +26,12 @@ from typing import Any
 import pytest
 import yaml
 from conftest import scenario_from, wall_time_limit
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 from qsim.engine import QueueRun, RunResult, simulate
+from qsim.errors import QsimError
+from qsim.estimate import Limits, check_work, estimate
 from qsim.scenario import Scenario, parse_scenario
 from qsim.scenario.lease import LEASE_TYPES, PRESETS
 from qsim.summary import replication_figures
@@ -927,3 +929,59 @@ def test_failure_sections_that_cannot_fire_give_the_same_results(sections):
     without = replication_figures(run(scenario_from(BASE)))
     with_them = replication_figures(run(scenario_from(with_sections(sections))))
     assert with_them == without
+
+
+# --- work too large for its estimate ------------------------------------------------------------
+
+SMALL = Limits(cpu_seconds=0.25, memory_bytes=256 * 1024.0**2)
+"""Limits a few thousand times below qsim's own, so a property run stays short: the point is
+that the estimate holds, whatever the scale."""
+ESTIMATED_WALL_SECONDS = 20
+"""Bound on a run the estimate let through at :data:`SMALL` (0.25 s of CPU estimated)."""
+
+
+def _faster(rate: str, factor: int) -> str:
+    value, unit = rate.split("/")
+    return f"{float(value) * factor:g}/{unit}"
+
+
+@st.composite
+def heavy_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
+    """A random valid scenario with its rates up to 10^5 times and its duration up to 3,600
+    times larger: most of them too much work for :data:`SMALL`."""
+    data = draw(scenario_data())
+    factor = 10 ** draw(st.integers(0, 5))
+    for producer in data["producers"]:
+        if "rate" in producer:
+            producer["rate"] = _faster(producer["rate"], factor)
+        for step in producer.get("schedule", []):
+            step["rate"] = _faster(step["rate"], factor) if step["rate"] else 0
+        if draw(st.booleans()):
+            producer.pop("count", None)
+    longer = draw(st.sampled_from([1, 60, 3600]))
+    data["duration"] = f"{int(data['duration'][:-1]) * longer}s"
+    return data
+
+
+@settings(PROPERTIES, max_examples=60)
+@given(heavy_scenario_data().map(load))
+def test_a_run_finishes_with_balanced_books_or_is_refused_by_its_estimate(scenario):
+    """(#14) Whatever the scale, a valid scenario is either refused up front by the work
+    estimate, in one line that names the way on (--force among them), or it runs to the end
+    in the time the estimate allowed, with every queue's books balanced. Never an hours-long
+    silent run."""
+    try:
+        check_work(estimate(scenario), SMALL)
+    except QsimError as refused:
+        assert "\n" not in str(refused) and "--force" in str(refused)
+        event("refused by the estimate")
+        return
+    event("ran")
+    try:
+        with wall_time_limit(ESTIMATED_WALL_SECONDS, Hang):
+            result = simulate(scenario, 0)
+    except Hang:
+        pytest.fail(
+            f"estimated {estimate(scenario).describe()}, ran over {ESTIMATED_WALL_SECONDS} s"
+        )
+    assert_books_balance(scenario, result)

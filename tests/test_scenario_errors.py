@@ -503,3 +503,76 @@ def test_requeued_failures_with_zero_service_time_are_an_error(error_in):
         )
     )
     assert "need a service time above zero" in str(error)
+
+
+# --- prices -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prices", "expected"),
+    [
+        (
+            "prices: {replica_hour: -0.1}",
+            "scenario.yaml:14: prices.replica_hour: expected a price: a finite number >= 0, "
+            "got -0.1",
+        ),
+        (
+            "prices: {replica_hours: 0.1}",
+            "scenario.yaml:14: prices.replica_hours: unknown key (did you mean 'replica_hour'?)",
+        ),
+        (
+            "prices: {currency: dollars, replica_hour: 0.1}",
+            "scenario.yaml:14: prices.currency: "
+            "expected a 3-letter currency code such as USD or EUR, got 'dollars'",
+        ),
+        (
+            "prices: {currency: EUR}",
+            "scenario.yaml:14: prices: gives no price: set one of replica_hour, "
+            "per_million_requests, gb_second, per_million_invocations",
+        ),
+        (
+            "prices: {per_million_requests: 0.4}",
+            "scenario.yaml:14: prices.per_million_requests: no queue here is billed per request "
+            "(classic queues report no API requests; the price is for brokers that bill them, "
+            "such as SQS); remove it",
+        ),
+        (
+            "prices: {replica_hour: 0.1, gb_second: 0.0000166667}",
+            "scenario.yaml:14: prices.gb_second: applies to no pool (every pool runs replicas); "
+            "remove it",
+        ),
+    ],
+    ids=["negative", "misspelt", "currency", "nothing-priced", "no-requests", "no-function"],
+)
+def test_a_bad_or_pointless_price_is_one_line_at_its_key(error_in, prices, expected):
+    """Prices are checked like every other key, and a price that would bill nothing in this
+    scenario is refused rather than silently adding zero."""
+    assert str(error_in(GOOD + prices + "\n")) == expected
+
+
+@pytest.mark.parametrize(
+    ("prices", "expected"),
+    [
+        (
+            "{currency: EUR}",
+            "consumers[0].prices.currency: a pool's prices are in the scenario's currency: set "
+            "currency in the top-level prices: section",
+        ),
+        (
+            "{per_million_requests: 0.4}",
+            "consumers[0].prices.per_million_requests: requests are billed per queue, not per "
+            "pool: set per_million_requests in the top-level prices: section",
+        ),
+        (
+            "{per_million_invocations: 0.2}",
+            "consumers[0].prices.per_million_invocations: pool 'workers' runs replicas, billed "
+            "by replica_hour; per_million_invocations prices function pools (AWS Lambda) only",
+        ),
+    ],
+    ids=["currency", "requests", "invocations"],
+)
+def test_a_pools_prices_take_only_what_bills_that_pool(error_in, prices, expected):
+    error = error_in(
+        good_with("    service_time: 10ms\n", f"    service_time: 10ms\n    prices: {prices}\n")
+    )
+    assert str(error) == f"scenario.yaml:14: {expected}"

@@ -82,6 +82,7 @@ class Pool:
             consumer_timeouts=figures["consumer_timeouts"],
             lost_in_crash=figures["lost_in_crash"],
             publish=publish,
+            function=None,  # a pool of replicas: billed on its replica-seconds
         )
 
     @property

@@ -99,6 +99,11 @@ class DeliveryModel(Protocol):
         """Its state now, as :data:`qsim.engine.simulation.QUEUE_SERIES` lists it: waiting to
         be delivered, delivered and unsettled, published so far, settled so far."""
 
+    def series(self) -> dict[str, list[float]]:
+        """Series of its own sampled at the same instants as :meth:`sample`, by key (the
+        model adds ``NAME:`` in front; a kafka topic's ``partition:P:lag`` and
+        ``partition:P:lag_s``); empty for most."""
+
     def restart(self) -> None:
         """The broker restarts: drop what does not survive."""
 

@@ -122,6 +122,10 @@ class Queue:
         """Ready, unacked, published and acked, now."""
         return [len(self.ready), self.unacked, self.published, self.acked]
 
+    def series(self) -> dict[str, list[float]]:
+        """No series beyond :meth:`sample`'s."""
+        return {}
+
     # -- backlog bookkeeping -------------------------------------------------------------
     def tick_backlog(self) -> None:
         """Add the ready backlog since the last change to its time-weighted area."""
@@ -348,6 +352,7 @@ class Queue:
             backlog_final=len(self.ready),
             unacked_final=self.unacked,
             completions=completions,
+            requests=None,  # RabbitMQ bills no API requests
             stream=None,
             kafka=None,
             lease=None,

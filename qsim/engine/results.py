@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qsim.engine.billing import RequestKind
 from qsim.sketch import LogSketch
 
 
@@ -20,6 +21,9 @@ class QueueRun:
     backlog_final: int
     unacked_final: int
     completions: int  # acks (or auto-ack completions) inside the measured window
+    # billable API requests over the measured window, by kind (qsim.engine.billing); None where
+    # the broker bills no requests (RabbitMQ, Kafka)
+    requests: dict[RequestKind, int] | None
     stream: StreamRun | None  # a stream's log and readers; None for classic and quorum queues
     kafka: KafkaRun | None  # a kafka topic's partitions and groups; None for RabbitMQ queues
     lease: LeaseRun | None  # a lease queue's receives, leases and ends; None for the others
@@ -135,6 +139,22 @@ class ProducerRun:
 
 
 @dataclass(frozen=True)
+class FunctionRun:
+    """What an AWS Lambda pool (``scaling: {policy: lambda}``) is billed for over the measured
+    window (:mod:`qsim.engine.awslambda`): invocations, their run time and the cold starts'
+    INIT time, each rounded up to the millisecond, in GB-seconds of ``memory_mb``."""
+
+    memory_mb: int
+    invocations: int
+    billed_seconds: float  # run time of the invocations started in the window
+    init_seconds: float  # INIT time of the cold starts begun in the window
+    gb_seconds: float  # (billed_seconds + init_seconds) x memory_mb / 1024
+    cold_starts: int
+    timeouts: int  # invocations stopped at the function timeout (their batch fails)
+    concurrency_max: int  # the most concurrent batches (replicas) at once
+
+
+@dataclass(frozen=True)
 class PoolRun:
     """A consumer pool's busy time, replicas and cost over the measured window (``replicas``
     is the count at the start), its scaling events and its failures."""
@@ -153,6 +173,7 @@ class PoolRun:
     consumer_timeouts: int
     lost_in_crash: int
     publish: dict[str, int]  # the books of its onward publish steps; empty if it has none
+    function: FunctionRun | None  # an AWS Lambda pool's bill; None for other pools
 
     @property
     def utilization(self) -> float:

@@ -305,7 +305,8 @@ class Model:
     def _timeseries(self) -> dict[str, np.ndarray]:
         """Sampled series by key: per queue ready and unacked messages and the published and
         acked counts so far (``NAME:ready``...), per pool replicas and busy workers
-        (``pool:NAME:replicas``, ``pool:NAME:busy``), all at the sample instants ``time``."""
+        (``pool:NAME:replicas``, ``pool:NAME:busy``) and each delivery model's own series
+        (``NAME:partition:P:lag``...), all at the sample instants ``time``."""
         series = np.asarray(self.series, dtype=float)
         timeseries = {"time": series[:, 0]}
         column = 1
@@ -317,6 +318,9 @@ class Model:
             for field in POOL_SERIES:
                 timeseries[f"pool:{pool.name}:{field}"] = series[:, column]
                 column += 1
+        for queue in self.queues:
+            for key, values in queue.series().items():
+                timeseries[f"{queue.name}:{key}"] = np.asarray(values, dtype=float)
         return timeseries
 
 

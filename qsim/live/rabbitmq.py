@@ -46,6 +46,7 @@ def broker_parameters(url: str) -> pika.URLParameters:
         raise QsimError(f"--amqp: bad AMQP URL: {exc}") from None
     parameters.connection_attempts = 1
     parameters.socket_timeout = 5
+    parameters.stack_timeout = 5  # a port that accepts but is not AMQP: 5 s, not pika's 15
     return parameters
 
 

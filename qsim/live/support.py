@@ -11,6 +11,13 @@ __all__ = ["UNSUPPORTED", "check_supported", "network", "outages", "warmup"]
 
 Finder = Callable[[Scenario], Iterator[str]]
 
+AMQP_QUEUE_TYPES = ("classic", "quorum")
+"""The queue types a live run declares on a RabbitMQ."""
+NAME_BYTES = 255
+"""The longest AMQP short string (a queue or exchange name), in bytes."""
+PREFIX_BYTES = len("qsim-live-0123456789.")
+"""What a live run puts before every name (:meth:`qsim.live.topology.Names.fresh`)."""
+
 
 def outages(scenario: Scenario) -> Iterator[str]:
     """Broker outages (any broker)."""
@@ -52,8 +59,9 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
         where = f"queues {queue.name!r}"
         if queue.type == "stream":
             yield f"{where}: type stream (qsim live replays queues, not stream readers)"
-        if queue.is_lease:
-            yield f"{where}: type {queue.type} (qsim live replays RabbitMQ queues)"
+        elif queue.type not in AMQP_QUEUE_TYPES:
+            replays = "qsim live replays RabbitMQ's classic and quorum queues"
+            yield f"{where}: type {queue.type} ({replays})"
         if queue.type != "quorum":
             continue
         if queue.name in prioritised:
@@ -62,7 +70,22 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
             yield f"{where}: failures.method nack (3.10 counts every return; 4.3 not nacks)"
 
 
-UNSUPPORTED: tuple[Finder, ...] = (outages, network, warmup, _pools, _queue_types)
+def _long_names(scenario: Scenario) -> Iterator[str]:
+    """AMQP names are short strings, at most 255 bytes, and a live run prefixes each one."""
+    named = [("queues", q.name) for q in scenario.queues]
+    named += [("exchanges", e.name) for e in scenario.exchanges]
+    for section, name in named:
+        if len(name.encode()) > NAME_BYTES - PREFIX_BYTES:
+            yield (
+                f"{section} {name[:20]!r}...: a name of {len(name.encode())} bytes (AMQP names are "
+                f"short strings of at most {NAME_BYTES} bytes, and a live run adds a "
+                f"{PREFIX_BYTES}-byte prefix)"
+            )
+
+
+UNSUPPORTED: tuple[Finder, ...] = (
+    outages, network, warmup, _pools, _queue_types, _long_names,
+)  # fmt: skip
 """Each finder yields a description of every feature of a scenario it cannot run live."""
 
 

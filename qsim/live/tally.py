@@ -52,6 +52,7 @@ class Tally:
         default_factory=lambda: defaultdict(list)
     )
     backlog: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
+    delays: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     def count(self, kind: str, name: str, figure: str, by: int = 1) -> None:
         """Add ``by`` to ``figure`` of the ``kind`` (queue, pool, producer) called ``name``."""
@@ -62,6 +63,12 @@ class Tally:
         """A message of ``queue`` completed at wall time ``ended`` (work began ``started``)."""
         with self.lock:
             self.completions[queue].append((published, started, ended))
+
+    def delayed(self, pool: str, seconds: float) -> None:
+        """A replica of ``pool`` had a delivery in hand ``seconds`` (scenario) after its job
+        could have begun; the job was started at that earlier time."""
+        with self.lock:
+            self.delays[pool].append(seconds)
 
     def sampled(self, queue: str, wall: float, ready: int) -> None:
         """The broker said ``queue`` held ``ready`` messages at wall time ``wall``."""
@@ -78,9 +85,7 @@ class Tally:
         with self.lock:
             return {
                 "queues": {q.name: self._queue(q.name, window) for q in scenario.queues},
-                "consumers": {
-                    pool.name: self._counts("pool", pool.name) for pool in scenario.consumers
-                },
+                "consumers": {pool.name: self._pool(pool.name) for pool in scenario.consumers},
                 "producers": {p.name: self._counts("producer", p.name) for p in scenario.producers},
             }
 
@@ -91,6 +96,12 @@ class Tally:
             "throughput_per_s": self._acked_within(name, window) / window.length,
             **self._latencies(name, window),
             "backlog": self._backlog(name, window),
+        }
+
+    def _pool(self, name: str) -> dict[str, Any]:
+        return {
+            **self._counts("pool", name),
+            "dispatch_delay_s": distribution_summary(np.array(self.delays.get(name, []))),
         }
 
     def _counts(self, kind: str, name: str) -> dict[str, int]:

@@ -55,7 +55,7 @@ def _left_out(resolved: Resolved, pool_name: str) -> list[str]:
     """What this scenario has that the M/M/c and G/G/c formulas leave out."""
     found = []
     pool = _pool(resolved, pool_name) or {}
-    if pool and pool.get("prefetch") != 1:
+    if pool and pool.get("prefetch") != 1 and "max_poll_records" not in pool:  # not kafka
         found.append(
             f"prefetch {pool.get('prefetch') or 'unlimited'} (messages wait in one "
             "replica's buffer while others idle)"
@@ -69,11 +69,38 @@ def _left_out(resolved: Resolved, pool_name: str) -> list[str]:
     return found
 
 
+def _kafka_sentence(capacity: Capacity, level: dict[str, Any], pool: str) -> str | None:
+    """The sentence of a kafka level that a replica count alone does not say (None for a
+    RabbitMQ study, or a level whose replicas say it all)."""
+    partitions = capacity.get("today_partitions")
+    if partitions is None:
+        return None
+    load = _load(level["load"])
+    if level.get("needs_more_partitions"):
+        return (
+            f"At {load} load, {pool} cannot meet every SLO on {partitions} partitions: one "
+            "replica per partition is not enough and more would sit idle; the topic needs more "
+            "partitions (qsim capacity --vary partitions)."
+        )
+    if capacity.get("vary") == "partitions" and level.get("partitions") is not None:
+        analytic = level.get("analytic_partitions")
+        extra = f" (queueing theory estimates {analytic})" if analytic is not None else ""
+        return (
+            f"At {load} load, the topic needs {level['partitions']} partitions{extra} and "
+            f"{pool} {_count(level.get('replicas'))} replicas to meet every SLO."
+        )
+    return None
+
+
 def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
     """Recommendations in plain sentences, every number from the capacity result."""
     pool, levels = capacity.get("pool", "the pool"), capacity.get("levels", [])
     for level in levels:
         if level["load"] in (1, 1.0) or level is levels[-1]:
+            kafka = _kafka_sentence(capacity, level, pool)
+            if kafka is not None:
+                yield kafka
+                continue
             analytic = level.get("analytic_replicas")
             extra = (
                 f" (queueing theory estimates {_count(analytic)})" if analytic is not None else ""
@@ -92,7 +119,12 @@ def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
                 f"With {have}, the SLOs do not hold even at today's load; they hold up to "
                 f"{_load(headroom)}."
             )
-    undecided = [_load(lv["load"]) for lv in levels if lv.get("replicas") is None]
+    undecided = [
+        _load(lv["load"])
+        for lv in levels
+        if lv.get("replicas") is None and not lv.get("needs_more_partitions")
+        and not lv.get("unreachable")
+    ]  # fmt: skip
     if undecided:
         yield (
             f"Undecided at {', '.join(undecided)}: the intervals straddle an SLO; more "
@@ -103,6 +135,7 @@ def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
 def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -> Section:
     """The capacity table, its plot and the analytic cross-check."""
     flagged = set(disagreements(capacity))
+    currency = capacity.get("currency")
     rows = tuple(
         (
             _load(lv["load"]),
@@ -110,11 +143,14 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
             _count(lv.get("analytic_replicas")),
             format_duration(lv.get("latency_p99_s")),
             "-" if lv.get("utilization") is None else f"{lv['utilization']:.0%}",
+            *([format_number(lv.get("cost_per_day"))] if currency else []),
             {True: "yes", False: "no"}.get(lv.get("met"), "-"),
             "differs" if lv["load"] in flagged else "",
         )
         for lv in capacity.get("levels", [])
     )
+    money = [f"{currency} per day"] if currency else []
+    header = ("load", "replicas", "analytic", "p99 latency", "utilization", *money, "met", "check")
     slos = "; ".join(str(s) for s in capacity.get("slos", [])) or "-"
     blocks: list[Block] = [
         Paragraph(
@@ -122,7 +158,7 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
             "producer's rate multiplied), the smallest replica count whose 95% interval "
             "meets every objective, beside the analytic estimate."
         ),
-        Table(("load", "replicas", "analytic", "p99 latency", "utilization", "met", "check"), rows),
+        Table(header, rows),
     ]
     if "capacity" in images:
         blocks.append(

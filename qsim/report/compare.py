@@ -73,12 +73,33 @@ class Row:
 
 
 def comparison_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
-    """The rows to show, each with its group (a queue, a pool, or a queue's SLO)."""
+    """The rows to show, each with its group (a queue, a pool, a queue's SLO, or the cost)."""
     for section, kind, figures in SECTIONS:
         having = [s[section] for s in summaries.values() if isinstance(s.get(section), dict)]
         for name in having[0] if having else ():
             for label, path, fmt, best in figures:
                 yield f"{kind} {name}", Row(label, (section, name, *path), fmt, best)
+    yield from _cost_rows(summaries)
+
+
+def _cost_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
+    """Money per day and over the measured window (when the variants' windows are equal) in
+    total, and per day per pool and queue when there are several, for variants that have it."""
+    costs = [s["cost"] for s in summaries.values() if isinstance(s.get("cost"), dict)]
+    if not costs:
+        return
+    group = f"cost ({costs[0]['currency']})"
+    yield group, Row("per day", ("cost", "per_day"), "number", LOWER)
+    if len({cost["window_s"] for cost in costs}) == 1:  # totals over different windows: no
+        yield group, Row("measured window", ("cost", "total"), "number", LOWER)
+    owners = [
+        (section, kind, name)
+        for section, kind in (("pools", "pool"), ("queues", "queue"))
+        for name in dict.fromkeys(name for cost in costs for name in cost[section])
+    ]
+    for section, kind, name in owners if len(owners) > 1 else ():  # one owner: the total
+        path = ("cost", section, name, "per_day")
+        yield group, Row(f"{kind} {name} per day", path, "number", LOWER)
 
 
 def _shown(value: float) -> float:

@@ -54,8 +54,20 @@ def _pools_text(summary: dict[str, Any]) -> str:
     )
 
 
-def _cost(summary: dict[str, Any]) -> float:
+def _replica_seconds(summary: dict[str, Any]) -> float:
     return sum(p.get("replica_seconds") or 0.0 for p in summary["consumers"].values())
+
+
+def _cost(summary: dict[str, Any], priced: bool) -> float:
+    """Money per day when the variants are priced, else replica-seconds."""
+    return float(summary["cost"]["per_day"]) if priced else _replica_seconds(summary)
+
+
+def _cost_text(summary: dict[str, Any], priced: bool) -> str:
+    amount = format_number(_cost(summary, priced))
+    if not priced:
+        return f"{amount} replica-seconds"
+    return f"{amount} {summary['cost']['currency']} per day"
 
 
 def _judged(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,11 +84,12 @@ def _advice(summaries: Summaries, verdicts: dict[str, list[dict[str, Any]]]) -> 
     if not meeting:
         yield "No variant meets every objective on its whole 95% interval."
     else:
-        cheapest = min(meeting, key=lambda n: _cost(summaries[n]))
+        priced = all(summaries[n].get("cost") for n in meeting)
+        cheapest = min(meeting, key=lambda n: _cost(summaries[n], priced))
         yield (
             f"{len(meeting)} of {len(summaries)} variants meet every objective: "
             f"{', '.join(meeting)}. The cheapest of them is {cheapest}, at "
-            f"{format_number(_cost(summaries[cheapest]))} replica-seconds."
+            f"{_cost_text(summaries[cheapest], priced)}."
         )
     for name, found in judged.items():
         short = [

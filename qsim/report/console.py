@@ -360,6 +360,60 @@ def _slo_table(summary: dict[str, Any]) -> Table | None:
     return table
 
 
+ITEMS = {  # a cost item: how its quantity is named, and what its price is per
+    "replica_hours": ("replica-hours", "replica-hour"),
+    "gb_seconds": ("GB-seconds", "GB-second"),
+    "invocations": ("invocations", "million"),
+    "requests": ("requests", "million"),
+}
+
+
+def cost_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """``(owner, item, quantity, price, amount, per day)`` per billed item, then the total."""
+    cost, intervals = summary["cost"], summary["ci95"]["cost"] or {}
+    rows = []
+    for section, kind in (("pools", "pool"), ("queues", "queue")):
+        for name, figures in cost[section].items():
+            owner = f"{kind} {name}"
+            for item, (label, per) in ITEMS.items():
+                if item not in figures:
+                    continue
+                cells = _Cells(figures[item], lookup(intervals, (section, name, item)))
+                price = figures[item]["price"]
+                rows.append((
+                    owner, label, cells.number("quantity"),
+                    "unpriced" if price is None else f"{format_number(price)} per {per}",
+                    cells.number("amount"), cells.number("per_day"),
+                ))  # fmt: skip
+                owner = ""
+    total = _Cells(cost, intervals)
+    rows.append(("total", "", "", "", total.number("total"), total.number("per_day")))
+    return rows
+
+
+def _cost_table(summary: dict[str, Any]) -> Table | None:
+    cost = summary.get("cost")
+    if not cost:
+        return None
+    title = (
+        f"Cost ({cost['currency']}): over the measured "
+        f"{format_span(cost['window_s'])}, and per day at that rate"
+    )
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for column in ("", "item", "quantity", "price", "amount", "per day"):
+        table.add_column(column, justify="left" if column in ("", "item") else "right")
+    for row in cost_rows(summary):
+        table.add_row(*row)
+    return table
+
+
+def _unpriced_line(summary: dict[str, Any]) -> Text | None:
+    unpriced = (summary.get("cost") or {}).get("unpriced")
+    if not unpriced:
+        return None
+    return Text(f"Unpriced (no price given, not in the total): {'; '.join(unpriced)}.")
+
+
 def _broker_line(summary: dict[str, Any]) -> Text | None:
     broker = summary["broker"]
     if not broker["outages"]:
@@ -447,6 +501,8 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         *_kafka_tables(summary),
         *_lease_tables(summary),
         _slo_table(summary),
+        _cost_table(summary),
+        _unpriced_line(summary),
     ]
     if replications > 1:
         parts.append(Text("± is the half-width of the 95% confidence interval over replications.",

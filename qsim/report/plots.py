@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-__all__ = ["PLOTS", "capacity_plot", "save", "style", "summary_plots"]
+__all__ = ["PLOTS", "capacity_plot", "lag_plot", "save", "style", "summary_plots"]
 
 Summary = dict[str, Any]
 STYLE: dict[str, Any] = {
@@ -136,6 +136,50 @@ def rates_plot(summary: Summary) -> Figure | None:
         ax.set_ylabel("messages/s")
         ax.set_title(name, loc="left", fontsize=10)
         ax.set_ylim(bottom=0)
+    return _finish_time_panels(figure, axes, unit)
+
+
+LAG_HIGHLIGHTED = 3
+"""Partitions drawn in colour and named in the lag plot (those with the highest peak lag)."""
+
+
+def _topics(summary: Summary) -> dict[str, dict[str, list[list[float]]]]:
+    """The kafka topics' per-partition lag series, by topic."""
+    queues = summary["timeseries"]["queues"]
+    return {name: series["kafka"] for name, series in queues.items() if series.get("kafka")}
+
+
+def lag_plot(summary: Summary) -> Figure | None:
+    """Per kafka topic, each partition's lag over time in records and in seconds (mean over
+    replications): the partitions with the highest peak in colour, the others in grey."""
+    topics = _topics(summary)
+    if not topics:
+        return None
+    times, scale, unit = _time_axis(summary)
+    title = f"Consumer lag per partition (mean over {_replications(summary)})"
+    figure, axes = _panels(2 * len(topics), title)
+    for index, (name, lags) in enumerate(topics.items()):
+        peaks = [max(series, default=0.0) for series in lags["lag"]]
+        top = sorted(range(len(peaks)), key=lambda p: -peaks[p])[:LAG_HIGHLIGHTED]
+        for ax, field, ylabel in (
+            (axes[2 * index], "lag", "records"), (axes[2 * index + 1], "lag_s", "seconds")
+        ):  # fmt: skip
+            _shade_warmup(ax, summary, scale)
+            for p, series in enumerate(lags[field]):
+                if p not in top:
+                    ax.step(times, series, where="post", color="0.65", lw=0.7)
+            for p, color in zip(top, COLORS, strict=False):
+                label = f"partition {p}" if ax is axes[-1] else None
+                ax.step(times, lags[field][p], where="post", color=color, lw=1.4, label=label)
+            ax.set_ylabel(ylabel)
+            what = (
+                "records behind the committed offset"
+                if field == "lag"
+                else "age of the oldest uncommitted record"
+            )
+            ax.set_title(f"{name}: {what}", loc="left", fontsize=10)
+            ax.set_ylim(bottom=0)
+    axes[-1].plot([], [], color="0.65", lw=0.7, label="other partitions")
     return _finish_time_panels(figure, axes, unit)
 
 
@@ -276,6 +320,7 @@ def latency_histogram_plot(summary: Summary) -> Figure | None:
 PLOTS: dict[str, tuple[str, Callable[[Summary], Figure | None]]] = {
     "backlog": ("Backlog over time", backlog_plot),
     "rates": ("Publish and ack rates over time", rates_plot),
+    "lag": ("Kafka lag per partition over time", lag_plot),
     "latency-cdf": ("Latency, cumulative", latency_cdf_plot),
     "latency-histogram": ("Latency histogram", latency_histogram_plot),
     "replicas": ("Replicas over time", replicas_plot),
@@ -304,10 +349,13 @@ def capacity_plot(capacity: dict[str, Any], replicas_today: int | None) -> Figur
     loads = [level["load"] for level in levels]
     with style():
         figure, ax = plt.subplots()
-        for key, label, fmt in (
+        series = [
             ("replicas", "simulated (meets every SLO)", "o-"),
             ("analytic_replicas", "analytic (queueing theory)", "s--"),
-        ):
+        ]
+        if capacity.get("vary") == "partitions":  # replicas on the partitions found
+            series.append(("partitions", "partitions (simulated)", "^:"))
+        for key, label, fmt in series:
             values = [np.nan if lv.get(key) is None else lv[key] for lv in levels]
             ax.plot(
                 loads, values, fmt, lw=1.4, ms=6, label=label, mfc="white" if "s" in fmt else None
@@ -322,7 +370,7 @@ def capacity_plot(capacity: dict[str, Any], replicas_today: int | None) -> Figur
         ax.set(
             title=f"Capacity of {capacity.get('pool', 'the pool')}",
             xlabel="load (multiple of the scenario's rates)",
-            ylabel="replicas needed",
+            ylabel="replicas (partitions) needed" if len(series) > 2 else "replicas needed",
         )
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -36,6 +36,9 @@ PLOT_CAPTIONS = {
     "queue's quantile grid (mean over replications); the dashed line is the SLO.",
     "latency-histogram": "The same latencies as a histogram: share of messages per decade of "
     "latency, between neighbouring levels of the quantile grid.",
+    "lag": "Each partition of a kafka topic: records behind the group's committed offset, and "
+    "the age of the oldest record not yet committed, at each sample (mean over replications); "
+    "the partitions with the highest peak lag in colour, the others in grey.",
     "replicas": "Replicas per pool (mean over replications).",
     "utilization": "Busy workers over available workers at each sample (mean over "
     "replications); the dashed line is the mean over the measured window.",
@@ -205,6 +208,18 @@ def headline_rows(summary: Summary) -> Iterator[tuple[str, str, str]]:
             "utilization",
             interval_text(summary, *base, "utilization", kind="percent"),
         )
+    cost = summary.get("cost")
+    if cost:
+        where = f"cost ({cost['currency']})"
+        for section, kind in (("pools", "pool"), ("queues", "queue")):
+            for name in cost[section]:
+                yield (
+                    where,
+                    f"{kind} {name} per day",
+                    interval_text(summary, "cost", section, name, "per_day"),
+                )
+        yield where, "per day", interval_text(summary, "cost", "per_day")
+        yield where, "measured window", interval_text(summary, "cost", "total")
 
 
 def _headline(summary: Summary) -> Section:

@@ -11,6 +11,7 @@ plain floats in seconds, messages per second and bytes. Defaults live in the mod
 - :mod:`~qsim.scenario.consumer` consumer pools, failures, crashes
 - :mod:`~qsim.scenario.scaling` fixed replicas or an autoscaler (KEDA/HPA)
 - :mod:`~qsim.scenario.broker` outages and network delay
+- :mod:`~qsim.scenario.prices` prices: what the system costs in money
 - :mod:`~qsim.scenario.model` the whole scenario and cross-section checks
 - :mod:`~qsim.scenario.load` loading with located errors
 """
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool, Crash, Failures
 from qsim.scenario.model import Scenario, Slo, check_scenario
+from qsim.scenario.prices import PoolPrices, Prices
 from qsim.scenario.producer import Producer, ScheduleStep, Trace
 from qsim.scenario.queue import Queue
 from qsim.scenario.scaling import Behavior, RateLimit, Scaling, ScalingRules, ScheduledReplicas
@@ -49,6 +51,8 @@ __all__ = [
     "Failures",
     "Network",
     "Outage",
+    "PoolPrices",
+    "Prices",
     "Producer",
     "PublishStep",
     "Queue",

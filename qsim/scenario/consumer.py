@@ -19,6 +19,7 @@ from pydantic import (
 from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
+from qsim.scenario.prices import PoolPrices
 from qsim.scenario.scaling import Scaling
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
@@ -181,6 +182,7 @@ class ConsumerPool(Spec):
     consumer_timeout: PositiveDuration | None = None
     publish: tuple[PublishStep, ...] = ()
     scaling: Scaling = Field(default_factory=Scaling)
+    prices: PoolPrices | None = None  # overrides the scenario's prices for this pool
     offset: Offset | None = None
     # a pool reading a kafka topic (qsim.scenario.kafka fills the defaults; refused elsewhere)
     group: Name | None = None

@@ -13,6 +13,7 @@ from qsim.scenario import kafka
 from qsim.scenario import lease as presets
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
+from qsim.scenario.prices import Prices, check_prices
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
 from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES, SQS_QUEUE_TYPES
@@ -78,6 +79,7 @@ class Scenario(Spec):
     outages: tuple[Outage, ...] = ()
     network: Network | None = None
     slo: Slo | None = None
+    prices: Prices | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -408,10 +410,11 @@ def _check_lease_topology(scenario: Scenario, source: YamlSource) -> None:
 
 def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     """Cross-section checks: unique names, references to queues and exchanges that exist,
-    enough samples for ``warmup: auto``, what a pool reading a stream may set, and scalers
-    that need a partitioned topic."""
+    enough samples for ``warmup: auto``, what a pool reading a stream may set, scalers
+    that need a partitioned topic, and prices that apply to something."""
     _check_unique_names(scenario, source)
     _check_auto_warmup(scenario, source)
+    check_prices(scenario, source)
     queues = [q.name for q in scenario.queues]
     for path, name in _queue_references(scenario):
         if name not in queues:

@@ -11,7 +11,15 @@ dotted path, where list items are addressed by their ``name``::
           consumers.delivery-service.scaling: {policy: queue_length, target: 50, min: 2, max: 30}
 
 Overrides apply to the raw YAML data; each variant is then validated like any scenario, so its
-errors are located one-line :class:`ScenarioError` naming the variant. ``qsim run`` simulates
+errors are located one-line :class:`ScenarioError` naming the variant. An override to ``null``
+removes the key (its default applies), so a variant can drop what another broker refuses, e.g.
+a RabbitMQ pool's ``prefetch`` when the variant makes its queue ``type: kafka``::
+
+      - name: on-kafka
+        overrides:
+          queues.events.type: kafka
+          queues.events.partitions: 8
+          consumers.workers.prefetch: null ``qsim run`` simulates
 the base scenario (the file without its variants), ``qsim compare`` runs the variants, and
 ``qsim validate`` checks both.
 """
@@ -83,12 +91,19 @@ def _resolve(data: Any, dotted: str) -> tuple[Any, str | int, KeyPath]:
 
 
 def apply_override(data: Any, dotted: str, value: Any) -> KeyPath:
-    """Set ``dotted`` (e.g. ``consumers.delivery-service.replicas``) in ``data`` to ``value``;
-    return the key path it set. Raises :class:`OverrideError` for a path that leads nowhere."""
+    """Set ``dotted`` (e.g. ``consumers.delivery-service.replicas``) in ``data`` to ``value``,
+    or remove it when ``value`` is None (a key not there stays absent); return the key path it
+    set. Raises :class:`OverrideError` for a path that leads nowhere."""
     if not dotted or "" in dotted.split("."):
         raise OverrideError("an override path is keys joined by dots")
     container, key, path = _resolve(data, dotted)
-    container[key] = copy.deepcopy(value)
+    if value is None:
+        if isinstance(container, dict):
+            container.pop(key, None)
+        else:
+            del container[key]
+    else:
+        container[key] = copy.deepcopy(value)
     return path
 
 

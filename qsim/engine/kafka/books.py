@@ -171,14 +171,20 @@ class PartitionBooks:
             self.out_of_order += 1
 
     # -- samples and end of run -------------------------------------------------------------
-    def sample_lag(self, now: float) -> None:
-        """Sample the lag in seconds: the age of the oldest uncommitted record."""
+    def lag_age(self, now: float) -> float:
+        """The lag in seconds: the age of the oldest uncommitted record (0 with none)."""
         partition = self.partition
         at = max(self.committed, partition.first)
-        age = now - partition.time_of(at) if at < partition.end else 0.0
+        return now - partition.time_of(at) if at < partition.end else 0.0
+
+    def sample_lag(self, now: float) -> float:
+        """Sample the lag in seconds (:meth:`lag_age`) into the run's mean and maximum;
+        return it."""
+        age = self.lag_age(now)
         self.lag_s_sum += age
         self.lag_s_samples += 1
         self.lag_s_max = max(self.lag_s_max, age)
+        return age
 
     def settle_books(self, name: str, held: int) -> None:
         """Check the books (see the module); ``held`` is what the members hold unprocessed."""

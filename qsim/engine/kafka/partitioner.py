@@ -43,6 +43,7 @@ import numpy as np
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_LINGER",
+    "RECORD_OVERHEAD",
     "StickyPartitioner",
     "key_bytes",
     "murmur2",
@@ -55,6 +56,13 @@ DEFAULT_BATCH_SIZE = 16384
 
 DEFAULT_LINGER = 0.005
 """``linger.ms`` in seconds: 5 ms since Kafka 4.0 (KIP-1030), 0 before."""
+
+RECORD_OVERHEAD = 7
+"""Bytes a record takes in a batch besides its key and value (record format v2,
+``DefaultRecord.sizeInBytes``): one byte each for the length, attributes, timestamp delta,
+offset delta, key length, value length and header count varints, their least. It is what a
+batch and the sticky partitioner count for an empty record: without it, records of size 0
+never fill a batch and every unkeyed record would stay on one partition."""
 
 _M32 = 0xFFFF_FFFF
 _SEED = 0x9747_B28C

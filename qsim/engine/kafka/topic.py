@@ -35,7 +35,12 @@ import numpy as np
 
 from qsim.engine.kafka.group import ConsumerGroup
 from qsim.engine.kafka.member import Member
-from qsim.engine.kafka.partitioner import StickyPartitioner, key_bytes, partition_for_key
+from qsim.engine.kafka.partitioner import (
+    RECORD_OVERHEAD,
+    StickyPartitioner,
+    key_bytes,
+    partition_for_key,
+)
 from qsim.engine.keys import key_chooser
 from qsim.engine.log.level import Level
 from qsim.engine.log.partition import Delivery, Partition
@@ -116,6 +121,7 @@ class Topic:
         self.targets: dict[str, Topic] = {}
         self._streams: Streams | None = None
         self._next_partition = 0  # publishes with no client (dead-lettered ones pick theirs)
+        self._lag_series: list[list[float]] = []  # per sample: lag per partition, then lag_s
         if any(log.retains for log in self.partitions):
             broker.after(RETENTION_CHECK_INTERVAL, self._check_retention, None)
 
@@ -227,10 +233,14 @@ class Topic:
     # -- observation --------------------------------------------------------------------------
     def sample(self) -> list[float]:
         """Records not yet fetched (summed over groups), fetched and unprocessed, appended and
-        processed so far; and, after the warm-up, each partition's lag in seconds."""
+        processed so far; each partition's lag in records (summed over groups) and seconds
+        (the oldest of the groups') for :meth:`series`, and after the warm-up its lag in
+        seconds for the run's mean and maximum."""
         now = self.env.now
         unfetched = held = processed = 0
         sampled = now >= self.recorder.warmup
+        records = [0.0] * len(self.partitions)
+        seconds = [0.0] * len(self.partitions)
         for name, group in self.groups.items():
             held_now = [0] * len(self.partitions)
             fetched_to = [books.committed for books in group.books]
@@ -243,9 +253,23 @@ class Topic:
                 unfetched += max(0, self.partitions[p].end - fetched_to[p])
                 held += held_now[p]
                 processed += books.processed + books.duplicates
-                if sampled:
-                    books.sample_lag(now)
+                age = books.sample_lag(now) if sampled else books.lag_age(now)
+                records[p] += books.lag.value
+                seconds[p] = max(seconds[p], age)
+        self._lag_series.append(records + seconds)
         return [unfetched, held, self.published, processed]
+
+    def series(self) -> dict[str, list[float]]:
+        """Each partition's lag at every sample: ``partition:P:lag`` in records (summed over
+        the groups reading it) and ``partition:P:lag_s`` in seconds (the age of the oldest
+        record a group has not committed; 0 with none)."""
+        count = len(self.partitions)
+        columns = list(zip(*self._lag_series, strict=True)) if self._lag_series else []
+        keyed: dict[str, list[float]] = {}
+        for p in range(count):
+            keyed[f"partition:{p}:lag"] = list(columns[p]) if columns else []
+            keyed[f"partition:{p}:lag_s"] = list(columns[count + p]) if columns else []
+        return keyed
 
     def start_window(self) -> None:
         """The warm-up ended: time-weighted levels start again from here."""
@@ -300,6 +324,7 @@ class Topic:
             backlog_final=lag.final,
             unacked_final=held,
             completions=completions,
+            requests=None,  # Kafka bills no API requests
             stream=None,
             kafka=KafkaRun(
                 partitions=partitions,
@@ -384,10 +409,11 @@ class ProducerClient:
                 p = self._cache[key] = partition_for_key(key_bytes(key), count)
         else:
             p = self._sticky.partition(count, self._rng)
+        wire = int(msg.size) + RECORD_OVERHEAD
         if self.linger <= 0:
             topic.append(msg, p)
             if not keyed:
-                self._sticky.appended(int(msg.size))
+                self._sticky.appended(wire)
                 self._sticky.batch_closed()
             return
         batch = self._batches.get(p)
@@ -397,9 +423,9 @@ class ProducerClient:
             topic.broker.after(self.linger, self._lingered, (p, self._opened))
             self._opening[p] = self._opened
         batch.append(msg)
-        self._bytes[p] = size = self._bytes.get(p, 0.0) + msg.size
+        self._bytes[p] = size = self._bytes.get(p, 0.0) + wire
         if not keyed:
-            self._sticky.appended(int(msg.size))
+            self._sticky.appended(wire)
         if size >= self.batch_size:
             self._send(p)
 

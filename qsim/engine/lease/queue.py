@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from qsim.engine.billing import REQUEST_KINDS, RequestKind, billed_requests
 from qsim.engine.lease.metrics import LeaseMetrics
 from qsim.engine.lease.poller import Poller
 from qsim.engine.lease.receipt import Receipt
@@ -44,6 +45,7 @@ from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import LeaseRun, QueueRun
 from qsim.scenario.lease import PRESETS
+from qsim.scenario.prices import REQUEST_BILLED_QUEUE_TYPES
 
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
@@ -120,6 +122,8 @@ class LeaseQueue:
         self.dead_lettered = self.exhausted = self.expired = 0
         self.age_sum = self.age_max = 0.0
         self.age_samples = 0
+        self.send_requests = 0  # billed sends: one per started 64 KiB of a message
+        self.requests_at_warmup: dict[RequestKind, int] = dict.fromkeys(REQUEST_KINDS, 0)
 
     # -- wiring --------------------------------------------------------------------------
     def route(self, key: str) -> tuple[LeaseQueue, ...]:
@@ -155,6 +159,7 @@ class LeaseQueue:
     def publish(self, msg: Message) -> None:
         """A message arrives (sent, or dead-lettered here): delayed, or visible at once."""
         self.published += 1
+        self.send_requests += billed_requests(msg.size)
         now = self.env.now
         groups = self.group_ids_of.get(msg.producer)
         if groups is not None:
@@ -409,10 +414,30 @@ class LeaseQueue:
         return [len(self.visible), len(self.in_flight), self.published, self.deleted]
 
     def start_window(self) -> None:
-        """The warm-up ended: time-weighted levels start again from here."""
+        """The warm-up ended: time-weighted levels start again from here, and so do the
+        billable requests."""
         now = self.env.now
         for level in (self.visible_level, self.in_flight_level, self.delayed_level):
             level.start_window(now)
+        self.requests_at_warmup = self.requests_so_far()
+
+    def requests_so_far(self) -> dict[RequestKind, int]:
+        """Billable API requests since the start (SQS pricing): each send (one per started
+        64 KiB of its message), each receive (those that returned nothing apart), each delete
+        (late and failed ones too: they are calls), each visibility change (a heartbeat, a
+        failed message returned at once). **Simplified:** a receive is one request whatever its
+        payload, and a dead-lettered message's move is not billed to this queue."""
+        return {
+            "send": self.send_requests,
+            "receive": self.receives - self.empty_receives,
+            "receive_empty": self.empty_receives,
+            "delete": self.deleted + self.stale_deletes,
+            "change_visibility": sum(p.heartbeats() for p in self.pollers) + self.returned,
+        }
+
+    def series(self) -> dict[str, list[float]]:
+        """No series beyond :meth:`sample`'s."""
+        return {}
 
     # -- end of run ----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -439,6 +464,12 @@ class LeaseQueue:
         if levels != (delayed, visible, flying):
             raise AssertionError(f"queue {self.name}: levels {levels} disagree with the states")
 
+    def _requests_in_window(self) -> dict[RequestKind, int] | None:
+        if self.spec.type not in REQUEST_BILLED_QUEUE_TYPES:
+            return None
+        now, before = self.requests_so_far(), self.requests_at_warmup
+        return {kind: count - before[kind] for kind, count in now.items()}
+
     def report(self, window: float, completions: int) -> QueueRun:
         """This queue's figures over the run (levels over the measured ``window``)."""
         now = self.env.now
@@ -452,6 +483,7 @@ class LeaseQueue:
             backlog_final=visible.final,
             unacked_final=in_flight.final,
             completions=completions,
+            requests=self._requests_in_window(),
             stream=None,
             kafka=None,
             lease=LeaseRun(

@@ -126,6 +126,10 @@ class Stream:
         unsettled = sum(g.unsettled for g in groups)
         return [self.waiting.value, unsettled, self.published, sum(g.acked for g in groups)]
 
+    def series(self) -> dict[str, list[float]]:
+        """No series beyond :meth:`sample`'s."""
+        return {}
+
     # -- publishing --------------------------------------------------------------------------
     def publish(self, msg: Message) -> None:
         """Append ``msg``: one flow branch per reading pool; readers with credit are sent it."""
@@ -216,6 +220,7 @@ class Stream:
             backlog_final=backlog.final,
             unacked_final=sum(group.unsettled for group in self.groups.values()),
             completions=completions,
+            requests=None,  # RabbitMQ bills no API requests
             stream=StreamRun(segments=len(log.segments), retained_bytes=log.bytes, readers=readers),
             kafka=None,
             lease=None,
