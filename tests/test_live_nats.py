@@ -360,10 +360,21 @@ def test_a_scenario_of_jetstream_queues_runs_on_the_jetstream_backend():
     assert backend_for(scenario_from(rabbit)).option == "--amqp"
 
 
-def test_a_queue_type_without_a_live_backend_is_one_line_naming_the_backends():
-    """SQS has no live backend: the error says which there are."""
-    with pytest.raises(QsimError, match=r"type sqs has no live backend \(there are: rabbitmq"):
-        backend_for(scenario_from(SMALL.replace("type: jetstream", "type: sqs")))
+def test_a_queue_type_without_a_live_backend_is_one_line_naming_what_runs_live():
+    """SQS has no live backend: the default backend's check says what qsim live replays."""
+    sqs = scenario_from(SMALL.replace("type: jetstream", "type: sqs"))
+    with pytest.raises(QsimError, match=r"type sqs .*and jetstream queues on a NATS server"):
+        backend_for(sqs).check(sqs)
+
+
+def test_a_scenario_needing_two_brokers_is_one_line():
+    """A jetstream queue beside a classic one: a live run talks to one broker."""
+    both = SMALL.replace(
+        "queues: [{name: jobs, type: jetstream}]",
+        "queues: [{name: jobs, type: jetstream}, {name: other}]",
+    )
+    with pytest.raises(QsimError, match="need more than one broker"):
+        backend_for(scenario_from(both))
 
 
 def test_a_jetstream_scenario_without_a_nats_url_is_one_line(write_file):

@@ -60,7 +60,10 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
         if queue.type == "stream":
             yield f"{where}: type stream (qsim live replays queues, not stream readers)"
         elif queue.type not in AMQP_QUEUE_TYPES:
-            replays = "qsim live replays RabbitMQ's classic and quorum queues"
+            replays = (
+                "qsim live replays RabbitMQ's classic and quorum queues, and jetstream queues "
+                "on a NATS server"
+            )
             yield f"{where}: type {queue.type} ({replays})"
         if queue.type != "quorum":
             continue
