@@ -487,8 +487,13 @@ def fit(
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--amqp", "url", required=True, envvar="QSIM_AMQP_URL", metavar="URL",
-    help="Broker to run against, e.g. amqp://guest:guest@127.0.0.1:5672/ (or $QSIM_AMQP_URL).",
+    "--amqp", "amqp_url", envvar="QSIM_AMQP_URL", metavar="URL",
+    help="RabbitMQ to run against, e.g. amqp://guest:guest@127.0.0.1:5672/ (or $QSIM_AMQP_URL).",
+)  # fmt: skip
+@click.option(
+    "--nats", "nats_url", envvar="QSIM_NATS_URL", metavar="URL",
+    help="NATS server with JetStream for jetstream queues, e.g. nats://127.0.0.1:4222 "
+    "(or $QSIM_NATS_URL).",
 )  # fmt: skip
 @click.option(
     "--time-scale", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
@@ -508,18 +513,26 @@ def fit(
 )
 @_explained
 def live(
-    file: Path, url: str, time_scale: float, duration: float | None, replications: int | None,
-    band: float, json_path: str | None,
+    file: Path, amqp_url: str | None, nats_url: str | None, time_scale: float,
+    duration: float | None, replications: int | None, band: float, json_path: str | None,
 ) -> None:  # fmt: skip
-    """Run FILE's producers and consumers against a real RabbitMQ and compare with simulation."""
+    """Run FILE's producers and consumers against a real broker (RabbitMQ, or NATS JetStream
+    for jetstream queues) and compare with simulation."""
     check_output(json_path)
     try:
-        from qsim.live import Band, LiveSettings, run_live
+        from qsim.live import Band, LiveSettings, backend_for, run_live
     except ImportError:
-        raise QsimError(f"qsim live needs pika: {LIVE_EXTRA}") from None
+        raise QsimError(f"qsim live needs pika and nats-py: {LIVE_EXTRA}") from None
     from qsim.report.live import render_live
 
     scenario = with_overrides(load_scenario(file), duration=duration, replications=replications)
+    backend = backend_for(scenario)
+    url = {"--amqp": amqp_url, "--nats": nats_url}[backend.option]
+    if not url:
+        raise QsimError(
+            f"qsim live: {scenario.name!r} runs on {backend.name}: give {backend.option} URL "
+            f"(or ${backend.env})"
+        )
     settings = LiveSettings(url, time_scale, Band(relative=band), os.cpu_count() or 1)
     result = run_live(scenario, settings)
     _emit(result, json_path, render_live, "live comparison")

@@ -79,8 +79,17 @@ QUEUE_FIGURES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("dropped", ("dropped",), "fraction"),
     ("dead-lettered", ("dead_lettered",), "count"),
     ("redelivered", ("redelivered",), "count"),
+    ("receives", ("lease", "receives"), "count"),
+    ("empty receives", ("lease", "empty_receives"), "count"),
+    ("received", ("lease", "received"), "count"),
+    ("deleted", ("lease", "deleted"), "count"),
+    ("duplicates", ("lease", "duplicates"), "count"),
+    ("redelivered msgs", ("lease", "redelivered"), "count"),
+    ("lease expiries", ("lease", "lease_expiries"), "count"),
+    ("exhausted", ("lease", "exhausted"), "count"),
 )
-"""Rows per queue: label, path under the queue's figures, kind."""
+"""Rows per queue: label, path under the queue's figures, kind (the ``lease`` rows only for
+lease queues, whose figures have that block)."""
 
 
 @dataclass(frozen=True)

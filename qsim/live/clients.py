@@ -25,13 +25,12 @@ from qsim.distributions import Distribution
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.keys import key_chooser
 from qsim.engine.sampler import Sampler, ServiceTimes
-from qsim.engine.simulation import UNIFORM01
 from qsim.errors import QsimError
 from qsim.live.clock import Clock
+from qsim.live.draws import Draws, SharedDraw
 from qsim.live.tally import Tally
 from qsim.live.topology import Names
 from qsim.scenario import ConsumerPool, Producer, Scenario
-from qsim.streams import stream
 
 __all__ = [
     "BacklogSampler",
@@ -83,31 +82,18 @@ class Context:
     tally: Tally
     duration: float
     errors: list[BaseException] = field(default_factory=list)
-    works: dict[str, SharedDraw] = field(default_factory=dict)
+    draws: Draws = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.draws = Draws(self.scenario)
 
     def rng(self, name: str) -> np.random.Generator:
         """The stream the simulation's replication 0 uses for ``name``."""
-        return stream(self.scenario.seed, 0, name)
+        return self.draws.rng(name)
 
     def work_draws(self, queue: str) -> SharedDraw:
-        """The ``work`` draws of messages entering ``queue`` (one stream per queue, shared by
-        the producers publishing to it, as simulated: see :class:`qsim.engine.message.Message`)."""
-        if queue not in self.works:
-            self.works[queue] = SharedDraw(UNIFORM01, self.rng(f"queue:{queue}:work"))
-        return self.works[queue]
-
-
-class SharedDraw:
-    """Draws of one distribution, shared by threads (one stream per pool, as simulated)."""
-
-    def __init__(self, dist: Distribution[float], rng: np.random.Generator) -> None:
-        self._sampler = Sampler(dist, rng)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        """The next draw."""
-        with self._lock:
-            return self._sampler()
+        """The ``work`` draws of messages entering ``queue`` (:meth:`Draws.work`)."""
+        return self.draws.work(queue)
 
 
 class Client(threading.Thread):

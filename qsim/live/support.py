@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from qsim.errors import QsimError
 from qsim.scenario import Scenario
 
-__all__ = ["UNSUPPORTED", "check_supported"]
+__all__ = ["UNSUPPORTED", "check_supported", "network", "outages", "warmup"]
 
 Finder = Callable[[Scenario], Iterator[str]]
 
@@ -19,17 +19,20 @@ PREFIX_BYTES = len("qsim-live-0123456789.")
 """What a live run puts before every name (:meth:`qsim.live.topology.Names.fresh`)."""
 
 
-def _outages(scenario: Scenario) -> Iterator[str]:
+def outages(scenario: Scenario) -> Iterator[str]:
+    """Broker outages (any broker)."""
     if scenario.outages:
         yield "outages (a live run does not restart the broker)"
 
 
-def _network(scenario: Scenario) -> Iterator[str]:
+def network(scenario: Scenario) -> Iterator[str]:
+    """Simulated network delay (any broker)."""
     if scenario.network is not None:
         yield "network (the live network delay is whatever the real one is)"
 
 
-def _warmup(scenario: Scenario) -> Iterator[str]:
+def warmup(scenario: Scenario) -> Iterator[str]:
+    """An automatic warm-up (any broker)."""
     if scenario.warmup == "auto":
         yield "warmup: auto (give the warm-up as a duration; a live run has no pilot replications)"
 
@@ -57,7 +60,10 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
         if queue.type == "stream":
             yield f"{where}: type stream (qsim live replays queues, not stream readers)"
         elif queue.type not in AMQP_QUEUE_TYPES:
-            replays = "qsim live replays RabbitMQ's classic and quorum queues"
+            replays = (
+                "qsim live replays RabbitMQ's classic and quorum queues, and jetstream queues "
+                "on a NATS server"
+            )
             yield f"{where}: type {queue.type} ({replays})"
         if queue.type != "quorum":
             continue
@@ -81,7 +87,7 @@ def _long_names(scenario: Scenario) -> Iterator[str]:
 
 
 UNSUPPORTED: tuple[Finder, ...] = (
-    _outages, _network, _warmup, _pools, _queue_types, _long_names,
+    outages, network, warmup, _pools, _queue_types, _long_names,
 )  # fmt: skip
 """Each finder yields a description of every feature of a scenario it cannot run live."""
 

@@ -75,6 +75,11 @@ class Tally:
         with self.lock:
             self.backlog[queue].append((self.clock.scenario_time(wall), ready))
 
+    def section(self, kind: str, name: str) -> dict[str, int]:
+        """Every counter of the ``kind`` called ``name`` that was counted, by figure."""
+        with self.lock:
+            return self._counts(kind, name)
+
     def figures(self, scenario: Scenario, window: Window) -> dict[str, Any]:
         """Per queue and per pool figures, in scenario seconds, keys as in the run summary."""
         with self.lock:
