@@ -24,11 +24,12 @@ $(VENV)/.bench-extras: $(BIN)/qsim
 run: $(BIN)/qsim
 	$(BIN)/qsim run $(SCENARIO)
 
-# Everything but the live-broker tests on every core (pytest-xdist), then those alone.
+# Everything but the live-broker tests on every core (pytest-xdist), then those alone, with a
+# RabbitMQ and a NATS server if they are installed (.ci/services starts and stops them).
 TEST_WORKERS ?= auto
 test: $(VENV)/.test-extras
 	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not live"
-	$(BIN)/pytest -q -m live
+	bash .ci/services $(BIN)/pytest -q -m live
 
 lint: $(VENV)/.test-extras
 	$(BIN)/ruff check qsim tests benchmarks
