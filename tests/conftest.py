@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import signal
 import textwrap
 from collections.abc import Iterator
@@ -19,6 +20,17 @@ from qsim.yamlsource import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
+
+
+def broker_url(variable: str, how: str) -> str:
+    """The broker URL in environment ``variable``; without it a skip that says ``how`` to get a
+    broker, or, under ``QSIM_REQUIRE_BROKER=1`` (CI), a failure."""
+    url = os.environ.get(variable)
+    if url:
+        return url
+    if os.environ.get("QSIM_REQUIRE_BROKER") == "1":
+        pytest.fail(f"QSIM_REQUIRE_BROKER=1 but {variable} is unset")
+    pytest.skip(how)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

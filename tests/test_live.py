@@ -18,7 +18,7 @@ import pika
 import pika.exceptions
 import pytest
 from click.testing import CliRunner
-from conftest import scenario_from
+from conftest import broker_url, scenario_from
 
 from qsim.cli import main
 from qsim.engine.sampler import ServiceTimes
@@ -42,12 +42,7 @@ NAMES = Names("run.")
 
 
 def _broker_url() -> str:
-    url = os.environ.get("QSIM_AMQP_URL")
-    if url:
-        return url
-    if os.environ.get("QSIM_REQUIRE_BROKER") == "1":
-        pytest.fail("QSIM_REQUIRE_BROKER=1 but QSIM_AMQP_URL is unset")
-    pytest.skip(SKIP_REASON)
+    return broker_url("QSIM_AMQP_URL", SKIP_REASON)
 
 
 @pytest.fixture(scope="module")

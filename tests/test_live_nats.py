@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import scenario_from
+from conftest import broker_url, scenario_from
 
 from qsim.cli import main
 from qsim.errors import QsimError
@@ -55,12 +54,7 @@ T = TypeVar("T")
 
 
 def _nats_url() -> str:
-    url = os.environ.get("QSIM_NATS_URL")
-    if url:
-        return url
-    if os.environ.get("QSIM_REQUIRE_BROKER") == "1":
-        pytest.fail("QSIM_REQUIRE_BROKER=1 but QSIM_NATS_URL is unset")
-    pytest.skip(SKIP_REASON)
+    return broker_url("QSIM_NATS_URL", SKIP_REASON)
 
 
 @pytest.fixture(scope="module")
