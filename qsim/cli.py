@@ -530,7 +530,7 @@ def live(
     url = {"--amqp": amqp_url, "--nats": nats_url}[backend.option]
     if not url:
         raise QsimError(
-            f"qsim live: {scenario.name!r} runs on {backend.name}: give {backend.option} URL "
+            f"live: {scenario.name!r} runs on {backend.name}: give {backend.option} URL "
             f"(or ${backend.env})"
         )
     settings = LiveSettings(url, time_scale, Band(relative=band), os.cpu_count() or 1)

@@ -492,3 +492,13 @@ def test_an_unsupported_scenario_is_refused_before_connecting(write_file):
     )
     result = CliRunner().invoke(main, ["live", str(path), "--amqp", "amqp://127.0.0.1:1/"])
     assert result.exit_code == 2 and "outages" in result.stderr
+
+
+def test_without_a_broker_url_live_says_which_option_in_one_line(monkeypatch):
+    """No --amqp and no QSIM_AMQP_URL: one line naming both, exit 2."""
+    monkeypatch.delenv("QSIM_AMQP_URL", raising=False)
+    result = CliRunner().invoke(main, ["live", str(CHECKS)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "qsim: live: 'live-checks' runs on RabbitMQ: give --amqp URL (or $QSIM_AMQP_URL)\n"
+    )
