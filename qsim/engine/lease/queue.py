@@ -123,6 +123,7 @@ class LeaseQueue:
         self.dead_lettered = self.exhausted = self.expired = 0
         self.age_sum = self.age_max = 0.0
         self.age_samples = 0
+        self.age_series: list[float] = []  # the oldest age at every sample, for series()
         self.send_requests = 0  # billed sends: one per started 64 KiB of a message
         self.requests_at_warmup: dict[RequestKind, int] = dict.fromkeys(REQUEST_KINDS, 0)
 
@@ -407,10 +408,12 @@ class LeaseQueue:
         return now - arrivals[0].published_at if arrivals else 0.0
 
     def sample(self) -> list[float]:
-        """Visible, in flight, published and deleted, now; after the warm-up, the oldest age."""
+        """Visible, in flight, published and deleted, now; the oldest age for :meth:`series`
+        and, after the warm-up, for the run's mean and maximum."""
         now = self.env.now
+        age = self.oldest_age(now)
+        self.age_series.append(age)
         if now >= self.recorder.warmup:
-            age = self.oldest_age(now)
             self.age_sum += age
             self.age_samples += 1
             self.age_max = max(self.age_max, age)
@@ -439,8 +442,9 @@ class LeaseQueue:
         }
 
     def series(self) -> dict[str, list[float]]:
-        """No series beyond :meth:`sample`'s."""
-        return {}
+        """``oldest_age_s``: the age in seconds of the oldest message not yet ended at every
+        sample (0 with none), whose mean after the warm-up is the run's ``oldest_age_mean``."""
+        return {"oldest_age_s": list(self.age_series)}
 
     # -- end of run ----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
