@@ -246,7 +246,7 @@ def _kafka_figures(queue: QueueRun) -> Figures:
 LEASE_COUNTS = (
     "receives", "received", "empty_receives", "deleted", "duplicates", "redelivered",
     "lease_expiries", "returned", "heartbeats", "late_deletes", "stale_deletes",
-    "dead_lettered", "exhausted", "expired",
+    "dead_lettered", "exhausted", "expired", "resends", "deduplicated", "duplicate_sends",
 )  # fmt: skip
 """A lease queue's counters, as ``queues.<q>.lease`` gives them (LeaseRun's fields)."""
 
