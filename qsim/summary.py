@@ -246,7 +246,7 @@ def _kafka_figures(queue: QueueRun) -> Figures:
 LEASE_COUNTS = (
     "receives", "received", "empty_receives", "deleted", "duplicates", "redelivered",
     "lease_expiries", "returned", "heartbeats", "late_deletes", "stale_deletes",
-    "dead_lettered", "exhausted", "expired",
+    "dead_lettered", "exhausted", "expired", "resends", "deduplicated", "duplicate_sends",
 )  # fmt: skip
 """A lease queue's counters, as ``queues.<q>.lease`` gives them (LeaseRun's fields)."""
 
@@ -430,7 +430,8 @@ def _rate(time: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:
     """One queue's sampled series: mean over replications, the backlog's range across them, and
-    publish and ack rates per second."""
+    publish and ack rates per second; a kafka topic's ``kafka`` and a lease queue's ``lease``
+    block of series."""
     ready = np.array([s[f"{name}:ready"][:length] for s in series])
     entry = {
         "ready": ready.mean(axis=0).tolist(),
@@ -441,7 +442,17 @@ def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -
     for field, key in (("published", "publish_rate"), ("acked", "ack_rate")):
         rates = [_rate(s["time"][:length], s[f"{name}:{field}"][:length]) for s in series]
         entry[key] = np.mean(rates, axis=0).tolist()
-    return {**entry, **_partition_series(series, name, length)}
+    lease = _lease_series(series, name, length)
+    return {**entry, **_partition_series(series, name, length), **lease}
+
+
+def _lease_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:
+    """A lease queue's ``lease`` block of series: the oldest message's age in seconds at each
+    sample, mean over replications (nothing for other queue types)."""
+    key = f"{name}:oldest_age_s"
+    if key not in series[0]:
+        return {}
+    return {"lease": {"oldest_age_s": np.mean([s[key][:length] for s in series], axis=0).tolist()}}
 
 
 def _partition_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:

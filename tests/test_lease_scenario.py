@@ -140,10 +140,39 @@ def test_any_preset_value_can_be_overridden_within_the_limits(tmp_path):
          "scenario.yaml:21: consumers[0].failures: a failed message on a lease queue returns "
          "(by lease expiry, or at once with partial_batch) until max_receives moves it to "
          "dead_letter: requeue: false has no meaning"),
+        ("    rate: 5/s\n    key", "    rate: 5/s\n    resend: 1.5\n    resend_after: 10s\n    key",
+         "scenario.yaml:10: producers[1].resend: expected a probability between 0 and 1, got 1.5"),
+        ("    rate: 5/s\n    key", "    rate: 5/s\n    resend: -0.1\n    resend_after: 1s\n    key",
+         "scenario.yaml:10: producers[1].resend: expected a probability between 0 and 1, got -0.1"),
+        ("    rate: 5/s\n    key", "    rate: 5/s\n    resend: 0.1\n    key",
+         "scenario.yaml:10: producers[1].resend: resend needs resend_after (how long after its "
+         "send a message is resent)"),
+        ("    rate: 5/s\n    key", "    rate: 5/s\n    resend_after: 10s\n    key",
+         "scenario.yaml:10: producers[1].resend_after: resend_after needs resend (the probability "
+         "that a message is resent)"),
+        ("    to: jobs\n", "    to: events\n    resend: 0.1\n    resend_after: 10s\n",
+         "scenario.yaml:6: producers[0].resend: resend needs an sqs or sqs-fifo queue (the types "
+         "whose deduplication is modelled); 'events' is a pubsub queue"),
     ],
 )  # fmt: skip
 def test_bad_lease_input_is_one_located_line(tmp_path, old, new, message):
     assert error_in(tmp_path, old, new) == message
+
+
+def test_resend_to_a_rabbitmq_queue_or_an_exchange_is_refused(tmp_path):
+    """A resend is SQS's: a classic queue or an exchange is named as what it is."""
+    text = GOOD.replace("queues:\n", "queues:\n  - name: audit\n", 1)
+    text += "exchanges: [{name: x, type: fanout, bindings: [{queue: audit}]}]\n"
+    for to, kind in (("audit", "a classic queue"), ("x", "an exchange")):
+        bad = text.replace(
+            "    to: jobs\n", f"    to: {to}\n    resend: 0.1\n    resend_after: 1s\n"
+        )
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(write(tmp_path, bad))
+        assert str(caught.value).endswith(
+            "producers[0].resend: resend needs an sqs or sqs-fifo queue (the types whose "
+            f"deduplication is modelled); {to!r} is {kind}"
+        )
 
 
 def test_a_lease_key_on_a_rabbitmq_pool_is_refused(tmp_path):

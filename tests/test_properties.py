@@ -33,7 +33,7 @@ from qsim.engine import QueueRun, RunResult, simulate
 from qsim.errors import QsimError
 from qsim.estimate import Limits, check_work, estimate
 from qsim.scenario import Scenario, parse_scenario
-from qsim.scenario.lease import LEASE_TYPES, PRESETS
+from qsim.scenario.lease import LEASE_TYPES, PRESETS, RESEND_TYPES
 from qsim.summary import replication_figures
 from qsim.yamlsource import YamlSource
 
@@ -494,7 +494,8 @@ def lease_readers(draw: st.DrawFn, index: int, queue: str, lease: float) -> dict
 def lease_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
     """A random valid scenario around a lease queue ``l`` of any type and its dead-letter queue
     ``dlq`` (same type): leases, receive limits, retention, delays, in-flight limits; pollers
-    with every key; crashes, autoscaling, outages; FIFO group ids from the producers' keys."""
+    with every key; crashes, autoscaling, outages; FIFO group ids from the producers' keys;
+    producers that resend to an SQS queue."""
     duration = draw(st.integers(5, 30))
     kind = draw(st.sampled_from(LEASE_TYPES))
     queue = lease_spec(draw, "l", kind, draw(st.sampled_from([None, "dlq"])))
@@ -506,6 +507,9 @@ def lease_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
             producer.pop(key, None)
         if kind == "sqs-fifo":
             producer["key"] = draw(routing_keys())
+        if kind in RESEND_TYPES and draw(st.booleans()):
+            producer["resend"] = draw(st.sampled_from([0.0, 0.5, 1.0]))
+            producer["resend_after"] = f"{draw(st.floats(0, duration)):.3f}s"
         producers_.append(producer)
     leases = {q["name"]: float(str(q.get("lease", PRESETS[kind].queue["lease"])).rstrip("s"))
               for q in (queue, dlq)}  # fmt: skip
@@ -629,16 +633,19 @@ def assert_kafka_books_balance(queue: QueueRun) -> None:
 
 
 def assert_lease_books_balance(queue: QueueRun) -> None:
-    """A lease queue's books: every message is deleted, dead-lettered, exhausted, expired, or
-    still delayed, visible or in flight; every receive is a first one or a duplicate."""
+    """A lease queue's books: every message is deleted, dead-lettered, exhausted, expired,
+    deduplicated, or still delayed, visible or in flight; every receive is a first one or a
+    duplicate; every resend is deduplicated or a duplicate send, or its first send never got in."""
     lease = queue.lease
     assert lease is not None
     ended = lease.deleted + lease.dead_lettered + lease.exhausted + lease.expired
+    ended += lease.deduplicated
     held = lease.delayed.final + lease.visible.final + lease.in_flight.final
     assert queue.counts["published"] == ended + held, queue
     assert lease.redelivered <= lease.duplicates <= lease.received, lease
     assert lease.received - lease.duplicates <= queue.counts["published"], lease
     assert lease.empty_receives <= lease.receives and lease.late_deletes <= lease.deleted, lease
+    assert lease.deduplicated + lease.duplicate_sends <= lease.resends, lease
     assert (queue.backlog_final, queue.unacked_final) == (
         lease.visible.final,
         lease.in_flight.final,

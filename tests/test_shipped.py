@@ -28,7 +28,8 @@ def test_the_four_scenarios_of_the_core_issue_are_shipped():
 def test_shipped_scenario_runs_and_every_message_is_accounted_for(path):
     """A shortened run of each shipped scenario: published = sum of end states, per queue (for
     a kafka topic: retained + removed by retention + in producers' open batches; for a lease
-    queue: deleted + dead-lettered + exhausted + expired + delayed + visible + in flight)."""
+    queue: deleted + dead-lettered + exhausted + expired + deduplicated + delayed + visible +
+    in flight)."""
     scenario = load_scenario(path)
     short = with_overrides(scenario, duration=scenario.warmup + min(scenario.duration / 6, 600))
     result = simulate(short)
@@ -40,6 +41,7 @@ def test_shipped_scenario_runs_and_every_message_is_accounted_for(path):
         if queue.lease is not None:
             lease = queue.lease
             ended = lease.deleted + lease.dead_lettered + lease.exhausted + lease.expired
+            ended += lease.deduplicated
             held = lease.delayed.final + lease.visible.final + lease.in_flight.final
             assert queue.counts["published"] == ended + held, queue.name
             continue

@@ -93,3 +93,38 @@ class Message:
         twin.poison = self.poison
         twin.group = self.group
         return twin
+
+
+class SendId:
+    """What the sends of one message share (SQS FIFO's MessageDeduplicationId): when a queue
+    last accepted one of them (``-inf``: none yet) and the message group it was given."""
+
+    __slots__ = ("accepted_at", "group")
+
+    def __init__(self) -> None:
+        self.accepted_at = -math.inf
+        self.group: str | None = None
+
+
+class Sent(Message):
+    """A message its producer sends twice (the producer's ``resend``): the first send, or the
+    ``resend`` (a client retrying after a timeout), both carrying the same :class:`SendId`.
+    A resend belongs to a flow of its own that no figure counts (start ``-inf``): the flow is
+    the first send's."""
+
+    __slots__ = ("resend", "send")
+
+    def __init__(
+        self,
+        producer: int,
+        flow: Flow,
+        ttl: float,
+        priority: int,
+        size: float,
+        persistent: bool,
+        send: SendId,
+        resend: bool,
+    ) -> None:
+        super().__init__(producer, flow, ttl, priority, size, persistent)
+        self.send = send
+        self.resend = resend

@@ -9,7 +9,7 @@ import simpy
 from simpy.events import Timeout
 
 from qsim.engine.arrivals import ArrivalTimes
-from qsim.engine.message import NO_PRIORITY, Flow, Message
+from qsim.engine.message import NO_PRIORITY, Flow, Message, SendId, Sent
 from qsim.engine.publisher import Publisher
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import ProducerRun
@@ -20,7 +20,11 @@ Draw = Callable[[], float]
 class Producer:
     """Publishes through ``publisher``; per-message ``ttl``, ``priority`` and ``size`` are drawn
     if given. A blocked publisher (broker down, buffer full) pauses the producer until the
-    broker is back; arrivals due meanwhile are published then."""
+    broker is back; arrivals due meanwhile are published then.
+
+    With ``resend`` (a probability, and ``resend_after`` its delay) each message is, with that
+    probability, sent again that long after its send, as a client retrying after a timeout
+    would: a :class:`~qsim.engine.message.Sent` pair sharing one deduplication id."""
 
     def __init__(
         self,
@@ -34,6 +38,7 @@ class Producer:
         priority: Draw | None,
         size: Draw | None,
         persistent: bool,
+        resend: tuple[float, Draw, Draw] | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -44,8 +49,10 @@ class Producer:
         self.priority = priority
         self.size = size
         self.persistent = persistent
+        self.resend = resend  # (probability, a uniform draw, the delay's draw)
         self._callback = self._publish
-        publisher.on_unblock = self._schedule_next
+        self._paused = False  # the arrivals wait for the publisher to unblock
+        publisher.on_unblock = self._resume
 
     @property
     def published(self) -> int:
@@ -67,6 +74,13 @@ class Producer:
         """Schedule the first publish."""
         self._schedule_next()
 
+    def _resume(self) -> None:
+        """The publisher unblocked: arrivals go on if they had paused (a resend may have
+        blocked it while the next arrival was already due)."""
+        if self._paused:
+            self._paused = False
+            self._schedule_next()
+
     def _schedule_next(self) -> None:
         at = next(self.times, None)
         if at is not None:
@@ -78,14 +92,29 @@ class Producer:
         flow = Flow(self.index, now)
         if now >= self.recorder.warmup:
             self.recorder.flows_started[self.index] += 1
-        msg = Message(
-            self.index,
-            flow,
-            self.ttl() if self.ttl else math.inf,
-            round(self.priority()) if self.priority else NO_PRIORITY,
-            self.size() if self.size else 0.0,
-            self.persistent,
-        )
+        ttl = self.ttl() if self.ttl else math.inf
+        priority = round(self.priority()) if self.priority else NO_PRIORITY
+        size = self.size() if self.size else 0.0
+        resend = self.resend
+        if resend is not None and resend[1]() < resend[0]:
+            msg: Message = Sent(
+                self.index, flow, ttl, priority, size, self.persistent, SendId(), False
+            )
+            Timeout(self.env, resend[2]()).callbacks.append(lambda _: self._send_again(msg))
+        else:
+            msg = Message(self.index, flow, ttl, priority, size, self.persistent)
         self.publisher.publish(msg)
-        if not self.publisher.blocked:
+        if self.publisher.blocked:
+            self._paused = True
+        else:
             self._schedule_next()
+
+    def _send_again(self, first: Message) -> None:
+        """The resend of ``first``: the same message, deduplication id and all, in a flow of
+        its own that no figure counts."""
+        assert isinstance(first, Sent)
+        again = Sent(
+            self.index, Flow(self.index, -math.inf), first.ttl, first.priority, first.size,
+            first.persistent, first.send, True,
+        )  # fmt: skip
+        self.publisher.publish(again)

@@ -102,7 +102,7 @@ class DeliveryModel(Protocol):
     def series(self) -> dict[str, list[float]]:
         """Series of its own sampled at the same instants as :meth:`sample`, by key (the
         model adds ``NAME:`` in front; a kafka topic's ``partition:P:lag`` and
-        ``partition:P:lag_s``); empty for most."""
+        ``partition:P:lag_s``, a lease queue's ``oldest_age_s``); empty for most."""
 
     def restart(self) -> None:
         """The broker restarts: drop what does not survive."""

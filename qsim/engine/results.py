@@ -119,6 +119,9 @@ class LeaseRun:
     dead_lettered: int  # moved to the dead_letter queue after max_receives
     exhausted: int  # past max_receives with no dead_letter queue in the scenario
     expired: int  # dropped by retention
+    resends: int  # producers' second sends of a message (``resend``) that reached the queue
+    deduplicated: int  # sends dropped: one of the message was accepted within 5 min (SQS FIFO)
+    duplicate_sends: int  # sends accepted while another of the same message was: a copy
     visible: LevelRun  # messages that can be received
     in_flight: LevelRun  # received, not yet deleted (within their lease)
     delayed: LevelRun  # published, still hidden by the delay

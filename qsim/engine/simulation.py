@@ -31,6 +31,7 @@ from qsim.engine.routing import Exchange, Target
 from qsim.engine.sampler import Sampler, ServiceTimes, Work
 from qsim.engine.worker import PoolState, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
+from qsim.scenario import Producer as ProducerSpec
 from qsim.scenario.keys import KeySpace
 from qsim.streams import stream
 
@@ -216,9 +217,18 @@ class Model:
                     priority=self._maybe(spec.priority, f"{prefix}:priority"),
                     size=self._maybe(spec.size, f"{prefix}:size"),
                     persistent=spec.persistent,
+                    resend=self._resend(spec, prefix),
                 )
             )  # fmt: skip
         return producers
+
+    def _resend(self, spec: ProducerSpec, prefix: str) -> tuple[float, Draw, Draw] | None:
+        """A producer's ``resend``: its probability, a uniform draw deciding each message and
+        the delay's draw (each on its own stream), or None."""
+        if spec.resend is None or spec.resend_after is None:
+            return None
+        uniform = self._rng(f"{prefix}:resend").random
+        return spec.resend, uniform, self._draw(spec.resend_after, f"{prefix}:resend_after")
 
     def _schedule_outages(self) -> None:
         for i, outage in enumerate(self.scenario.outages):

@@ -34,6 +34,7 @@ __all__ = [
     "POOL_KEYS",
     "PRESETS",
     "QUEUE_KEYS",
+    "RESEND_TYPES",
     "LateDelete",
     "LeaseType",
     "Preset",
@@ -43,6 +44,10 @@ __all__ = [
 LeaseType = Literal["sqs", "sqs-fifo", "pubsub", "servicebus", "jetstream"]
 LEASE_TYPES: tuple[str, ...] = get_args(LeaseType)
 """The queue types of the lease model (``qsim.engine.kinds.QUEUE_TYPES`` builds each)."""
+
+RESEND_TYPES: tuple[str, ...] = ("sqs", "sqs-fifo")
+"""The queue types a producer may ``resend`` to: SQS FIFO deduplicates within 5 minutes, a
+standard queue takes every send (the other types' duplicate detection is not modelled)."""
 
 LateDelete = Literal["unless-received-again", "always", "never"]
 """What a delete (ack) does when it arrives after its lease lapsed: ``unless-received-again``

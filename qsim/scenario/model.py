@@ -361,6 +361,31 @@ def _check_lease_pool(
         raise source.error(("consumers", i, "partial_batch"), f"{kind} has no partial batches")
 
 
+def _check_resend(scenario: Scenario, source: YamlSource) -> None:
+    """A producer's ``resend`` comes with ``resend_after`` and goes to an SQS queue."""
+    queues = {queue.name: queue for queue in scenario.queues}
+    for i, producer in enumerate(scenario.producers):
+        target = queues.get(producer.to)
+        if producer.resend_after is not None and producer.resend is None:
+            message = "resend_after needs resend (the probability that a message is resent)"
+            raise source.error(("producers", i, "resend_after"), message)
+        if producer.resend is None:
+            continue
+        if producer.resend_after is None:
+            message = "resend needs resend_after (how long after its send a message is resent)"
+            raise source.error(("producers", i, "resend"), message)
+        if target is None or target.type not in presets.RESEND_TYPES:
+            kind = "an exchange" if target is None else f"a {target.type} queue"
+            if target is not None and target.type == "kafka":
+                kind = "a kafka topic"
+            message = (
+                "resend needs an sqs or sqs-fifo queue (the types whose deduplication is "
+                f"modelled); "
+                f"{producer.to!r} is {kind}"
+            )
+            raise source.error(("producers", i, "resend"), message)
+
+
 def _check_lease_topology(scenario: Scenario, source: YamlSource) -> None:
     """A FIFO queue's messages carry a group id (the producer's ``key``); dead-letter queues
     are of the source's type (an SQS FIFO queue's must be FIFO too)."""
@@ -432,5 +457,6 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
     _check_kafka_readers(scenario, source)
     _check_partitioned_scalers(scenario, source)
     _check_lease_topology(scenario, source)
+    _check_resend(scenario, source)
     _check_lease_readers(scenario, source)
     awslambda.check_lambda_pools(scenario, source)

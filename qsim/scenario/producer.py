@@ -20,7 +20,17 @@ from pydantic import (
 
 from qsim.files import read_text_file
 from qsim.scenario.fields import NumberDistribution, RoutingKey, SizeDistribution, TimeDistribution
-from qsim.spec import Count, Duration, Name, PositiveCount, Rate, Size, Spec, fail
+from qsim.spec import (
+    Count,
+    Duration,
+    Name,
+    PositiveCount,
+    Probability,
+    Rate,
+    Size,
+    Spec,
+    fail,
+)
 
 __all__ = ["ARRIVAL_KEYS", "Producer", "ScheduleStep", "Trace"]
 
@@ -93,6 +103,12 @@ class Producer(Spec):
 
     To a kafka topic only: ``key`` (a key space, as ``routing_key`` takes; none: unkeyed
     records), ``linger`` and ``batch_size`` (the client's batching, :mod:`qsim.scenario.kafka`).
+
+    To an ``sqs`` or ``sqs-fifo`` queue only: ``resend`` (the probability that a message is sent
+    a second time, as a client retrying after a timeout would) and ``resend_after`` (the delay
+    from its send to the resend, required with ``resend``). An ``sqs-fifo`` queue drops a resend
+    within 5 minutes of the first send (deduplication); an ``sqs`` queue takes it as a second
+    message.
     """
 
     name: Name
@@ -113,6 +129,8 @@ class Producer(Spec):
     key: RoutingKey | None = None
     linger: Duration | None = None
     batch_size: Size | None = None
+    resend: Probability | None = None
+    resend_after: TimeDistribution | None = None
 
     @field_validator("schedule")
     @classmethod

@@ -21,11 +21,17 @@ each type's defaults and limits are data, :mod:`qsim.scenario.lease`).
   the scenario (Service Bus's own dead-letter subqueue, JetStream past MaxDeliver) it is
   *exhausted*: its flow branch fails.
 - ``retention`` drops a message that old (since it entered this queue), wherever it is.
+- A producer's resend (its ``resend``) is a second send of a message: an ``sqs-fifo`` queue
+  drops it (*deduplicated*) if it accepted a send of that message within the last
+  :data:`DEDUPLICATION_INTERVAL` (SQS FIFO's MessageDeduplicationId), else accepts it as a
+  second copy (a *duplicate send*); an ``sqs`` queue has no deduplication and accepts it.
 
 Books, checked at the end of the run: every message published is deleted, dead-lettered,
-exhausted, expired, or still delayed, visible or in flight, and each receive once::
+exhausted, expired, deduplicated, or still delayed, visible or in flight, and each receive
+once::
 
-    published = deleted + dead_lettered + exhausted + expired + delayed + visible + in_flight
+    published = deleted + dead_lettered + exhausted + expired + deduplicated
+                + delayed + visible + in_flight
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from qsim.engine.lease.poller import Poller
 from qsim.engine.lease.receipt import Receipt
 from qsim.engine.lease.visible import visible_store
 from qsim.engine.log.level import Level
-from qsim.engine.message import NO_PRODUCER, Message
+from qsim.engine.message import NO_PRODUCER, Message, Sent
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import LeaseRun, QueueRun
 from qsim.scenario.lease import PRESETS
@@ -55,11 +61,14 @@ if TYPE_CHECKING:
     from qsim.scenario import ConsumerPool
     from qsim.scenario import Queue as QueueSpec
 
-__all__ = ["LeaseQueue"]
+__all__ = ["DEDUPLICATION_INTERVAL", "LeaseQueue"]
 
 DELAYED, VISIBLE, IN_FLIGHT = 0, 1, 2
-ENDS = ("deleted", "dead_lettered", "exhausted", "expired")
+ENDS = ("deleted", "dead_lettered", "exhausted", "expired", "deduplicated")
 """Where a message published to a lease queue can end (besides delayed, visible, in flight)."""
+DEDUPLICATION_INTERVAL = 300.0
+"""SQS FIFO: a send whose deduplication id was accepted within the last 5 minutes is accepted
+but not delivered (FIFO-key-terms.html; SendMessage ``MessageDeduplicationId``)."""
 
 
 class Lease:
@@ -106,6 +115,7 @@ class LeaseQueue:
         self.delay = spec.delay or 0.0
         self.max_in_flight = spec.max_in_flight if spec.max_in_flight is not None else math.inf
         self.visible = visible_store(spec.type == "sqs-fifo")
+        self.deduplicates = spec.type == "sqs-fifo"
         self.in_flight: dict[Message, Lease] = {}
         self.where: dict[Message, int] = {}  # every message not yet ended -> its state
         self.arrivals: deque[Message] = deque()  # in publish order (retention, oldest age)
@@ -121,8 +131,10 @@ class LeaseQueue:
         self.deleted = self.duplicates = self.redelivered = self.lease_expiries = 0
         self.returned = self.late_deletes = self.stale_deletes = 0
         self.dead_lettered = self.exhausted = self.expired = 0
+        self.resends = self.deduplicated = self.duplicate_sends = 0
         self.age_sum = self.age_max = 0.0
         self.age_samples = 0
+        self.age_series: list[float] = []  # the oldest age at every sample, for series()
         self.send_requests = 0  # billed sends: one per started 64 KiB of a message
         self.requests_at_warmup: dict[RequestKind, int] = dict.fromkeys(REQUEST_KINDS, 0)
 
@@ -164,9 +176,13 @@ class LeaseQueue:
         self.published += 1
         self.send_requests += billed_requests(msg.size)
         now = self.env.now
-        groups = self.group_ids_of.get(msg.producer)
-        if groups is not None:
-            msg.group = groups()
+        if type(msg) is Sent and msg.producer != NO_PRODUCER:  # sent twice by its producer
+            if not self._accept(msg, now):
+                return
+        else:
+            groups = self.group_ids_of.get(msg.producer)
+            if groups is not None:
+                msg.group = groups()
         msg.published_at = now
         msg.deliveries = 0
         self.work(msg)
@@ -179,6 +195,27 @@ class LeaseQueue:
             self._show(msg, now)
         if self.retention is not None and self._retention_due == math.inf:
             self._arm_retention()
+
+    def _accept(self, msg: Sent, now: float) -> bool:
+        """Whether a send of a message its producer sends twice goes in: not on an SQS FIFO
+        queue that accepted a send of it within :data:`DEDUPLICATION_INTERVAL` (deduplicated:
+        its branch ends, well: the message is in). Both sends take one group id."""
+        send = msg.send
+        if msg.resend:
+            self.resends += 1
+        if self.deduplicates and now - send.accepted_at < DEDUPLICATION_INTERVAL:
+            self.deduplicated += 1
+            self.recorder.end_branch(msg.flow, True, now)
+            return False
+        if send.accepted_at > -math.inf:
+            self.duplicate_sends += 1  # the other send is in too: a second copy
+        send.accepted_at = now
+        groups = self.group_ids_of.get(msg.producer)
+        if send.group is None and groups is not None:
+            send.group = groups()
+        if send.group is not None:
+            msg.group = send.group
+        return True
 
     def _undelay(self, msg: Message) -> None:
         if self.where.get(msg) == DELAYED:
@@ -407,10 +444,12 @@ class LeaseQueue:
         return now - arrivals[0].published_at if arrivals else 0.0
 
     def sample(self) -> list[float]:
-        """Visible, in flight, published and deleted, now; after the warm-up, the oldest age."""
+        """Visible, in flight, published and deleted, now; the oldest age for :meth:`series`
+        and, after the warm-up, for the run's mean and maximum."""
         now = self.env.now
+        age = self.oldest_age(now)
+        self.age_series.append(age)
         if now >= self.recorder.warmup:
-            age = self.oldest_age(now)
             self.age_sum += age
             self.age_samples += 1
             self.age_max = max(self.age_max, age)
@@ -439,8 +478,9 @@ class LeaseQueue:
         }
 
     def series(self) -> dict[str, list[float]]:
-        """No series beyond :meth:`sample`'s."""
-        return {}
+        """``oldest_age_s``: the age in seconds of the oldest message not yet ended at every
+        sample (0 with none), whose mean after the warm-up is the run's ``oldest_age_mean``."""
+        return {"oldest_age_s": list(self.age_series)}
 
     # -- end of run ----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -504,6 +544,9 @@ class LeaseQueue:
                 dead_lettered=self.dead_lettered,
                 exhausted=self.exhausted,
                 expired=self.expired,
+                resends=self.resends,
+                deduplicated=self.deduplicated,
+                duplicate_sends=self.duplicate_sends,
                 visible=visible,
                 in_flight=in_flight,
                 delayed=self.delayed_level.report(window, now),
