@@ -180,11 +180,12 @@ EXERCISES = {
         """,
     "lease": """
         name: lease
-        duration: 300s
+        duration: 400s
         producers:
           - {name: p, to: jobs, rate: 10/s, arrivals: constant}
           - {name: o, to: orders, rate: 2/s}
-          - {name: f, to: fifo, rate: 5/s, key: {uniform: 5}}
+          - {name: f, to: fifo, rate: 5/s, key: {uniform: 5}, resend: 0.2,
+             resend_after: {dist: uniform, low: 10s, high: 330s}}
         queues:
           - {name: jobs, type: sqs, lease: 2s, delay: 1s, retention: 60s, max_receives: 2,
              dead_letter: jobs-dlq}
