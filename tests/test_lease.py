@@ -354,3 +354,48 @@ def test_a_replica_with_many_free_slots_takes_a_large_backlog_without_recursing(
         """
     block = lease_of(replication_figures(simulate(scenario_from(text), 0)))
     assert block["in_flight"]["final"] == block["received"] >= 5000
+
+
+def _outstanding(
+    extra: str, replicas: int = 2, lease: str = "600s", work: str = "1s", batch: int = 10
+) -> Any:
+    """A backlog of 200 messages at once on a Pub/Sub subscription, ``work`` each."""
+    return (
+        simulate(
+            scenario_from(f"""
+        name: outstanding
+        duration: 100s
+        producers: [{{name: p, to: q, rate: 1000/s, count: 200}}]
+        queues: [{{name: q, type: pubsub, lease: {lease}}}]
+        consumers: [{{name: c, queue: q, replicas: {replicas}, batch: {batch},
+                     service_time: {{dist: constant, value: {work}}}{extra}}}]
+        """),
+            0,
+        )
+        .queues[0]
+        .lease
+    )
+
+
+def test_a_replica_receives_ahead_up_to_max_outstanding_and_no_further():
+    """Pub/Sub flow control, Service Bus prefetch: on a backlog each of 2 replicas holds exactly
+    max_outstanding (25) received-but-unsettled messages, 50 in flight; without it a replica
+    receives only when its buffer is empty, so at most one batch (10) each: 20."""
+    ahead, plain = _outstanding(", max_outstanding: 25"), _outstanding("")
+    assert (ahead.in_flight.max, plain.in_flight.max) == (50, 20)
+    assert ahead.deleted == plain.deleted  # the same work gets done, 2 a second
+
+
+def test_leases_of_messages_received_ahead_run_while_they_wait_unless_extended():
+    """One replica holding 10 ahead with 2 s jobs and an 11 s lease (Pub/Sub's least is 10 s):
+    the sixth to tenth of the first 10 end at 12 to 20 s, after their leases lapse at 11 s, so
+    at least 5 leases lapse (a Service Bus lock, too, runs from the moment a message is
+    prefetched); a heartbeat every 2 s extends them all, and receiving one at a time lapses
+    none."""
+    ahead = ", max_outstanding: 10"
+    lapsing = _outstanding(ahead, replicas=1, lease="11s", work="2s")
+    extended = _outstanding(ahead + ", heartbeat: 2s", replicas=1, lease="11s", work="2s")
+    one_by_one = _outstanding("", replicas=1, lease="11s", work="2s", batch=1)
+    assert lapsing.lease_expiries >= 5  # (48 here: after the first fill each waits 18 s)
+    assert (extended.lease_expiries, extended.duplicates) == (0, 0)
+    assert (one_by_one.lease_expiries, one_by_one.duplicates) == (0, 0)

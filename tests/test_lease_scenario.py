@@ -187,6 +187,20 @@ def test_a_lease_key_on_a_rabbitmq_pool_is_refused(tmp_path):
     )
 
 
+@pytest.mark.parametrize("key", ["batch: 5", "max_outstanding: 100"])
+def test_each_lease_pool_key_on_a_rabbitmq_pool_is_one_line(tmp_path, key):
+    """Every pool key of lease readers, the new ``max_outstanding`` too, is refused elsewhere."""
+    text = GOOD + f"  - name: ops\n    queue: audit\n    {key}\n    service_time: 1s\n"
+    text = text.replace("queues:\n", "queues:\n  - name: audit\n", 1)
+    name = key.split(":")[0]
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, text))
+    assert str(caught.value).endswith(
+        f"consumers[2].{name}: {name} needs a lease queue (sqs, "
+        "sqs-fifo, pubsub, servicebus, jetstream); 'audit' is classic"
+    )
+
+
 def test_validate_exits_2_on_bad_lease_input(tmp_path):
     """The command line: one ``qsim:`` line on stderr, exit status 2."""
     path = write(tmp_path, GOOD.replace("    queue: jobs\n", "    queue: jobs\n    batch: 11\n"))

@@ -399,8 +399,13 @@ def test_server_address_reads_host_and_port():
     assert server_address("nats://example:4333") == "example:4333"
 
 
-def test_a_feature_the_jetstream_clients_cannot_play_is_refused_by_name():
-    """Failing consumers (the clients always ack) are refused before connecting."""
-    failing = SMALL.replace("wait: 2s}", "wait: 2s, failures: {nack_probability: 0.1}}")
-    with pytest.raises(QsimError, match="on JetStream: consumers 'w': failures"):
-        backend_for(scenario_from(failing)).check(scenario_from(failing))
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [("failures: {nack_probability: 0.1}", "failures"), ("max_outstanding: 20", "max_outstanding")],
+)
+def test_a_feature_the_jetstream_clients_cannot_play_is_refused_by_name(setting, named):
+    """Failing consumers (the clients always ack) and receiving ahead (they pull when a slot
+    is free) are refused before connecting."""
+    text = SMALL.replace("wait: 2s}", f"wait: 2s, {setting}}}")
+    with pytest.raises(QsimError, match=f"on JetStream: consumers 'w': {named}"):
+        backend_for(scenario_from(text)).check(scenario_from(text))

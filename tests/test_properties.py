@@ -477,6 +477,7 @@ def lease_readers(draw: st.DrawFn, index: int, queue: str, lease: float) -> dict
     if draw(st.booleans()):
         pool["heartbeat"] = f"{lease * draw(st.sampled_from([0.3, 0.6, 0.9])):.3f}s"
     maybe(draw, pool, "partial_batch", st.booleans())
+    maybe(draw, pool, "max_outstanding", st.integers(1, 30))  # receiving ahead
     if draw(st.booleans()):
         probabilities = st.sampled_from([0.0, 0.05, 0.3, 1.0])
         pool["failures"] = {"nack_probability": draw(probabilities), "poison": draw(probabilities)}

@@ -171,8 +171,10 @@ class ConsumerPool(Spec):
     A pool reading a lease queue (SQS, Pub/Sub, Service Bus, JetStream) polls: each replica
     receives up to ``batch`` messages, waiting up to ``wait`` for a first one (0: short
     polling), pauses ``empty_pause`` after an empty receive, extends the leases it holds every
-    ``heartbeat`` (none: never) and, with ``partial_batch``, returns a failed message at once
-    instead of letting its lease lapse (:mod:`qsim.scenario.lease`)."""
+    ``heartbeat`` (none: never), with ``partial_batch`` returns a failed message at once
+    instead of letting its lease lapse, and with ``max_outstanding`` receives ahead while it
+    holds fewer messages than that (Pub/Sub flow control, Service Bus prefetch;
+    :mod:`qsim.scenario.lease`)."""
 
     name: Name
     queue: Name
@@ -208,6 +210,7 @@ class ConsumerPool(Spec):
     empty_pause: Duration | None = None
     heartbeat: PositiveDuration | None = None
     partial_batch: bool | None = None
+    max_outstanding: PositiveCount | None = None
 
     @model_validator(mode="before")
     @classmethod

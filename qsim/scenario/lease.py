@@ -18,7 +18,18 @@ receive waits for a first message; 0 is short polling), ``empty_pause`` (qsim's:
 replica pauses after an empty receive before it receives again, so a short poller does not
 spin), ``heartbeat`` (extend the lease of every held message this often; none: never),
 ``partial_batch`` (a failed message returns at once instead of by lease expiry, where the
-provider has it) and the existing ``concurrency``.
+provider has it), ``max_outstanding`` (a client that receives ahead: it keeps receiving while it
+holds fewer messages than this, received and not yet settled, in its buffer or at work; none:
+it receives when a slot is free and its buffer empty) and the existing ``concurrency``.
+
+``max_outstanding`` is how the clients that fetch ahead are written: Pub/Sub's streaming-pull
+client pauses its stream at ``FlowControl.max_messages`` received-but-unprocessed messages
+(1000 by default in the Python client), and its lease manager extends their leases meanwhile
+(for up to ``max_lease_duration``, 1 h): ``max_outstanding: 1000`` with a ``heartbeat``. A
+Service Bus receiver's ``PrefetchCount`` (0 by default: off) is the most messages in its local
+buffer, locked from the moment they are prefetched, and an upper limit on how many it processes
+at once: ``max_outstanding: N``. Neither is on by default here: a pool receives as SQS's and
+JetStream's plain pull loops do unless the scenario says otherwise.
 """
 
 from __future__ import annotations
@@ -60,7 +71,7 @@ for its next receiver."""
 
 QUEUE_KEYS = ("lease", "max_receives", "retention", "delay", "max_in_flight")
 """Queue keys of lease types only (``dead_letter`` is shared with RabbitMQ queues)."""
-POOL_KEYS = ("batch", "wait", "empty_pause", "heartbeat", "partial_batch")
+POOL_KEYS = ("batch", "wait", "empty_pause", "heartbeat", "partial_batch", "max_outstanding")
 """Pool keys of pools reading a lease queue only (``concurrency`` is every pool's)."""
 
 INF = math.inf
@@ -106,6 +117,7 @@ _POOL = {
     "empty_pause": None,  # resolved: 1 s after a short poll, 0 after a long one (qsim's)
     "heartbeat": None,
     "partial_batch": False,
+    "max_outstanding": None,  # receive when a slot is free and the buffer empty
 }
 _SQS_SOURCE = {
     "lease": "ChangeMessageVisibility API reference; working-with-visibility-timeouts.html",

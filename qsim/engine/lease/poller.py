@@ -4,7 +4,9 @@ Subscription` of the lease model; ``docs/semantics.md``, "Lease-based brokers").
 The loop, as the SQS, Pub/Sub pull, Service Bus and JetStream fetch clients run it:
 
 - While the replica has a free slot and nothing received waits to start (its buffer is empty),
-  it receives up to ``batch`` messages. With long polling (``wait`` > 0) the receive waits up
+  it receives up to ``batch`` messages; with ``max_outstanding`` it receives while it holds
+  fewer messages than that (in its buffer or at work), up to ``batch`` and no more than the
+  room left. With long polling (``wait`` > 0) the receive waits up
   to ``wait`` for a first message and returns as soon as one is visible; with short polling it
   returns at once. A receive that returns nothing is an empty receive; the replica pauses
   ``empty_pause`` before the next (qsim's key: 0 after a long poll, 1 s after a short one).
@@ -41,8 +43,8 @@ class Poller:
 
     __slots__ = (
         "_again", "_polling", "active", "batch", "beats", "broker", "empty_pause", "epoch",
-        "heartbeat", "held", "partial_batch", "pending", "polls", "queue", "revokes_each",
-        "wait", "worker",
+        "heartbeat", "held", "max_outstanding", "partial_batch", "pending", "polls", "queue",
+        "revokes_each", "wait", "worker",
     )  # fmt: skip
 
     def __init__(self, queue: LeaseQueue, worker: Worker, pool: ConsumerPool) -> None:
@@ -55,6 +57,7 @@ class Poller:
         self.empty_pause = pool.empty_pause
         self.heartbeat = pool.heartbeat
         self.partial_batch = bool(pool.partial_batch)
+        self.max_outstanding = pool.max_outstanding
         self.epoch = 0
         self.revokes_each = False  # a lapsed lease does not stop the work: its delete comes late
         self.active = False  # wants to receive (opened, not cancelled, broker up)
@@ -133,9 +136,21 @@ class Poller:
 
     def _can_receive(self) -> bool:
         worker = self.worker
-        if not self.active or self.pending or worker.buffer or worker.busy >= worker.concurrency:
+        if not self.active or self.pending:
+            return False
+        if self.max_outstanding is not None:
+            if len(self.held) >= self.max_outstanding:
+                return False
+        elif worker.buffer or worker.busy >= worker.concurrency:
             return False
         return worker.wants_deliveries and self.broker.up
+
+    def wanted(self) -> int:
+        """How many messages the next receive asks for: ``batch``, or less where
+        ``max_outstanding`` leaves less room."""
+        if self.max_outstanding is None:
+            return self.batch
+        return min(self.batch, self.max_outstanding - len(self.held))
 
     def deliver(self, receipts: list[Receipt]) -> None:
         """A receive returned ``receipts`` (each message already leased to this replica)."""

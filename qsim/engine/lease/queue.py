@@ -284,7 +284,7 @@ class LeaseQueue:
 
     def _hand(self, poller: Poller) -> None:
         room = self.max_in_flight - len(self.in_flight)
-        messages = self.visible.take(int(min(poller.batch, room)))
+        messages = self.visible.take(int(min(poller.wanted(), room)))
         now = self.env.now
         self.receives += 1
         self.visible_level.add(-len(messages), now)

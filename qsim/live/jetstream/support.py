@@ -22,6 +22,8 @@ def _pools(scenario: Scenario) -> Iterator[str]:
             yield f"{where}: crash (the JetStream clients do not crash)"
         if pool.publish:
             yield f"{where}: publish (pipelines)"
+        if pool.max_outstanding is not None:
+            yield f"{where}: max_outstanding (the JetStream clients pull when a slot is free)"
 
 
 def _topology(scenario: Scenario) -> Iterator[str]:
