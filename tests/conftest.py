@@ -22,6 +22,25 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 
 
+def write_scenario(tmp_path: Path, text: str) -> Path:
+    """``text`` (dedented) as ``scenario.yaml`` in ``tmp_path``."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def scenario_error(tmp_path: Path, good: str, old: str, new: str) -> str:
+    """The one-line error of scenario ``good`` with ``old`` replaced by ``new`` (the file's
+    folder left out)."""
+    from qsim.errors import ScenarioError
+    from qsim.scenario import load_scenario
+
+    assert old in good
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write_scenario(tmp_path, good.replace(old, new, 1)))
+    return str(caught.value).replace(str(tmp_path) + "/", "")
+
+
 def broker_url(variable: str, how: str) -> str:
     """The broker URL in environment ``variable``; without it a skip that says ``how`` to get a
     broker, or, under ``QSIM_REQUIRE_BROKER=1`` (CI), a failure."""

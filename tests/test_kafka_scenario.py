@@ -2,13 +2,12 @@
 line, ``FILE:LINE: key.path: message`` (as tests/test_scenario_errors.py checks for the rest).
 Line numbers count from the first line of :data:`GOOD`."""
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import scenario_error, write_scenario
 
 from qsim.engine.kafka.assignors import ASSIGNORS
-from qsim.errors import ScenarioError
 from qsim.scenario import load_scenario
 from qsim.scenario.kafka import ASSIGNOR_NAMES
 
@@ -35,18 +34,12 @@ consumers:
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+write = write_scenario
 
 
 def error_in(tmp_path: Path, old: str, new: str) -> str:
     """The one-line error of :data:`GOOD` with ``old`` replaced by ``new``."""
-    assert old in GOOD
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(write(tmp_path, GOOD.replace(old, new, 1)))
-    return str(caught.value).replace(str(tmp_path) + "/", "")
+    return scenario_error(tmp_path, GOOD, old, new)
 
 
 def test_a_kafka_pool_and_producer_get_the_java_clients_defaults(tmp_path):

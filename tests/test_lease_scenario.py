@@ -3,12 +3,12 @@ provider's limits, and every bad use one located line, ``FILE:LINE: key.path: me
 (as tests/test_scenario_errors.py checks for the rest). Line numbers count from the first line
 of :data:`GOOD`."""
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import scenario_error, write_scenario
 
 from qsim.cli import main
 from qsim.engine.kinds import QUEUE_TYPES
@@ -44,18 +44,12 @@ consumers:
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+write = write_scenario
 
 
 def error_in(tmp_path: Path, old: str, new: str) -> str:
     """The one-line error of :data:`GOOD` with ``old`` replaced by ``new``."""
-    assert old in GOOD
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(write(tmp_path, GOOD.replace(old, new, 1)))
-    return str(caught.value).replace(str(tmp_path) + "/", "")
+    return scenario_error(tmp_path, GOOD, old, new)
 
 
 def test_every_lease_type_is_built_by_the_lease_model_and_has_a_preset():
