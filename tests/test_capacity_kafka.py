@@ -192,3 +192,16 @@ def test_the_review_says_a_topic_needs_partitions_not_that_replicas_are_undecide
         "At 1x load, the topic needs 6 partitions (queueing theory estimates 6) and c 6 "
         "replicas to meet every SLO."
     ]
+
+
+def test_the_capacity_table_piped_to_a_file_cuts_no_number(tmp_path):
+    """Redirected, the table is 200 columns wide, not rich's 80: the widest study (a kafka
+    topic with --vary partitions, theory columns and intervals) has no cell cut to '…'."""
+    file = tmp_path / "topic.yaml"
+    file.write_text(TOPIC.replace("partitions: 1", "partitions: 2"), encoding="utf-8")
+    args = ["capacity", str(file), "--slo", "p99 latency < 1.5s", "--load", "0.25x"]
+    quick = ["--workers", "1", "--replications", "2", "--duration", "60s", "--vary", "partitions"]
+    result = CliRunner().invoke(main, [*args, *quick])
+    assert result.exit_code == 0, result.stderr
+    assert "…" not in result.stdout and "theory partitions" in result.stdout
+    assert max(map(len, result.stdout.splitlines())) <= 200

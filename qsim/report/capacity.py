@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from qsim.report.console import format_duration, format_number
+from qsim.report.console import format_duration, format_number, stdout_console
 
 __all__ = ["render_capacity"]
 
@@ -185,7 +184,7 @@ def _footer(result: dict[str, Any]) -> list[str]:
 
 def render_capacity(result: dict[str, Any], console: Console | None = None) -> None:
     """Print the capacity table: simulated and analytic replicas side by side."""
-    console = console or Console(file=sys.stdout)
+    console = console or stdout_console()
     console.print(_table(result))
     for line in _footer(result):
         console.print(line, highlight=False)

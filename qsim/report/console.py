@@ -500,9 +500,20 @@ def precision_line(summary: dict[str, Any]) -> Text | None:
     )
 
 
+PIPED_WIDTH = 200
+"""Columns of a wide table written to a pipe or a file: there is no terminal to fit, and rich's
+own default there (80) cuts numbers to "342,22…"."""
+
+
+def stdout_console(piped_width: int = PIPED_WIDTH) -> Console:
+    """A console on stdout: the terminal's own width on a terminal, ``piped_width`` columns
+    when the output is piped or redirected."""
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else piped_width)
+
+
 def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """Print the summary as tables; ± is the half-width of the 95% confidence interval."""
-    console = console or Console(width=None if sys.stdout.isatty() else 140)
+    console = console or stdout_console(140)
     replications = summary["replications"]
     header = Text.assemble(
         (summary["scenario"], "bold"),

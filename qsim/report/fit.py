@@ -7,7 +7,6 @@ unstyled, so it can be copied into a scenario as it is.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any
 
 from rich.console import Console
@@ -15,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qsim.fit.arrivals import CLOCK_FROM
-from qsim.report.console import format_duration, format_number, format_span
+from qsim.report.console import format_duration, format_number, format_span, stdout_console
 
 __all__ = ["render_arrivals", "render_service_fit"]
 
@@ -35,7 +34,7 @@ ADVICE = {
 
 
 def _console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 140)
+    return stdout_console(140)
 
 
 def _parameters(candidate: dict[str, Any]) -> str:

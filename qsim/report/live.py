@@ -3,13 +3,11 @@ two disagree beyond the stated band."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from qsim.report.console import format_duration, format_number
+from qsim.report.console import format_duration, format_number, stdout_console
 
 __all__ = ["live_table", "render_live"]
 
@@ -62,7 +60,7 @@ def _span(kind: str, figure: str, one_run: list[float] | None) -> str:
 
 def render_live(result: dict[str, Any]) -> None:
     """Print the table, and how many figures fell outside the band."""
-    console = Console(file=sys.stdout)
+    console = stdout_console()
     console.print(live_table(result))
     outside, total = result["outside_band"], len(result["comparison"])
     console.print(
