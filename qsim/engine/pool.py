@@ -5,15 +5,15 @@ removed with ``scale_down: drain`` is cancelled (basic.cancel): it receives noth
 finishes and acks what it holds, then exits; with ``requeue`` its channel closes at once, its
 unacked deliveries are requeued and its work in progress is lost. Replicas still starting are
 removed first, then the newest. Replica-seconds count every replica from its creation to its
-exit (starting and draining replicas cost money too). An AWS Lambda pool (``bill``) is billed
-per invocation instead: each replica added later cold starts, and its INIT time is billed.
+exit (starting and draining replicas cost money too). An AWS Lambda pool (its state's
+``bill``) is billed per invocation instead: each replica added later cold starts, and its INIT
+time is billed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from qsim.engine.awslambda import FunctionBill
 from qsim.engine.broker import Broker
 from qsim.engine.results import PoolRun
 from qsim.engine.worker import PoolState, Worker
@@ -33,10 +33,8 @@ class Pool:
         startup: Draw | None,
         drain: bool,
         concurrency: int = 1,
-        bill: FunctionBill | None = None,
     ) -> None:
         self.name = name
-        self.bill = bill
         self.concurrency = concurrency
         self.broker = broker
         self.state = state
@@ -87,8 +85,8 @@ class Pool:
             lost_in_crash=figures["lost_in_crash"],
             publish=publish,
             function=(
-                self.bill.report(self.state.timeouts, self.max_replicas)
-                if self.bill is not None
+                self.state.bill.report(self.state.timeouts, self.max_replicas)
+                if self.state.bill is not None
                 else None
             ),
         )
@@ -117,8 +115,8 @@ class Pool:
             for _ in range(desired - current):
                 worker = self._add()
                 delay = self._startup() if self._startup else 0.0
-                if self.bill is not None:
-                    self.bill.cold_start(self.broker.env.now, delay)
+                if self.state.bill is not None:
+                    self.state.bill.cold_start(self.broker.env.now, delay)
                 self.broker.after(delay, lambda c: c.start_consuming(), worker)
         elif desired < current:
             self.scale_downs += 1

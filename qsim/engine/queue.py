@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from qsim.engine.consumer import ChannelStats, Consumer
 from qsim.engine.message import NO_PRIORITY, NO_PRODUCER, Message
 from qsim.engine.metrics import QueueMetrics
+from qsim.engine.placed import NamedQueue
 from qsim.engine.ready import ready_store
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import QueueRun
@@ -49,7 +50,7 @@ STATES = (
 """Where a message published to a queue can end (besides still ready or unacked)."""
 
 
-class Queue:
+class Queue(NamedQueue):
     """One queue's state and counters during a run."""
 
     def __init__(
@@ -60,17 +61,11 @@ class Queue:
         recorder: Recorder,
         work: Callable[[Message], None],
     ) -> None:
-        self.broker = broker
-        self.env = broker.env
-        self.work = work  # gives each arriving message its work (see Message.work)
-        self.spec = spec
-        self.index = index
-        self.name = spec.name
-        self.recorder = recorder
+        super().__init__(broker, spec, index, recorder, work)
         self.ready = ready_store(spec.type, spec.max_priority)
         self.quorum = spec.type == "quorum"
         self.active: deque[Consumer] = deque()
-        self.dead_letter: DeliveryModel | None = None
+        self.dead_letter = None
         self.channels: dict[str, ChannelStats] = {}  # per pool
         self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
         self.max_length = spec.max_length
@@ -89,15 +84,6 @@ class Queue:
         self.backlog_area = 0.0
         self.backlog_since = 0.0
         self.backlog_max = 0
-
-    def route(self, key: str) -> tuple[Queue, ...]:
-        """Publishing to a queue by name: the default exchange reaches just this queue."""
-        return (self,)
-
-    def link(self, others: dict[str, DeliveryModel]) -> None:
-        """Find the dead-letter target by name."""
-        if self.spec.dead_letter is not None:
-            self.dead_letter = others[self.spec.dead_letter]
 
     def subscribe(self, worker: Worker, pool: ConsumerPool) -> Consumer:
         """One replica of ``pool`` consumes from this queue on its own channel."""

@@ -177,19 +177,17 @@ class Model:
             self.consumers.append(worker)
             return worker
 
-        bill = None
         if scaling.policy == "lambda":
             assert scaling.memory is not None and scaling.timeout is not None
-            window, per_message = (
-                (state.window_start, state.window_end),
-                not isinstance(queue, LeaseQueue),
-            )
-            bill = state.bill = FunctionBill(scaling.memory, *window, per_message=per_message)
+            state.bill = FunctionBill(
+                scaling.memory, state.window_start, state.window_end,
+                per_message=not isinstance(queue, LeaseQueue),
+            )  # fmt: skip
             state.limit = scaling.timeout
         pool = Pool(
             spec.name, self.broker, state, make,
             self._maybe(scaling.start_delay, f"{prefix}:startup"),
-            drain=scaling.scale_down == "drain", concurrency=spec.concurrency, bill=bill,
+            drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
         )  # fmt: skip
         if scaling.policy != "fixed":
             self.autoscalers.append(Autoscaler(pool, queue.metrics(), scaling))

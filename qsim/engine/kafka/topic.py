@@ -45,6 +45,7 @@ from qsim.engine.keys import key_chooser
 from qsim.engine.log.level import Level
 from qsim.engine.log.partition import Delivery, Partition
 from qsim.engine.message import Flow, Message
+from qsim.engine.placed import Placed
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import KafkaRun, LevelRun, PartitionRun, QueueRun
 from qsim.engine.sampler import Sampler
@@ -92,7 +93,7 @@ class KafkaPartition(Partition):
         return record
 
 
-class Topic:
+class Topic(Placed):
     """One topic's partitions, producers' batches, groups and books during a run."""
 
     def __init__(
@@ -104,13 +105,7 @@ class Topic:
         work: Callable[[Message], None],
     ) -> None:
         assert spec.partitions is not None
-        self.broker = broker
-        self.env = broker.env
-        self.spec = spec
-        self.index = index
-        self.name = spec.name
-        self.recorder = recorder
-        self.work = work
+        super().__init__(broker, spec, index, recorder, work)
         self.partitions = [KafkaPartition(p, spec) for p in range(spec.partitions)]
         self.groups: dict[str, ConsumerGroup] = {}  # by pool name
         self.members: dict[str, list[Member]] = {}

@@ -49,6 +49,7 @@ from qsim.engine.lease.receipt import Receipt
 from qsim.engine.lease.visible import visible_store
 from qsim.engine.log.level import Level
 from qsim.engine.message import NO_PRODUCER, Message, Sent
+from qsim.engine.placed import NamedQueue
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import LeaseRun, QueueRun
 from qsim.scenario.lease import PRESETS
@@ -56,7 +57,6 @@ from qsim.scenario.prices import REQUEST_BILLED_QUEUE_TYPES
 
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
-    from qsim.engine.protocols import DeliveryModel
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
     from qsim.scenario import Queue as QueueSpec
@@ -89,7 +89,7 @@ class Lease:
         return self.receipt.receive
 
 
-class LeaseQueue:
+class LeaseQueue(NamedQueue):
     """One lease queue's messages, leases, counters and books during a run."""
 
     def __init__(
@@ -101,13 +101,7 @@ class LeaseQueue:
         work: Callable[[Message], None],
     ) -> None:
         assert spec.lease is not None
-        self.broker = broker
-        self.env = broker.env
-        self.spec = spec
-        self.index = index
-        self.name = spec.name
-        self.recorder = recorder
-        self.work = work
+        super().__init__(broker, spec, index, recorder, work)
         self.preset = PRESETS[spec.type]
         self.lease = spec.lease
         self.max_receives = spec.max_receives
@@ -120,7 +114,7 @@ class LeaseQueue:
         self.where: dict[Message, int] = {}  # every message not yet ended -> its state
         self.arrivals: deque[Message] = deque()  # in publish order (retention, oldest age)
         self.waiting: deque[Poller] = deque()  # long polls waiting for a message
-        self.dead_letter: DeliveryModel | None = None
+        self.dead_letter = None
         self.pollers: list[Poller] = []
         self.group_ids_of: dict[int, Callable[[], str]] = {}  # producer -> its group ids
         self.visible_level, self.in_flight_level, self.delayed_level = Level(), Level(), Level()
@@ -139,15 +133,6 @@ class LeaseQueue:
         self.requests_at_warmup: dict[RequestKind, int] = dict.fromkeys(REQUEST_KINDS, 0)
 
     # -- wiring --------------------------------------------------------------------------
-    def route(self, key: str) -> tuple[LeaseQueue, ...]:
-        """Sending to a lease queue by name reaches just this queue."""
-        return (self,)
-
-    def link(self, others: dict[str, DeliveryModel]) -> None:
-        """Find the dead-letter queue by name."""
-        if self.spec.dead_letter is not None:
-            self.dead_letter = others[self.spec.dead_letter]
-
     def subscribe(self, worker: Worker, pool: ConsumerPool) -> Poller:
         """One replica of ``pool``: a poller (gathering batches over a window for an AWS Lambda
         pool with a ``batching_window``, :mod:`qsim.engine.lease.batching`)."""

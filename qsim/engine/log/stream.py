@@ -29,6 +29,7 @@ from qsim.engine.log.group import ReaderGroup
 from qsim.engine.log.level import Level
 from qsim.engine.log.partition import Delivery, Partition
 from qsim.engine.log.reader import Reader
+from qsim.engine.placed import Placed
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import QueueRun, StreamRun
 from qsim.scenario.consumer import OffsetKind, StreamOffset
@@ -60,7 +61,7 @@ at or after ``now - interval`` (osiris_log.erl ``init_offset_reader0``)."""
 NEXT = StreamOffset("next")
 
 
-class Stream:
+class Stream(Placed):
     """One stream's log, its readers and its books during a run."""
 
     def __init__(
@@ -71,13 +72,7 @@ class Stream:
         recorder: Recorder,
         work: Callable[[Message], None],
     ) -> None:
-        self.broker = broker
-        self.env = broker.env
-        self.spec = spec
-        self.index = index
-        self.name = spec.name
-        self.recorder = recorder
-        self.work = work  # gives each appended message its work (see Message.work)
+        super().__init__(broker, spec, index, recorder, work)
         segment_bytes = SEGMENT_BYTES if spec.segment_bytes is None else spec.segment_bytes
         self.partition = Partition(segment_bytes, spec.max_bytes, spec.max_age)
         self.groups: dict[str, ReaderGroup] = {}  # by pool name
