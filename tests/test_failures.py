@@ -250,3 +250,34 @@ def test_auto_ack_messages_in_a_crashed_replica_are_lost(tmp_path):
     )
     flows = replication_figures(model._results())["flows"]["p"]
     assert (model.queues[0].acked, flows["failed"]) == (3, 3)
+
+
+def test_an_auto_ack_replica_draining_through_an_outage_finishes_what_it_holds():
+    """Auto-acked deliveries are the process's, not the broker's: an outage while a replica
+    drains requeues nothing, so the replica finishes its work and buffer and exits when idle
+    (it used to exit at once, and the books lost what it held: found by property (b), whose
+    example this is, names and all: they pick the random streams). A manually acking replica
+    still exits at once: its deliveries were requeued."""
+    from qsim.scenario import parse_scenario
+    from qsim.yamlsource import YamlSource
+
+    auto_pool = {
+        "name": "c0", "queue": "q0", "replicas": 0, "ack": "auto", "service_time": "20ms",
+        "scaling": {"policy": "queue_length", "target": 0.5, "min": 0, "max": 1,
+                    "interval": "200ms", "sync_period": "200ms", "cooldown": "0ms",
+                    "scale_down": "drain"},
+    }  # fmt: skip
+    amplifier = {
+        "name": "c1", "queue": "q0", "replicas": 5, "prefetch": 1, "service_time": "20ms",
+        "publish": [{"to": "q0", "count": 2}],
+    }  # fmt: skip
+    data = {
+        "name": "drain-outage", "seed": 0, "duration": "5s",
+        "producers": [{"name": "p0", "to": "q0", "rate": "0.1/s"}], "queues": [{"name": "q0"}],
+        "consumers": [auto_pool, amplifier], "outages": [{"mtbf": "2000ms", "mttr": "100ms"}],
+    }  # fmt: skip
+    model = Model(parse_scenario(YamlSource("drain-outage.yaml", data)), 0)
+    model.run()  # settles every pool's books; raised "auto-acked 475 != 435 ended" before
+    auto = [w for w in model.consumers if w.pool is model.pools[0]]
+    assert any(w.draining for w in auto)
+    assert all(w.busy == 0 and not w.buffer for w in auto if w.exited)

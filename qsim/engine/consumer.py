@@ -272,5 +272,9 @@ class Consumer:
         """The broker went away: the channel closes; the process finishes its work in vain."""
         if self.connected:
             self.close(None)
-            if self.worker.draining:
+            if not self.worker.draining:
+                return
+            if self.auto_ack:  # nothing was requeued: the process finishes what it holds
+                self.worker.settled()  # (and exits when idle, as a draining replica does)
+            else:
                 self.worker.exit()  # what it held was requeued: nothing left to finish
