@@ -106,6 +106,13 @@ def routing_keys() -> st.SearchStrategy[Any]:
     return st.one_of(st.sampled_from(ROUTING_KEYS), weighted, uniform, zipf)
 
 
+def crashes() -> st.SearchStrategy[dict[str, Any]]:
+    """A pool's crash process: up 1-20 s, restarting in 0.1-5 s."""
+    return st.fixed_dictionaries(
+        {"mtbf": time_distributions(1000, 20000), "restart": time_distributions(100, 5000)}
+    )
+
+
 def maybe(draw: st.DrawFn, into: dict[str, Any], key: str, values: Any) -> None:
     """Set ``into[key]`` to a value drawn from ``values``, or (half the time) leave it out."""
     if draw(st.booleans()):
@@ -222,11 +229,7 @@ def stream_readers(draw: st.DrawFn, pool: dict[str, Any]) -> dict[str, Any]:
     if draw(st.booleans()):
         probabilities = st.sampled_from([0.0, 0.05, 0.3, 1.0])
         pool["failures"] = {"nack_probability": draw(probabilities), "poison": draw(probabilities)}
-    if draw(st.booleans()):
-        pool["crash"] = {
-            "mtbf": draw(time_distributions(1000, 20000)),
-            "restart": draw(time_distributions(100, 5000)),
-        }
+    maybe(draw, pool, "crash", crashes())
     offsets = st.one_of(
         st.sampled_from(["first", "last", "next"]), st.integers(0, 30), millis(100, 5000)
     )
@@ -258,11 +261,7 @@ def consumer_pools(
             "poison": draw(probabilities),
             "requeue": draw(st.booleans()),
         }
-    if draw(st.booleans()):
-        pool["crash"] = {
-            "mtbf": draw(time_distributions(1000, 20000)),
-            "restart": draw(time_distributions(100, 5000)),
-        }
+    maybe(draw, pool, "crash", crashes())
     if ack == "manual":
         maybe(draw, pool, "consumer_timeout", millis(100, 2000))
     pool["publish"] = draw(st.lists(publish_steps(queues, exchanges), max_size=2))
@@ -396,11 +395,7 @@ def kafka_readers(draw: st.DrawFn, index: int, topic: str, dead_letter: str) -> 
         maybe(draw, pool, "retries", st.integers(0, 3))
         if "retries" in pool and topic != dead_letter:
             maybe(draw, pool, "dead_letter_topic", st.just(dead_letter))
-    if draw(st.booleans()):
-        pool["crash"] = {
-            "mtbf": draw(time_distributions(1000, 20000)),
-            "restart": draw(time_distributions(100, 5000)),
-        }
+    maybe(draw, pool, "crash", crashes())
     if draw(st.booleans()):
         pool["scaling"] = draw(scalings(pool["replicas"]))
     return pool
@@ -481,11 +476,7 @@ def lease_readers(draw: st.DrawFn, index: int, queue: str, lease: float) -> dict
     if draw(st.booleans()):
         probabilities = st.sampled_from([0.0, 0.05, 0.3, 1.0])
         pool["failures"] = {"nack_probability": draw(probabilities), "poison": draw(probabilities)}
-    if draw(st.booleans()):
-        pool["crash"] = {
-            "mtbf": draw(time_distributions(1000, 20000)),
-            "restart": draw(time_distributions(100, 5000)),
-        }
+    maybe(draw, pool, "crash", crashes())
     if draw(st.booleans()):
         pool["scaling"] = draw(scalings(pool["replicas"]))
     return pool
