@@ -17,7 +17,7 @@ from qsim.report.figures import (
     number_text,
     percent_text,
 )
-from qsim.report.layout import fitted, fits
+from qsim.report.layout import fits, fitted
 
 
 @pytest.mark.parametrize(
