@@ -371,8 +371,12 @@ def test_a_comparison_names_the_cheapest_variant_meeting_every_objective():
         "large": verdicts("met"),
     }
     advice = list(_advice(summaries, found))
-    assert advice[0].endswith("The cheapest of them is medium, at 200 replica-seconds.")
-    assert advice[1:] == ["small does not surely meet: p99 latency within 2s on q (undecided)."]
+    assert advice[0] == "2 of 3 variants meet every objective: medium, large."
+    assert advice[1] == (
+        "The cheapest variant that meets every objective: medium, at 200 replica-seconds, "
+        "33% below large (the next cheapest of the 2 that meet them)."
+    )
+    assert advice[2:] == ["small does not surely meet: p99 latency within 2s on q (undecided)."]
 
 
 def test_with_stream_the_quantile_grid_comes_from_the_same_sketches():

@@ -34,6 +34,7 @@ __all__ = [
     "format_duration",
     "format_number",
     "format_span",
+    "load_text",
     "number_text",
     "percent_text",
     "scaled_duration",
@@ -168,6 +169,11 @@ def above_text(seconds: float | None, interval: Interval = None) -> str:
     if seconds == 0 and _ends(0.0, interval, None, None) is None:
         return "never above"
     return duration_text(seconds, interval)
+
+
+def load_text(load: float) -> str:
+    """A load multiplier as people write it: ``1.5x``, ``1x``, ``0.71x`` (from a bisection)."""
+    return f"{round(load, 2):g}x" if load >= 0.1 else f"{load:.2g}x"
 
 
 def above_label(level: float) -> str:
