@@ -10,7 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from qsim.report.console import stdout_console
-from qsim.report.figures import duration_text, format_duration, load_text, number_text, percent_text
+from qsim.report.figures import (
+    INTERVAL_NOTE,
+    duration_text,
+    format_duration,
+    load_text,
+    number_text,
+    percent_text,
+)
 from qsim.report.layout import fitted
 
 __all__ = ["answer_lines", "render_capacity"]
@@ -177,7 +184,7 @@ def _footer(result: dict[str, Any]) -> list[str]:
         f"{'replicas, partitions' if _varies(result) else 'replicas'}: the smallest count "
         "found meeting every SLO; N (M?): count M stayed undecided and may also suffice. A "
         "count qualifies when the conservative end of each SLO figure's 95% interval meets "
-        "it; ± is the interval's half-width."
+        f"it. {INTERVAL_NOTE}"
     )
     return lines
 
