@@ -192,6 +192,12 @@ def _footer(result: dict[str, Any]) -> list[str]:
 def _needs(result: dict[str, Any], level: dict[str, Any]) -> str:
     """What one level needs, in words: ``12 replicas`` (theory's count beside it)."""
     what = _replicas(level)
+    if level["unreachable"]:
+        return "no replica count can meet them"
+    if level.get("needs_more_partitions"):
+        return "more partitions than today's (qsim capacity --vary partitions)"
+    if level["replicas"] is None:
+        return f"no count found ({what})"
     if what.split(" ")[0].isdigit():
         what = f"{what} replica{'s' if level['replicas'] != 1 else ''}"
         if _varies(result) and level.get("partitions") is not None:

@@ -32,6 +32,7 @@ __all__ = [
     "best_columns",
     "comparison_rows",
     "comparison_table",
+    "legend",
     "meeting",
     "meeting_of",
     "plot_comparison",
@@ -74,6 +75,7 @@ MARK = " *"
 LINE_STYLES = ("-", "--", ":", "-.")  # overlapping variants stay visible
 TIME_UNITS = {False: (1.0, "seconds"), True: (60.0, "minutes")}  # keyed by "longer than 10m"
 LEGEND = f"* best in its row among the variants that meet every objective. {INTERVAL_NOTE}"
+NO_OBJECTIVE_LEGEND = f"* best in its row (no objective to judge the variants by). {INTERVAL_NOTE}"
 
 
 @dataclass(frozen=True)
@@ -238,14 +240,25 @@ def comparison_table(summaries: Summaries) -> Table:
     return table
 
 
+def legend(found: list[str] | None) -> str:
+    """What ``*`` and the intervals mean; ``found``: the variants meeting every objective (None
+    when there is no objective)."""
+    if found is None:
+        return NO_OBJECTIVE_LEGEND
+    if not found:
+        return f"No * marks: no variant meets every objective. {INTERVAL_NOTE}"
+    return LEGEND
+
+
 def render_comparison(summaries: Summaries, console: Console | None = None) -> None:
     """Print the recommendation, the comparison table (laid out to fit the terminal) and its
     legend."""
     console = console or stdout_console()
-    console.print(recommendation(summaries, meeting(summaries)), markup=False, highlight=False)
+    found = meeting(summaries)
+    console.print(recommendation(summaries, found), markup=False, highlight=False)
     for part in fitted(console, comparison_table(summaries)):
         console.print(part)
-    console.print(LEGEND, markup=False)
+    console.print(legend(found), markup=False)
     for name, summary in summaries.items():
         for line in (warmup_line(summary), precision_line(summary)):
             if line is not None:

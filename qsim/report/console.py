@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -463,9 +464,14 @@ own default there (80) cuts numbers to "342,22…"."""
 
 
 def stdout_console(piped_width: int = PIPED_WIDTH) -> Console:
-    """A console on stdout: the terminal's own width on a terminal, ``piped_width`` columns
-    when the output is piped or redirected."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else piped_width)
+    """A console on stdout: the terminal's own width on a terminal; when the output is piped or
+    redirected, ``$COLUMNS`` if set (``COLUMNS=100 qsim run ... > out.txt``), else
+    ``piped_width`` columns."""
+    if sys.stdout.isatty():
+        return Console(file=sys.stdout)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else piped_width
+    return Console(file=sys.stdout, width=width)
 
 
 def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
