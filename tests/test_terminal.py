@@ -155,12 +155,16 @@ def test_a_comparison_recommends_first_and_marks_best_only_among_variants_that_m
 def test_a_capacity_study_prints_its_answer_first_and_its_table_whole():
     """A short study of the same scenario at 1x and 1.5x: the first line is the answer at
     1x and at the highest load; every level's replicas, p99 and utilization appear whole at
-    80 columns."""
+    80 columns; the progress bar is told of each level and of the headroom search."""
     short = {"replications: 3": "replications: 2", "duration: 300s": "duration: 120s",
              "150s": "50s", "200s": "80s", "warmup: 30s": "warmup: 10s"}  # fmt: skip
     scenario = scenario_from(_replaced(SCENARIO, short))
-    study = CapacityStudy(scenario, "workers", [parse_slo("p99 latency < 1s")])
+    steps: list[str] = []  # what the progress bar counts
+    study = CapacityStudy(
+        scenario, "workers", [parse_slo("p99 latency < 1s")], on_step=steps.append
+    )
     result = capacity(study, [1.0, 1.5])
+    assert steps == ["1x", "1.5x", "headroom"]
     text = _printed(render_capacity, result, 80)
     _assert_fits(text, 80)
     first = " ".join(text.split("Headroom")[0].split())  # the answer, however it wraps
