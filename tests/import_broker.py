@@ -23,6 +23,9 @@ from typing import Any
 
 import pika
 
+from qsim.engine.routing import MATCHERS
+from qsim.scenario import Scenario
+
 EXCHANGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "shop": ("topic", [("orders", "*.order"), ("audit", "#")]),
     "alerts": ("fanout", [("email", ""), ("sms", "")]),
@@ -39,6 +42,8 @@ QUEUES: dict[str, dict[str, Any]] = {
     "sms": {"x-single-active-consumer": True},
 }  # fmt: skip
 """Queue -> its declaration arguments."""
+RATE_TOLERANCE = 0.10
+"""The issue's bound on imported rates; the publishers run at constant rates."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +106,11 @@ def _quoted(vhost: str) -> str:
 
 
 @contextmanager
-def fresh_vhost(management_url: str) -> Iterator[str]:
-    """A new vhost the management URL's user may use, deleted afterwards."""
+def fresh_vhost(management_url: str, vhost: str | None = None) -> Iterator[str]:
+    """A new vhost (``vhost``, or a fresh name) the management URL's user may use, deleted
+    afterwards."""
     api = Management(management_url)
-    vhost = f"qsim-import-{uuid.uuid4().hex[:8]}"
+    vhost = vhost or f"qsim-import-{uuid.uuid4().hex[:8]}"
     api.call("PUT", f"/api/vhosts/{_quoted(vhost)}", {})
     permissions = {"configure": ".*", "write": ".*", "read": ".*"}
     api.call("PUT", f"/api/permissions/{_quoted(vhost)}/{api.user}", permissions)
@@ -187,6 +193,21 @@ def _consume(
     connection.close()
 
 
+def wait_for_statistics(management_url: str, vhost: str, timeout: float = 30.0) -> None:
+    """Until the management API counts publishes into every queue of the traffic (a loaded
+    machine can take seconds to emit a new object's first statistics)."""
+    api = Management(management_url)
+    busy = {queue for queue in QUEUES if queue != "orders.parked"}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queues = api.call("GET", f"/api/queues/{_quoted(vhost)}")
+        counted = {q["name"] for q in queues if (q.get("message_stats") or {}).get("publish")}
+        if busy <= counted:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"no publish statistics for {sorted(busy)} within {timeout:g} s")
+
+
 @contextmanager
 def traffic(parameters: pika.URLParameters) -> Iterator[Handled]:
     """Every consumer of :data:`POOLS` and publisher of :data:`PUBLISHERS`, until the end;
@@ -209,6 +230,49 @@ def traffic(parameters: pika.URLParameters) -> Iterator[Handled]:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
+
+
+# -- what was declared, in scenario terms (for the tests) ---------------------------------------
+def queue_settings(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """Each queue's RabbitMQ settings, as the scenario has them."""
+    keys = (
+        "type", "max_length", "overflow", "message_ttl", "dead_letter", "max_priority",
+        "delivery_limit", "single_active_consumer", "durable",
+    )  # fmt: skip
+    return {q.name: {k: getattr(q, k) for k in keys} for q in scenario.queues}
+
+
+def expected_queues() -> dict[str, dict[str, Any]]:
+    """What import_broker.QUEUES declared, in scenario terms (written out by hand)."""
+    base = {
+        "type": "classic", "max_length": None, "overflow": "drop-head", "message_ttl": None,
+        "dead_letter": None, "max_priority": None, "delivery_limit": None,
+        "single_active_consumer": False, "durable": True,
+    }  # fmt: skip
+    return {
+        "orders": {**base, "type": "quorum", "delivery_limit": 5, "dead_letter": "orders.parked"},
+        "orders.parked": base,
+        "audit": {**base, "max_length": 5000, "overflow": "reject-publish", "message_ttl": 600.0},
+        "email": {**base, "max_priority": 5},
+        "sms": {**base, "single_active_consumer": True},
+    }
+
+
+def queue_rate(scenario: Scenario, queue: str) -> float:
+    """Messages per second the imported producers send into ``queue``, through the bindings."""
+    exchanges = {e.name: e for e in scenario.exchanges}
+    total = 0.0
+    for producer in scenario.producers:
+        assert producer.rate is not None
+        keys = producer.routing_key
+        shares = {keys: 1.0} if isinstance(keys, str) else dict(keys.keys)  # type: ignore[union-attr]
+        weight = sum(shares.values())
+        for key, share in shares.items():
+            exchange = exchanges[producer.to]
+            match = MATCHERS[exchange.type]
+            if any(b.queue == queue and match(b.key)(key) for b in exchange.bindings):
+                total += producer.rate * share / weight
+    return total
 
 
 if __name__ == "__main__":  # record the fixture: python tests/import_broker.py OUT.json

@@ -19,9 +19,9 @@ from typing import Any
 import import_broker as known
 import pytest
 from click.testing import CliRunner
+from import_broker import RATE_TOLERANCE, expected_queues, queue_rate, queue_settings
 
 from qsim.cli import main
-from qsim.engine.routing import MATCHERS
 from qsim.errors import QsimError
 from qsim.importer import ManagementClient, Snapshot, import_scenario
 from qsim.importer.topology import Topology, read_topology
@@ -29,8 +29,6 @@ from qsim.importer.traffic import Flow, fit_flows
 from qsim.scenario import Scenario
 
 FIXTURE = Path(__file__).parent / "data" / "management-api.json"
-RATE_TOLERANCE = 0.10
-"""The issue's bound on imported rates; the fixture's publishers ran at constant rates."""
 
 
 def recorded() -> dict[str, Any]:
@@ -42,31 +40,6 @@ def recorded() -> dict[str, Any]:
 def imported(raw: dict[str, Any] | None = None) -> tuple[str, Scenario]:
     """The scenario text and its validated form."""
     return import_scenario(Snapshot(raw if raw is not None else recorded()))
-
-
-def queue_settings(scenario: Scenario) -> dict[str, dict[str, Any]]:
-    """Each queue's RabbitMQ settings, as the scenario has them."""
-    keys = (
-        "type", "max_length", "overflow", "message_ttl", "dead_letter", "max_priority",
-        "delivery_limit", "single_active_consumer", "durable",
-    )  # fmt: skip
-    return {q.name: {k: getattr(q, k) for k in keys} for q in scenario.queues}
-
-
-def expected_queues() -> dict[str, dict[str, Any]]:
-    """What import_broker.QUEUES declared, in scenario terms (written out by hand)."""
-    base = {
-        "type": "classic", "max_length": None, "overflow": "drop-head", "message_ttl": None,
-        "dead_letter": None, "max_priority": None, "delivery_limit": None,
-        "single_active_consumer": False, "durable": True,
-    }  # fmt: skip
-    return {
-        "orders": {**base, "type": "quorum", "delivery_limit": 5, "dead_letter": "orders.parked"},
-        "orders.parked": base,
-        "audit": {**base, "max_length": 5000, "overflow": "reject-publish", "message_ttl": 600.0},
-        "email": {**base, "max_priority": 5},
-        "sms": {**base, "single_active_consumer": True},
-    }
 
 
 def test_recorded_queues_import_with_every_argument():
@@ -85,23 +58,6 @@ def test_recorded_exchanges_and_bindings_import_exactly():
     assert got == want
 
 
-def _queue_rate(scenario: Scenario, queue: str) -> float:
-    """Messages per second the imported producers send into ``queue``, through the bindings."""
-    exchanges = {e.name: e for e in scenario.exchanges}
-    total = 0.0
-    for producer in scenario.producers:
-        assert producer.rate is not None
-        keys = producer.routing_key
-        shares = {keys: 1.0} if isinstance(keys, str) else dict(keys.keys)  # type: ignore[union-attr]
-        weight = sum(shares.values())
-        for key, share in shares.items():
-            exchange = exchanges[producer.to]
-            match = MATCHERS[exchange.type]
-            if any(b.queue == queue and match(b.key)(key) for b in exchange.bindings):
-                total += producer.rate * share / weight
-    return total
-
-
 @pytest.mark.parametrize(
     ("queue", "rate"), [("orders", 30.0), ("audit", 40.0), ("email", 10.0), ("sms", 10.0)]
 )
@@ -109,7 +65,7 @@ def test_recorded_producers_reproduce_each_queues_publish_rate(queue, rate):
     """The imported producers, routed through the imported bindings, publish into each queue
     at the rate the publishers ran (orders 3/4 of shop's 40/s, audit all of it, email and sms
     each alerts' 10/s) within 10%."""
-    assert _queue_rate(imported()[1], queue) == pytest.approx(rate, rel=RATE_TOLERANCE)
+    assert queue_rate(imported()[1], queue) == pytest.approx(rate, rel=RATE_TOLERANCE)
 
 
 def test_recorded_producers_publish_at_the_exchanges_rates():
@@ -334,3 +290,15 @@ def test_client_reads_credentials_from_the_url():
         "http://rabbit.example:15673", "ops", "p@ss",
     )  # fmt: skip
     assert ManagementClient.from_url("http://h/").user == "guest"
+
+
+def test_a_counter_that_starts_inside_the_window_is_rated_from_its_first_count():
+    """Samples 0, 97, 297 five seconds apart: the exchange was not counted yet at the first, so
+    its rate is (297 - 97) / 5 = 40/s, not 297 / 10."""
+    raw = recorded()
+    shop = next(e for e in raw["exchanges"] if e["name"] == "shop")
+    samples = shop["message_stats"]["publish_in_details"]["samples"]
+    stamps = sorted(s["timestamp"] for s in samples)
+    samples[:] = [{"sample": n, "timestamp": t} for n, t in zip((0, 97, 297), stamps, strict=True)]
+    producer = next(p for p in imported(raw)[1].producers if p.to == "shop")
+    assert producer.rate == pytest.approx(40.0, rel=1e-9)

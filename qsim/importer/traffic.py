@@ -1,7 +1,8 @@
 """Traffic over the window: publish, deliver and ack rates; producers and consumer pools.
 
-Rates are the management API's ``avg_rate`` over the window's samples (``*_details``), lengths
-its ``avg``. What the API does not say is estimated, and each estimate is named in a note:
+Rates are the slopes of the management API's counter samples over the window (``*_details``,
+from the first sample above zero, :func:`_rate`), lengths their ``avg``. What the API does
+not say is estimated, and each estimate is named in a note:
 
 - Producers. The API counts messages into each exchange (``publish_in``) and into each queue
   (``publish``), not which routing keys were used. Each exchange with traffic becomes one
@@ -48,9 +49,21 @@ UNROUTED = "unrouted"
 
 
 def _rate(stats: Mapping[str, Any], name: str) -> float:
-    """``name`` (``publish``, ``ack``, ...) per second over the window, 0 when never counted."""
+    """``name`` (``publish``, ``ack``, ...) per second over the window, 0 when never counted.
+
+    The slope of the counter's samples from the first one above zero: a counter that reads 0
+    at the start of the window had not started yet (a new queue, or one the statistics
+    database had not heard of), and counting those seconds would understate the rate. With
+    fewer than two such samples, the API's latest ``rate``."""
     details = stats.get(f"{name}_details") or {}
-    return float(details.get("avg_rate", details.get("rate", 0.0)))
+    samples = sorted(
+        (float(s["timestamp"]) / 1000, float(s["sample"])) for s in details.get("samples") or ()
+    )
+    counted = [(t, count) for t, count in samples if count > 0]
+    if len(counted) >= 2 and counted[-1][0] > counted[0][0]:
+        (start, first), (end, last) = counted[0], counted[-1]
+        return (last - first) / (end - start)
+    return float(details.get("rate", 0.0))
 
 
 def _length(raw: Mapping[str, Any], name: str) -> tuple[float, float]:
