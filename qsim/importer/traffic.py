@@ -66,12 +66,13 @@ def _rate(stats: Mapping[str, Any], name: str) -> float:
     return float(details.get("rate", 0.0))
 
 
-def _length(raw: Mapping[str, Any], name: str) -> tuple[float, float]:
-    """Mean and least of length ``name`` (``messages_ready``, ...) over the window's samples."""
+def _length(raw: Mapping[str, Any], name: str) -> tuple[float, float, int]:
+    """Mean and least of length ``name`` (``messages_ready``, ...) over the window's samples,
+    and how many samples there were."""
     details = raw.get(f"{name}_details") or {}
     samples = [float(s["sample"]) for s in details.get("samples") or ()]
     now = float(raw.get(name, 0))
-    return float(details.get("avg", now)), min(samples, default=now)
+    return float(details.get("avg", now)), min(samples, default=now), len(samples)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class QueueTraffic:
     acked: float
     auto_acked: float
     unacked: float
+    unacked_samples: int
     least_ready: float
 
     @classmethod
@@ -97,6 +99,7 @@ class QueueTraffic:
             acked=_rate(stats, "ack"),
             auto_acked=_rate(stats, "deliver_no_ack") + _rate(stats, "get_no_ack"),
             unacked=_length(raw, "messages_unacknowledged")[0],
+            unacked_samples=_length(raw, "messages_unacknowledged")[2],
             least_ready=_length(raw, "messages_ready")[1],
         )
 
@@ -262,10 +265,10 @@ def _service(
             f"placeholder: no unacked message in any sample (at most {seconds(bound)} keeps "
             "up); fit one with qsim fit"
         )
-    upper = "" if group.prefetch == 1 else ", an upper bound with prefetch above 1"
+    upper = "" if group.prefetch == 1 else "; above the service time with prefetch above 1"
     return queue.unacked * share / acked, (
         f"guessed: exponential; mean = unacked {_rounded(queue.unacked * share)} / ack rate "
-        f"{_rounded(acked)}/s (Little's law{upper})"
+        f"{_rounded(acked)}/s (Little's law on {queue.unacked_samples} samples{upper})"
     )
 
 
