@@ -27,6 +27,7 @@ from qsim.importer import ManagementClient, Snapshot, import_scenario
 from qsim.importer.topology import Topology, read_topology
 from qsim.importer.traffic import Flow, fit_flows
 from qsim.scenario import Scenario
+from qsim.scenario.keys import UniformKeys
 
 FIXTURE = Path(__file__).parent / "data" / "management-api.json"
 
@@ -302,3 +303,59 @@ def test_a_counter_that_starts_inside_the_window_is_rated_from_its_first_count()
     samples[:] = [{"sample": n, "timestamp": t} for n, t in zip((0, 97, 297), stamps, strict=True)]
     producer = next(p for p in imported(raw)[1].producers if p.to == "shop")
     assert producer.rate == pytest.approx(40.0, rel=1e-9)
+
+
+def test_an_exchange_named_like_a_queue_is_renamed_and_its_producer_follows():
+    """A broker may have a queue and an exchange both called `audit`; a scenario may not: the
+    exchange becomes `audit.exchange`, its producer publishes there, routing is unchanged."""
+    raw = recorded()
+    next(e for e in raw["exchanges"] if e["name"] == "alerts")["name"] = "audit"
+    for binding in raw["bindings"]:
+        if binding["source"] == "alerts":
+            binding["source"] = "audit"
+    text, scenario = imported(raw)
+    assert {e.name for e in scenario.exchanges} == {"shop", "audit.exchange"}
+    assert "audit.exchange" in {p.to for p in scenario.producers}
+    assert queue_rate(scenario, "email") == pytest.approx(10.0, rel=RATE_TOLERANCE)
+    assert "# renamed: broker exchange 'audit'" in text
+
+
+def test_a_queue_type_qsim_lacks_is_left_out_with_a_note():
+    """An MQTT QoS 0 queue (RabbitMQ 3.12+) is named in a note, its consumers dropped with it."""
+    raw = recorded()
+    _queue(raw, "sms")["type"] = "mqtt_qos0"
+    text, scenario = imported(raw)
+    assert "sms" not in {q.name for q in scenario.queues}
+    assert "sms" not in {p.queue for p in scenario.consumers}
+    assert "# not imported: queue 'sms' of type mqtt_qos0: not modelled, left out" in text
+
+
+def test_a_consistent_hash_exchange_gets_many_keys_not_fitted_ones():
+    """x-consistent-hash routes by hashing the key: its producer gets 1,000 distinct keys."""
+    raw = recorded()
+    next(e for e in raw["exchanges"] if e["name"] == "alerts")["type"] = "x-consistent-hash"
+    for binding in raw["bindings"]:
+        if binding["source"] == "alerts":
+            binding["routing_key"] = "1"
+    text, scenario = imported(raw)
+    producer = next(p for p in scenario.producers if p.to == "alerts")
+    assert isinstance(producer.routing_key, UniformKeys)
+    assert producer.routing_key.uniform.keys == 1000
+    assert "# guessed: 1000 distinct keys" in text
+
+
+def test_an_unreadable_stream_max_age_is_named_not_dropped():
+    """x-max-age '7 days' is not RabbitMQ's form (7D): a note, not a silent default."""
+    raw = recorded()
+    _queue(raw, "orders.parked").update(type="stream", arguments={"x-max-age": "7 days"})
+    text = imported(raw)[0]
+    assert "# not imported: queue 'orders.parked': x-max-age '7 days'" in text
+
+
+def test_consumers_of_one_queue_with_two_prefetches_are_two_pools_sharing_its_acks():
+    """Three orders consumers at prefetch 1 and one at 20: pools of 3 and 1, named apart."""
+    raw = recorded()
+    extra = copy.deepcopy(next(c for c in raw["consumers"] if c["queue"]["name"] == "orders"))
+    raw["consumers"].append({**extra, "prefetch_count": 20})
+    pools = {p.name: p.replicas for p in imported(raw)[1].consumers if p.queue == "orders"}
+    assert pools == {"orders-consumers-prefetch-1": 3, "orders-consumers-prefetch-20": 1}

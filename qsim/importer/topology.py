@@ -24,10 +24,20 @@ from qsim.importer.item import Item, Section
 from qsim.importer.snapshot import Snapshot
 from qsim.scenario.topology import ExchangeType
 
-__all__ = ["ARGUMENTS", "EXCHANGE_TYPES", "Topology", "read_topology", "seconds"]
+__all__ = [
+    "ARGUMENTS",
+    "EXCHANGE_TYPES",
+    "RABBITMQ_QUEUE_TYPES",
+    "LeftOut",
+    "Topology",
+    "read_topology",
+    "seconds",
+]
 
 EXCHANGE_TYPES: tuple[str, ...] = get_args(ExchangeType)
 """Exchange types a scenario has (:class:`qsim.scenario.topology.Exchange`)."""
+RABBITMQ_QUEUE_TYPES = ("classic", "quorum", "stream")
+"""The RabbitMQ queue types a scenario has (others, such as MQTT's QoS 0 queues, are not)."""
 LOWER_WINS = ("max-length", "max-length-bytes", "message-ttl")
 """Settings where a policy and an argument both apply and the lower one counts."""
 _UNITS = {"Y": 365 * 86400, "M": 30 * 86400, "D": 86400, "h": 3600, "m": 60, "s": 1}
@@ -60,6 +70,10 @@ class Declared:
 
 
 Mapper = Callable[[Declared, Item], None]
+
+
+class LeftOut(Exception):
+    """A setting a mapper cannot write; its message says why (a `not imported` note)."""
 
 
 def _max_length(queue: Declared, item: Item) -> None:
@@ -102,13 +116,11 @@ def _single_active(queue: Declared, item: Item) -> None:
 
 
 def _max_age(queue: Declared, item: Item) -> None:
-    age = queue.settings.get("max-age")
-    if age is None:
-        return
-    text = str(age)
+    text = str(queue.settings["max-age"])
     number, unit = text[:-1], text[-1:]
-    if unit in _UNITS and number.isdigit():
-        item.put("max_age", seconds(int(number) * _UNITS[unit]), f"x-max-age {text}")
+    if unit not in _UNITS or not number.isdigit():
+        raise LeftOut(f"x-max-age {text!r} (expected a number and one of Y M D h m s)")
+    item.put("max_age", seconds(int(number) * _UNITS[unit]), f"x-max-age {text}")
 
 
 def _stream_bytes(queue: Declared, item: Item) -> None:
@@ -183,6 +195,14 @@ class Topology:
     exchanges: Section
     exchange_types: dict[str, str]
     bindings: list[Binding]
+    scenario_names: dict[str, str]
+    """Broker exchange name -> its scenario name (a queue's name too is kept, the exchange gets
+    a suffix: a scenario's queues and exchanges share one namespace)."""
+
+    @property
+    def queue_names(self) -> set[str]:
+        """The names of the imported queues."""
+        return {str(item.fields["name"]) for item in self.queues.items}
 
     def routes(self, exchange: str) -> list[Binding]:
         """The imported bindings of ``exchange``."""
@@ -196,7 +216,10 @@ def _queue_item(queue: Declared, topology_notes: list[str]) -> Item:
         item.put("type", queue.type)
     for key in ARGUMENTS:
         if key in queue.settings or key == "delivery-limit":
-            ARGUMENTS[key](queue, item)
+            try:
+                ARGUMENTS[key](queue, item)
+            except LeftOut as reason:
+                topology_notes.append(f"queue {queue.name!r}: {reason}")
     if not queue.durable and queue.type == "classic":
         item.put("durable", False)
     ignored = sorted(key for key in queue.settings if key not in ARGUMENTS)
@@ -208,18 +231,41 @@ def _queue_item(queue: Declared, topology_notes: list[str]) -> Item:
     return item
 
 
+def _modelled(queue: Declared, notes: list[str]) -> bool:
+    """Whether qsim has the queue's type (RabbitMQ's classic, quorum, stream)."""
+    if queue.type in RABBITMQ_QUEUE_TYPES:
+        return True
+    notes.append(f"queue {queue.name!r} of type {queue.type}: not modelled, left out")
+    return False
+
+
 def read_topology(snapshot: Snapshot) -> Topology:
     """The queues, exchanges and queue bindings of ``snapshot`` as scenario sections."""
     version = _version(snapshot.version)
-    declared = [_declared(raw, version) for raw in snapshot.section("queues")]
     queues = Section()
+    declared = [_declared(raw, version) for raw in snapshot.section("queues")]
+    declared = [queue for queue in declared if _modelled(queue, queues.notes)]
     queues.items = [_queue_item(queue, queues.notes) for queue in declared]
     names = {queue.name for queue in declared}
     exchanges, types, bindings = _exchanges(snapshot, names)
-    topology = Topology(queues, exchanges, types, bindings)
+    topology = Topology(queues, exchanges, types, bindings, _renamed(exchanges, names))
     for queue, item in zip(declared, queues.items, strict=True):
         _dead_letter(queue, item, topology, names)
     return topology
+
+
+def _renamed(exchanges: Section, queues: set[str]) -> dict[str, str]:
+    """Each imported exchange's scenario name; one that names a queue too gets ``.exchange``."""
+    names = {}
+    for item in exchanges.items:
+        broker = str(item.fields["name"])
+        scenario = f"{broker}.exchange" if broker in queues else broker
+        if scenario != broker:
+            item.put(
+                "name", scenario, f"renamed: broker exchange {broker!r} (a queue has its name)"
+            )
+        names[broker] = scenario
+    return names
 
 
 def _bound(snapshot: Snapshot, names: set[str]) -> tuple[list[Binding], list[str]]:

@@ -44,6 +44,8 @@ MIN_SHARE = 0.005
 """Fitted key shares below this are noise in the rates and left out."""
 FILLER = "any"
 """The word a topic pattern's ``*`` and ``#`` become in a concrete routing key."""
+HASHED_KEYS = 1000
+"""Distinct routing keys given a producer to an ``x-consistent-hash`` exchange."""
 UNROUTED = "unrouted"
 """A candidate key for messages an exchange routes nowhere (when it matches no binding)."""
 
@@ -128,10 +130,12 @@ def _candidates(topology: Topology, exchange: str, queues: list[str]) -> list[Fl
     if not exchange:
         return [Flow("", queue) for queue in queues]
     kind = topology.exchange_types[exchange]
+    if kind not in MATCHERS:
+        return []  # a consistent-hash exchange: routed by hashing, not fitted (see _keys)
     keys = (
-        sorted({_concrete(b.key) for b in topology.routes(exchange)}) if kind != "fanout" else [""]
+        [""] if kind == "fanout" else sorted({_concrete(b.key) for b in topology.routes(exchange)})
     )
-    if kind in MATCHERS and not any(_reach(topology, Flow(exchange, UNROUTED))):
+    if not _reach(topology, Flow(exchange, UNROUTED)):
         keys.append(UNROUTED)
     return [Flow(exchange, key) for key in keys or [""]]
 
@@ -140,10 +144,7 @@ def _reach(topology: Topology, flow: Flow) -> set[str]:
     """The queues a message of ``flow`` reaches."""
     if not flow.exchange:
         return {flow.key}
-    kind = topology.exchange_types[flow.exchange]
-    if kind not in MATCHERS:
-        return {binding.queue for binding in topology.routes(flow.exchange)}
-    match = MATCHERS[kind]
+    match = MATCHERS[topology.exchange_types[flow.exchange]]
     return {b.queue for b in topology.routes(flow.exchange) if match(b.key)(flow.key)}
 
 
@@ -178,7 +179,9 @@ def producers(snapshot: Snapshot, topology: Topology, traffic: list[QueueTraffic
     for exchange in sorted(inflow):
         flows = {f: r for f, r in fitted.items() if f.exchange == exchange}
         if exchange:
-            section.items.append(_producer(exchange, inflow[exchange], flows, snapshot.window))
+            item = _producer(topology.scenario_names[exchange], inflow[exchange], snapshot.window)
+            _keys(item, flows, topology.exchange_types[exchange])
+            section.items.append(item)
         else:
             section.items += _direct(flows, snapshot.window)
     return section
@@ -188,11 +191,21 @@ def _measured(window: float, what: str) -> str:
     return f"measured: {what} over the last {window:g}s; Poisson arrivals guessed"
 
 
-def _producer(exchange: str, rate: float, flows: dict[Flow, float], window: float) -> Item:
+def _producer(exchange: str, rate: float, window: float) -> Item:
     item = Item()
     item.put("name", f"{exchange}-publishers")
     item.put("to", exchange)
     item.put("rate", f"{_rounded(rate)}/s", _measured(window, f"publish_in of {exchange!r}"))
+    return item
+
+
+def _keys(item: Item, flows: dict[Flow, float], kind: str) -> None:
+    """The routing key of a producer to an exchange of type ``kind``: fitted shares, or for a
+    consistent-hash exchange many distinct keys (it hashes them onto its queues)."""
+    if kind not in MATCHERS:
+        note = f"guessed: {HASHED_KEYS} distinct keys, hashed onto the queues by their weights"
+        item.put("routing_key", {"uniform": HASHED_KEYS}, note)
+        return
     total = sum(flows.values())
     shares = {f.key: r / total for f, r in flows.items() if total and r / total >= MIN_SHARE}
     note = "guessed: key shares fitted to the queues' publish rates"
@@ -201,7 +214,6 @@ def _producer(exchange: str, rate: float, flows: dict[Flow, float], window: floa
     elif shares:
         weights = {key: round(share, 3) for key, share in sorted(shares.items())}
         item.put("routing_key", {"keys": weights}, note)
-    return item
 
 
 def _direct(flows: dict[Flow, float], window: float) -> list[Item]:
@@ -291,7 +303,8 @@ def consumer_pools(snapshot: Snapshot, topology: Topology, traffic: list[QueueTr
         share = replicas / same_queue
         mean, note = _service(group, replicas, share, by_name[group.queue], group.queue in sac)
         item = Item()
-        suffix = "" if replicas == same_queue else f"-prefetch-{group.prefetch}"
+        mode = "" if group.manual else "-auto-ack"
+        suffix = "" if replicas == same_queue else f"-prefetch-{group.prefetch}{mode}"
         item.put("name", f"{group.queue}-consumers{suffix}")
         item.put("queue", group.queue)
         item.put("replicas", replicas, "measured: consumers attached at import")

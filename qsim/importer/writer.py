@@ -35,7 +35,12 @@ def import_scenario(snapshot: Snapshot) -> tuple[str, Scenario]:
     if not snapshot.section("queues"):
         raise QsimError(f"vhost {snapshot.vhost!r} has no queues: nothing to import")
     topology = read_topology(snapshot)
-    traffic = [QueueTraffic.of(raw) for raw in snapshot.section("queues")]
+    if not topology.queues.items:
+        raise QsimError(
+            f"vhost {snapshot.vhost!r} has no queue of a type qsim models (classic, quorum, stream)"
+        )
+    queues = topology.queue_names
+    traffic = [QueueTraffic.of(raw) for raw in snapshot.section("queues") if raw["name"] in queues]
     sections = {
         "producers": producers(snapshot, topology, traffic),
         "exchanges": topology.exchanges,
