@@ -323,6 +323,29 @@ def schema() -> None:
     click.echo(json.dumps(scenario_schema(), indent=2))
 
 
+@main.command("import")
+@click.option(
+    "--amqp-management", "url", envvar="QSIM_AMQP_MANAGEMENT_URL", required=True, metavar="URL",
+    help="RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672/ "
+    "(or $QSIM_AMQP_MANAGEMENT_URL).",
+)  # fmt: skip
+@click.option("--vhost", default="/", show_default=True, help="The vhost to import.")
+@click.option(
+    "--window", callback=_duration_option, default="10m", show_default=True,
+    help="Average rates and lengths over this much history (the API keeps 10 min at 5 s).",
+)  # fmt: skip
+@_explained
+def import_(url: str, vhost: str, window: float) -> None:
+    """Write a scenario (on stdout) of a running RabbitMQ: its queues, exchanges, bindings,
+    consumers and rates, every guessed value commented (docs/import.md)."""
+    from qsim.importer import ManagementClient, import_scenario, take_snapshot
+
+    if window < 1:
+        raise QsimError(f"--window: at least 1s, got {window:g}s")
+    snapshot = take_snapshot(ManagementClient.from_url(url), vhost, window)
+    click.echo(import_scenario(snapshot)[0], nl=False)
+
+
 def _write_json(json_path: str, result: dict[str, Any]) -> None:
     """Write ``result`` as JSON to ``json_path``; an unwritable path is a one-line error."""
     try:
