@@ -13,6 +13,7 @@ from qsim.report.console import stdout_console
 from qsim.report.figures import (
     INTERVAL_NOTE,
     duration_text,
+    duration_unit,
     format_duration,
     load_text,
     number_text,
@@ -87,6 +88,10 @@ def _table(result: dict[str, Any]) -> Table:
     ]  # fmt: skip
     for header in headers:
         table.add_column(header, justify="left" if header == "differ because" else "right")
+    unit = duration_unit(
+        level[key] for level in result["levels"]
+        for key in ("latency_p99_s", "analytic_latency_p99_s")
+    )  # fmt: skip
     for level in result["levels"]:
         money = [_money(level)] if currency else []
         table.add_row(
@@ -94,8 +99,8 @@ def _table(result: dict[str, Any]) -> Table:
             *_partition_cells(result, level),
             _replicas(level),
             _count(level["analytic_replicas"]),
-            duration_text(level["latency_p99_s"], level["latency_p99_ci95"]),
-            duration_text(level["analytic_latency_p99_s"]),
+            duration_text(level["latency_p99_s"], level["latency_p99_ci95"], unit),
+            duration_text(level["analytic_latency_p99_s"], unit=unit),
             percent_text(level["utilization"], level["utilization_ci95"]),
             *money,
             VERDICTS[level["met"]],

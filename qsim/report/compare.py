@@ -22,7 +22,13 @@ from rich.table import Table
 from rich.text import Text
 
 from qsim.report.console import precision_line, stdout_console, warmup_line
-from qsim.report.figures import INTERVAL_NOTE, above_label, figure_text, format_number
+from qsim.report.figures import (
+    INTERVAL_NOTE,
+    above_label,
+    duration_unit,
+    figure_text,
+    format_number,
+)
 from qsim.report.layout import fitted
 from qsim.report.review import slo_verdicts
 from qsim.summary import lookup
@@ -163,7 +169,8 @@ def marked_cells(summaries: Summaries, row: Row) -> tuple[list[str], set[int]]:
     eligible = meeting(summaries)
     among = [v if eligible is None or n in eligible else None
              for n, v in zip(summaries, values, strict=True)]  # fmt: skip
-    texts = [figure_text(s, row.path, row.format) for s in summaries.values()]
+    unit = duration_unit(v for v in values if isinstance(v, int | float))
+    texts = [figure_text(s, row.path, row.format, unit) for s in summaries.values()]
     return texts, best_columns(among, row.best)
 
 

@@ -14,6 +14,7 @@ from qsim.report.figures import (
     INTERVAL_NOTE,
     above_text,
     duration_text,
+    duration_unit,
     format_duration,
     format_number,
     format_span,
@@ -50,8 +51,8 @@ class _Cells:
             node = node[key]
         return node
 
-    def duration(self, *path: str) -> str:
-        return duration_text(self.get(*path), self._interval(*path))
+    def duration(self, *path: str, unit: str | None = None) -> str:
+        return duration_text(self.get(*path), self._interval(*path), unit)
 
     def number(self, *path: str) -> str:
         return number_text(self.get(*path), self._interval(*path))
@@ -249,10 +250,11 @@ def _latency_table(summary: dict[str, Any]) -> Table:
             if figures["latency_s"]["mean"] is None:
                 continue  # nothing completed there
             for figure in ("latency_s", "wait_s"):
+                unit = duration_unit(figures[figure][key] for key in LATENCY_KEYS)
                 table.add_row(
                     f"{label} {name}" if figure == "latency_s" else "",
                     figure.removesuffix("_s"),
-                    *(cells.duration(figure, key) for key in LATENCY_KEYS),
+                    *(cells.duration(figure, key, unit=unit) for key in LATENCY_KEYS),
                 )
     return table
 
