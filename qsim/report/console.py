@@ -12,7 +12,6 @@ from rich.text import Text
 
 from qsim.report.figures import (
     INTERVAL_NOTE,
-    above_text,
     duration_text,
     duration_unit,
     format_duration,
@@ -59,9 +58,6 @@ class _Cells:
 
     def percent(self, *path: str) -> str:
         return percent_text(self.get(*path), self._interval(*path))
-
-    def above(self, *path: str) -> str:
-        return above_text(self.get(*path), self._interval(*path))
 
 
 OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "lost_in_outage",

@@ -8,8 +8,8 @@
   negative, a fraction never above 100%); a clipped interval shows its ends instead of a
   symmetric half-width: ``295 (0 to 1,345)``. Symmetric ``±`` means the 95% interval was not
   clipped. :data:`INTERVAL_NOTE` says so in a legend.
-- One name per figure: :data:`LABELS` maps a summary key to the label every report shows
-  (JSON keys never change; only the label a person reads).
+- One name per figure: ``drain_time_s`` reads ``longest above N ready`` everywhere
+  (:func:`above_label`; JSON keys never change, only the label a person reads).
 
 Functions take the figure and its 95% interval as the summary holds it (``ci95``: a
 ``[low, high]`` list, or None); :func:`figure_text` looks the pair up at a summary path.
@@ -26,7 +26,6 @@ from qsim.summary import figure_at
 __all__ = [
     "INTERVAL_NOTE",
     "KINDS",
-    "LABELS",
     "above_label",
     "above_text",
     "duration_text",
@@ -203,16 +202,6 @@ KINDS: dict[str, Callable[[Any, Interval], str]] = {
     "above": above_text,
 }
 """How each kind of figure reads: a registry, looked up by name."""
-
-LABELS = {
-    "attainment": "attainment",
-    "drain_time_s": "longest above the backlog level",
-    "throughput_per_s": "throughput/s",
-    "utilization": "utilization",
-    "replica_seconds": "replica-seconds",
-    "replicas_mean": "replicas (mean)",
-}
-"""The label each report shows for a summary key (the key itself is the JSON contract)."""
 
 
 def format_duration(seconds: float | None, half: float | None = None) -> str:
