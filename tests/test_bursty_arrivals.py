@@ -421,6 +421,41 @@ def test_a_bad_transition_matrix_exits_with_status_2(tmp_path):
     assert result.stderr.count("\n") == 1
 
 
+ONE_PRODUCER = """\
+name: short
+duration: 10s
+producers:
+  - name: checkout
+    to: orders
+    rate: 1/s
+queues:
+  - name: orders
+"""
+
+
+@pytest.mark.parametrize(
+    ("process", "expected"),
+    [
+        (
+            "profile: []",
+            "scenario.yaml:6: producers[0].profile: a profile needs at least one point",
+        ),
+        (
+            "profile: [{at: 10s, rate: 1/s}, {at: 5s, rate: 2/s}]",
+            "scenario.yaml:6: producers[0].profile[1].at: points must be in increasing order",
+        ),
+        (
+            "mmpp: [{rate: 1/s, mean_stay: 1s}]",
+            "scenario.yaml:6: producers[0].mmpp: an mmpp needs at least two states",
+        ),
+    ],
+)
+def test_a_short_or_unordered_process_is_one_located_line(tmp_path, process, expected):
+    """One MMPP state, no profile point, or points out of order: one located line."""
+    message = scenario_error(tmp_path, ONE_PRODUCER, "rate: 1/s", process)
+    assert message.startswith(expected), message
+
+
 def test_a_daily_profile_csv_reads_times_and_rates_with_units(tmp_path):
     """A CSV with a header, a comment and units: 10/s at 0, 100/s at 6 h and 12 h; over a 24 h
     period the rate ramps up for 6 h, holds for 6 h, and falls back to 10/s over the last 12 h
@@ -438,3 +473,30 @@ def test_a_daily_profile_csv_reads_times_and_rates_with_units(tmp_path):
     day = (10 + 100) / 2 * 6 * hours + 100 * 6 * hours + (100 + 10) / 2 * 12 * hours
     assert profile.expected(24 * hours) == pytest.approx(day)
     assert profile.expected(48 * hours) == pytest.approx(2 * day)
+
+
+def test_capacity_theory_sees_the_mean_rate_and_dispersion_and_says_so():
+    """The analytic model of a queue fed by an MMPP with batches of 3: rate = mean rate x 3,
+    cv^2 = 3 x the MMPP's dispersion + Var X / E[X] (0 for a constant batch), both noted."""
+    from qsim.analytic import build_model
+
+    scenario = scenario_from(
+        """
+        name: theory-notes
+        duration: 100s
+        producers:
+          - name: m
+            to: q
+            mmpp: [{rate: 30/s, mean_stay: 1s}, {rate: 10/s, mean_stay: 3s}]
+            batch: 3
+        queues: [{name: q}]
+        consumers: [{name: c, queue: q, prefetch: 1, replicas: 80, service_time: 1s}]
+        """
+    )
+    mmpp = scenario.producers[0].mmpp
+    assert mmpp is not None
+    model = build_model(scenario, 0)
+    assert model is not None
+    assert model.rate == pytest.approx(45.0)
+    assert model.ca2 == pytest.approx(3 * mmpp.dispersion)
+    assert any(note.startswith("mmpp: ") and "batch: " in note for note in model.notes)

@@ -51,8 +51,15 @@ class Mmpp(Spec):
     """A Markov-modulated Poisson process (see the module doc); ``transitions[i][j]`` is the
     probability that leaving state ``i`` enters state ``j`` (rows sum to 1, diagonal 0)."""
 
-    states: tuple[MmppState, ...] = Field(min_length=2)
+    states: tuple[MmppState, ...]
     transitions: tuple[tuple[Probability, ...], ...] | None = None
+
+    @field_validator("states")
+    @classmethod
+    def _two_or_more(cls, states: tuple[MmppState, ...]) -> tuple[MmppState, ...]:
+        if len(states) < 2:
+            raise fail("an mmpp needs at least two states (with one, give its rate as rate)")
+        return states
 
     @model_validator(mode="after")
     def _valid_matrix(self) -> Mmpp:
@@ -196,7 +203,7 @@ class Profile(Spec):
     first, the last rate held after the last; with ``period``, repeated every ``period``
     seconds (the last point joins the first one period later)."""
 
-    points: tuple[ProfilePoint, ...] = Field(min_length=1)
+    points: tuple[ProfilePoint, ...]
     file: str | None = Field(default=None, exclude=True)  # read into points at load time
     period: PositiveDuration | None = None
 
@@ -214,6 +221,8 @@ class Profile(Spec):
     @field_validator("points")
     @classmethod
     def _increasing(cls, points: tuple[ProfilePoint, ...]) -> tuple[ProfilePoint, ...]:
+        if not points:
+            raise fail("a profile needs at least one point")
         for i, (a, b) in enumerate(itertools.pairwise(points), start=1):
             if b.at <= a.at:
                 raise fail("points must be in increasing order of 'at'", (i, "at"))
