@@ -277,6 +277,24 @@ def test_a_batch_shares_its_publish_instant_and_count_caps_messages():
     assert times[4] < times[5] < times[10]
 
 
+def test_a_batch_leaves_the_arrival_instants_as_they_were():
+    """Common random numbers: the batch sizes come from a stream of their own, so a producer's
+    arrival instants with ``batch`` are exactly those without it."""
+    base = """
+        name: crn
+        duration: 60s
+        producers:
+          - {name: p, to: q, mmpp: [{rate: 20/s, mean_stay: 2s}, {rate: 1/s, mean_stay: 5s}]}
+        queues: [{name: q}]
+        """
+    batched = base.replace(
+        "mean_stay: 5s}]", "mean_stay: 5s}], batch: {dist: empirical, values: [1, 3]}"
+    )
+    single, grouped = publish_times(base), publish_times(batched)
+    assert grouped.size > single.size
+    assert np.array_equal(np.unique(grouped), single)
+
+
 def test_load_scaling_and_estimates_follow_the_new_processes():
     """--load 2x doubles every MMPP state's and profile point's rate; the expected counts are
     the mean rate times the duration, the integral of the profile, times the mean batch."""
@@ -448,10 +466,16 @@ queues:
             "mmpp: [{rate: 1/s, mean_stay: 1s}]",
             "scenario.yaml:6: producers[0].mmpp: an mmpp needs at least two states",
         ),
+        (
+            "profile: [{at: 0s, rate: 1/s}]\n    arrivals: constant",
+            "scenario.yaml:4: producers[0]: profile arrivals are Poisson: arrivals: constant "
+            "does not apply",
+        ),
     ],
 )
 def test_a_short_or_unordered_process_is_one_located_line(tmp_path, process, expected):
-    """One MMPP state, no profile point, or points out of order: one located line."""
+    """One MMPP state, no profile point, points out of order, or a Poisson-only process asked
+    to be evenly spaced: one located line."""
     message = scenario_error(tmp_path, ONE_PRODUCER, "rate: 1/s", process)
     assert message.startswith(expected), message
 

@@ -36,6 +36,8 @@ from qsim.spec import (
 __all__ = ["ARRIVAL_KEYS", "Producer", "ScheduleStep", "Trace"]
 
 ARRIVAL_KEYS = ("rate", "interarrival", "schedule", "trace", "mmpp", "profile")
+POISSON_ONLY = ("mmpp", "profile")
+"""Arrival processes that are Poisson by definition (``arrivals: constant`` is refused)."""
 
 
 class ScheduleStep(Spec):
@@ -156,6 +158,8 @@ class Producer(Spec):
             found = f"got {', '.join(given)}" if given else "got none"
             keys = f"{', '.join(ARRIVAL_KEYS[:-1])} or {ARRIVAL_KEYS[-1]}"
             raise fail(f"give exactly one of {keys} ({found})")
+        if self.arrivals == "constant" and given[0] in POISSON_ONLY:
+            raise fail(f"{given[0]} arrivals are Poisson: arrivals: constant does not apply")
         return self
 
     @property
