@@ -83,6 +83,8 @@ def _from_trace(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
 
 
 def _from_mmpp(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
+    """Poisson at each state's rate for its exponential stay; the first state drawn from the
+    stationary distribution, each next one from the leaving state's row of jumps."""
     assert spec.mmpp is not None
     mmpp = spec.mmpp
     if max(s.rate for s in mmpp.states) <= 0:
@@ -104,6 +106,8 @@ def _from_mmpp(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
 
 
 def _from_profile(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
+    """Thinning, piece by piece: candidates at the piece's larger end rate, each kept with
+    probability rate(t) / that rate (a uniform draw per candidate)."""
     assert spec.profile is not None
     if spec.profile.peak <= 0:
         return
