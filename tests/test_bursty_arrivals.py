@@ -19,11 +19,15 @@ window).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import scenario_error, scenario_from, write_scenario
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qsim.engine import simulate
 from qsim.engine.simulation import Model
@@ -524,3 +528,68 @@ def test_capacity_theory_sees_the_mean_rate_and_dispersion_and_says_so():
     assert model.rate == pytest.approx(45.0)
     assert model.ca2 == pytest.approx(3 * mmpp.dispersion)
     assert any(note.startswith("mmpp: ") and "batch: " in note for note in model.notes)
+
+
+# -- any valid process: ordered times, balanced books -------------------------------------------
+RATES = st.integers(0, 40)
+POINTS = st.lists(st.tuples(st.integers(1, 8), RATES), min_size=1, max_size=5)
+"""(gap in seconds to the previous point, rate) pairs of a profile."""
+
+
+def profile_text(points: list[tuple[int, int]], periodic: bool) -> str:
+    """A ``profile:`` value with points at the running sums of the gaps (the first at gap - 1)."""
+    at = [sum(gap for gap, _ in points[: i + 1]) - 1 for i in range(len(points))]
+    items = ", ".join(f"{{at: {t}s, rate: {r}/s}}" for t, (_, r) in zip(at, points, strict=True))
+    period = f", period: {at[-1] + 3}s" if periodic else ""
+    return f"{{points: [{items}]{period}}}"
+
+
+PROCESSES = st.one_of(
+    st.builds(profile_text, POINTS, st.booleans()).map(lambda p: f"profile: {p}"),
+    st.lists(st.tuples(RATES, st.integers(1, 5)), min_size=2, max_size=3).map(
+        lambda states: (
+            "mmpp: [" + ", ".join(f"{{rate: {r}/s, mean_stay: {s}s}}" for r, s in states) + "]"
+        )
+    ),
+)
+BATCHES = st.one_of(
+    st.just(""),
+    st.integers(1, 4).map(lambda n: f", batch: {n}"),
+    st.lists(st.integers(1, 6), min_size=1, max_size=4).map(
+        lambda v: f", batch: {{dist: empirical, values: {v}}}"
+    ),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(process=PROCESSES, batch=BATCHES, count=st.one_of(st.none(), st.integers(1, 200)))
+def test_any_process_publishes_in_order_and_every_message_ends_somewhere(process, batch, count):
+    """Random profiles and MMPPs, with or without batches and a count: publish times never go
+    back, count caps them, the run publishes exactly them, and published = acked + ready +
+    unacked at the end."""
+    capped = f", count: {count}" if count else ""
+    scenario = scenario_from(
+        f"""
+        name: property
+        duration: 20s
+        producers: [{{name: p, to: q, {process}{batch}{capped}}}]
+        queues: [{{name: q}}]
+        consumers: [{{name: c, queue: q, replicas: 2, service_time: 20ms}}]
+        """
+    )
+    times = publish_times_of(scenario)
+    assert np.all(np.diff(times) >= 0) and (times.size == 0 or times[0] >= 0)
+    assert count is None or times.size <= count
+    queue = simulate(scenario).queues[0]
+    assert queue.counts["published"] == times.size  # the engine publishes every time drawn
+    ends = queue.counts["acked"] + queue.backlog_final + queue.unacked_final
+    assert queue.counts["published"] == ends
+
+
+def publish_times_of(scenario: Any) -> np.ndarray:
+    """The first 20 s of a producer's publish times, drawn as the run draws them."""
+    from qsim.engine.arrivals import arrival_times
+    from qsim.streams import stream
+
+    times = arrival_times(scenario.producers[0], stream(scenario.seed, 0, "producer:p:arrivals"))
+    return np.fromiter(itertools.takewhile(lambda t: t < scenario.duration, times), dtype=float)
