@@ -593,3 +593,33 @@ def publish_times_of(scenario: Any) -> np.ndarray:
 
     times = arrival_times(scenario.producers[0], stream(scenario.seed, 0, "producer:p:arrivals"))
     return np.fromiter(itertools.takewhile(lambda t: t < scenario.duration, times), dtype=float)
+
+
+def test_the_json_schema_accepts_every_form_of_the_new_keys():
+    """Editors validate with schema/scenario.schema.json: a profile from a file (no points), a
+    bare list of points, an MMPP as a list or with transitions, and a batch all pass."""
+    import json
+
+    import jsonschema
+    import yaml
+    from conftest import ROOT
+
+    schema = json.loads((ROOT / "schema" / "scenario.schema.json").read_text(encoding="utf-8"))
+    document = yaml.safe_load(
+        """
+        name: forms
+        duration: 10s
+        producers:
+          - {name: p, to: q, profile: {file: day.csv, period: 24h}, batch: 3}
+          - {name: o, to: q, profile: [{at: 0s, rate: 1/s}]}
+          - {name: m, to: q, mmpp: [{rate: 1/s, mean_stay: 1s}, {rate: 0, mean_stay: 3s}]}
+          - name: n
+            to: q
+            mmpp:
+              states: [{rate: 1/s, mean_stay: 1s}, {rate: 2/s, mean_stay: 3s}]
+              transitions: [[0, 1], [1, 0]]
+            batch: {dist: empirical, values: [1, 2]}
+        queues: [{name: q}]
+        """
+    )
+    jsonschema.validate(document, schema)

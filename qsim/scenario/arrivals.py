@@ -203,7 +203,7 @@ class Profile(Spec):
     first, the last rate held after the last; with ``period``, repeated every ``period``
     seconds (the last point joins the first one period later)."""
 
-    points: tuple[ProfilePoint, ...]
+    points: tuple[ProfilePoint, ...] = ()
     file: str | None = Field(default=None, exclude=True)  # read into points at load time
     period: PositiveDuration | None = None
 
@@ -221,8 +221,6 @@ class Profile(Spec):
     @field_validator("points")
     @classmethod
     def _increasing(cls, points: tuple[ProfilePoint, ...]) -> tuple[ProfilePoint, ...]:
-        if not points:
-            raise fail("a profile needs at least one point")
         for i, (a, b) in enumerate(itertools.pairwise(points), start=1):
             if b.at <= a.at:
                 raise fail("points must be in increasing order of 'at'", (i, "at"))
@@ -230,6 +228,8 @@ class Profile(Spec):
 
     @model_validator(mode="after")
     def _within_period(self) -> Profile:
+        if not self.points:
+            raise fail("a profile needs at least one point (points, or a CSV file of them)")
         if self.period is not None and self.points[-1].at >= self.period:
             at = self.points[-1].at
             raise fail(f"every point must lie within the period ({self.period:g}s), got at {at:g}s")
