@@ -24,10 +24,11 @@ from import_broker import RATE_TOLERANCE, expected_queues, queue_rate, queue_set
 from qsim.cli import main
 from qsim.errors import QsimError
 from qsim.importer import ManagementClient, Snapshot, import_scenario
-from qsim.importer.topology import Topology, read_topology
+from qsim.importer.topology import Topology, read_topology, seconds
 from qsim.importer.traffic import Flow, fit_flows
 from qsim.scenario import Scenario
 from qsim.scenario.keys import UniformKeys
+from qsim.units import parse_duration
 
 FIXTURE = Path(__file__).parent / "data" / "management-api.json"
 
@@ -359,3 +360,24 @@ def test_consumers_of_one_queue_with_two_prefetches_are_two_pools_sharing_its_ac
     raw["consumers"].append({**extra, "prefetch_count": 20})
     pools = {p.name: p.replicas for p in imported(raw)[1].consumers if p.queue == "orders"}
     assert pools == {"orders-consumers-prefetch-1": 3, "orders-consumers-prefetch-20": 1}
+
+
+def test_a_stream_imports_its_retention():
+    """x-max-age 7D, x-max-length-bytes and x-stream-max-segment-size-bytes (streams.md)."""
+    raw = recorded()
+    arguments = {
+        "x-queue-type": "stream", "x-max-age": "7D", "x-max-length-bytes": 20_000_000_000,
+        "x-stream-max-segment-size-bytes": 100_000_000,
+    }  # fmt: skip
+    _queue(raw, "orders.parked").update(type="stream", arguments=arguments)
+    stream = next(q for q in imported(raw)[1].queues if q.name == "orders.parked")
+    got = (stream.type, stream.max_age, stream.max_bytes, stream.segment_bytes)
+    assert got == ("stream", 7 * 86400.0, 20e9, 1e8)
+
+
+@pytest.mark.parametrize("value", [1e-7, 0.0421934, 9.99999, 12.3456789, 600.0, 31_536_000.0])
+def test_durations_are_written_without_exponents_and_read_back(value):
+    """A written duration parses back to the value to 4 significant figures (ms) or 1 ms."""
+    text = seconds(value)
+    assert "e" not in text.removesuffix("ms").removesuffix("s")
+    assert parse_duration(text) == pytest.approx(value, rel=5e-4, abs=5e-4 if value >= 10 else 0)
