@@ -325,7 +325,7 @@ def schema() -> None:
 
 @main.command("import")
 @click.option(
-    "--amqp-management", "url", envvar="QSIM_AMQP_MANAGEMENT_URL", required=True, metavar="URL",
+    "--amqp-management", "url", envvar="QSIM_AMQP_MANAGEMENT_URL", metavar="URL",
     help="RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672/ "
     "(or $QSIM_AMQP_MANAGEMENT_URL).",
 )  # fmt: skip
@@ -335,11 +335,13 @@ def schema() -> None:
     help="Average rates and lengths over this much history (the API keeps 10 min at 5 s).",
 )  # fmt: skip
 @_explained
-def import_(url: str, vhost: str, window: float) -> None:
+def import_(url: str | None, vhost: str, window: float) -> None:
     """Write a scenario (on stdout) of a running RabbitMQ: its queues, exchanges, bindings,
     consumers and rates, every guessed value commented (docs/import.md)."""
     from qsim.importer import ManagementClient, import_scenario, take_snapshot
 
+    if not url:
+        raise QsimError("import: give --amqp-management URL (or $QSIM_AMQP_MANAGEMENT_URL)")
     if window < 1:
         raise QsimError(f"--window: at least 1s, got {window:g}s")
     snapshot = take_snapshot(ManagementClient.from_url(url), vhost, window)

@@ -208,7 +208,7 @@ def test_key_shares_solve_the_routing_equations_exactly():
 
 # -- bad input: one line, exit status 2 ---------------------------------------------------------
 def _import(*args: str) -> Any:
-    return CliRunner().invoke(main, ["import", *args])
+    return CliRunner(env={"QSIM_AMQP_MANAGEMENT_URL": None}).invoke(main, ["import", *args])
 
 
 def _one_line_error(result: Any, text: str) -> None:
@@ -278,6 +278,7 @@ def test_an_unreachable_management_url_is_one_line():
         (["--amqp-management", "amqp://127.0.0.1:5672/"], "expected an http:// URL"),
         (["--amqp-management", "http://127.0.0.1:99999/"], "bad port"),
         (["--amqp-management", "http://127.0.0.1:9/", "--window", "0s"], "at least 1s"),
+        (["--vhost", "shop"], "give --amqp-management URL"),
     ],
 )
 def test_bad_options_are_one_line(args, text):
