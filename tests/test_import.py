@@ -279,6 +279,7 @@ def test_an_unreachable_management_url_is_one_line():
         (["--amqp-management", "http://127.0.0.1:99999/"], "bad port"),
         (["--amqp-management", "http://127.0.0.1:9/", "--window", "0s"], "at least 1s"),
         (["--vhost", "shop"], "give --amqp-management URL"),
+        (["--amqp-management", "http://127.0.0.1:9/", "--schedule", "20m"], "at most --window"),
     ],
 )
 def test_bad_options_are_one_line(args, text):
@@ -382,3 +383,32 @@ def test_durations_are_written_without_exponents_and_read_back(value):
     text = seconds(value)
     assert "e" not in text.removesuffix("ms").removesuffix("s")
     assert parse_duration(text) == pytest.approx(value, rel=5e-4, abs=5e-4 if value >= 10 else 0)
+
+
+def _shop_history(raw: dict[str, Any], counts: tuple[int, ...]) -> None:
+    """shop's publish_in samples replaced by ``counts``, 5 s apart, oldest first."""
+    details = next(e for e in raw["exchanges"] if e["name"] == "shop")["message_stats"]
+    stamps = sorted(s["timestamp"] for s in details["publish_in_details"]["samples"])
+    samples = [{"sample": n, "timestamp": t} for n, t in zip(counts, stamps, strict=True)]
+    details["publish_in_details"]["samples"] = samples
+
+
+def test_with_a_schedule_a_producer_follows_the_rate_history_over_one_window():
+    """Counts 100, 300, 400 five seconds apart: 40/s, then 20/s; the run is the window (10 s)."""
+    raw = recorded()
+    _shop_history(raw, (100, 300, 400))
+    text, scenario = import_scenario(Snapshot(raw), step=5.0)
+    producer = next(p for p in scenario.producers if p.to == "shop")
+    assert producer.schedule is not None
+    assert [(s.at, s.rate) for s in producer.schedule] == [(0.0, 40.0), (5.0, 20.0)]
+    assert scenario.duration == 10.0 and "# measured: the rate every 5s" in text
+
+
+def test_a_schedule_starts_at_zero_when_the_counter_started_inside_the_window():
+    """Counts 0, 100, 300: nothing counted at the start, then 40/s (steps of 10 s take both)."""
+    raw = recorded()
+    _shop_history(raw, (0, 100, 300))
+    scenario = import_scenario(Snapshot(raw), step=10.0)[1]
+    producer = next(p for p in scenario.producers if p.to == "shop")
+    assert producer.schedule is not None
+    assert [(s.at, s.rate) for s in producer.schedule] == [(0.0, 0.0), (5.0, 40.0)]
