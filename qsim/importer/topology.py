@@ -52,7 +52,7 @@ def _plain(number: float) -> str:
 def seconds(value: float) -> str:
     """Seconds as a scenario duration: 4 significant figures in ms below 10 s (``52.3ms``),
     to the millisecond above (``600s``, ``31536000s``)."""
-    if value < 10 and not (value >= 1 and value.is_integer()):
+    if value < 10 and not (value == 0 or (value >= 1 and value.is_integer())):
         return f"{_plain(float(f'{value * 1000:.4g}'))}ms"
     return f"{_plain(round(value, 3))}s"
 
