@@ -3,9 +3,11 @@
 :func:`scale_load` multiplies every producer's publish rate by a factor, by arrival process
 (:data:`SCALERS`): a ``rate`` and each ``schedule`` step's rate are multiplied (step times stay);
 an ``interarrival`` distribution is divided by the factor (every time parameter of it, so its cv
-is kept). A ``trace`` is refused: compressing recorded times would also shorten the day they
-cover and move them against the scenario's schedules and outages, so there is no one faithful
-reading of "twice the trace". Rates of pipeline stages follow from their input.
+is kept); every ``mmpp`` state's rate and every ``profile`` point's rate are multiplied (stays
+and times stay, so bursts are as long and as often, only denser). A ``batch`` keeps its sizes:
+the arrivals come faster. A ``trace`` is refused: compressing recorded times would also shorten
+the day they cover and move them against the scenario's schedules and outages, so there is no
+one faithful reading of "twice the trace". Rates of pipeline stages follow from their input.
 """
 
 from __future__ import annotations
@@ -73,6 +75,16 @@ def _interarrival(producer: Producer, factor: float) -> Producer:
     return producer.model_copy(update={"interarrival": scaled})
 
 
+def _mmpp(producer: Producer, factor: float) -> Producer:
+    assert producer.mmpp is not None
+    return producer.model_copy(update={"mmpp": producer.mmpp.scaled(factor)})
+
+
+def _profile(producer: Producer, factor: float) -> Producer:
+    assert producer.profile is not None
+    return producer.model_copy(update={"profile": producer.profile.scaled(factor)})
+
+
 def _trace(producer: Producer, _factor: float) -> Producer:
     raise QsimError(
         f"producer {producer.name!r} replays a trace, which capacity cannot scale; "
@@ -85,6 +97,8 @@ SCALERS: dict[str, Callable[[Producer, float], Producer]] = {
     "schedule": _schedule,
     "interarrival": _interarrival,
     "trace": _trace,
+    "mmpp": _mmpp,
+    "profile": _profile,
 }
 """How each arrival process is scaled, by its key."""
 
