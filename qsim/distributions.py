@@ -58,6 +58,18 @@ class Distribution(Spec, Generic[Q]):
         numbers), and a larger ``u`` never means less work."""
         raise NotImplementedError  # every registered subclass overrides this
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """The distribution function ``P(draw <= x)`` at each ``x``. This fallback inverts
+        :meth:`ppf` by bisection on ``u`` (60 halvings, to float precision); the continuous
+        families override it with their closed forms. Mixtures and truncations use it."""
+        x = np.asarray(x, dtype=float)
+        low, high = np.zeros(x.shape), np.ones(x.shape)
+        for _ in range(60):
+            middle = (low + high) / 2
+            below = self.ppf(middle) <= x
+            low, high = np.where(below, middle, low), np.where(below, high, middle)
+        return low
+
     def quantile(self) -> Callable[[float], float]:
         """:meth:`ppf` as a scalar function (for the rare one-at-a-time uses)."""
         return lambda u: float(self.ppf(np.array([u]))[0])
@@ -102,6 +114,20 @@ def _gamma_ppf(u: np.ndarray, shape: float, scale: float) -> np.ndarray:
     return np.asarray(scale * gammaincinv(shape, u), dtype=float)
 
 
+def _gamma_cdf(x: np.ndarray, shape: float, scale: float) -> np.ndarray:
+    """The gamma distribution function (regularised lower incomplete gamma)."""
+    from scipy.special import gammainc
+
+    return np.asarray(gammainc(shape, np.maximum(x, 0.0) / scale), dtype=float)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """The standard normal distribution function at each ``z``."""
+    from scipy.special import ndtr
+
+    return np.asarray(ndtr(z), dtype=float)
+
+
 @register
 class Constant(Distribution[Q]):
     """Always ``value``."""
@@ -115,6 +141,9 @@ class Constant(Distribution[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.full(len(u), float(self.value))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x) >= self.value).astype(float)
 
     @property
     def mean(self) -> float:
@@ -162,6 +191,9 @@ class Exponential(_ByMean[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.asarray(-float(self.mean_) * np.log1p(-u), dtype=float)
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(-np.expm1(-np.maximum(x, 0.0) / self.mean_), dtype=float)
+
     @property
     def variance(self) -> float:
         return float(self.mean_) ** 2
@@ -188,6 +220,11 @@ class Uniform(Distribution[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.low + (self.high - self.low) * u
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        if self.high == self.low:
+            return (np.asarray(x) >= self.low).astype(float)
+        return np.clip((np.asarray(x) - self.low) / (self.high - self.low), 0.0, 1.0)
+
     @property
     def mean(self) -> float:
         return (self.low + self.high) / 2
@@ -195,6 +232,54 @@ class Uniform(Distribution[Q]):
     @property
     def variance(self) -> float:
         return (self.high - self.low) ** 2 / 12
+
+
+@register
+class Triangular(Distribution[Q]):
+    """Triangular from ``low`` to ``high``, peaking at ``mode`` (a three-point estimate)."""
+
+    name: ClassVar[str] = "triangular"
+    dist: Literal["triangular"]
+    low: Q
+    mode: Q
+    high: Q
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular[Q]:
+        if not self.low <= self.mode <= self.high or self.low == self.high:
+            raise fail(f"expected low <= mode <= high and low < high, got {self._points}")
+        return self
+
+    @property
+    def _points(self) -> tuple[float, float, float]:
+        return float(self.low), float(self.mode), float(self.high)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.triangular(*self._points, n)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        low, mode, high = self._points
+        rising = u * (high - low) <= mode - low
+        left = low + np.sqrt(u * (high - low) * (mode - low))
+        right = high - np.sqrt((1.0 - u) * (high - low) * (high - mode))
+        return np.where(rising, left, right)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        low, mode, high = self._points
+        x = np.clip(x, low, high)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = (x - low) ** 2 / ((high - low) * (mode - low))
+            right = 1.0 - (high - x) ** 2 / ((high - low) * (high - mode))
+        return np.where(x <= mode, np.nan_to_num(left), np.nan_to_num(right, nan=1.0))
+
+    @property
+    def mean(self) -> float:
+        return sum(self._points) / 3
+
+    @property
+    def variance(self) -> float:
+        a, c, b = self._points
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
 
 
 @register
@@ -212,6 +297,12 @@ class Lognormal(_ByMeanCv[Q]):
         sigma2 = math.log1p(self.cv_**2)
         return np.exp(math.log(self.mean_) - sigma2 / 2 + math.sqrt(sigma2) * _normal_ppf(u))
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        sigma2 = math.log1p(self.cv_**2)
+        with np.errstate(divide="ignore"):
+            logs = np.log(np.maximum(x, 0.0))
+        return _normal_cdf((logs - math.log(self.mean_) + sigma2 / 2) / math.sqrt(sigma2))
+
 
 @register
 class Gamma(_ByMeanCv[Q]):
@@ -227,6 +318,9 @@ class Gamma(_ByMeanCv[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return _gamma_ppf(u, 1 / self.cv_**2, self.mean_ * self.cv_**2)
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return _gamma_cdf(x, 1 / self.cv_**2, self.mean_ * self.cv_**2)
+
 
 @register
 class Erlang(_ByMean[Q]):
@@ -241,6 +335,9 @@ class Erlang(_ByMean[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return _gamma_ppf(u, float(self.k), self.mean_ / self.k)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return _gamma_cdf(x, float(self.k), self.mean_ / self.k)
 
     @property
     def variance(self) -> float:
@@ -264,6 +361,9 @@ class Weibull(Distribution[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.asarray(self.scale * (-np.log1p(-u)) ** (1 / self.shape), dtype=float)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(-np.expm1(-((np.maximum(x, 0.0) / self.scale) ** self.shape)))
 
     @property
     def mean(self) -> float:
@@ -291,6 +391,9 @@ class Pareto(Distribution[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.scale * (1.0 - u) ** (-1 / self.alpha)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 - (self.scale / np.maximum(x, self.scale)) ** self.alpha)
 
     @property
     def mean(self) -> float:
@@ -332,6 +435,11 @@ class Normal(Distribution[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         below = _tail(self.mean_ / self.sd)  # P(draw < 0): truncated at zero, u maps above it
         return np.maximum(0.0, self.mean_ + self.sd * _normal_ppf(below + (1.0 - below) * u))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        below = _tail(self.mean_ / self.sd)
+        inside = _normal_cdf((np.maximum(x, 0.0) - self.mean_) / self.sd) - below
+        return np.asarray(np.maximum(inside, 0.0) / (1.0 - below), dtype=float)
 
     @property
     def _hazard(self) -> float:
@@ -401,6 +509,10 @@ class Empirical(Distribution[Q]):
         ordered = np.sort(np.asarray(self.values, dtype=float))
         return ordered[np.minimum((u * ordered.size).astype(np.int64), ordered.size - 1)]
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        ordered = np.sort(np.asarray(self.values, dtype=float))
+        return np.searchsorted(ordered, x, side="right") / ordered.size
+
     @property
     def mean(self) -> float:
         return float(np.mean(self.values))
@@ -453,3 +565,7 @@ def distribution_of(quantity: Any, unit_name: str) -> Any:
         BeforeValidator(_normalise),
         OrBareValue(bare),
     ]
+
+
+# -- service-time families in their own modules (phase-type, composites): registered on import --
+from qsim import phasetype  # noqa: E402,F401  (registers hyperexponential, coxian, phasetype, ...)

@@ -18,10 +18,12 @@ from qsim.scenario import Producer, Scaling, Scenario
 from qsim.scenario.model import unknown_name
 
 __all__ = [
+    "NESTED_TIMES",
     "SCALERS",
     "TIME_FIELDS",
     "pool_index",
     "scale_load",
+    "scaled_data",
     "scaled_distribution",
     "with_fixed_replicas",
     "with_partitions",
@@ -38,8 +40,28 @@ TIME_FIELDS: dict[str, tuple[str, ...]] = {
     "pareto": ("scale",),
     "normal": ("mean", "sd"),
     "empirical": ("values",),
+    "triangular": ("low", "mode", "high"),
+    "hypoexponential": ("means",),
 }
 """The parameters of each distribution that are times (scaled with it), by ``dist`` name."""
+
+
+def _branch_means(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "phases": [{**b, "mean": b["mean"] / factor} for b in data["phases"]]}
+
+
+def _rates(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "generator": [[r * factor for r in row] for row in data["generator"]]}
+
+
+NESTED_TIMES: dict[str, Callable[[dict[str, Any], float], dict[str, Any]]] = {
+    "hyperexponential": _branch_means,
+    "hypererlang": _branch_means,
+    "coxian": _branch_means,
+    "phasetype": _rates,
+}
+"""Distributions whose times sit deeper (each phase's mean) or are rates (multiplied): the
+written form divided by a factor, by ``dist`` name."""
 
 
 def _divided(value: Any, factor: float) -> Any:
@@ -48,13 +70,20 @@ def _divided(value: Any, factor: float) -> Any:
     return value / factor
 
 
+def scaled_data(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A distribution's written form (``model_dump``) with its times divided by ``factor``."""
+    name = data["dist"]
+    if name in NESTED_TIMES:
+        return NESTED_TIMES[name](data, factor)
+    fields = TIME_FIELDS.get(name)
+    if fields is None:
+        raise QsimError(f"cannot scale a {name} interarrival distribution")
+    return {**data, **{key: _divided(data[key], factor) for key in fields}}
+
+
 def scaled_distribution(distribution: Any, factor: float) -> Any:
     """``distribution`` of times divided by ``factor`` (same shape and cv)."""
-    fields = TIME_FIELDS.get(distribution.name)
-    if fields is None:
-        raise QsimError(f"cannot scale a {distribution.name} interarrival distribution")
-    data = distribution.model_dump(by_alias=True)
-    data.update({key: _divided(data[key], factor) for key in fields})
+    data = scaled_data(distribution.model_dump(by_alias=True), factor)
     return type(distribution).model_validate(data)
 
 

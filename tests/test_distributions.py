@@ -50,6 +50,21 @@ CASES = {
     "normal-truncated-at-zero": "{dist: normal, mean: 1s, sd: 0.8s}",
     "empirical-values": "{dist: empirical, values: [10ms, 20ms, 20ms, 50ms, 400ms]}",
     "empirical-file": "{dist: empirical, file: service-times.csv}",
+    "triangular": "{dist: triangular, low: 50ms, mode: 100ms, high: 400ms}",
+    "hyperexponential": (
+        "{dist: hyperexponential, phases: [{p: 0.25, mean: 2s}, {p: 0.75, mean: 667ms}]}"
+    ),
+    "hypererlang": (
+        "{dist: hypererlang, phases: [{p: 0.6, mean: 100ms, k: 2}, {p: 0.4, mean: 1s, k: 3}]}"
+    ),
+    "hypoexponential": "{dist: hypoexponential, means: [100ms, 300ms, 50ms]}",
+    "coxian": (
+        "{dist: coxian, phases: [{mean: 100ms, next: 0.4}, {mean: 100ms, next: 0.5}, {mean: 1s}]}"
+    ),
+    "phasetype": (
+        "{dist: phasetype, initial: [0.5, 0.3, 0.2],"
+        " generator: [[-10, 5, 1], [0, -3, 2], [0.5, 0, -1]]}"
+    ),
 }
 
 
