@@ -559,13 +559,17 @@ def distribution_of(quantity: Any, unit_name: str) -> Any:
     """
     members = tuple(_specialised(cls, quantity, unit_name) for cls in REGISTRY.values())
     bare = TypeAdapter(quantity).json_schema()
-    return Annotated[
+    field: Any = Annotated[
         Union[members],  # noqa: UP007  (a runtime-built union)
         Field(discriminator="dist"),
         BeforeValidator(_normalise),
         OrBareValue(bare),
     ]
+    for member in members:  # mixtures and other composites: components of the same quantity
+        if not member.__pydantic_complete__:
+            member.model_rebuild(_types_namespace={"Component": field})
+    return field
 
 
 # -- service-time families in their own modules (phase-type, composites): registered on import --
-from qsim import phasetype  # noqa: E402,F401  (registers hyperexponential, coxian, phasetype, ...)
+from qsim import composite, phasetype  # noqa: E402,F401  (register hyperexponential, ..., mixture)

@@ -54,11 +54,27 @@ def _rates(data: dict[str, Any], factor: float) -> dict[str, Any]:
     return {**data, "generator": [[r * factor for r in row] for row in data["generator"]]}
 
 
+def _components(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "of": [scaled_data(c, factor) for c in data["of"]]}
+
+
+def _shifted(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "shift": data["shift"] / factor, "of": scaled_data(data["of"], factor)}
+
+
+def _truncated(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    bounds = {k: data[k] / factor for k in ("low", "high") if data.get(k) is not None}
+    return {**data, **bounds, "of": scaled_data(data["of"], factor)}
+
+
 NESTED_TIMES: dict[str, Callable[[dict[str, Any], float], dict[str, Any]]] = {
     "hyperexponential": _branch_means,
     "hypererlang": _branch_means,
     "coxian": _branch_means,
     "phasetype": _rates,
+    "mixture": _components,
+    "shifted": _shifted,
+    "truncated": _truncated,
 }
 """Distributions whose times sit deeper (each phase's mean) or are rates (multiplied): the
 written form divided by a factor, by ``dist`` name."""
