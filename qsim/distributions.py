@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from statistics import NormalDist
@@ -30,7 +31,7 @@ from pydantic import (
 from qsim.files import read_text_file
 from qsim.spec import Number, OrBareValue, PositiveCount, Spec, fail
 
-__all__ = ["REGISTRY", "Distribution", "distribution_of", "register"]
+__all__ = ["REGISTRY", "Distribution", "Part", "distribution_of", "register"]
 
 Q = TypeVar("Q", bound=float)
 REGISTRY: dict[str, type[Distribution[Any]]] = {}
@@ -88,6 +89,28 @@ class Distribution(Spec, Generic[Q]):
     def cv(self) -> float:
         """Coefficient of variation: standard deviation over mean."""
         return math.sqrt(self.variance) / self.mean if self.mean > 0 else 0.0
+
+
+_UNIT_NAMES: dict[int, str] = {}
+"""The readable name of each quantity type a distribution is specialised to (``Duration``)."""
+
+
+class Part(Spec, Generic[Q]):
+    """A nested piece of a distribution in the unit of its field (a phase, a branch). Its
+    specialisations are named like the distributions' (``BranchDuration``) and importable from
+    their module, so that scenarios holding them pickle and their JSON Schema reads well."""
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """``Branch[Duration]`` is called ``BranchDuration``."""
+        return f"{cls.__name__}{_UNIT_NAMES.get(id(params[0]), 'Of' + str(len(_UNIT_NAMES)))}"
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__pydantic_generic_metadata__["args"]:
+            cls.__qualname__ = cls.__name__
+            setattr(sys.modules[cls.__module__], cls.__name__, cls)
 
 
 def _positive(value: float, what: str) -> float:
@@ -557,6 +580,7 @@ def distribution_of(quantity: Any, unit_name: str) -> Any:
     Each registered distribution is specialised to ``quantity`` under a readable name
     (``ExponentialDuration``) so that the JSON Schema reads well.
     """
+    _UNIT_NAMES[id(quantity)] = unit_name
     members = tuple(_specialised(cls, quantity, unit_name) for cls in REGISTRY.values())
     bare = TypeAdapter(quantity).json_schema()
     field: Any = Annotated[

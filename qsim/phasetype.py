@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import ClassVar, Generic, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from qsim.distributions import Distribution, Q, register
+from qsim.distributions import Distribution, Part, Q, register
 from qsim.phaselaw import PhaseLaw, phase_law
-from qsim.spec import Number, PositiveCount, Probability, Spec, fail
+from qsim.spec import Number, PositiveCount, Probability, fail
 
 __all__ = ["Coxian", "HyperErlang", "HyperExponential", "Hypoexponential", "PhaseType"]
 
@@ -81,7 +81,7 @@ class _PhaseType(Distribution[Q]):
         return self.law.moment(2) - self.law.moment(1) ** 2
 
 
-class Branch(Spec, Generic[Q]):
+class Branch(Part[Q]):
     """One branch of a hyper-exponential: taken with probability ``p``, of mean ``mean``."""
 
     p: Probability
@@ -95,7 +95,7 @@ class ErlangBranch(Branch[Q]):
     k: PositiveCount
 
 
-class CoxianPhase(Spec, Generic[Q]):
+class CoxianPhase(Part[Q]):
     """One phase of a Coxian: mean ``mean``; then on to the next phase with probability
     ``next`` (the last phase has none), else done."""
 

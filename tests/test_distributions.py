@@ -14,6 +14,7 @@ Tolerances:
 """
 
 import math
+import pickle
 import re
 import textwrap
 
@@ -203,3 +204,8 @@ def test_a_mapping_without_a_dist_key_is_an_error_that_lists_the_known_names():
         ("consumers", 0, "service_time"),
         f"expected a 'dist' key naming one of: {known}",
     )
+
+
+def test_every_distribution_pickles_by_reference(distribution):
+    """Process pools and Dask send scenarios to workers by pickle: nested phases included."""
+    assert pickle.loads(pickle.dumps(distribution)) == distribution
