@@ -306,6 +306,86 @@ class Triangular(Distribution[Q]):
 
 
 @register
+class LogUniform(Distribution[Q]):
+    """Log-uniform from ``low`` to ``high`` (both above zero): every factor of ten between
+    them equally likely (jobs spanning orders of magnitude)."""
+
+    name: ClassVar[str] = "loguniform"
+    dist: Literal["loguniform"]
+    low: Q
+    high: Q
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LogUniform[Q]:
+        if not 0 < self.low < self.high:
+            raise fail(f"expected 0 < low < high, got low {self.low:g} and high {self.high:g}")
+        return self
+
+    @property
+    def _span(self) -> float:
+        return math.log(self.high / self.low)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.exp(rng.uniform(math.log(self.low), math.log(self.high), n))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.asarray(self.low * np.exp(self._span * np.asarray(u)), dtype=float)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        inside = np.clip(x, self.low, self.high)
+        return np.asarray(np.log(inside / self.low) / self._span, dtype=float)
+
+    @property
+    def mean(self) -> float:
+        return (self.high - self.low) / self._span
+
+    @property
+    def variance(self) -> float:
+        return (self.high**2 - self.low**2) / (2 * self._span) - self.mean**2
+
+
+@register
+class LogLogistic(Distribution[Q]):
+    """Log-logistic (Fisk) with median ``scale`` and ``shape`` beta: ``F = 1 / (1 + (x /
+    scale)^-beta)``, a heavier tail than the lognormal (mean finite for beta > 1, variance for
+    beta > 2)."""
+
+    name: ClassVar[str] = "loglogistic"
+    dist: Literal["loglogistic"]
+    scale: Q
+    shape: Number
+
+    _check_shape = field_validator("shape")(lambda v: _positive(v, "shape"))
+    _check_scale = field_validator("scale")(lambda v: _positive(v, "scale"))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.scale * np.exp(rng.logistic(0.0, 1.0 / self.shape, n))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            odds = np.asarray(u) / (1.0 - np.asarray(u))
+        return np.asarray(self.scale * odds ** (1.0 / self.shape), dtype=float)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        ratio = np.maximum(x, 0.0) / self.scale
+        return np.asarray(ratio**self.shape / (1.0 + ratio**self.shape), dtype=float)
+
+    def _moment(self, k: int) -> float:
+        """``E[X^k] = scale^k (k pi / beta) / sin(k pi / beta)`` for ``k < beta``."""
+        angle = k * math.pi / self.shape
+        return self.scale**k * angle / math.sin(angle) if k < self.shape else math.inf
+
+    @property
+    def mean(self) -> float:
+        return self._moment(1)
+
+    @property
+    def variance(self) -> float:
+        second = self._moment(2)
+        return second - self.mean**2 if math.isfinite(second) else math.inf
+
+
+@register
 class Lognormal(_ByMeanCv[Q]):
     """Lognormal given by its ``mean`` and ``cv`` (right-skewed service times)."""
 

@@ -42,6 +42,8 @@ TIME_FIELDS: dict[str, tuple[str, ...]] = {
     "empirical": ("values",),
     "triangular": ("low", "mode", "high"),
     "hypoexponential": ("means",),
+    "loguniform": ("low", "high"),
+    "loglogistic": ("scale",),
 }
 """The parameters of each distribution that are times (scaled with it), by ``dist`` name."""
 

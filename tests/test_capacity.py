@@ -290,6 +290,8 @@ EXAMPLES = {
     "pareto": {"alpha": 3, "scale": 0.2},
     "normal": {"mean": 0.2, "sd": 0.05},
     "triangular": {"low": 0.1, "mode": 0.15, "high": 0.4},
+    "loguniform": {"low": 0.01, "high": 1.0},
+    "loglogistic": {"scale": 0.2, "shape": 4},
     "hyperexponential": {"phases": [{"p": 0.3, "mean": 0.5}, {"p": 0.7, "mean": 0.1}]},
     "hypererlang": {"phases": [{"p": 0.3, "mean": 0.5, "k": 2}, {"p": 0.7, "mean": 0.1, "k": 1}]},
     "hypoexponential": {"means": [0.1, 0.3]},

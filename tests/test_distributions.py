@@ -52,6 +52,8 @@ CASES = {
     "empirical-values": "{dist: empirical, values: [10ms, 20ms, 20ms, 50ms, 400ms]}",
     "empirical-file": "{dist: empirical, file: service-times.csv}",
     "triangular": "{dist: triangular, low: 50ms, mode: 100ms, high: 400ms}",
+    "loguniform": "{dist: loguniform, low: 10ms, high: 10s}",
+    "loglogistic": "{dist: loglogistic, scale: 200ms, shape: 6}",
     "hyperexponential": (
         "{dist: hyperexponential, phases: [{p: 0.25, mean: 2s}, {p: 0.75, mean: 667ms}]}"
     ),
