@@ -103,12 +103,13 @@ class Part(Spec, Generic[Q]):
     @classmethod
     def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
         """``Branch[Duration]`` is called ``BranchDuration``."""
-        return f"{cls.__name__}{_UNIT_NAMES.get(id(params[0]), 'Of' + str(len(_UNIT_NAMES)))}"
+        unit = _UNIT_NAMES.get(id(params[0]))
+        return f"{cls.__name__}{unit}" if unit else super().model_parametrized_name(params)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        if cls.__pydantic_generic_metadata__["args"]:
+        if cls.__pydantic_generic_metadata__["args"] and cls.__name__.isidentifier():
             cls.__qualname__ = cls.__name__
             setattr(sys.modules[cls.__module__], cls.__name__, cls)
 
