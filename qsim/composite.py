@@ -104,9 +104,9 @@ class Mixture(Distribution[Q]):
             ends = np.array([u])
             bounds = [float(c.ppf(ends)[0]) for c in self.of]
             low, high = min(bounds), max(bounds)
-            if high <= low:
-                return high
             gap = lambda x: float(self.cdf(np.array([x]))[0]) - u  # noqa: E731
+            if high <= low or gap(low) >= 0:  # the least x with F(x) >= u: a jump at low
+                return low
             return float(brentq(gap, low, high, xtol=1e-300, rtol=4 * np.finfo(float).eps))
 
         return quantile

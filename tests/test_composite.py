@@ -3,6 +3,7 @@ do not sum to 1 refused in one located line with exit status 2."""
 
 import math
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import scenario_error, write_scenario
@@ -73,3 +74,13 @@ def test_qsim_validate_refuses_bad_mixture_weights_with_exit_status_2(tmp_path, 
     result = CliRunner().invoke(main, ["validate", "scenario.yaml"])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "must sum to 1, got 0.6" in result.stderr
+
+
+def test_a_mixture_of_constants_jumps_where_its_weights_say():
+    """0.3 of 1s and 0.7 of 2s: the quantile is 1s up to u = 0.3 and 2s above, batched and one
+    at a time (the least x with F(x) >= u, at a jump of the distribution function)."""
+    mixture = TIMES.validate_python({"dist": "mixture", "weights": [0.3, 0.7], "of": ["1s", "2s"]})
+    u = [0.0, 0.1, 0.3, 0.31, 0.9]
+    expected = [1.0, 1.0, 1.0, 2.0, 2.0]
+    assert mixture.ppf(np.array(u)) == pytest.approx(expected, rel=1e-12)
+    assert [mixture.quantile()(v) for v in u] == pytest.approx(expected, rel=1e-12)
