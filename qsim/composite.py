@@ -104,7 +104,10 @@ class Mixture(Distribution[Q]):
             ends = np.array([u])
             bounds = [float(c.ppf(ends)[0]) for c in self.of]
             low, high = min(bounds), max(bounds)
-            gap = lambda x: float(self.cdf(np.array([x]))[0]) - u  # noqa: E731
+
+            def gap(x: float) -> float:
+                return float(self.cdf(np.array([x]))[0]) - u
+
             if high <= low or gap(low) >= 0:  # the least x with F(x) >= u: a jump at low
                 return low
             return float(brentq(gap, low, high, xtol=1e-300, rtol=4 * np.finfo(float).eps))
