@@ -42,6 +42,8 @@ def _parameters(candidate: dict[str, Any]) -> str:
     written = candidate["distribution"]
     if "values" in written:
         return f"{format_number(len(written['values']))} values"
+    if "phases" in written:  # p mean, p mean: a hyper-exponential's branches
+        return ", ".join(f"{phase['p']} x {phase['mean']}" for phase in written["phases"])
     return ", ".join(f"{key} {value}" for key, value in written.items() if key != "dist")
 
 
