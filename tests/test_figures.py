@@ -13,6 +13,7 @@ from rich.table import Table
 from qsim.report.figures import (
     above_text,
     duration_text,
+    duration_unit,
     figure_text,
     number_text,
     percent_text,
@@ -65,6 +66,15 @@ def test_a_signed_number_keeps_its_whole_interval():
 )
 def test_a_fraction_reads_as_a_percentage_distinct_from_its_bounds(share, interval, text):
     assert percent_text(share, interval) == text
+
+
+def test_a_row_of_durations_reads_in_one_unit():
+    """The unit they share, else seconds; a row of zeros has none."""
+    assert duration_unit([0.2, 0.5, None]) == "ms"
+    assert duration_unit([0.824, 221.0]) == "s"
+    assert duration_unit([0.0, None]) is None
+    assert duration_text(0.824, [0.802, 0.846], "s") == "0.824 ± 0.022 s"
+    assert duration_text(221.0, None, "s") == "221 s"
 
 
 def test_a_backlog_that_never_crossed_its_level_reads_never_above():

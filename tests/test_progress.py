@@ -58,7 +58,7 @@ def test_a_bar_of_known_length_shows_the_time_left_and_one_of_unknown_length_doe
 
 
 def test_a_bar_is_labelled_with_its_description():
-    """``qsim compare`` shows a bar per variant, named after it."""
+    """A bar shows its label (``qsim compare`` names the variant running)."""
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=80)
     with replication_progress(2, True, console, description="fixed-16") as advance:
@@ -71,3 +71,41 @@ def test_a_bar_is_labelled_with_its_description():
 def test_without_progress_there_is_no_callback():
     with replication_progress(3, False) as advance:
         assert advance is None
+
+
+def test_compare_shows_one_bar_over_the_replications_of_every_variant(monkeypatch):
+    """Two variants of 2 and 3 replications: one bar of 5, relabelled with each variant as it
+    runs, advanced once per replication."""
+    from contextlib import contextmanager
+
+    from conftest import scenario_from
+
+    import qsim.compare
+    from qsim.scenario.variants import Variant
+
+    seen = {"labels": [], "advanced": 0}
+
+    class Recorder:
+        def __call__(self, _replication=0):
+            seen["advanced"] += 1
+
+        def describe(self, description):
+            seen["labels"].append(description)
+
+    @contextmanager
+    def progress(total, enabled, console=None, description="replications"):
+        seen["total"] = total
+        yield Recorder() if enabled else None
+
+    monkeypatch.setattr(qsim.compare, "replication_progress", progress)
+    text = """
+    name: tiny
+    duration: 20s
+    replications: {n}
+    producers: [{{name: p, to: q, rate: 5/s}}]
+    queues: [{{name: q}}]
+    consumers: [{{name: c, queue: q, replicas: 1, service_time: 50ms}}]
+    """
+    variants = [Variant(f"r{n}", scenario_from(text.format(n=n))) for n in (2, 3)]
+    qsim.compare.compare(variants, show_progress=True)
+    assert seen == {"total": 5, "labels": ["r2", "r3"], "advanced": 5}

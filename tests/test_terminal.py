@@ -16,6 +16,7 @@ from qsim.report.compare import render_comparison
 from qsim.report.console import render_summary
 from qsim.report.figures import (
     duration_text,
+    duration_unit,
     figure_text,
     load_text,
     number_text,
@@ -25,6 +26,7 @@ from qsim.report.review import slo_verdicts
 from qsim.runner import run_scenario
 from qsim.scenario.variants import Variant
 from qsim.slo import parse_slo
+from qsim.summary import lookup
 
 WIDTHS = (80, 120)
 SCENARIO = """
@@ -83,7 +85,9 @@ def summary():
 def test_a_run_at_80_and_120_columns_shows_every_headline_number_whole(summary, width):
     text = _printed(render_summary, summary, width)
     _assert_fits(text, width)
-    shown = [figure_text(summary, ("queues", "orders", *path), kind)
+    queue = summary["queues"]["orders"]
+    units = {figure: duration_unit(queue[figure].values()) for figure in ("latency_s", "wait_s")}
+    shown = [figure_text(summary, ("queues", "orders", *path), kind, units.get(path[0]))
              for path, kind in QUEUE_FIGURES]  # fmt: skip
     shown += [
         figure_text(summary, ("consumers", "workers", "utilization"), "percent"),
@@ -120,15 +124,16 @@ def compared():
 def test_a_comparison_of_five_variants_fits_with_every_cell_whole(compared, width):
     text = _printed(render_comparison, compared, width)
     _assert_fits(text, width)
-    for summary in compared.values():
-        for path, kind in (
-            (("queues", "orders", "latency_s", "p99"), "duration"),
-            (("queues", "orders", "backlog", "max"), "number"),
-            (("slo", "orders", "attainment"), "percent"),
-            (("slo", "orders", "drain_time_s"), "above"),
-            (("cost", "per_day"), "number"),
-        ):
-            assert figure_text(summary, path, kind) in text
+    for path, kind in (
+        (("queues", "orders", "latency_s", "p99"), "duration"),
+        (("queues", "orders", "backlog", "max"), "number"),
+        (("slo", "orders", "attainment"), "percent"),
+        (("slo", "orders", "drain_time_s"), "above"),
+        (("cost", "per_day"), "number"),
+    ):
+        unit = duration_unit(lookup(summary, path) for summary in compared.values())
+        for summary in compared.values():  # one unit per row
+            assert figure_text(summary, path, kind, unit) in text
 
 
 def test_a_comparison_recommends_first_and_marks_best_only_among_variants_that_meet(compared):
@@ -155,20 +160,28 @@ def test_a_comparison_recommends_first_and_marks_best_only_among_variants_that_m
 def test_a_capacity_study_prints_its_answer_first_and_its_table_whole():
     """A short study of the same scenario at 1x and 1.5x: the first line is the answer at
     1x and at the highest load; every level's replicas, p99 and utilization appear whole at
-    80 columns."""
+    80 columns; the progress bar is told of each level and of the headroom search."""
     short = {"replications: 3": "replications: 2", "duration: 300s": "duration: 120s",
              "150s": "50s", "200s": "80s", "warmup: 30s": "warmup: 10s"}  # fmt: skip
     scenario = scenario_from(_replaced(SCENARIO, short))
-    study = CapacityStudy(scenario, "workers", [parse_slo("p99 latency < 1s")])
+    steps: list[str] = []  # what the progress bar counts
+    study = CapacityStudy(
+        scenario, "workers", [parse_slo("p99 latency < 1s")], on_step=steps.append
+    )
     result = capacity(study, [1.0, 1.5])
+    assert steps == ["1x", "1.5x", "headroom"]
     text = _printed(render_capacity, result, 80)
     _assert_fits(text, 80)
     first = " ".join(text.split("Headroom")[0].split())  # the answer, however it wraps
     assert first.startswith("Capacity of workers to meet p99 latency < 1s: at 1x load, ")
     assert "; at 1.5x load, " in first
+    unit = duration_unit(
+        level[key] for level in result["levels"]
+        for key in ("latency_p99_s", "analytic_latency_p99_s")
+    )  # fmt: skip
     for level in result["levels"]:
         assert f"at {load_text(level['load'])} load, {level['replicas']} replica" in first
-        assert duration_text(level["latency_p99_s"], level["latency_p99_ci95"]) in text
+        assert duration_text(level["latency_p99_s"], level["latency_p99_ci95"], unit) in text
         assert percent_text(level["utilization"], level["utilization_ci95"]) in text
         assert number_text(level["cost_per_day"], level["cost_per_day_ci95"]) in text
     assert text.split("Headroom")[1].startswith(f": {result['today_replicas']} replicas meet")

@@ -13,6 +13,7 @@ from qsim.report.console import stdout_console
 from qsim.report.figures import (
     INTERVAL_NOTE,
     duration_text,
+    duration_unit,
     format_duration,
     load_text,
     number_text,
@@ -87,6 +88,10 @@ def _table(result: dict[str, Any]) -> Table:
     ]  # fmt: skip
     for header in headers:
         table.add_column(header, justify="left" if header == "differ because" else "right")
+    unit = duration_unit(
+        level[key] for level in result["levels"]
+        for key in ("latency_p99_s", "analytic_latency_p99_s")
+    )  # fmt: skip
     for level in result["levels"]:
         money = [_money(level)] if currency else []
         table.add_row(
@@ -94,8 +99,8 @@ def _table(result: dict[str, Any]) -> Table:
             *_partition_cells(result, level),
             _replicas(level),
             _count(level["analytic_replicas"]),
-            duration_text(level["latency_p99_s"], level["latency_p99_ci95"]),
-            duration_text(level["analytic_latency_p99_s"]),
+            duration_text(level["latency_p99_s"], level["latency_p99_ci95"], unit),
+            duration_text(level["analytic_latency_p99_s"], unit=unit),
             percent_text(level["utilization"], level["utilization_ci95"]),
             *money,
             VERDICTS[level["met"]],
@@ -192,6 +197,12 @@ def _footer(result: dict[str, Any]) -> list[str]:
 def _needs(result: dict[str, Any], level: dict[str, Any]) -> str:
     """What one level needs, in words: ``12 replicas`` (theory's count beside it)."""
     what = _replicas(level)
+    if level["unreachable"]:
+        return "no replica count can meet them"
+    if level.get("needs_more_partitions"):
+        return "more partitions than today's (qsim capacity --vary partitions)"
+    if level["replicas"] is None:
+        return f"no count found ({what})"
     if what.split(" ")[0].isdigit():
         what = f"{what} replica{'s' if level['replicas'] != 1 else ''}"
         if _varies(result) and level.get("partitions") is not None:

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from qsim.report.document import Block, Image, Paragraph, Section, Table
-from qsim.report.figures import format_duration, format_number, load_text
+from qsim.report.figures import (
+    duration_text,
+    format_number,
+    load_text,
+    number_text,
+    percent_text,
+)
 
 __all__ = ["capacity_section", "capacity_sentences", "disagreements", "today_replicas"]
 
@@ -135,6 +141,13 @@ def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
         )
 
 
+def _differ(level: dict[str, Any], flagged: set[float]) -> str:
+    """Why theory and simulation may differ at a level (the terminal's ``differ because``):
+    the reasons' keys, or ``differs`` for a flagged level without reasons."""
+    reasons = ", ".join(reason.split(":")[0] for reason in level.get("disagreement") or [])
+    return reasons or ("differs" if level["load"] in flagged else "")
+
+
 def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -> Section:
     """The capacity table, its plot and the analytic cross-check."""
     flagged = set(disagreements(capacity))
@@ -144,16 +157,21 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
             _load(lv["load"]),
             _count(lv.get("replicas")),
             _count(lv.get("analytic_replicas")),
-            format_duration(lv.get("latency_p99_s")),
-            "-" if lv.get("utilization") is None else f"{lv['utilization']:.0%}",
-            *([format_number(lv.get("cost_per_day"))] if currency else []),
-            {True: "yes", False: "no"}.get(lv.get("met"), "-"),
-            "differs" if lv["load"] in flagged else "",
+            duration_text(lv.get("latency_p99_s"), lv.get("latency_p99_ci95")),
+            percent_text(lv.get("utilization"), lv.get("utilization_ci95")),
+            *(
+                [number_text(lv.get("cost_per_day"), lv.get("cost_per_day_ci95"))]
+                if currency
+                else []
+            ),
+            {True: "yes", False: "no"}.get(lv.get("met"), "undecided"),
+            _differ(lv, flagged),
         )
         for lv in capacity.get("levels", [])
     )
-    money = [f"{currency} per day"] if currency else []
-    header = ("load", "replicas", "analytic", "p99 latency", "utilization", *money, "met", "check")
+    money = [f"{currency}/day"] if currency else []
+    header = ("load", "replicas", "theory", "p99 latency", "utilization", *money, "met",
+              "differ because")  # fmt: skip
     slos = "; ".join(str(s) for s in capacity.get("slos", [])) or "-"
     blocks: list[Block] = [
         Paragraph(

@@ -22,7 +22,13 @@ from rich.table import Table
 from rich.text import Text
 
 from qsim.report.console import precision_line, stdout_console, warmup_line
-from qsim.report.figures import INTERVAL_NOTE, above_label, figure_text, format_number
+from qsim.report.figures import (
+    INTERVAL_NOTE,
+    above_label,
+    duration_unit,
+    figure_text,
+    format_number,
+)
 from qsim.report.layout import fitted
 from qsim.report.review import slo_verdicts
 from qsim.summary import lookup
@@ -32,6 +38,7 @@ __all__ = [
     "best_columns",
     "comparison_rows",
     "comparison_table",
+    "legend",
     "meeting",
     "meeting_of",
     "plot_comparison",
@@ -74,6 +81,7 @@ MARK = " *"
 LINE_STYLES = ("-", "--", ":", "-.")  # overlapping variants stay visible
 TIME_UNITS = {False: (1.0, "seconds"), True: (60.0, "minutes")}  # keyed by "longer than 10m"
 LEGEND = f"* best in its row among the variants that meet every objective. {INTERVAL_NOTE}"
+NO_OBJECTIVE_LEGEND = f"* best in its row (no objective to judge the variants by). {INTERVAL_NOTE}"
 
 
 @dataclass(frozen=True)
@@ -161,7 +169,8 @@ def marked_cells(summaries: Summaries, row: Row) -> tuple[list[str], set[int]]:
     eligible = meeting(summaries)
     among = [v if eligible is None or n in eligible else None
              for n, v in zip(summaries, values, strict=True)]  # fmt: skip
-    texts = [figure_text(s, row.path, row.format) for s in summaries.values()]
+    unit = duration_unit(v for v in values if isinstance(v, int | float))
+    texts = [figure_text(s, row.path, row.format, unit) for s in summaries.values()]
     return texts, best_columns(among, row.best)
 
 
@@ -238,14 +247,25 @@ def comparison_table(summaries: Summaries) -> Table:
     return table
 
 
+def legend(found: list[str] | None) -> str:
+    """What ``*`` and the intervals mean; ``found``: the variants meeting every objective (None
+    when there is no objective)."""
+    if found is None:
+        return NO_OBJECTIVE_LEGEND
+    if not found:
+        return f"No * marks: no variant meets every objective. {INTERVAL_NOTE}"
+    return LEGEND
+
+
 def render_comparison(summaries: Summaries, console: Console | None = None) -> None:
     """Print the recommendation, the comparison table (laid out to fit the terminal) and its
     legend."""
     console = console or stdout_console()
-    console.print(recommendation(summaries, meeting(summaries)), markup=False, highlight=False)
+    found = meeting(summaries)
+    console.print(recommendation(summaries, found), markup=False, highlight=False)
     for part in fitted(console, comparison_table(summaries)):
         console.print(part)
-    console.print(LEGEND, markup=False)
+    console.print(legend(found), markup=False)
     for name, summary in summaries.items():
         for line in (warmup_line(summary), precision_line(summary)):
             if line is not None:

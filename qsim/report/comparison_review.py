@@ -11,15 +11,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from qsim.report.compare import (
-    LEGEND,
     MARK,
     comparison_rows,
+    legend,
     marked_cells,
+    meeting,
     meeting_of,
     recommendation,
 )
 from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
-from qsim.report.figures import format_span
+from qsim.report.figures import figure_text, format_span
 from qsim.report.review import slo_verdicts
 from qsim.summary import lookup
 
@@ -37,15 +38,25 @@ def _side_by_side(summaries: Summaries) -> Table:
         cells = [text + (MARK if i in marked else "") for i, text in enumerate(texts)]
         rows.append((group if group != previous else "", row.label, *cells))
         previous = group
-    return Table(("", "figure", *summaries), tuple(rows), LEGEND)
+    return Table(("", "figure", *summaries), tuple(rows), legend(meeting(summaries)))
 
 
 def _pools_text(summary: dict[str, Any]) -> str:
-    pools = summary["resolved_scenario"].get("consumers", [])
-    return "; ".join(
-        f"{p['name']} {p['replicas']} replicas ({(p.get('scaling') or {}).get('policy', 'fixed')})"
-        for p in pools
-    )
+    """Each pool's policy and replicas: a fixed count, or an autoscaled pool's start, mean and
+    peak over the measured window (its start alone says little of what it ran)."""
+    parts = []
+    for pool in summary["resolved_scenario"].get("consumers", []):
+        policy = (pool.get("scaling") or {}).get("policy", "fixed")
+        figures = summary["consumers"].get(pool["name"], {})
+        if policy == "fixed" or figures.get("replicas_max") is None:
+            parts.append(f"{pool['name']} {pool['replicas']} replicas ({policy})")
+            continue
+        parts.append(
+            f"{pool['name']} autoscaled by {policy}: starts at {pool['replicas']}, mean "
+            f"{figure_text(summary, ('consumers', pool['name'], 'replicas_mean'))}, peak "
+            f"{figure_text(summary, ('consumers', pool['name'], 'replicas_max'))} replicas"
+        )
+    return "; ".join(parts)
 
 
 def _judged(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

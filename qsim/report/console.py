@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -11,8 +12,8 @@ from rich.text import Text
 
 from qsim.report.figures import (
     INTERVAL_NOTE,
-    above_text,
     duration_text,
+    duration_unit,
     format_duration,
     format_number,
     format_span,
@@ -49,17 +50,14 @@ class _Cells:
             node = node[key]
         return node
 
-    def duration(self, *path: str) -> str:
-        return duration_text(self.get(*path), self._interval(*path))
+    def duration(self, *path: str, unit: str | None = None) -> str:
+        return duration_text(self.get(*path), self._interval(*path), unit)
 
     def number(self, *path: str) -> str:
         return number_text(self.get(*path), self._interval(*path))
 
     def percent(self, *path: str) -> str:
         return percent_text(self.get(*path), self._interval(*path))
-
-    def above(self, *path: str) -> str:
-        return above_text(self.get(*path), self._interval(*path))
 
 
 OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "lost_in_outage",
@@ -248,10 +246,11 @@ def _latency_table(summary: dict[str, Any]) -> Table:
             if figures["latency_s"]["mean"] is None:
                 continue  # nothing completed there
             for figure in ("latency_s", "wait_s"):
+                unit = duration_unit(figures[figure][key] for key in LATENCY_KEYS)
                 table.add_row(
                     f"{label} {name}" if figure == "latency_s" else "",
                     figure.removesuffix("_s"),
-                    *(cells.duration(figure, key) for key in LATENCY_KEYS),
+                    *(cells.duration(figure, key, unit=unit) for key in LATENCY_KEYS),
                 )
     return table
 
@@ -463,9 +462,14 @@ own default there (80) cuts numbers to "342,22…"."""
 
 
 def stdout_console(piped_width: int = PIPED_WIDTH) -> Console:
-    """A console on stdout: the terminal's own width on a terminal, ``piped_width`` columns
-    when the output is piped or redirected."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else piped_width)
+    """A console on stdout: the terminal's own width on a terminal; when the output is piped or
+    redirected, ``$COLUMNS`` if set (``COLUMNS=100 qsim run ... > out.txt``), else
+    ``piped_width`` columns."""
+    if sys.stdout.isatty():
+        return Console(file=sys.stdout)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else piped_width
+    return Console(file=sys.stdout, width=width)
 
 
 def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:

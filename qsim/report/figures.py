@@ -1,15 +1,15 @@
 """How a figure reads, in every report (terminal, HTML, Markdown): one module for all of them.
 
 - One unit per figure, written once at the end and shared by its interval: ``17.4 ± 8.3 s``,
-  ``12.3 ms``, ``48,017 ± 467``.
+  ``12.3 ms``, ``48,017 ± 467``; one unit per row of durations (:func:`duration_unit`).
 - Fractions as percentages, with enough decimals to tell them from 0% and 100%:
   ``60.3%``, ``99.95 ± 0.02%``.
 - An interval is clipped to what the figure can be (a count, a duration or a backlog is never
   negative, a fraction never above 100%); a clipped interval shows its ends instead of a
   symmetric half-width: ``295 (0 to 1,345)``. Symmetric ``±`` means the 95% interval was not
   clipped. :data:`INTERVAL_NOTE` says so in a legend.
-- One name per figure: :data:`LABELS` maps a summary key to the label every report shows
-  (JSON keys never change; only the label a person reads).
+- One name per figure: ``drain_time_s`` reads ``longest above N ready`` everywhere
+  (:func:`above_label`; JSON keys never change, only the label a person reads).
 
 Functions take the figure and its 95% interval as the summary holds it (``ci95``: a
 ``[low, high]`` list, or None); :func:`figure_text` looks the pair up at a summary path.
@@ -18,7 +18,7 @@ Functions take the figure and its 95% interval as the summary holds it (``ci95``
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from qsim.summary import figure_at
@@ -26,10 +26,10 @@ from qsim.summary import figure_at
 __all__ = [
     "INTERVAL_NOTE",
     "KINDS",
-    "LABELS",
     "above_label",
     "above_text",
     "duration_text",
+    "duration_unit",
     "figure_text",
     "format_duration",
     "format_number",
@@ -87,17 +87,31 @@ def _ends(
     return clipped_start, clipped_end, (clipped_start, clipped_end) != (start, end)
 
 
+UNIT_SCALES = {unit: scale for _, scale, unit in DURATION_UNITS}
+"""Seconds per unit of each duration unit."""
+
+
 def scaled_duration(seconds: float) -> tuple[float, str]:
     """The scale (seconds per unit) and unit a duration reads in: ``(1e-3, "ms")``."""
     return next((scale, unit) for below, scale, unit in DURATION_UNITS if abs(seconds) < below)
 
 
-def duration_text(seconds: float | None, interval: Interval = None) -> str:
-    """``0.0123`` -> ``12.3 ms``; with an interval ``17.4 ± 8.3 s`` (one unit, the value's);
-    clipped at 0: ``1.2 s (0 to 3.4 s)``; None -> ``-``."""
+def duration_unit(values: Iterable[float | None]) -> str | None:
+    """The one unit a row of durations reads in: the unit they all share, else seconds (a
+    row of ``824 ms`` and ``3.68 min`` reads ``0.824 s`` and ``221 s``); None when none is
+    above zero."""
+    units = {scaled_duration(value)[1] for value in values if value}
+    if not units:
+        return None
+    return units.pop() if len(units) == 1 else "s"
+
+
+def duration_text(seconds: float | None, interval: Interval = None, unit: str | None = None) -> str:
+    """``0.0123`` -> ``12.3 ms``; with an interval ``17.4 ± 8.3 s`` (one unit, the value's or
+    ``unit``, one of ms, s, min, h); clipped at 0: ``1.2 s (0 to 3.4 s)``; None -> ``-``."""
     if seconds is None:
         return "-"
-    scale, unit = scaled_duration(seconds)
+    scale, unit = (UNIT_SCALES[unit], unit) if unit else scaled_duration(seconds)
     text = _significant(seconds / scale)
     ends = _ends(seconds, interval, 0.0, None)
     if ends is None:
@@ -163,12 +177,12 @@ def _share(share: float, decimals: int) -> str:
     return f"{share * 100:g}" if share in (0.0, 1.0) else f"{share * 100:.{decimals}f}"
 
 
-def above_text(seconds: float | None, interval: Interval = None) -> str:
+def above_text(seconds: float | None, interval: Interval = None, unit: str | None = None) -> str:
     """The longest stretch a backlog stayed above a level: ``never above`` when it never
-    crossed it in any replication (0 s with no interval), else a duration."""
+    crossed it in any replication (0 s with no interval), else a duration (in ``unit``)."""
     if seconds == 0 and _ends(0.0, interval, None, None) is None:
         return "never above"
-    return duration_text(seconds, interval)
+    return duration_text(seconds, interval, unit)
 
 
 def load_text(load: float) -> str:
@@ -188,16 +202,6 @@ KINDS: dict[str, Callable[[Any, Interval], str]] = {
     "above": above_text,
 }
 """How each kind of figure reads: a registry, looked up by name."""
-
-LABELS = {
-    "attainment": "attainment",
-    "drain_time_s": "longest above the backlog level",
-    "throughput_per_s": "throughput/s",
-    "utilization": "utilization",
-    "replica_seconds": "replica-seconds",
-    "replicas_mean": "replicas (mean)",
-}
-"""The label each report shows for a summary key (the key itself is the JSON contract)."""
 
 
 def format_duration(seconds: float | None, half: float | None = None) -> str:
@@ -226,8 +230,20 @@ def format_span(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-def figure_text(summary: dict[str, Any], path: tuple[str, ...], kind: str = "number") -> str:
+UNIT_KINDS: dict[str, Callable[[Any, Interval, str | None], str]] = {
+    "duration": duration_text,
+    "above": above_text,
+}
+"""The kinds of figure that read in a unit a row may choose (:func:`duration_unit`)."""
+
+
+def figure_text(
+    summary: dict[str, Any], path: tuple[str, ...], kind: str = "number", unit: str | None = None
+) -> str:
     """The figure at ``path`` of a run summary with its 95% interval (``ci95`` mirror), read as
-    ``kind`` (one of :data:`KINDS`)."""
+    ``kind`` (one of :data:`KINDS`), a duration in ``unit`` when given."""
     value, interval = figure_at(summary, path)
-    return KINDS[kind](value, interval if isinstance(interval, list) else None)
+    interval = interval if isinstance(interval, list) else None
+    if unit is not None and kind in UNIT_KINDS:
+        return UNIT_KINDS[kind](value, interval, unit)
+    return KINDS[kind](value, interval)
