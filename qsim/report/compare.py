@@ -51,6 +51,11 @@ POOL_FIGURES = (
     ("Lambda cold starts", ("lambda", "cold_starts"), "number", LOWER),
     ("Lambda timeouts", ("lambda", "timeouts"), "number", LOWER),
 )
+RESOURCE_FIGURES = (  # a shared resource's (docs/resources.md)
+    ("wait mean", ("wait_s", "mean"), "duration", LOWER),
+    ("wait p99", ("wait_s", "p99"), "duration", LOWER),
+    ("waiting mean", ("queue", "mean"), "number", LOWER),
+)
 SLO_FIGURES = (
     ("attainment", ("attainment",), "number", HIGHER),
     ("drain time", ("drain_time_s",), "duration", LOWER),
@@ -58,6 +63,7 @@ SLO_FIGURES = (
 SECTIONS = (  # summary section, group label, figures
     ("queues", "queue", QUEUE_FIGURES),
     ("consumers", "pool", POOL_FIGURES),
+    ("resources", "resource", RESOURCE_FIGURES),
     ("slo", "SLO", SLO_FIGURES),
 )
 MARK = " *"
