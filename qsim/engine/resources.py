@@ -6,12 +6,17 @@ resources can never deadlock), and starts its service once all have granted. Eac
 serves its waiters first come, first served.
 
 - :class:`Connections` (``connections: c``): at most ``c`` jobs hold it at once, each from its
-  grant to the end of its service (a client-side connection pool, HikariCP's
-  ``maximumPoolSize``; the connection returns to the pool when the job ends). A job whose
-  process crashes releases its connection then (the connection closes with the process).
+  grant to the end of its service, as a client-side connection pool lends connections (HikariCP:
+  threads beyond ``maximumPoolSize`` wait for a connection to be returned). A job whose process
+  crashes releases its connection then (the connection closes with the process). Not modelled:
+  the pool's ``connectionTimeout`` (30 s by default in HikariCP, after which the borrower
+  fails); here a job waits as long as it takes.
 - :class:`TokenBucket` (``rate: r, burst: b``): a bucket of ``b`` tokens, full at the start,
-  refilled at ``r`` per second; each job takes one token as it starts and holds nothing (the
-  token-bucket throttling AWS API Gateway documents: steady-state rate and burst).
+  refilled at ``r`` per second; each job takes one token as it starts and holds nothing. This is
+  a client-side limiter that makes the caller wait, as Guava's ``RateLimiter.acquire()`` does
+  ("blocks if necessary until a permit is available ... permits need not be released"). A
+  server-side throttle that refuses the excess (API Gateway's token bucket answers 429 Too Many
+  Requests) is not modelled: no job fails for lack of a token.
 
 Each reports its own figures (:class:`~qsim.engine.results.ResourceRun`): the wait of every
 request asked within the measured window, the time-weighted number of waiting jobs, how many

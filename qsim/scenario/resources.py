@@ -2,8 +2,9 @@
 
 A *resource* is something outside the broker that consumer jobs need while they work: a
 database with a connection pool (``connections``: a job holds one for its whole service time,
-as HikariCP or pgbouncer hand them out) or a rate-limited API (``rate`` with ``burst``: a job
-takes one token before it starts, a token bucket as AWS API Gateway throttles). Pools name what
+as a client-side pool such as HikariCP lends them) or a rate-limited API (``rate`` with
+``burst``: a job waits for a token of a token bucket before it starts, as a client-side limiter
+such as Guava's ``RateLimiter`` makes it wait; see :mod:`qsim.engine.resources`). Pools name what
 they need with ``uses``; ``contention`` stretches a pool's service times with how many of its
 jobs run at once; ``service_time_per_kb`` adds work proportional to the message's size.
 """
