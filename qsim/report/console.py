@@ -318,7 +318,7 @@ def _resource_table(summary: dict[str, Any]) -> Table | None:
             else f"{spec['rate']:g}/s, burst {spec['burst'] or 1}"
         )
         table.add_row(
-            name, limit, cells.number("utilization"), cells.number("requests"),
+            name, limit, cells.percent("utilization"), cells.number("requests"),
             cells.percent("waited_fraction"), cells.duration("wait_s", "mean"),
             cells.duration("wait_s", "p99"), cells.number("queue", "mean"),
             cells.number("queue", "max"),
