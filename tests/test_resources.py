@@ -314,3 +314,28 @@ def test_a_resource_is_either_connections_or_a_rate(tmp_path, resource, message)
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2 and message in result.output
     assert result.output.count("\n") == 1 and f"{path}:6" in result.output
+
+
+def test_a_lambda_pool_cannot_use_resources(tmp_path):
+    """A Lambda invocation waiting for a connection would be billed and timed while it waits,
+    which qsim does not model: refused in one located line."""
+    path = write_scenario(
+        tmp_path,
+        """\
+        name: t
+        duration: 10s
+        producers: [{name: p, to: q, rate: 5/s}]
+        queues: [{name: q, type: sqs}]
+        resources:
+          db: {connections: 2}
+        consumers:
+          - name: fn
+            queue: q
+            service_time: 10ms
+            scaling: {policy: lambda}
+            uses: [db]
+        """,
+    )
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2 and "a Lambda pool cannot use resources yet" in result.output
+    assert result.output.count("\n") == 1 and f"{path}:12: consumers[0].uses" in result.output

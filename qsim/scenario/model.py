@@ -137,7 +137,8 @@ def _queue_references(scenario: Scenario) -> Iterable[tuple[KeyPath, str]]:
 
 
 def _check_resources(scenario: Scenario, source: YamlSource) -> None:
-    """Every name in a pool's ``uses`` is one of the scenario's ``resources``, once."""
+    """Every name in a pool's ``uses`` is one of the scenario's ``resources``, once; Lambda
+    pools use none."""
     known = list(scenario.resources)
     for i, pool in enumerate(scenario.consumers):
         for j, name in enumerate(pool.uses):
@@ -146,6 +147,12 @@ def _check_resources(scenario: Scenario, source: YamlSource) -> None:
                 raise source.error(path, unknown_name("resource", name, known))
             if name in pool.uses[:j]:
                 raise source.error(path, f"{name!r} is listed twice")
+        if pool.uses and pool.scaling.policy == "lambda":
+            message = (
+                "a Lambda pool cannot use resources yet (AWS bills and times out an invocation "
+                "while it waits for a connection or a token, which qsim does not model)"
+            )
+            raise source.error(("consumers", i, "uses"), message)
 
 
 def _publish_targets(scenario: Scenario) -> Iterable[tuple[KeyPath, str, bool]]:
