@@ -21,6 +21,7 @@ from qsim.engine.results import (
     PoolRun,
     QueueRun,
     ReaderRun,
+    ResourceRun,
 )
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
@@ -384,6 +385,27 @@ def _function_figures(function: FunctionRun) -> Figures:
     }
 
 
+def _resource_figures(resource: ResourceRun) -> Figures:
+    """One shared limit: how much of it was used, how long jobs waited for it and how many
+    waited at once (``docs/resources.md``)."""
+    sketch = resource.sketch
+    wait = distribution_summary(resource.waits) if sketch is None else sketch_summary(sketch)
+    requests = resource.requests
+    entry: Figures = {
+        "kind": resource.kind,
+        "capacity": resource.capacity,
+        "utilization": resource.utilization,
+        "requests": requests,
+        "waited": resource.waited,
+        "waited_fraction": resource.waited / requests if requests else None,
+        "wait_s": wait,
+        "queue": _level(resource.queue),
+    }
+    if resource.held is not None:
+        entry["held"] = _level(resource.held)
+    return entry
+
+
 def replication_figures(
     run: RunResult, slo: Slo | None = None, prices: Tariff | None = None
 ) -> Figures:
@@ -395,6 +417,7 @@ def replication_figures(
         "consumers": _consumer_figures(run),
         "flows": _flow_figures(run),
         "broker": dict(run.broker),
+        "resources": {r.name: _resource_figures(r) for r in run.resources},
         **_slo_figures(run, slo),
         "cost": cost_figures(None if prices is None else bill(run, prices)),
     }

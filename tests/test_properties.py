@@ -319,8 +319,8 @@ def outage_specs(draw: st.DrawFn, duration: int) -> dict[str, Any]:
 
 
 @st.composite
-def scenario_data(draw: st.DrawFn) -> dict[str, Any]:
-    """A random valid scenario as plain data."""
+def scenario_data(draw: st.DrawFn, shared: bool = True) -> dict[str, Any]:
+    """A random valid scenario as plain data; with ``shared``, maybe with shared resources."""
     duration = draw(st.integers(5, 20))
     queues = [f"q{i}" for i in range(draw(st.integers(1, 4)))]
     streams = [name for name in queues if draw(st.integers(0, 3)) == 0]
@@ -343,7 +343,28 @@ def scenario_data(draw: st.DrawFn) -> dict[str, Any]:
     maybe(draw, data, "warmup", st.integers(0, duration - 1).map(lambda s: f"{s}s"))
     latency = st.one_of(st.just(0), time_distributions(1, 50))
     maybe(draw, data, "network", st.fixed_dictionaries({"latency": latency}))
+    if shared:
+        shared_resources(draw, data)
     return data
+
+
+CONTENTIONS = st.sampled_from([{"per_job": "10%"}, {"table": [[1, 1.0], [3, 2.0]]}])
+RESOURCES = st.one_of(
+    st.builds(lambda c: {"connections": c}, st.integers(1, 3)),
+    st.builds(lambda r, b: {"rate": f"{r}/s", "burst": b}, st.integers(1, 20), st.integers(1, 3)),
+)
+
+
+def shared_resources(draw: st.DrawFn, data: dict[str, Any]) -> None:
+    """Maybe resources (connections or rate limits) that pools use, contention, work per KB."""
+    names = [f"r{i}" for i in range(draw(st.integers(0, 2)))]
+    if names:
+        data["resources"] = {name: draw(RESOURCES) for name in names}
+    for pool in data["consumers"]:
+        if names and pool.get("scaling", {}).get("policy") != "lambda":  # (refused there)
+            pool["uses"] = draw(st.lists(st.sampled_from(names), unique=True, max_size=2))
+        maybe(draw, pool, "contention", CONTENTIONS)
+        maybe(draw, pool, "service_time_per_kb", millis(0, 5))
 
 
 @st.composite
@@ -431,6 +452,7 @@ def kafka_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
         "outages": draw(st.lists(outage_specs(duration), max_size=2)),
     }
     maybe(draw, data, "warmup", st.integers(0, duration - 1).map(lambda s: f"{s}s"))
+    shared_resources(draw, data)
     return data
 
 
@@ -527,6 +549,7 @@ def lease_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
             maybe(draw, scaling, "scale_on_in_flight", st.booleans())
             maybe(draw, scaling, "scale_on_delayed", st.booleans())
     maybe(draw, data, "warmup", st.integers(0, duration - 1).map(lambda s: f"{s}s"))
+    shared_resources(draw, data)
     return data
 
 
@@ -967,7 +990,7 @@ def _faster(rate: str, factor: int) -> str:
 def heavy_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
     """A random valid scenario with its rates up to 10^5 times and its duration up to 3,600
     times larger: most of them too much work for :data:`SMALL`."""
-    data = draw(scenario_data())
+    data = draw(scenario_data(shared=False))  # the estimate's cases as they were
     factor = 10 ** draw(st.integers(0, 5))
     for producer in data["producers"]:
         if "rate" in producer:

@@ -191,6 +191,24 @@ class PoolRun:
 
 
 @dataclass(frozen=True)
+class ResourceRun:
+    """A shared downstream limit (:mod:`qsim.engine.resources`) over the measured window: the
+    wait of each request asked in it (``waits``, or in ``sketch`` for a streaming run), the
+    jobs waiting for it and, for a connection pool, the connections held."""
+
+    name: str
+    kind: str  # "connections" or "rate"
+    capacity: float  # connections, or tokens per second
+    requests: int  # requests asked within the window and granted
+    waited: int  # of those, the ones not granted at once
+    waits: np.ndarray  # seconds from asking to the grant, one per request
+    sketch: LogSketch | None  # a streaming run's waits (``waits`` then holds none)
+    queue: LevelRun  # jobs waiting for it
+    held: LevelRun | None  # connections held; None for a rate limit
+    utilization: float  # connections: mean held / capacity; rate: tokens taken / offered
+
+
+@dataclass(frozen=True)
 class RunResult:
     """Everything one replication produced. ``records`` holds one entry per completed message,
     ``flows`` one per completed flow. A streaming run keeps ``sketches`` instead (keyed by
@@ -207,6 +225,7 @@ class RunResult:
     flows: dict[str, np.ndarray]
     broker: dict[str, float]
     sketches: dict[tuple[str, str, int], LogSketch] | None
+    resources: list[ResourceRun]  # the scenario's shared limits, in its order
 
     @property
     def window(self) -> float:

@@ -26,10 +26,11 @@ from qsim.engine.protocols import DeliveryModel
 from qsim.engine.publisher import PUBLISHER_STATES, Publisher
 from qsim.engine.queue import forwarded
 from qsim.engine.recorder import Recorder
+from qsim.engine.resources import Limit, build_limit
 from qsim.engine.results import RunResult
 from qsim.engine.routing import Exchange, Target
 from qsim.engine.sampler import Sampler, ServiceTimes, Work
-from qsim.engine.worker import PoolState, Worker
+from qsim.engine.worker import PoolState, Stretch, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.scenario import Producer as ProducerSpec
 from qsim.scenario.keys import KeySpace
@@ -65,6 +66,11 @@ class Model:
                 queue.use_streams(self._rng)
         self.targets: dict[str, Target] = dict(by_name)
         self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
+        window = (scenario.fixed_warmup, scenario.duration)
+        self.limits: dict[str, Limit] = {
+            name: build_limit(self.env, name, spec, window, stream)
+            for name, spec in scenario.resources.items()
+        }
         self.pools = [
             PoolState(scenario.fixed_warmup, scenario.duration) for _ in scenario.consumers
         ]
@@ -159,6 +165,8 @@ class Model:
         if not spec.publish:
             self.pool_publishers.append([])
         state.onward = self._onward(spec)
+        state.needs = tuple(limit for name, limit in self.limits.items() if name in spec.uses)
+        state.stretch = _stretch(spec)
         crash, scaling = spec.crash, spec.scaling
         up = down = None
         if crash is not None:
@@ -283,6 +291,8 @@ class Model:
         publishers = self.broker.publishers
         for publisher in publishers:
             publisher.settle_books()
+        for limit in self.limits.values():
+            limit.settle_books(sum(c.holds(limit) for w in self.consumers for c in w.claims))
         published = sum(q.published for q in self.queues)
         supplied = sum(p.copies for p in publishers) + forwarded(self.queues)
         if published != supplied:
@@ -319,6 +329,7 @@ class Model:
             flows=recorder.flow_arrays(),
             sketches=recorder.sketches,
             broker=self.broker.report(scenario.fixed_warmup, scenario.duration),
+            resources=[limit.report() for limit in self.limits.values()],
         )
 
     def _timeseries(self) -> dict[str, np.ndarray]:
@@ -347,6 +358,19 @@ QUEUE_SERIES = ("ready", "unacked", "published", "acked")
 """What each sample records per queue, in order (published and acked: counts so far)."""
 POOL_SERIES = ("replicas", "busy")
 """What each sample records per pool, in order (busy: workers processing a message)."""
+
+
+def _stretch(spec: ConsumerPool) -> Stretch | None:
+    """A pool's service time from its draw: plus ``service_time_per_kb`` per KB of the
+    message, times the ``contention`` factor for the jobs in service; None when it has
+    neither (the draw is the service time)."""
+    per_byte, contention = spec.service_time_per_kb / 1024.0, spec.contention
+    if contention is None:
+        if per_byte == 0.0:
+            return None
+        return lambda duration, msg, _jobs: duration + per_byte * msg.size
+    factor = contention.factor
+    return lambda duration, msg, jobs: (duration + per_byte * msg.size) * factor(jobs)
 
 
 def _sum_counts(publishers: list[Publisher]) -> dict[str, int]:

@@ -11,6 +11,12 @@ A crash or a forced removal ends the work in progress (its busy time ends then);
 finishes after its subscription revoked it (a channel closed, a lease lapsed) frees the worker
 but its settlement goes nowhere (``Subscription.current`` says so). qsim voids its onward
 publishes too, so that a flow never ends twice; a real client would publish them (duplicates).
+
+A job of a pool that ``uses`` shared resources (:mod:`qsim.engine.resources`) takes its slot at
+once but starts its service only when every resource has granted it; it holds them to its end
+(a crash gives them back then). Its service time is fixed as its service starts: the draw, plus
+the pool's work per byte of the message, times its contention factor for the jobs of the pool
+then in service (the pool's ``stretch``).
 """
 
 from __future__ import annotations
@@ -23,15 +29,19 @@ from typing import TYPE_CHECKING
 from simpy.events import Timeout
 
 from qsim.engine.message import Message
+from qsim.engine.resources import Claim
 
 if TYPE_CHECKING:
     import simpy
 
     from qsim.engine.awslambda import FunctionBill
     from qsim.engine.protocols import Subscription
+    from qsim.engine.resources import Limit
 
 Decide = Callable[[Message], bool | None]
 """A processed message's fate: True ack, None reject with requeue, False reject without."""
+Stretch = Callable[[float, Message, int], float]
+"""A job's service time from its draw, its message and the pool's jobs in service with it."""
 
 
 class PoolState:
@@ -42,7 +52,10 @@ class PoolState:
         "busy_time",
         "crashes",
         "limit",
+        "needs",
         "onward",
+        "running",
+        "stretch",
         "timeouts",
         "window_end",
         "window_start",
@@ -59,6 +72,9 @@ class PoolState:
         self.limit = math.inf  # a job running longer is stopped there and fails (Lambda timeout)
         self.timeouts = 0  # jobs stopped at ``limit``
         self.bill: FunctionBill | None = None  # an AWS Lambda pool's invocations
+        self.needs: tuple[Limit, ...] = ()  # the shared resources each job holds while it works
+        self.stretch: Stretch | None = None  # work per byte and contention, if the pool has any
+        self.running = 0  # jobs in service now (not those waiting for a resource)
 
     def count_busy(self, start: float, end: float, sign: float = 1.0) -> None:
         """Add (or with ``sign`` -1 remove) busy time ``[start, end]`` within the window."""
@@ -76,6 +92,7 @@ class Worker:
         "alive",
         "buffer",
         "busy",
+        "claims",
         "concurrency",
         "decide",
         "draining",
@@ -84,6 +101,7 @@ class Worker:
         "generation",
         "on_exit",
         "pool",
+        "running",
         "service",
         "started",
         "started_at",
@@ -109,6 +127,8 @@ class Worker:
         # messages being processed, tracked only where a crash or a forced removal can cut them
         self.working: dict[Message, None] | None = {} if can_lose_work else None
         self.busy = 0
+        self.running = 0  # of ``busy``, the jobs in service (the rest wait for a resource)
+        self.claims: dict[Claim, None] = {}  # jobs that use resources, until they end
         self.buffer: deque[Message] = deque()
         self.alive = True
         self.started = False  # cold start done
@@ -207,6 +227,11 @@ class Worker:
             self.pool.count_busy(now, msg.service_end, sign=-1.0)
         if self.working is not None:
             self.working.clear()
+        self.pool.running -= self.running
+        self.running = 0
+        for claim in self.claims:
+            claim.abandon()
+        self.claims.clear()
         held = [*working, *self.buffer]
         self.buffer.clear()
         self.generation += 1
@@ -218,30 +243,52 @@ class Worker:
         now = self.env._now  # hot path: SimPy's ``now`` property, without the call
         self.busy += 1
         msg.started_at = now
+        epoch = self.subscription.epoch
+        if self.working is not None:
+            self.working[msg] = None
+        if not self.pool.needs:
+            self._run(msg, epoch, None)
+            return
+        msg.service_end = now  # no busy time to take back if it is lost while it waits
+        claim = Claim(self.env, self.pool.needs)
+        self.claims[claim] = None
+        claim.start = lambda: self._run(msg, epoch, claim)
+        claim.go()
+
+    def _run(self, msg: Message, epoch: int, claim: Claim | None) -> None:
+        """The job's service starts now (it holds what it needs)."""
+        now = self.env._now
         duration = msg.service
         if duration < 0.0 or msg.deliveries > 1:
             duration = self.service(msg)
         pool = self.pool
+        self.running += 1
+        pool.running += 1
+        if pool.stretch is not None:
+            duration = pool.stretch(duration, msg, pool.running)
         stopped = duration > pool.limit
         if stopped:
             duration = pool.limit
         msg.service_end = end = now + duration
-        if self.working is not None:
-            self.working[msg] = None
         if pool.bill is not None:
             pool.bill.run(now, duration)
         pool.work += duration
         overlap = min(end, pool.window_end) - max(now, pool.window_start)
         if overlap > 0:
             pool.busy_time += overlap
-        job = (msg, self.subscription.epoch, self.generation, stopped)
+        job = (msg, epoch, self.generation, stopped, claim)
         Timeout(self.env, duration, job).callbacks.append(self._done_callback)
 
     def _done(self, event: Timeout) -> None:
-        msg, epoch, generation, stopped = event._value
+        msg, epoch, generation, stopped, claim = event._value
         if generation != self.generation:
             return  # the process lost this work (crash): nothing of it remains
         self.busy -= 1
+        self.running -= 1
+        self.pool.running -= 1
+        if claim is not None:  # what it held goes back (the next waiter may start now)
+            del self.claims[claim]
+            claim.release()
         if self.working is not None:  # (redelivered to this replica, it may run twice)
             self.working.pop(msg, None)
         # the worker takes the next buffered message before the settlement frees credit for more

@@ -68,6 +68,11 @@ POOL_FIGURES = (
     ("Lambda cold starts", ("lambda", "cold_starts"), "number", LOWER),
     ("Lambda timeouts", ("lambda", "timeouts"), "number", LOWER),
 )
+RESOURCE_FIGURES = (  # a shared resource's (docs/resources.md)
+    ("wait mean", ("wait_s", "mean"), "duration", LOWER),
+    ("wait p99", ("wait_s", "p99"), "duration", LOWER),
+    ("waiting mean", ("queue", "mean"), "number", LOWER),
+)
 SLO_FIGURES = (
     ("attainment", ("attainment",), "percent", HIGHER),
     ("longest above the backlog level", ("drain_time_s",), "above", LOWER),
@@ -75,6 +80,7 @@ SLO_FIGURES = (
 SECTIONS = (  # summary section, group label, figures
     ("queues", "queue", QUEUE_FIGURES),
     ("consumers", "pool", POOL_FIGURES),
+    ("resources", "resource", RESOURCE_FIGURES),
     ("slo", "SLO", SLO_FIGURES),
 )
 MARK = " *"

@@ -297,6 +297,34 @@ def _consumer_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def _resource_table(summary: dict[str, Any]) -> Table | None:
+    """Each shared resource (``resources:``): its limit, how much of it was used, and the
+    jobs' wait for it (``docs/resources.md``)."""
+    resources = summary.get("resources")
+    if not resources:
+        return None
+    table = Table(title="Shared resources (wait: job ready -> resource granted)",
+                  title_justify="left", show_edge=False)  # fmt: skip
+    for column in ("resource", "limit", "utilization", "requests", "waited", "wait mean",
+                   "wait p99", "waiting (mean)", "waiting max"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("resource", "limit") else "right")
+    for name, figures in resources.items():
+        cells = _Cells(figures, summary["ci95"]["resources"][name])
+        spec = summary["resolved_scenario"]["resources"][name]
+        limit = (
+            f"{spec['connections']} connections"
+            if figures["kind"] == "connections"
+            else f"{spec['rate']:g}/s, burst {spec['burst'] or 1}"
+        )
+        table.add_row(
+            name, limit, cells.percent("utilization"), cells.number("requests"),
+            cells.percent("waited_fraction"), cells.duration("wait_s", "mean"),
+            cells.duration("wait_s", "p99"), cells.number("queue", "mean"),
+            cells.number("queue", "max"),
+        )  # fmt: skip
+    return table
+
+
 LAMBDA_COLUMNS = (
     ("invocations", "invocations"),
     ("GB-seconds", "gb_seconds"),
@@ -496,6 +524,7 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _flow_table(summary) if _has_flows(summary) else None,
         _consumer_table(summary) if summary["consumers"] else None,
         _lambda_table(summary),
+        _resource_table(summary),
         *_stream_tables(summary),
         *_kafka_tables(summary),
         *_lease_tables(summary),

@@ -21,6 +21,7 @@ from qsim.errors import known_hint
 from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
 from qsim.scenario.prices import PoolPrices
+from qsim.scenario.resources import Contention
 from qsim.scenario.scaling import LAMBDA_INITIAL_BATCHES, Scaling, lambda_cap
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
@@ -174,7 +175,12 @@ class ConsumerPool(Spec):
     ``heartbeat`` (none: never), with ``partial_batch`` returns a failed message at once
     instead of letting its lease lapse, and with ``max_outstanding`` receives ahead while it
     holds fewer messages than that (Pub/Sub flow control, Service Bus prefetch;
-    :mod:`qsim.scenario.lease`)."""
+    :mod:`qsim.scenario.lease`).
+
+    ``service_time_per_kb`` adds that much service time per KB (1024 bytes) of the message's
+    ``size``; ``contention`` stretches service times with the jobs of the pool running at
+    once; ``uses`` names the scenario's ``resources`` each job needs while it works
+    (:mod:`qsim.scenario.resources`, ``docs/resources.md``)."""
 
     name: Name
     queue: Name
@@ -182,6 +188,9 @@ class ConsumerPool(Spec):
     prefetch: Count = 0
     concurrency: PositiveCount = 1
     service_time: TimeDistribution
+    service_time_per_kb: Duration = 0.0
+    contention: Contention | None = None
+    uses: tuple[Name, ...] = ()
     redelivery: Literal["fresh", "same"] = "fresh"
     ack: Literal["manual", "auto"] = "manual"
     failures: Failures = Failures()

@@ -16,6 +16,7 @@ from qsim.scenario.consumer import ConsumerPool
 from qsim.scenario.prices import Prices, check_prices
 from qsim.scenario.producer import Producer
 from qsim.scenario.queue import Queue
+from qsim.scenario.resources import Resource
 from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES, SQS_QUEUE_TYPES
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
@@ -80,6 +81,7 @@ class Scenario(Spec):
     network: Network | None = None
     slo: Slo | None = None
     prices: Prices | None = None
+    resources: dict[Name, Resource] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +134,25 @@ def _queue_references(scenario: Scenario) -> Iterable[tuple[KeyPath, str]]:
             yield ("exchanges", i, "bindings", j, "queue"), binding.queue
     for i, name in enumerate(scenario.slo.queues if scenario.slo else ()):
         yield ("slo", "queues", i), name
+
+
+def _check_resources(scenario: Scenario, source: YamlSource) -> None:
+    """Every name in a pool's ``uses`` is one of the scenario's ``resources``, once; Lambda
+    pools use none."""
+    known = list(scenario.resources)
+    for i, pool in enumerate(scenario.consumers):
+        for j, name in enumerate(pool.uses):
+            path = ("consumers", i, "uses", j)
+            if name not in scenario.resources:
+                raise source.error(path, unknown_name("resource", name, known))
+            if name in pool.uses[:j]:
+                raise source.error(path, f"{name!r} is listed twice")
+        if pool.uses and pool.scaling.policy == "lambda":
+            message = (
+                "a Lambda pool cannot use resources yet (AWS bills and times out an invocation "
+                "while it waits for a connection or a token, which qsim does not model)"
+            )
+            raise source.error(("consumers", i, "uses"), message)
 
 
 def _publish_targets(scenario: Scenario) -> Iterable[tuple[KeyPath, str, bool]]:
@@ -451,6 +472,7 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
         if keyed and name in queues:
             message = "routing_key needs `to` to be an exchange (a queue is reached by its name)"
             raise source.error((*path[:-1], "routing_key"), message)
+    _check_resources(scenario, source)
     _check_stream_readers(scenario, source)
     _check_kafka_producers(scenario, source)
     _check_kafka_bindings(scenario, source)
