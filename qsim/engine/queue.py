@@ -40,6 +40,7 @@ from qsim.scenario.queue import Overflow
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
     from qsim.engine.protocols import DeliveryModel
+    from qsim.engine.retry import RetryRoute
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
 
@@ -66,6 +67,7 @@ class Queue(NamedQueue):
         self.quorum = spec.type == "quorum"
         self.active: deque[Consumer] = deque()
         self.dead_letter = None
+        self.retry: RetryRoute | None = None  # where a consumer that retries sends its rejects
         self.channels: dict[str, ChannelStats] = {}  # per pool
         self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
         self.max_length = spec.max_length
@@ -306,13 +308,19 @@ class Queue(NamedQueue):
             self.recorder.end_branch(msg.flow, False, now)
 
     def _remove(self, msg: Message, reason: str) -> None:
-        """``msg`` leaves the queue for ``reason``: dead-letter it, or its flow branch ends."""
+        """``msg`` leaves the queue for ``reason``: dead-letter it, or its flow branch ends. A
+        rejection by a consumer that retries goes where its retry sends it, by the x-death count
+        of this queue and reason (:mod:`qsim.engine.retry`)."""
+        retry = self.retry if reason == "rejected" else None
         target = self.dead_letter
-        if target is not None:
+        if target is not None or retry is not None:
             deaths = msg.deaths if msg.deaths is not None else {}
             key = (self.index, reason)
-            deaths[key] = deaths.pop(key, 0) + 1  # most recent last, as x-death is kept
+            deaths[key] = count = deaths.pop(key, 0) + 1  # most recent last, as x-death is kept
             msg.deaths = deaths
+            if retry is not None:
+                target = retry.target(count)
+            assert target is not None
             if not _is_cycle(deaths, target.index):
                 self.dead_lettered += 1
                 msg.producer = NO_PRODUCER
@@ -357,6 +365,8 @@ class Queue(NamedQueue):
             raise AssertionError(f"queue {self.name}: published {self.published} != {ends} ended")
         for pool, stats in self.channels.items():
             stats.settle_books(pool)
+        if self.retry is not None:
+            self.retry.settle_books()
 
 
 def _is_cycle(deaths: dict[tuple[int, str], int], target: int) -> bool:
