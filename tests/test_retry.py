@@ -3,13 +3,27 @@ queue, then a parking queue) and failure windows (a downstream outage). The rule
 ``docs/retries.md``; each test states its arithmetic."""
 
 import math
+from typing import Any
 
 import pytest
 from conftest import counts, run_model, run_once, scenario_error, scenario_from
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_properties import (
+    PROPERTIES,
+    assert_runs_balances_and_reloads,
+    crashes,
+    load,
+    maybe,
+    millis,
+    outage_specs,
+    time_distributions,
+)
 
 from qsim.engine.simulation import Model
 from qsim.runner import run_scenario
 from qsim.scenario import Retry, Scenario
+from qsim.scenario.retry import BACKOFFS
 
 Z99 = 2.576  # two-sided 99% normal quantile
 
@@ -238,3 +252,51 @@ def test_the_engine_routes_by_the_x_death_count():
     assert [route.target(n).name for n in (1, 2, 3)] == [
         "work.retry.1", "work.retry.2", "work.parking",
     ]  # fmt: skip
+
+
+@st.composite
+def retry_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
+    """A work queue (classic or quorum) with a retrying pool, random failures (a window too),
+    back-off, crashes, consumer timeouts and broker outages; a second producer to an unrelated
+    queue keeps the dead-letter books honest."""
+    duration = draw(st.integers(5, 20))
+    kind = draw(st.sampled_from(["classic", "quorum"]))
+    probabilities = st.sampled_from([0.0, 0.3, 0.7, 1.0])
+    pool: dict[str, Any] = {
+        "name": "c",
+        "queue": "work",
+        "replicas": draw(st.integers(0, 3)),
+        "prefetch": draw(st.integers(0, 4)),
+        "service_time": draw(time_distributions(20, 500)),
+        "failures": {
+            "nack_probability": draw(probabilities),
+            "poison": draw(st.sampled_from([0.0, 0.2])),
+            "method": draw(st.sampled_from(["reject", "nack"])),
+            "windows": [{"from": "2s", "to": f"{duration // 2 + 2}s", "fail": draw(probabilities)}],
+        },
+        "retry": {
+            "max_attempts": draw(st.integers(1, 4)),
+            "backoff": draw(st.sampled_from(BACKOFFS)),
+            "initial": draw(millis(10, 3000)),
+        },
+    }
+    maybe(draw, pool, "crash", crashes())
+    maybe(draw, pool, "consumer_timeout", millis(100, 2000))
+    return {
+        "name": "random-retry",
+        "seed": draw(st.integers(0, 2**16)),
+        "duration": f"{duration}s",
+        "producers": [{"name": "p", "to": "work", "rate": f"{draw(st.integers(1, 40))}/s"}],
+        "queues": [{"name": "work", "type": kind}],
+        "consumers": [pool],
+        "outages": draw(st.lists(outage_specs(duration), max_size=1)),
+    }
+
+
+@settings(PROPERTIES, max_examples=12)
+@given(retry_scenario_data().map(load))
+def test_random_retry_scenarios_run_with_balanced_books_and_reload(scenario):
+    """On random retrying pools (crashes, timeouts, outages, quorum delivery limits): the run's
+    own books hold (every rejection retried or parked), every figure is >= 0, the books
+    recomputed from the results balance, and the resolved scenario reloads to the same one."""
+    assert_runs_balances_and_reloads(scenario)

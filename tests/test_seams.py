@@ -178,6 +178,16 @@ EXERCISES = {
           - {name: fn, queue: q, service_time: {dist: exponential, mean: 1s},
              scaling: {policy: lambda, timeout: 3s}}
         """,
+    "retry": """
+        name: retry
+        duration: 60s
+        producers: [{name: p, to: q, rate: 20/s}]
+        queues: [{name: q}]
+        consumers:
+          - {name: c, queue: q, replicas: 2, prefetch: 5, service_time: 50ms,
+             failures: {nack_probability: 0.1, windows: [{from: 10s, to: 20s, fail: 0.9}]},
+             retry: {max_attempts: 3, initial: 1s}}
+        """,
     "lease": """
         name: lease
         duration: 400s

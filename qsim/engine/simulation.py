@@ -111,17 +111,15 @@ class Model:
             work.retry = routes[spec.name] = RetryRoute(work, levels, retry.delays, parking)
         return routes
 
-    def _decider(
-        self, failures: Failures, prefix: str, requeue: bool
-    ) -> Callable[[Message], bool | None] | None:
+    def _decider(self, failures: Failures, prefix: str) -> Callable[[Message], bool | None] | None:
         """Decide a processed message's fate: True ack, None reject with requeue, False without
-        (``requeue`` False: a pool with retry). None when processing never fails. In a failure
+        (a pool with retry never requeues). None when processing never fails. In a failure
         window the window's probability replaces ``nack_probability``."""
         if not failures.any:
             return None
         nack = self._draw(UNIFORM01, f"{prefix}:failures")
         poison = self._draw(UNIFORM01, f"{prefix}:poison")
-        failed: bool | None = None if requeue else False
+        failed: bool | None = None if failures.requeue else False
         env = self.env
 
         def decide(msg: Message) -> bool | None:
@@ -175,8 +173,7 @@ class Model:
             spec.service_time, self._draw(spec.service_time, f"{prefix}:service"),
             same=spec.redelivery == "same",
         )  # fmt: skip
-        requeue = spec.failures.requeue and spec.retry is None
-        decide = self._decider(spec.failures, prefix, requeue)
+        decide = self._decider(spec.failures, prefix)
         if not spec.publish:
             self.pool_publishers.append([])
         state.onward = self._onward(spec)

@@ -50,6 +50,8 @@ POOL_FIGURES = (
     ("Lambda GB-seconds", ("lambda", "gb_seconds"), "number", LOWER),
     ("Lambda cold starts", ("lambda", "cold_starts"), "number", LOWER),
     ("Lambda timeouts", ("lambda", "timeouts"), "number", LOWER),
+    ("retries parked", ("retry", "parked"), "number", LOWER),  # a pool with retry
+    ("deliveries/message", ("retry", "amplification"), "number", LOWER),
 )
 SLO_FIGURES = (
     ("attainment", ("attainment",), "number", HIGHER),
@@ -77,10 +79,11 @@ class Row:
 
 
 def comparison_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
-    """The rows to show, each with its group (a queue, a pool, a queue's SLO, or the cost)."""
+    """The rows to show, each with its group (a queue, a pool, a queue's SLO, or the cost);
+    a queue or pool that only some variants have (a retry's queues) gets its rows too."""
     for section, kind, figures in SECTIONS:
         having = [s[section] for s in summaries.values() if isinstance(s.get(section), dict)]
-        for name in having[0] if having else ():
+        for name in dict.fromkeys(name for entries in having for name in entries):
             for label, path, fmt, best in figures:
                 yield f"{kind} {name}", Row(label, (section, name, *path), fmt, best)
     yield from _cost_rows(summaries)

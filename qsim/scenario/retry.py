@@ -126,7 +126,7 @@ def _policy(pool: Any) -> Retry | None:
 def expand(data: Any) -> Any:
     """The scenario's raw data with the queues every pool's ``retry`` needs and the file does
     not declare: a classic queue per level (``message_ttl`` its wait, ``dead_letter`` the work
-    queue) and the parking queue."""
+    queue) and the parking queue; and each retrying pool's ``failures.requeue`` false."""
     if not isinstance(data, dict) or not isinstance(data.get("consumers"), list | tuple):
         return data
     queues = data.get("queues")
@@ -134,11 +134,13 @@ def expand(data: Any) -> Any:
         return data
     added: list[dict[str, Any]] = []
     names = {q.get("name") for q in queues if isinstance(q, dict)}
-    for pool in data["consumers"]:
+    pools = list(data["consumers"])
+    for i, pool in enumerate(pools):
         retry = _policy(pool)
         work = pool.get("queue") if retry is not None else None
         if retry is None or not isinstance(work, str):
             continue
+        pools[i] = _without_requeue(pool, i)
         for name, wait in zip(retry.level_queues(work), retry.delays, strict=True):
             if name not in names:
                 added.append({"name": name, "message_ttl": wait, "dead_letter": work})
@@ -147,7 +149,21 @@ def expand(data: Any) -> Any:
         if parking not in names:
             added.append({"name": parking})
             names.add(parking)
-    return {**data, "queues": [*queues, *added]} if added else data
+    return {**data, "queues": [*queues, *added], "consumers": pools}
+
+
+def _without_requeue(pool: dict[str, Any], i: int) -> dict[str, Any]:
+    """A retrying pool rejects without requeue: ``requeue: false`` filled in, ``true`` refused."""
+    failures = pool.get("failures", {})
+    if not isinstance(failures, dict):
+        return pool  # reported where it is
+    if failures.get("requeue") is True:
+        message = (
+            "a pool with retry rejects without requeue (its retry queues bring the message "
+            "back): drop requeue: true"
+        )
+        raise fail(message, ("consumers", i, "failures", "requeue"))
+    return {**pool, "failures": {**failures, "requeue": False}}
 
 
 def check_retries(scenario: Scenario, source: YamlSource) -> None:
@@ -168,12 +184,6 @@ def check_retries(scenario: Scenario, source: YamlSource) -> None:
             raise source.error(at, message)
         if pool.ack == "auto":
             raise source.error(at, "retry needs ack: manual (an auto-acked message cannot fail)")
-        if "requeue" in pool.failures.model_fields_set and pool.failures.requeue:
-            message = (
-                "a pool with retry rejects without requeue (its retry queues bring the message "
-                "back): drop requeue: true"
-            )
-            raise source.error(("consumers", i, "failures", "requeue"), message)
         others = [p.name for p in scenario.consumers if p.queue == pool.queue and p is not pool]
         if others:
             message = (
