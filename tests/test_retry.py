@@ -13,6 +13,7 @@ from test_properties import (
     PROPERTIES,
     assert_runs_balances_and_reloads,
     crashes,
+    delayed_retries,
     load,
     maybe,
     millis,
@@ -282,12 +283,15 @@ def retry_scenario_data(draw: st.DrawFn) -> dict[str, Any]:
     }
     maybe(draw, pool, "crash", crashes())
     maybe(draw, pool, "consumer_timeout", millis(100, 2000))
+    delayed: dict[str, Any] = {}
+    if kind == "quorum":
+        maybe(draw, delayed, "delayed_retry", delayed_retries())
     return {
         "name": "random-retry",
         "seed": draw(st.integers(0, 2**16)),
         "duration": f"{duration}s",
         "producers": [{"name": "p", "to": "work", "rate": f"{draw(st.integers(1, 40))}/s"}],
-        "queues": [{"name": "work", "type": kind}],
+        "queues": [{"name": "work", "type": kind, **delayed}],
         "consumers": [pool],
         "outages": draw(st.lists(outage_specs(duration), max_size=1)),
     }
