@@ -210,6 +210,10 @@ def _check_levels(
             ("consumers", i, "retry", "parking"),
             f"parking must be a queue of its own, got {parking!r}",
         )
+    parked = queues[parking][1]
+    if parked.type not in RETRY_QUEUE_TYPES:
+        message = f"parking queue {parking!r} must be classic or quorum, got {parked.type}"
+        raise source.error(("consumers", i, "retry", "parking"), message)
     for name, wait in zip(levels, retry.delays, strict=True):
         j, queue = queues[name]
         if queue.type not in RETRY_QUEUE_TYPES:
