@@ -3,9 +3,11 @@ queue, then a parking queue) and failure windows (a downstream outage). The rule
 ``docs/retries.md``; each test states its arithmetic."""
 
 import math
+import textwrap
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import counts, run_model, run_once, scenario_error, scenario_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from test_properties import (
     time_distributions,
 )
 
+from qsim.cli import main
 from qsim.engine.simulation import Model
 from qsim.runner import run_scenario
 from qsim.scenario import Retry, Scenario
@@ -308,3 +311,16 @@ def test_random_retry_scenarios_run_with_balanced_books_and_reload(scenario):
     own books hold (every rejection retried or parked), every figure is >= 0, the books
     recomputed from the results balance, and the resolved scenario reloads to the same one."""
     assert_runs_balances_and_reloads(scenario)
+
+
+def test_qsim_run_refuses_a_bad_retry_in_one_stderr_line_with_status_2(tmp_path):
+    """At the command line: ``qsim: FILE:LINE: key: message`` on stderr, exit status 2."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        textwrap.dedent(_retrying(0.5, 3, 10)).replace("max_attempts: 3", "max_attempts: 0")
+    )
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"qsim: {path}:14: consumers[0].retry.max_attempts: expected a whole number >= 1, got 0"
+    ]
