@@ -191,7 +191,6 @@ def queue_specs(
         maybe(draw, queue, "delivery_limit", st.integers(-1, 3))
         if "delivery_limit" not in queue or draw(st.booleans()):
             queue["type"] = "quorum"
-            maybe(draw, queue, "delayed_retry", delayed_retries())
     else:
         maybe(draw, queue, "max_priority", st.integers(1, 10))
         maybe(draw, queue, "durable", st.booleans())

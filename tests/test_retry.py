@@ -27,7 +27,7 @@ from qsim.cli import main
 from qsim.engine.simulation import Model
 from qsim.runner import run_scenario
 from qsim.scenario import Retry, Scenario
-from qsim.scenario.retry import BACKOFFS
+from qsim.scenario.retry import BACKOFF, BACKOFFS
 
 Z99 = 2.576  # two-sided 99% normal quantile
 
@@ -65,6 +65,11 @@ def test_backoff_policies_give_each_level_its_wait():
     exponential = Retry(max_attempts=6, initial=1, multiplier=3, max=30)
     assert exponential.delays == (1, 3, 9, 27, 30)
     assert Retry(max_attempts=1).delays == ()
+
+
+def test_every_backoff_name_has_a_policy():
+    """The scenario's names (the Backoff literal) and the registry agree."""
+    assert set(BACKOFF) == set(BACKOFFS)
 
 
 def test_the_loader_expands_retry_into_ttl_queues_that_lead_back_and_a_parking_queue():
