@@ -22,6 +22,7 @@ from qsim.engine.results import (
     QueueRun,
     ReaderRun,
     ResourceRun,
+    RetryRun,
 )
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
@@ -368,7 +369,22 @@ def _consumer_figures(run: RunResult) -> Figures:
             consumers[pool.name]["group"] = _group_figures(groups[pool.name], pool)
         if pool.function is not None:  # an AWS Lambda pool: what it is billed for
             consumers[pool.name]["lambda"] = _function_figures(pool.function)
+        if pool.retry is not None:  # the pool retries failed messages with back-off
+            consumers[pool.name]["retry"] = _retry_figures(pool.retry)
     return consumers
+
+
+def _retry_figures(retry: RetryRun) -> Figures:
+    """A pool's consumer-side retry: per level its wait and the messages sent to it, the
+    parked, and deliveries per message (``amplification``)."""
+    return {
+        "delays_s": list(retry.delays_s),
+        "retried": list(retry.retried),
+        "parked": retry.parked,
+        "messages": retry.messages,
+        "deliveries": retry.deliveries,
+        "amplification": retry.amplification,
+    }
 
 
 def _function_figures(function: FunctionRun) -> Figures:

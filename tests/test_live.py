@@ -294,6 +294,10 @@ UNSUPPORTED = {
     "concurrency above 1": "consumers: [{name: c, queue: q, service_time: 1s, concurrency: 2}]",
     "type stream": "queues: [{name: q, type: stream}]",
     "warmup: auto": "warmup: auto\nsample_interval: 0.1s",
+    "retry": "consumers: [{name: c, queue: q, service_time: 1s, retry: {max_attempts: 2}}]",
+    "failures.windows": "consumers: [{name: c, queue: q, service_time: 1s, "
+    "failures: {windows: [{from: 1s, to: 2s, fail: 1}]}}]",
+    "delayed_retry": "queues: [{name: q, type: quorum, delayed_retry: {type: all, min: 1s}}]",
 }
 
 

@@ -115,14 +115,17 @@ EXERCISES = {
     "quorum": """
         name: quorum
         duration: 60s
-        producers: [{name: p, to: q, rate: 5/s, on_unavailable: block, buffer: 1}]
+        producers: [{name: p, to: q, rate: 5/s, on_unavailable: block, buffer: 1},
+                    {name: r, to: later, rate: 5/s}]
         queues: [{name: q, type: quorum, delivery_limit: 1, max_length: 5,
-                  overflow: reject-publish}]
+                  overflow: reject-publish},
+                 {name: later, type: quorum, delayed_retry: {type: all, min: 5s}}]
         consumers:
           - {name: c, queue: q, prefetch: 1, service_time: 0.5s,
              failures: {poison: 0.3}, crash: {mtbf: 3s, restart: 1s}}
           - {name: auto, queue: q, ack: auto, service_time: 0.1s,
              crash: {mtbf: 2s, restart: 1s}}
+          - {name: retried, queue: later, service_time: 0.1s, failures: {nack_probability: 0.5}}
         outages: [{at: 30s, for: 2s}]
         """,
     "scaling": """
@@ -177,6 +180,16 @@ EXERCISES = {
         consumers:
           - {name: fn, queue: q, service_time: {dist: exponential, mean: 1s},
              scaling: {policy: lambda, timeout: 3s}}
+        """,
+    "retry": """
+        name: retry
+        duration: 60s
+        producers: [{name: p, to: q, rate: 20/s}]
+        queues: [{name: q}]
+        consumers:
+          - {name: c, queue: q, replicas: 2, prefetch: 5, service_time: 50ms,
+             failures: {nack_probability: 0.1, windows: [{from: 10s, to: 20s, fail: 0.9}]},
+             retry: {max_attempts: 3, initial: 1s}}
         """,
     "lease": """
         name: lease

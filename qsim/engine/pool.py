@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qsim.engine.broker import Broker
-from qsim.engine.results import PoolRun
+from qsim.engine.results import PoolRun, RetryRun
 from qsim.engine.worker import PoolState, Worker
 
 Draw = Callable[[], float]
@@ -64,11 +64,16 @@ class Pool:
         return self._area
 
     def report(
-        self, replicas: int, window: float, figures: dict[str, int], publish: dict[str, int]
+        self,
+        replicas: int,
+        window: float,
+        figures: dict[str, int],
+        publish: dict[str, int],
+        retry: RetryRun | None,
     ) -> PoolRun:
         """This pool's figures: ``replicas`` at the start, ``figures`` its delivery model counted
         for it (``channel_closures``, ``consumer_timeouts``, ``lost_in_crash``), ``publish`` its
-        onward books."""
+        onward books, ``retry`` what its consumer-side retry did (None without one)."""
         return PoolRun(
             name=self.name,
             replicas=replicas,
@@ -89,6 +94,7 @@ class Pool:
                 if self.state.bill is not None
                 else None
             ),
+            retry=retry,
         )
 
     @property

@@ -28,6 +28,7 @@ from types import MethodType
 from typing import TYPE_CHECKING
 
 from qsim.engine.consumer import ChannelStats, Consumer
+from qsim.engine.delayed import DelayedReturns
 from qsim.engine.message import NO_PRIORITY, NO_PRODUCER, Message
 from qsim.engine.metrics import QueueMetrics
 from qsim.engine.placed import NamedQueue
@@ -40,6 +41,7 @@ from qsim.scenario.queue import Overflow
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
     from qsim.engine.protocols import DeliveryModel
+    from qsim.engine.retry import RetryRoute
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
 
@@ -66,6 +68,9 @@ class Queue(NamedQueue):
         self.quorum = spec.type == "quorum"
         self.active: deque[Consumer] = deque()
         self.dead_letter = None
+        self.retry: RetryRoute | None = None  # where a consumer that retries sends its rejects
+        rule = spec.delayed_retry
+        self.delayed = None if rule is None else DelayedReturns(self.env, rule, self._release)
         self.channels: dict[str, ChannelStats] = {}  # per pool
         self.ttl = spec.message_ttl if spec.message_ttl is not None else INF
         self.max_length = spec.max_length
@@ -265,7 +270,8 @@ class Queue(NamedQueue):
         if requeue:
             if counted or self.delivery_limit is not None or not self.quorum:
                 self._return(msg, counted)
-            else:  # a quorum queue without a limit re-enqueues a nack at the back, priority 4
+            elif self.delayed is None or not self.delayed.hold(msg, False):
+                # a quorum queue without a limit re-enqueues a nack at the back, priority 4
                 msg.priority = NO_PRIORITY
                 self._enqueue(msg)
             self.dispatch()
@@ -284,12 +290,22 @@ class Queue(NamedQueue):
 
     def _return(self, msg: Message, counted: bool) -> None:
         limit = self.delivery_limit
-        if counted and limit is not None:
-            msg.failures += 1
-            if msg.failures > limit:  # rabbit_fifo.erl return_one: count > limit
+        if counted and self.quorum:
+            msg.failures += 1  # its delivery-count
+            if limit is not None and msg.failures > limit:  # rabbit_fifo.erl return_one
                 self.over_limit += 1
                 self._remove(msg, "delivery_limit")
                 return
+        if self.delayed is not None and self.delayed.hold(msg, counted):
+            return  # back in the returns when its wait is over (RabbitMQ 4.3 delayed retry)
+        self._push_return(msg)
+
+    def _release(self, msg: Message) -> None:
+        """A delayed return is due: to the returns, and deliver what can be."""
+        self._push_return(msg)
+        self.dispatch()
+
+    def _push_return(self, msg: Message) -> None:
         self.tick_backlog()
         self.ready.push_return(msg)
         if len(self.ready) > self.backlog_max:
@@ -300,19 +316,27 @@ class Queue(NamedQueue):
         self.tick_backlog()
         durable = self.spec.durable
         lost = self.ready.remove_if(lambda m: not (durable and m.persistent))
+        if self.delayed is not None:
+            lost += self.delayed.drop_if(lambda m: not (durable and m.persistent))
         self.lost_in_outage += len(lost)
         now = self.env.now
         for msg in lost:
             self.recorder.end_branch(msg.flow, False, now)
 
     def _remove(self, msg: Message, reason: str) -> None:
-        """``msg`` leaves the queue for ``reason``: dead-letter it, or its flow branch ends."""
+        """``msg`` leaves the queue for ``reason``: dead-letter it, or its flow branch ends. A
+        rejection by a consumer that retries goes where its retry sends it, by the x-death count
+        of this queue and reason (:mod:`qsim.engine.retry`)."""
+        retry = self.retry if reason == "rejected" else None
         target = self.dead_letter
-        if target is not None:
+        if target is not None or retry is not None:
             deaths = msg.deaths if msg.deaths is not None else {}
             key = (self.index, reason)
-            deaths[key] = deaths.pop(key, 0) + 1  # most recent last, as x-death is kept
+            deaths[key] = count = deaths.pop(key, 0) + 1  # most recent last, as x-death is kept
             msg.deaths = deaths
+            if retry is not None:
+                target = retry.target(count)
+            assert target is not None
             if not _is_cycle(deaths, target.index):
                 self.dead_lettered += 1
                 msg.producer = NO_PRODUCER
@@ -347,16 +371,25 @@ class Queue(NamedQueue):
     def counts(self) -> dict[str, int]:
         """Counters over the whole run."""
         names = ("published", "delivered", "redelivered", *STATES, "dead_lettered")
-        return {name: getattr(self, name) for name in names}
+        counts = {name: getattr(self, name) for name in names}
+        if self.delayed is not None:  # a quorum queue's delayed retry: returns held back
+            counts |= {
+                "delayed_retries": self.delayed.started,
+                "delayed_final": len(self.delayed.held),
+            }
+        return counts
 
     def settle_books(self) -> None:
         """Check conservation: every message offered is in exactly one state."""
         self.tick_backlog()
         ends = sum(getattr(self, state) for state in STATES) + len(self.ready) + self.unacked
+        ends += 0 if self.delayed is None else len(self.delayed.held)
         if ends != self.published:
             raise AssertionError(f"queue {self.name}: published {self.published} != {ends} ended")
         for pool, stats in self.channels.items():
             stats.settle_books(pool)
+        if self.retry is not None:
+            self.retry.settle_books()
 
 
 def _is_cycle(deaths: dict[tuple[int, str], int], target: int) -> bool:

@@ -158,6 +158,25 @@ class FunctionRun:
 
 
 @dataclass(frozen=True)
+class RetryRun:
+    """What a pool's consumer-side retry did over the whole run (:mod:`qsim.engine.retry`):
+    the wait of each retry level, the messages sent to it, the messages parked after their last
+    attempt, and the work queue's deliveries per message that entered it from outside the
+    retry (its load amplification)."""
+
+    delays_s: list[float]  # the wait of level 1, 2, ... (message_ttl of its retry queue)
+    retried: list[int]  # messages sent to level 1, 2, ... (failed attempt 1, 2, ...)
+    parked: int  # messages sent to the parking queue after their last attempt failed
+    messages: int  # messages published to the work queue, not counting returns from retry
+    deliveries: int  # deliveries by the work queue (every attempt, redeliveries included)
+
+    @property
+    def amplification(self) -> float | None:
+        """Deliveries per message; None before any message arrived."""
+        return self.deliveries / self.messages if self.messages else None
+
+
+@dataclass(frozen=True)
 class PoolRun:
     """A consumer pool's busy time, replicas and cost over the measured window (``replicas``
     is the count at the start), its scaling events and its failures."""
@@ -177,6 +196,7 @@ class PoolRun:
     lost_in_crash: int
     publish: dict[str, int]  # the books of its onward publish steps; empty if it has none
     function: FunctionRun | None  # an AWS Lambda pool's bill; None for other pools
+    retry: RetryRun | None  # a pool with consumer-side retry; None for the others
 
     @property
     def utilization(self) -> float:

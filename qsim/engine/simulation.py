@@ -24,10 +24,11 @@ from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
 from qsim.engine.protocols import DeliveryModel
 from qsim.engine.publisher import PUBLISHER_STATES, Publisher
-from qsim.engine.queue import forwarded
+from qsim.engine.queue import Queue, forwarded
 from qsim.engine.recorder import Recorder
 from qsim.engine.resources import Limit, build_limit
 from qsim.engine.results import RunResult
+from qsim.engine.retry import RetryRoute
 from qsim.engine.routing import Exchange, Target
 from qsim.engine.sampler import Sampler, ServiceTimes, Work
 from qsim.engine.worker import PoolState, Stretch, Worker
@@ -64,6 +65,7 @@ class Model:
             queue.link(by_name)
             if isinstance(queue, Topic):  # its producers' keys and its groups draw from streams
                 queue.use_streams(self._rng)
+        self.retries = self._build_retries(by_name)
         self.targets: dict[str, Target] = dict(by_name)
         self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
         window = (scenario.fixed_warmup, scenario.duration)
@@ -102,14 +104,29 @@ class Model:
         return key_chooser(keys, self._rng(name))
 
     # -- building ----------------------------------------------------------------------
+    def _build_retries(self, by_name: dict[str, DeliveryModel]) -> dict[str, RetryRoute]:
+        """Each pool's consumer-side retry, by pool name, set on its work queue (the scenario
+        made sure it is a classic or quorum queue that the pool consumes alone)."""
+        routes = {}
+        for spec in self.scenario.consumers:
+            retry, work = spec.retry, by_name[spec.queue]
+            if retry is None or not isinstance(work, Queue):
+                continue
+            levels = [by_name[name] for name in retry.level_queues(spec.queue)]
+            parking = by_name[retry.parking_queue(spec.queue)]
+            work.retry = routes[spec.name] = RetryRoute(work, levels, retry.delays, parking)
+        return routes
+
     def _decider(self, failures: Failures, prefix: str) -> Callable[[Message], bool | None] | None:
-        """Decide a processed message's fate: True ack, None reject with requeue, False without.
-        None when processing never fails."""
+        """Decide a processed message's fate: True ack, None reject with requeue, False without
+        (a pool with retry never requeues). None when processing never fails. In a failure
+        window the window's probability replaces ``nack_probability``."""
         if not failures.any:
             return None
         nack = self._draw(UNIFORM01, f"{prefix}:failures")
         poison = self._draw(UNIFORM01, f"{prefix}:poison")
         failed: bool | None = None if failures.requeue else False
+        env = self.env
 
         def decide(msg: Message) -> bool | None:
             if failures.poison:
@@ -117,7 +134,8 @@ class Model:
                     msg.poison = poison() < failures.poison
                 if msg.poison:
                     return failed
-            if failures.nack_probability and nack() < failures.nack_probability:
+            p = failures.probability_at(env.now) if failures.windows else failures.nack_probability
+            if p and nack() < p:
                 return failed
             return True
 
@@ -312,6 +330,7 @@ class Model:
             pool.report(
                 spec.replicas, window, queue_of[spec.queue].pool_figures(spec.name),
                 _sum_counts(publishers),
+                None if spec.name not in self.retries else self.retries[spec.name].report(),
             )
             for spec, pool, publishers in zip(
                 scenario.consumers, self.replica_pools, self.pool_publishers, strict=True

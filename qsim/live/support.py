@@ -48,6 +48,10 @@ def _pools(scenario: Scenario) -> Iterator[str]:
             yield f"{where}: consumer_timeout (a broker-wide setting, not per consumer)"
         if pool.publish:
             yield f"{where}: publish (pipelines)"
+        if pool.retry is not None:
+            yield f"{where}: retry (a live consumer does not route its failures to retry levels)"
+        if pool.failures.windows:
+            yield f"{where}: failures.windows (a live consumer fails at one probability)"
 
 
 def _queue_types(scenario: Scenario) -> Iterator[str]:
@@ -67,6 +71,8 @@ def _queue_types(scenario: Scenario) -> Iterator[str]:
             yield f"{where}: type {queue.type} ({replays})"
         if queue.type != "quorum":
             continue
+        if queue.delayed_retry is not None:
+            yield f"{where}: delayed_retry (new in RabbitMQ 4.3; 3.10 has none)"
         if queue.name in prioritised:
             yield f"{where}: a quorum queue with message priorities (RabbitMQ 3.10 has none)"
         if queue.name in failing:

@@ -67,6 +67,8 @@ POOL_FIGURES = (
     ("Lambda GB-seconds", ("lambda", "gb_seconds"), "number", LOWER),
     ("Lambda cold starts", ("lambda", "cold_starts"), "number", LOWER),
     ("Lambda timeouts", ("lambda", "timeouts"), "number", LOWER),
+    ("retries parked", ("retry", "parked"), "number", LOWER),  # a pool with retry
+    ("deliveries/message", ("retry", "amplification"), "number", LOWER),
 )
 RESOURCE_FIGURES = (  # a shared resource's (docs/resources.md)
     ("wait mean", ("wait_s", "mean"), "duration", LOWER),
@@ -101,10 +103,11 @@ class Row:
 
 
 def comparison_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
-    """The rows to show, each with its group (a queue, a pool, a queue's SLO, or the cost)."""
+    """The rows to show, each with its group (a queue, a pool, a queue's SLO, or the cost);
+    a queue or pool that only some variants have (a retry's queues) gets its rows too."""
     for section, kind, figures in SECTIONS:
         having = [s[section] for s in summaries.values() if isinstance(s.get(section), dict)]
-        for name in having[0] if having else ():
+        for name in dict.fromkeys(name for entries in having for name in entries):
             for label, path, fmt, best in figures:
                 shown = _above_label(summaries) if path == ("drain_time_s",) else label
                 yield f"{kind} {name}", Row(shown or label, (section, name, *path), fmt, best)

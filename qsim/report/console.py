@@ -500,6 +500,38 @@ def stdout_console(piped_width: int = PIPED_WIDTH) -> Console:
     return Console(file=sys.stdout, width=width)
 
 
+def _half_width(interval: list[float] | None) -> float | None:
+    return (interval[1] - interval[0]) / 2 if interval else None
+
+
+def _retry_table(summary: dict[str, Any]) -> Table | None:
+    """Each pool's consumer-side retry: messages per retry level (with its wait), parked, and
+    deliveries per message (the load its retries add)."""
+    pools = {n: f["retry"] for n, f in summary["consumers"].items() if "retry" in f}
+    if not pools:
+        return None
+    levels = max(len(figures["delays_s"]) for figures in pools.values())
+    table = Table(title="Retries (messages sent to each retry level, after attempt n)",
+                  title_justify="left", show_edge=False)  # fmt: skip
+    table.add_column("pool")
+    for column in ("messages", *(f"retry {n}" for n in range(1, levels + 1)), "parked",
+                   "deliveries/message"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for name, figures in pools.items():
+        intervals = summary["ci95"]["consumers"][name]["retry"]
+        cells = _Cells(figures, intervals)
+        waits = [
+            f"{format_number(count, _half_width(interval))} ({format_duration(delay)})"
+            for count, interval, delay in zip(
+                figures["retried"], intervals["retried"], figures["delays_s"], strict=True
+            )
+        ]
+        waits += [""] * (levels - len(waits))
+        table.add_row(name, cells.number("messages"), *waits, cells.number("parked"),
+                      cells.number("amplification"))  # fmt: skip
+    return table
+
+
 def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """Print the summary as tables; ± is the half-width of the 95% confidence interval."""
     console = console or stdout_console()
@@ -525,6 +557,7 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _consumer_table(summary) if summary["consumers"] else None,
         _lambda_table(summary),
         _resource_table(summary),
+        _retry_table(summary),
         *_stream_tables(summary),
         *_kafka_tables(summary),
         *_lease_tables(summary),

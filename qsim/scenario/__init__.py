@@ -9,6 +9,7 @@ plain floats in seconds, messages per second and bytes. Defaults live in the mod
 - :mod:`~qsim.scenario.topology` exchanges, bindings, pipeline publish steps
 - :mod:`~qsim.scenario.keys` key spaces: routing keys constant, weighted, uniform or Zipf
 - :mod:`~qsim.scenario.consumer` consumer pools, failures, crashes
+- :mod:`~qsim.scenario.retry` consumer-side retry with back-off (retry and parking queues)
 - :mod:`~qsim.scenario.scaling` fixed replicas or an autoscaler (KEDA/HPA)
 - :mod:`~qsim.scenario.broker` outages and network delay
 - :mod:`~qsim.scenario.prices` prices: what the system costs in money
@@ -24,6 +25,7 @@ from qsim.scenario.model import Scenario, Slo, check_scenario
 from qsim.scenario.prices import PoolPrices, Prices
 from qsim.scenario.producer import Producer, ScheduleStep, Trace
 from qsim.scenario.queue import Queue
+from qsim.scenario.retry import Retry
 from qsim.scenario.scaling import Behavior, RateLimit, Scaling, ScalingRules, ScheduledReplicas
 from qsim.scenario.topology import Binding, Exchange, PublishStep
 
@@ -57,6 +59,7 @@ __all__ = [
     "PublishStep",
     "Queue",
     "RateLimit",
+    "Retry",
     "Scaling",
     "ScalingRules",
     "Scenario",

@@ -3,6 +3,7 @@ and where a pool reading a stream starts (``offset``)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
@@ -22,6 +23,7 @@ from qsim.scenario.fields import TimeDistribution
 from qsim.scenario.kafka import ASSIGNOR_NAMES, Assignor, CommitMode, OffsetReset
 from qsim.scenario.prices import PoolPrices
 from qsim.scenario.resources import Contention
+from qsim.scenario.retry import Retry
 from qsim.scenario.scaling import LAMBDA_INITIAL_BATCHES, Scaling, lambda_cap
 from qsim.scenario.topology import PublishStep
 from qsim.spec import (
@@ -37,7 +39,7 @@ from qsim.spec import (
 )
 from qsim.units import INTERVAL_PATTERN, parse_duration
 
-__all__ = ["OFFSET_NAMES", "ConsumerPool", "Crash", "Failures", "StreamOffset"]
+__all__ = ["OFFSET_NAMES", "ConsumerPool", "Crash", "FailureWindow", "Failures", "StreamOffset"]
 
 OffsetKind = Literal["first", "last", "next", "offset", "interval"]
 OFFSET_NAMES = ("first", "last", "next")
@@ -123,11 +125,28 @@ else:
 """One of :data:`qsim.scenario.kafka.ASSIGNOR_NAMES`; anything else is an error naming them."""
 
 
+class FailureWindow(Spec):
+    """A downstream outage as the pool sees it: a processing that ends from ``from`` until
+    ``to`` (scenario time) fails with probability ``fail`` (instead of ``nack_probability``)."""
+
+    from_: Duration = Field(alias="from")
+    to: Duration
+    fail: Probability
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FailureWindow:
+        if self.to <= self.from_:
+            raise fail(f"to ({self.to:g}s) must be after from ({self.from_:g}s)", at=("to",))
+        return self
+
+
 class Failures(Spec):
     """Processing failures. With ``nack_probability`` a consumer rejects a message after working
-    on it; a ``poison`` fraction of messages fails every time. ``requeue`` says whether the
-    broker puts a rejected message back (true) or dead-letters/discards it. ``method`` is the
-    AMQP method the consumer rejects with: a RabbitMQ 4.3 quorum queue counts ``basic.reject``
+    on it; a ``poison`` fraction of messages fails every time; in each of ``windows`` (a
+    downstream outage) a processing that ends inside it fails with the window's probability.
+    ``requeue`` says whether the broker puts a rejected message back (true) or
+    dead-letters/discards it (a pool with ``retry`` never requeues). ``method`` is the AMQP
+    method the consumer rejects with: a RabbitMQ 4.3 quorum queue counts ``basic.reject``
     toward its delivery limit, not ``basic.nack`` (quorum-queues/index.md
     #when-is-delivery-count-incremented)."""
 
@@ -135,11 +154,28 @@ class Failures(Spec):
     poison: Probability = 0.0
     requeue: bool = True
     method: Literal["reject", "nack"] = "reject"
+    windows: tuple[FailureWindow, ...] = ()
+
+    @field_validator("windows")
+    @classmethod
+    def _apart(cls, windows: tuple[FailureWindow, ...]) -> tuple[FailureWindow, ...]:
+        spans = sorted((w.from_, w.to) for w in windows)
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            if start < end:
+                raise fail(f"failure windows overlap (one starts at {start:g}s, before {end:g}s)")
+        return windows
 
     @property
     def any(self) -> bool:
         """Whether any processing can fail."""
-        return self.nack_probability > 0 or self.poison > 0
+        return self.nack_probability > 0 or self.poison > 0 or any(w.fail > 0 for w in self.windows)
+
+    def probability_at(self, time: float) -> float:
+        """The probability that a processing ending at ``time`` fails (poison aside)."""
+        for window in self.windows:
+            if window.from_ <= time < window.to:
+                return window.fail
+        return self.nack_probability
 
 
 class Crash(Spec):
@@ -157,6 +193,8 @@ class ConsumerPool(Spec):
     ``redelivery``: a redelivered message is another attempt with a ``fresh`` service time
     draw (the default), or takes the ``same`` time as its first delivery (its work is
     intrinsic: a long video is long on every attempt).
+    ``retry``: a failed message waits in a retry queue for its back-off and comes back, up to
+    ``max_attempts`` processings, then is parked (:mod:`qsim.scenario.retry`).
     ``offset``: where each replica of a pool reading a stream first attaches (``next`` when
     not given); every replica reads every record of a stream.
 
@@ -194,6 +232,7 @@ class ConsumerPool(Spec):
     redelivery: Literal["fresh", "same"] = "fresh"
     ack: Literal["manual", "auto"] = "manual"
     failures: Failures = Failures()
+    retry: Retry | None = None
     crash: Crash | None = None
     consumer_timeout: PositiveDuration | None = None
     publish: tuple[PublishStep, ...] = ()

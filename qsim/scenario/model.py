@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from qsim.errors import known_hint
-from qsim.scenario import awslambda, kafka
+from qsim.scenario import awslambda, kafka, retry
 from qsim.scenario import lease as presets
 from qsim.scenario.broker import Network, Outage
 from qsim.scenario.consumer import ConsumerPool
@@ -87,7 +87,9 @@ class Scenario(Spec):
     @classmethod
     def _kafka_defaults(cls, data: Any) -> Any:
         """Producers and pools of kafka topics get the Kafka client's defaults, Lambda pools
-        their receive settings, pools of lease queues their type's preset."""
+        their receive settings, pools of lease queues their type's preset; pools with ``retry``
+        their retry and parking queues."""
+        data = retry.expand(data)
         return presets.fill_defaults(awslambda.fill_defaults(kafka.fill_defaults(data)))
 
     @field_validator("warmup")
@@ -473,6 +475,7 @@ def check_scenario(scenario: Scenario, source: YamlSource) -> None:
             message = "routing_key needs `to` to be an exchange (a queue is reached by its name)"
             raise source.error((*path[:-1], "routing_key"), message)
     _check_resources(scenario, source)
+    retry.check_retries(scenario, source)
     _check_stream_readers(scenario, source)
     _check_kafka_producers(scenario, source)
     _check_kafka_bindings(scenario, source)

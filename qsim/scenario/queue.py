@@ -8,7 +8,8 @@ RabbitMQ has three queue types (qsim follows RabbitMQ 4.3; ``docs/semantics.md``
 - ``quorum``: a delivery limit of 20 by default since 4.0, negative for none
   (quorum-queues/index.md#poison-message-handling); always durable; no ``x-max-priority``
   (priorities are built in: 32 levels in 4.3); ``reject-publish-dlx`` is not a quorum overflow
-  mode (RabbitMQ accepts it and silently drops the head: qsim refuses it instead).
+  mode (RabbitMQ accepts it and silently drops the head: qsim refuses it instead); 4.3's
+  ``delayed_retry`` (returned messages wait before they are served again) is theirs alone.
 - ``stream``: an append-only log read at offsets (streams.md); no TTL, dead-lettering, priorities,
   length limit in messages, overflow, delivery limit or single active consumer; always durable.
 
@@ -38,7 +39,18 @@ from pydantic import BeforeValidator, WithJsonSchema, model_validator
 
 from qsim.scenario import kafka
 from qsim.scenario import lease as presets
-from qsim.spec import Count, Duration, Name, PositiveCount, PriorityLevel, Size, Spec, fail, whole
+from qsim.spec import (
+    Count,
+    Duration,
+    Name,
+    PositiveCount,
+    PositiveDuration,
+    PriorityLevel,
+    Size,
+    Spec,
+    fail,
+    whole,
+)
 
 if TYPE_CHECKING:
     DeliveryLimit = int
@@ -69,7 +81,7 @@ if not TYPE_CHECKING:
         ),
     ]
 
-__all__ = ["OVERFLOW_MODES", "QUEUE_TYPES", "Overflow", "Queue", "QueueType"]
+__all__ = ["OVERFLOW_MODES", "QUEUE_TYPES", "DelayedRetry", "Overflow", "Queue", "QueueType"]
 
 Overflow = Literal["drop-head", "reject-publish", "reject-publish-dlx"]
 OVERFLOW_MODES: tuple[str, ...] = get_args(Overflow)
@@ -91,17 +103,46 @@ whole segments."""
 
 _NOT_ON_STREAMS = (
     "message_ttl", "dead_letter", "max_priority", "max_length", "overflow", "delivery_limit",
-    "single_active_consumer",
+    "single_active_consumer", "delayed_retry",
 )  # fmt: skip
 _STREAM_ONLY = ("max_age", "max_bytes", "segment_bytes")
 _NOT_ON_KAFKA = _NOT_ON_STREAMS
 _NOT_ON_LEASE = (
-    "message_ttl", "max_priority", "max_length", "overflow", "delivery_limit",
+    "message_ttl", "max_priority", "max_length", "overflow", "delivery_limit", "delayed_retry",
     "single_active_consumer", "max_age", "max_bytes", "segment_bytes", "partitions",
 )  # fmt: skip
 _LEASE_ALTERNATIVE = {
     "message_ttl": "retention", "delivery_limit": "max_receives", "max_age": "retention",
 }  # fmt: skip
+
+
+class DelayedRetry(Spec):
+    """RabbitMQ 4.3's delayed retry of a quorum queue (``x-delayed-retry-type``, ``-min``,
+    ``-max``; off by default): a returned message of ``type`` (``failed``: the returns that count
+    toward the delivery limit, a reject or a crash; ``returned``: those that do not, a nack;
+    ``all``) waits ``min x max(1, delivery count)``, capped at ``max`` (``min`` when not given),
+    then goes to the queue's returns, served first. Its delivery count grows before it waits
+    (rabbitmq-queue-types-facts.md A7: rabbit_fifo.erl ``should_delay``,
+    ``calculate_ready_at``)."""
+
+    type: Literal["all", "failed", "returned"]
+    min: PositiveDuration
+    max: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DelayedRetry:
+        if self.max is not None and self.max < self.min:
+            raise fail(f"max ({self.max:g}s) must be at least min ({self.min:g}s)", at=("max",))
+        return self
+
+    def applies(self, counted: bool) -> bool:
+        """Whether a return (``counted`` toward the delivery limit or not) is delayed."""
+        return self.type == "all" or (self.type == "failed") == counted
+
+    def delay(self, delivery_count: int) -> float:
+        """Seconds a returned message with this delivery count waits."""
+        cap = self.min if self.max is None else self.max  # max defaults to min: a constant wait
+        return min(self.min * max(1, delivery_count), cap)
 
 
 class Queue(Spec):
@@ -118,6 +159,7 @@ class Queue(Spec):
     delivery_limit: DeliveryLimit | None = None
     durable: bool = True
     single_active_consumer: bool = False
+    delayed_retry: DelayedRetry | None = None  # a quorum queue's (RabbitMQ 4.3)
     max_age: Duration | None = None
     max_bytes: Size | None = None
     segment_bytes: Size | None = None  # a stream's: SEGMENT_BYTES when not given
@@ -179,6 +221,8 @@ class Queue(Spec):
     def _classic(self) -> str | None:
         if self.delivery_limit is not None:
             return "delivery_limit needs type: quorum (classic queues have no delivery limit)"
+        if self.delayed_retry is not None:
+            return "delayed_retry needs type: quorum (RabbitMQ 4.3's delayed retry is theirs)"
         return self._stream_keys()
 
     def _quorum(self) -> str | None:
