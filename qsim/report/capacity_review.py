@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from qsim.report.capacity_chart import capacity_figure
 from qsim.report.console import format_duration, format_number
-from qsim.report.document import Block, Image, Paragraph, Section, Table
+from qsim.report.document import Block, Chart, Image, Paragraph, Section, Table
 
 __all__ = ["capacity_section", "capacity_sentences", "disagreements", "today_replicas"]
 
@@ -160,15 +161,16 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
         ),
         Table(header, rows),
     ]
-    if "capacity" in images:
-        blocks.append(
-            Image(
-                "capacity",
-                "Capacity curve",
-                "Replicas needed per load multiplier: simulated and analytic; "
-                "today's count and the headroom marked.",
-            )
-        )
+    figure = capacity_figure(capacity, today_replicas(capacity, resolved))
+    caption = (
+        "Replicas needed per load multiplier: simulated (filled) and analytic (open, beneath); "
+        "today's count dashed green, the load it holds up to dotted red."
+    )
+    if figure is not None:
+        fallback = ("capacity",) if "capacity" in images else ()
+        blocks.append(Chart("capacity", "Capacity curve", figure, caption, fallback))
+    elif "capacity" in images:
+        blocks.append(Image("capacity", "Capacity curve", caption))
     if flagged:
         left_out = _left_out(resolved, capacity.get("pool", ""))
         why = (

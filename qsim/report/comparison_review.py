@@ -1,8 +1,10 @@
-"""The review of a comparison: variants side by side, their SLO verdicts, which variant meets
-every objective at the least cost, the overlaid plots and the command that reproduces it.
+"""The review of a comparison: the answer first (the cheapest variant that meets every
+objective, and each variant's standing), the variants overlaid on one dashboard, side by side,
+their SLO verdicts, the overlaid plots and the command that reproduces it.
 
 Built from ``{"variants": {name: summary}}`` alone; the side-by-side rows are those of the
-terminal table (:func:`qsim.report.compare.comparison_rows`), the best value marked ``*``.
+terminal table (:func:`qsim.report.compare.comparison_rows`), the best value among the variants
+that meet every objective marked ``*``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from qsim.report.answer import compare_verdict
 from qsim.report.compare import (
     FORMATS,
     MARK,
@@ -17,22 +20,39 @@ from qsim.report.compare import (
     comparison_rows,
 )
 from qsim.report.console import format_number, format_span
-from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
-from qsim.report.review import slo_verdicts
+from qsim.report.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    Image,
+    Paragraph,
+    Section,
+    Table,
+    Verdict,
+    Verdicts,
+)
+from qsim.report.review import dashboard_chart, slo_verdicts
 from qsim.summary import half_width, lookup
 
-__all__ = ["compare_review"]
+__all__ = ["compare_review", "meeting_variants"]
+
+STANDING = {"met": "meets every objective", "no data": "no data to judge it"}
 
 Summaries = dict[str, dict[str, Any]]
 
 
-def _side_by_side(summaries: Summaries) -> Table:
+def _side_by_side(summaries: Summaries, candidates: list[str]) -> Table:
+    """The rows of the terminal table; ``*`` marks the best only among ``candidates`` (the
+    variants that meet every objective): the cheapest variant that misses one is no best."""
     rows, previous = [], None
+    allowed = [name in candidates for name in summaries]
     for group, row in comparison_rows(summaries):
         values = [lookup(s, row.path) for s in summaries.values()]
         if all(v is None for v in values):
             continue
-        marked = best_columns(values, row.best)
+        eligible = [v if ok else None for v, ok in zip(values, allowed, strict=True)]
+        marked = best_columns(eligible, row.best)
         cells = [
             FORMATS[row.format](v, half_width(s, row.path)).replace("±", " ± ")
             + (MARK if i in marked else "")
@@ -40,8 +60,14 @@ def _side_by_side(summaries: Summaries) -> Table:
         ]
         rows.append((group if group != previous else "", row.label, *cells))
         previous = group
+    among = (
+        "among the variants that meet every objective"
+        if len(candidates) < len(summaries)
+        else "(every variant meets every objective, or there is none)"
+    )
     note = (
-        "* best in its row. ± is the half-width of the 95% confidence interval over replications."
+        f"* best in its row {among}; none when no variant meets them all. ± is the half-width "
+        "of the 95% confidence interval over replications."
     )
     return Table(("", "figure", *summaries), tuple(rows), note)
 
@@ -75,12 +101,21 @@ def _judged(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in found if v["verdict"] != "no data"]
 
 
-def _advice(summaries: Summaries, verdicts: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
+def meeting_variants(verdicts: dict[str, list[dict[str, Any]]]) -> list[str] | None:
+    """The variants whose every judged objective is met on its whole 95% interval; None when
+    nothing is judged (no slo: section, or no data for it)."""
     judged = {name: _judged(found) for name, found in verdicts.items()}
     if not any(judged.values()):
+        return None
+    return [n for n, vs in judged.items() if vs and all(v["verdict"] == "met" for v in vs)]
+
+
+def _advice(summaries: Summaries, verdicts: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
+    judged = {name: _judged(found) for name, found in verdicts.items()}
+    meeting = meeting_variants(verdicts)
+    if meeting is None:
         yield "No objective to judge: the scenarios have no slo: section, or no data for it."
         return
-    meeting = [n for n, vs in judged.items() if vs and all(v["verdict"] == "met" for v in vs)]
     if not meeting:
         yield "No variant meets every objective on its whole 95% interval."
     else:
@@ -139,14 +174,50 @@ def compare_review(summaries: Summaries, command: str, images: list[str]) -> Doc
     reproduce = Paragraph(
         "summary.json beside this report holds every variant's summary with its resolved scenario."
     )
-    sections = (
+    meeting = meeting_variants(verdicts)
+    advice = tuple(_advice(summaries, verdicts))
+    sections = [_answer(summaries, verdicts, advice)]
+    chart = dashboard_chart(summaries, ())
+    if chart is not None:
+        sections.append(Section("Dashboard", (chart,)))
+    sections += [
+        Section(
+            "Side by side",
+            (_side_by_side(summaries, list(summaries) if meeting is None else meeting),),
+        ),
+        _slo_section(verdicts),
+        Section("Recommendations", (Bullets(advice),)),
         Section("What was compared", (compared,)),
         _assumptions(first),
-        Section("Side by side", (_side_by_side(summaries),)),
-        _slo_section(verdicts),
-        Section("Recommendations", (Bullets(tuple(_advice(summaries, verdicts))),)),
         _plots(images),
         Section("Reproduce", (Code(command), reproduce)),
-    )
+    ]
     title = f"Comparison: {', '.join(summaries)}"
-    return Document(title, f"{first['scenario']}, seed {first['seed']}", sections)
+    return Document(title, f"{first['scenario']}, seed {first['seed']}", tuple(sections))
+
+
+def _answer(
+    summaries: Summaries, verdicts: dict[str, list[dict[str, Any]]], advice: tuple[str, ...]
+) -> Section:
+    """The cheapest variant meeting every objective, then each variant's standing."""
+    meeting = meeting_variants(verdicts)
+    if meeting is None:
+        head = Verdict("info", "No objective to judge: the scenarios have no slo: section.")
+        return Section("Answer", (Verdicts((head,), " ".join(advice)),))
+    priced = all(summaries[n].get("cost") for n in meeting) and bool(meeting)
+    unit = f"{summaries[meeting[0]]['cost']['currency']} per day" if priced else "replica-seconds"
+    costs = {n: _cost(summaries[n], priced) for n in meeting}
+    items = [compare_verdict(meeting, costs, unit)]
+    for name, found in verdicts.items():
+        judged = _judged(found)
+        missed = [v for v in judged if v["verdict"] != "met"]
+        state = "met" if judged and not missed else (missed[0]["verdict"] if missed else "no data")
+        said = "; ".join(f"{v['objective']} on {v['queue']}: {v['verdict']}" for v in judged)
+        items.append(
+            Verdict(
+                state,
+                f"{name}: {STANDING.get(state, 'does not surely meet every objective')}",
+                said,
+            )
+        )
+    return Section("Answer", (Verdicts(tuple(items), " ".join(advice)),))
