@@ -394,3 +394,16 @@ def test_with_stream_the_quantile_grid_comes_from_the_same_sketches():
     grid = list(figures["latency_quantiles_s"].values())
     assert figures["latency_quantiles_s"]["0.99"] == figures["latency_s"]["p99"]
     assert grid == sorted(grid)
+
+
+def test_the_review_opens_with_the_answer_then_the_dashboard(run_report):
+    """Title "Run review", then one verdict box per objective and queue before anything else,
+    then the interactive dashboard (plotly.js inlined once, nothing loaded from elsewhere)."""
+    folder, summary = run_report
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<title>Run review: report-check</title>" in html
+    sections = re.findall(r'<section id="([a-z0-9-]+)">', html)
+    assert sections[:2] == ["answer", "dashboard"]
+    boxes = re.findall(r'<div class="verdict (\w+)" data-state="([^"]+)">', html)
+    assert [state for _css, state in boxes] == [v["verdict"] for v in slo_verdicts(summary)]
+    assert html.count("* plotly.js v") == 1 and "<script src=" not in html

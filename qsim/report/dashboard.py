@@ -114,9 +114,11 @@ def _panels(summary: Summary, label: str, color: Callable[[int], str]) -> list[P
     colour per (queue or pool index)."""
     series, x = summary["timeseries"], clock_times(summary)
     slo = summary["resolved_scenario"].get("slo") or {}
-    backlog = Panel("Backlog", "ready messages", limit=slo.get("backlog"), limit_text="SLO")
+    covers = f" ({', '.join(slo['queues'])})" if slo.get("queues") else ""
+    backlog = Panel("Backlog", "ready messages", limit=slo.get("backlog"))
+    backlog.limit_text = f"SLO{covers}"
     latency = Panel("Latency per window", "seconds", limit=slo.get("latency"))
-    latency.limit_text = f"SLO p{slo['percentile']:g}" if slo else ""
+    latency.limit_text = f"SLO p{slo['percentile']:g}{covers}" if slo else ""
     replicas, utilization = Panel("Replicas", "replicas"), Panel("Utilization", "busy share")
     lag, cost = Panel("Lag", "records / seconds"), Panel("Replica cost", "per hour")
     for i, (name, queue) in enumerate(series["queues"].items()):
@@ -226,8 +228,26 @@ def _layout(panels: list[Panel], shapes: list[dict[str, Any]], title: str) -> di
         layout["annotations"].append(_panel_title(panel.title, f"{ref} domain"))
         if panel.limit is not None:
             shapes.append(_limit(panel, ref))
+            log = layout[axis]["type"] == "log"  # annotations on log axes sit at log10(y)
+            layout["annotations"].append(_limit_label(panel, ref, log))
     layout["shapes"] = shapes
     return layout
+
+
+def _limit_label(panel: Panel, ref: str, log: bool) -> dict[str, Any]:
+    """The SLO line's label, at its right end (names the queues the SLO covers)."""
+    assert panel.limit is not None
+    return {
+        "text": panel.limit_text,
+        "xref": "paper",
+        "yref": ref,
+        "x": 1,
+        "y": float(np.log10(panel.limit)) if log and panel.limit > 0 else panel.limit,
+        "xanchor": "right",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": 10, "color": "#b3261e"},
+    }
 
 
 def _panel_title(text: str, ref: str) -> dict[str, Any]:
