@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from qsim.report.capacity_review import today_replicas
+from qsim.report.console import format_duration, format_number
 from qsim.report.document import Verdict, Verdicts
 from qsim.summary import half_width, lookup
 
@@ -66,8 +67,11 @@ def capacity_verdict(capacity: dict[str, Any], resolved: dict[str, Any]) -> Verd
     pool, levels = capacity.get("pool", "the pool"), capacity.get("levels", [])
     count = {lv["load"]: lv.get("replicas") for lv in levels}
     parts = []
-    if 1.0 in count:
-        parts.append(f"today needs {_replicas(count[1.0])}")
+    today_level = next((lv for lv in levels if lv["load"] == 1.0), None)
+    if today_level is not None:
+        undecided = today_level.get("undecided") or []
+        maybe = f" ({', '.join(map(str, undecided))} undecided)" if undecided else ""
+        parts.append(f"today needs {_replicas(count[1.0])}{maybe}")
     if levels and levels[-1]["load"] != 1.0:
         parts.append(f"{_replicas(levels[-1].get('replicas'))} at {_load(levels[-1]['load'])}")
     today, headroom = today_replicas(capacity, resolved), capacity.get("headroom")
@@ -76,11 +80,26 @@ def capacity_verdict(capacity: dict[str, Any], resolved: dict[str, Any]) -> Verd
     state = "info"
     if headroom is not None:
         state = "met" if headroom >= 1 else "missed"
+    searched = "; ".join(_slo_at(s) for s in (today_level or {}).get("slos", []))
     detail = (
-        "the smallest replica count whose 95% interval meets every objective, per load "
-        "multiplier (every producer's rate multiplied)"
+        f"searched against {', '.join(capacity.get('slos', [])) or 'the scenario slo:'}"
+        + (f"; at 1x with that count {searched}" if searched else "")
+        + "; the smallest replica count whose 95% interval meets every objective, per load "
+        "(every producer's rate multiplied)"
     )
     return Verdict(state, f"{pool}: " + "; ".join(parts), detail)
+
+
+def _slo_at(slo: dict[str, Any]) -> str:
+    """``p99 latency < 2s: 914ms (95% interval 522ms to 1.31s)``."""
+    name = str(slo.get("slo", ""))
+    fmt = format_duration if "latency" in name or "wait" in name else format_number
+    interval = slo.get("ci95")
+    if slo.get("value") is None:
+        return f"{name}: no data"
+    if not interval:
+        return f"{name}: {fmt(slo['value'])}"
+    return f"{name}: {fmt(slo['value'])} (95% interval {fmt(interval[0])} to {fmt(interval[1])})"
 
 
 def _replicas(count: Any) -> str:

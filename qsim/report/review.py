@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -553,7 +554,8 @@ def _answer(summary: Summary, capacity: dict[str, Any] | None) -> Section:
     if capacity:
         why = " ".join(capacity_sentences(capacity, summary["resolved_scenario"]))
     answers = run_verdicts(summary, slo_verdicts(summary), why)
-    if capacity:
+    if capacity:  # the scenario's own objectives judged on today's run, after the plan
         plan = capacity_verdict(capacity, summary["resolved_scenario"])
-        answers = Verdicts((plan, *answers.items), answers.why)
+        today = (replace(v, headline=f"today's run: {v.headline}") for v in answers.items)
+        answers = Verdicts((plan, *today), answers.why)
     return Section("Answer", (answers,))
