@@ -107,6 +107,15 @@ def test_the_dashboard_shades_raised_schedule_steps_and_draws_the_slo_limits():
     assert limits == {100, 2.0}
 
 
+def test_a_schedule_longer_than_the_run_is_shaded_only_up_to_its_end():
+    """Duration 60 s (six samples): the step from 40 s to 300 s is shaded to 60 s, the one
+    from 300 s not at all."""
+    schedule = [{"at": 0, "rate": 5}, {"at": 40, "rate": 20}, {"at": 300, "rate": 30}]
+    figure = dashboard({"": _summary([0, 1, 2, 3, 4, 5], schedule=schedule)}, "")
+    bands = [s for s in figure["layout"]["shapes"] if s["type"] == "rect"][1:]
+    assert [(b["x0"][-12:-4], b["x1"][-12:-4]) for b in bands] == [("00:00:40", "00:01:00")]
+
+
 def test_a_panel_whose_values_span_more_than_two_decades_reads_on_a_log_axis():
     assert log_axis(iter([0, 1, 50, 2000, None]))
     assert not log_axis(iter([0, 3, 250]))

@@ -156,10 +156,9 @@ def _panels(summary: Summary, label: str, color: Callable[[int], str]) -> list[P
 def _shapes(summary: Summary) -> list[dict[str, Any]]:
     """The warm-up and the schedule's raised steps, shaded across every panel."""
     shapes: list[dict[str, Any]] = []
-    warmup = summary.get("warmup_s") or 0.0
+    warmup, end = summary.get("warmup_s") or 0.0, float(summary["duration_s"])
     if warmup > 0:
         shapes.append(_band(summary, 0.0, warmup, "rgba(120,120,120,0.15)"))
-    end = float(summary["duration_s"])
     for producer in summary["resolved_scenario"].get("producers", []):
         steps = producer.get("schedule") or []
         if len(steps) < 2:
@@ -167,7 +166,8 @@ def _shapes(summary: Summary) -> list[dict[str, Any]]:
         low, high = min(s["rate"] for s in steps), max(s["rate"] for s in steps)
         bounds = [s["at"] for s in steps[1:]] + [end]
         for step, until in zip(steps, bounds, strict=True):
-            if step["rate"] > low:
+            until = min(until, end)  # a run shorter than its schedule ends the band
+            if step["rate"] > low and step["at"] < end:
                 alpha = 0.06 + 0.14 * (step["rate"] - low) / (high - low)
                 shapes.append(_band(summary, step["at"], until, f"rgba(255,165,0,{alpha:.2f})"))
     return shapes
