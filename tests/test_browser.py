@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 SCENARIO = """\
 name: browser-check
 seed: 2
-duration: 10m
+duration: 6m
 warmup: 30s
 start: "09:30"
 replications: 2
@@ -39,8 +39,8 @@ producers:
     to: orders
     schedule:
       - {at: 0s, rate: 8/s}
-      - {at: 4m, rate: 15/s}
-      - {at: 7m, rate: 8/s}
+      - {at: 2m, rate: 15/s}
+      - {at: 4m, rate: 8/s}
 queues:
   - name: orders
 consumers:
@@ -103,10 +103,10 @@ def reports(tmp_path_factory):
     (tmp / "compare.yaml").write_text(SCENARIO + VARIANTS, encoding="utf-8")
     folders = {
         "run": _qsim(tmp / "r", "run", tmp / "run.yaml"),
-        "compare": _qsim(tmp / "c", "compare", tmp / "compare.yaml", "--duration", "5m"),
+        "compare": _qsim(tmp / "c", "compare", tmp / "compare.yaml", "--duration", "4m"),
         "capacity": _qsim(
             tmp / "p", "capacity", tmp / "run.yaml", "--slo", "utilization < 0.9",
-            "--load", "1x..2x", "--steps", "2", "--duration", "120s", "--replications", "2",
+            "--load", "1x..2x", "--steps", "2", "--duration", "90s", "--replications", "2",
         ),
     }  # fmt: skip
     return folders
