@@ -133,6 +133,23 @@ def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
         )
 
 
+def _with_interval(value: float | None, interval: list[float] | None) -> str:
+    """A latency with its 95% interval: ``914ms (522ms to 1.31s)``."""
+    if value is None or not interval:
+        return format_duration(value)
+    low, high = (format_duration(v) for v in interval)
+    return f"{format_duration(value)} ({low} to {high})"
+
+
+def _check(level: dict[str, Any], flagged: set[float]) -> str:
+    """Whether simulation and theory agree at this load (within :data:`DISAGREE` replica)."""
+    if level["load"] in flagged:
+        return "differs"
+    if level.get("replicas") is None or level.get("analytic_replicas") is None:
+        return "-"
+    return f"agrees within {DISAGREE}"
+
+
 def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -> Section:
     """The capacity table, its plot and the analytic cross-check."""
     flagged = set(disagreements(capacity))
@@ -142,22 +159,23 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
             _load(lv["load"]),
             _count(lv.get("replicas")),
             _count(lv.get("analytic_replicas")),
-            format_duration(lv.get("latency_p99_s")),
+            _with_interval(lv.get("latency_p99_s"), lv.get("latency_p99_ci95")),
             "-" if lv.get("utilization") is None else f"{lv['utilization']:.0%}",
             *([format_number(lv.get("cost_per_day"))] if currency else []),
             {True: "yes", False: "no"}.get(lv.get("met"), "-"),
-            "differs" if lv["load"] in flagged else "",
+            _check(lv, flagged),
         )
         for lv in capacity.get("levels", [])
     )
     money = [f"{currency} per day"] if currency else []
-    header = ("load", "replicas", "analytic", "p99 latency", "utilization", *money, "met", "check")
+    header = ("load", "replicas", "theory", "p99 latency", "utilization", *money, "met", "check")
     slos = "; ".join(str(s) for s in capacity.get("slos", [])) or "-"
     blocks: list[Block] = [
         Paragraph(
             f"Pool {capacity.get('pool')}, objectives: {slos}. For each load (every "
             "producer's rate multiplied), the smallest replica count whose 95% interval "
-            "meets every objective, beside the analytic estimate."
+            "meets every objective, beside queueing theory's estimate (theory); p99 latency "
+            "with its 95% interval at that count."
         ),
         Table(header, rows),
     ]
