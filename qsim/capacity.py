@@ -123,6 +123,9 @@ class CapacityStudy:
     workers: int = 1
     max_replications: int | None = None
     on_trial: Callable[[Trial], None] | None = None
+    on_step: Callable[[str], None] | None = None
+    """Called as each step of :func:`capacity` ends: ``"1.5x"`` for a load level, then
+    ``"headroom"`` (a progress bar counts them)."""
     precision: Precision | None = None
     vary: str = "replicas"
     trials: dict[tuple[float, int, int | None], Trial] = field(default_factory=dict)
@@ -444,12 +447,21 @@ def _unreachable_level(study: CapacityStudy, load: float, reasons: list[str]) ->
     }  # fmt: skip
 
 
+def _step_done(study: CapacityStudy, step: str) -> None:
+    if study.on_step is not None:
+        study.on_step(step)
+
+
 def capacity(study: CapacityStudy, loads: list[float]) -> dict[str, Any]:
     """The whole study as a plain dict (the ``--json`` form)."""
     model = study.model
-    levels = [level(study, load) for load in loads]
+    levels = []
+    for load in loads:
+        levels.append(level(study, load))
+        _step_done(study, f"{load:g}x")
     hopeless = model is not None and bool(model.unreachable(1.0, study.objectives))
     sustained, failing = (None, None) if hopeless else study.headroom()
+    _step_done(study, "headroom")
     assessable = model.assessable(study.objectives) if model else []
     prices = tariff(study.scenario)
     return {

@@ -6,8 +6,9 @@ and the scenario key ``start``."""
 import pytest
 from conftest import scenario_error
 
-from qsim.report.answer import capacity_verdict, compare_verdict, margin_text
-from qsim.report.comparison_review import compare_review, meeting_variants
+from qsim.report.answer import capacity_verdict, margin_text
+from qsim.report.compare import meeting_of
+from qsim.report.comparison_review import compare_review
 from qsim.report.dashboard import clock_times, dashboard, log_axis
 
 SLO = {"latency": 2.0, "percentile": 99.0, "backlog": 100}
@@ -64,12 +65,20 @@ def test_the_capacity_answer_names_todays_need_the_top_load_and_the_headroom():
     assert answer.state == "missed"  # today's count does not hold today's load
 
 
-def test_the_comparison_answer_is_the_cheapest_variant_that_meets_every_objective():
-    """Costs 8 and 10 among the meeting variants: 20% below the next cheapest; a cheaper
-    variant that misses an objective is not a candidate at all."""
-    answer = compare_verdict(["b", "c"], {"b": 8.0, "c": 10.0}, "EUR per day")
-    assert answer.headline.endswith(": b, 20% below c")
-    assert compare_verdict([], {}, "EUR").state == "missed"
+def test_the_comparison_opens_with_the_cheapest_variant_that_meets_every_objective():
+    """Variants cheap (misses the latency objective), ok and dear (meet both) at 2, 2 and 3
+    replicas: the first box names ok, the cheapest of those that meet them (replica-seconds
+    120 against 180: 33% below dear); then one box per variant."""
+    summaries = {"cheap": _summary([1, 2], attainment=0.9), "ok": _summary([4, 6])}
+    summaries["dear"] = _summary([5, 8], replicas=[3, 3])
+    document = compare_review(summaries, "qsim compare", [])
+    assert document.sections[0].title == "Answer"
+    (answers,) = document.sections[0].blocks
+    first = answers.items[0]
+    assert first.state == "met"
+    assert first.headline.startswith("The cheapest variant that meets every objective: ok")
+    assert "33% below dear" in first.headline
+    assert [v.state for v in answers.items[1:]] == ["missed", "met", "met"]
 
 
 def test_best_is_marked_only_among_variants_that_meet_every_objective():
@@ -82,7 +91,7 @@ def test_best_is_marked_only_among_variants_that_meet_every_objective():
     summaries = {"cheap": cheap, "ok": ok, "dear": dear}
     from qsim.report.review import slo_verdicts
 
-    assert meeting_variants({n: slo_verdicts(s) for n, s in summaries.items()}) == ["ok", "dear"]
+    assert meeting_of({n: slo_verdicts(s) for n, s in summaries.items()}) == ["ok", "dear"]
     document = compare_review(summaries, "qsim compare", [])
     table = next(b for s in document.sections if s.title == "Side by side" for b in s.blocks)
     row = next(r for r in table.rows if r[1] == "backlog max")

@@ -3,8 +3,8 @@
 For a run, each SLO verdict of :func:`qsim.report.review.slo_verdicts` with its margin: the
 latency objective's attainment against the percentile it must reach (in percentage points), the
 backlog objective's peak against its level. For a capacity plan, what today's load needs, what
-the highest load needs and how far today's count holds. For a comparison, the cheapest variant
-that meets every objective and how much cheaper it is than the next one that does.
+the highest load needs and how far today's count holds. A comparison's answer is
+:func:`qsim.report.compare.recommendation` (:mod:`qsim.report.comparison_review`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from qsim.report.capacity_review import today_replicas
-from qsim.report.console import format_duration, format_number
 from qsim.report.document import Verdict, Verdicts
+from qsim.report.figures import duration_text, load_text, number_text
 from qsim.summary import half_width, lookup
 
-__all__ = ["capacity_verdict", "compare_verdict", "margin_text", "run_verdicts"]
+__all__ = ["capacity_verdict", "margin_text", "run_verdicts"]
 
 Summary = dict[str, Any]
 
@@ -31,7 +31,8 @@ def margin_text(verdict: dict[str, Any], summary: Summary) -> str:
             return ""
         level = slo["backlog"]
         side = "below" if peak <= level else "above"
-        return f"peak {peak:,.0f} ready, {abs(peak - level):,.0f} {side} the {level:,} level"
+        gap = number_text(abs(peak - level))
+        return f"peak {number_text(peak)} ready, {gap} {side} the {number_text(level)} level"
     attained = lookup(summary, ("slo", queue, "attainment"))
     if attained is None:
         return ""
@@ -58,10 +59,6 @@ def run_verdicts(summary: Summary, verdicts: list[dict[str, Any]], why: str) -> 
     return Verdicts(items, why)
 
 
-def _load(value: float) -> str:
-    return f"{round(value, 2):g}x"
-
-
 def capacity_verdict(capacity: dict[str, Any], resolved: dict[str, Any]) -> Verdict:
     """``today needs N replicas; M at 2x; today's count holds up to 0.92x``."""
     pool, levels = capacity.get("pool", "the pool"), capacity.get("levels", [])
@@ -73,10 +70,10 @@ def capacity_verdict(capacity: dict[str, Any], resolved: dict[str, Any]) -> Verd
         maybe = f" ({', '.join(map(str, undecided))} undecided)" if undecided else ""
         parts.append(f"today needs {_replicas(count[1.0])}{maybe}")
     if levels and levels[-1]["load"] != 1.0:
-        parts.append(f"{_replicas(levels[-1].get('replicas'))} at {_load(levels[-1]['load'])}")
+        parts.append(f"{_replicas(levels[-1].get('replicas'))} at {load_text(levels[-1]['load'])}")
     today, headroom = today_replicas(capacity, resolved), capacity.get("headroom")
     if headroom is not None and today is not None:
-        parts.append(f"today's {today} hold up to {_load(headroom)}")
+        parts.append(f"today's {today} hold up to {load_text(headroom)}")
     state = "info"
     if headroom is not None:
         state = "met" if headroom >= 1 else "missed"
@@ -91,37 +88,16 @@ def capacity_verdict(capacity: dict[str, Any], resolved: dict[str, Any]) -> Verd
 
 
 def _slo_at(slo: dict[str, Any]) -> str:
-    """``p99 latency < 2s: 914ms (95% interval 522ms to 1.31s)``."""
+    """``p99 latency < 2s: 914 ± 392 ms`` (the figure with its 95% interval, as every report
+    writes it: :mod:`qsim.report.figures`)."""
     name = str(slo.get("slo", ""))
-    fmt = format_duration if "latency" in name or "wait" in name else format_number
-    interval = slo.get("ci95")
+    text = duration_text if "latency" in name or "wait" in name else number_text
     if slo.get("value") is None:
         return f"{name}: no data"
-    if not interval:
-        return f"{name}: {fmt(slo['value'])}"
-    return f"{name}: {fmt(slo['value'])} (95% interval {fmt(interval[0])} to {fmt(interval[1])})"
+    return f"{name}: {text(slo['value'], slo.get('ci95'))}"
 
 
 def _replicas(count: Any) -> str:
     if count is None:
         return "an undecided count of replicas"
     return f"{count:g} replica{'s' if count != 1 else ''}"
-
-
-def compare_verdict(meeting: list[str], costs: dict[str, float], unit: str) -> Verdict:
-    """The cheapest variant among ``meeting`` (those meeting every objective), and how much
-    cheaper it is than the next cheapest of them; ``costs`` in ``unit``."""
-    if not meeting:
-        return Verdict("missed", "No variant meets every objective on its whole 95% interval.")
-    ranked = sorted(meeting, key=lambda n: costs[n])
-    cheapest = ranked[0]
-    head = f"The cheapest variant that meets every objective: {cheapest}"
-    if len(ranked) == 1:
-        return Verdict("met", head, f"the only one that does; {costs[cheapest]:,.4g} {unit}")
-    runner = ranked[1]
-    saving = (1 - costs[cheapest] / costs[runner]) * 100 if costs[runner] else 0.0
-    return Verdict(
-        "met",
-        f"{head}, {saving:.0f}% below {runner}",
-        f"{costs[cheapest]:,.4g} against {costs[runner]:,.4g} {unit}",
-    )

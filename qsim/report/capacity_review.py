@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from qsim.report.capacity_chart import capacity_figure
-from qsim.report.console import format_duration, format_number
 from qsim.report.document import Block, Chart, Image, Paragraph, Section, Table
+from qsim.report.figures import duration_text, format_number, load_text
 
 __all__ = ["capacity_section", "capacity_sentences", "disagreements", "today_replicas"]
 
@@ -27,8 +27,8 @@ def _count(value: Any) -> str:
 
 
 def _load(value: float) -> str:
-    """A load multiplier as people write it: 0.5x, 1x, 0.92x (headroom from bisection)."""
-    return f"{round(value, 2):g}x"
+    """A load multiplier as people write it (:func:`qsim.report.figures.load_text`)."""
+    return load_text(value)
 
 
 def _pool(resolved: Resolved, name: str) -> dict[str, Any] | None:
@@ -133,14 +133,6 @@ def capacity_sentences(capacity: Capacity, resolved: Resolved) -> Iterator[str]:
         )
 
 
-def _with_interval(value: float | None, interval: list[float] | None) -> str:
-    """A latency with its 95% interval: ``914ms (522ms to 1.31s)``."""
-    if value is None or not interval:
-        return format_duration(value)
-    low, high = (format_duration(v) for v in interval)
-    return f"{format_duration(value)} ({low} to {high})"
-
-
 def _check(level: dict[str, Any], flagged: set[float]) -> str:
     """Whether simulation and theory agree at this load (within :data:`DISAGREE` replica)."""
     if level["load"] in flagged:
@@ -159,7 +151,7 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
             _load(lv["load"]),
             _count(lv.get("replicas")),
             _count(lv.get("analytic_replicas")),
-            _with_interval(lv.get("latency_p99_s"), lv.get("latency_p99_ci95")),
+            duration_text(lv.get("latency_p99_s"), lv.get("latency_p99_ci95")),
             "-" if lv.get("utilization") is None else f"{lv['utilization']:.0%}",
             *([format_number(lv.get("cost_per_day"))] if currency else []),
             {True: "yes", False: "no"}.get(lv.get("met"), "-"),
