@@ -13,7 +13,7 @@ from typing import Any
 
 from qsim.report.capacity_review import today_replicas
 from qsim.report.document import Verdict, Verdicts
-from qsim.report.figures import duration_text, load_text, number_text
+from qsim.report.figures import duration_text, load_text, number_text, percent_text
 from qsim.summary import half_width, lookup
 
 __all__ = ["capacity_verdict", "margin_text", "run_verdicts"]
@@ -22,7 +22,9 @@ Summary = dict[str, Any]
 
 
 def margin_text(verdict: dict[str, Any], summary: Summary) -> str:
-    """How far the figure is from its target, e.g. ``0.42 points above the 99.00% needed``."""
+    """How far the figure is from its target, in percentage points with the attainment's
+    half-width (``0.50 ± 0.20 points above the 99% needed``; one decimal from one point on), or
+    for a backlog the peak against the level."""
     slo = summary["resolved_scenario"]["slo"]
     queue = verdict["queue"]
     if verdict["objective"].startswith("backlog"):
@@ -40,8 +42,10 @@ def margin_text(verdict: dict[str, Any], summary: Summary) -> str:
     half = half_width(summary, ("slo", queue, "attainment"))
     gap = (attained - target) * 100
     side = "above" if gap >= 0 else "below"
-    interval = f" ± {half * 100:.2f}" if half else ""
-    return f"{abs(gap):.2f}{interval} points {side} the {target:.2%} needed"
+    decimals = 1 if abs(gap) >= 1 and (not half or half * 100 >= 0.1) else 2
+    interval = f" ± {half * 100:.{decimals}f}" if half else ""
+    needed = percent_text(target)
+    return f"{abs(gap):.{decimals}f}{interval} points {side} the {needed} needed"
 
 
 def run_verdicts(summary: Summary, verdicts: list[dict[str, Any]], why: str) -> Verdicts:
