@@ -326,7 +326,7 @@ def schema() -> None:
 
 @main.command("import")
 @click.option(
-    "--amqp-management", "url", envvar="QSIM_AMQP_MANAGEMENT_URL", required=True, metavar="URL",
+    "--amqp-management", "url", envvar="QSIM_AMQP_MANAGEMENT_URL", metavar="URL",
     help="RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672/ "
     "(or $QSIM_AMQP_MANAGEMENT_URL).",
 )  # fmt: skip
@@ -335,16 +335,25 @@ def schema() -> None:
     "--window", callback=_duration_option, default="10m", show_default=True,
     help="Average rates and lengths over this much history (the API keeps 10 min at 5 s).",
 )  # fmt: skip
+@click.option(
+    "--schedule", "step", callback=_duration_option, metavar="STEP",
+    help="Producers follow the window's publish history in steps of STEP (e.g. 1m), as a "
+    "schedule: over one window, instead of its mean rate.",
+)  # fmt: skip
 @_explained
-def import_(url: str, vhost: str, window: float) -> None:
+def import_(url: str | None, vhost: str, window: float, step: float | None) -> None:
     """Write a scenario (on stdout) of a running RabbitMQ: its queues, exchanges, bindings,
     consumers and rates, every guessed value commented (docs/import.md)."""
     from qsim.importer import ManagementClient, import_scenario, take_snapshot
 
+    if not url:
+        raise QsimError("import: give --amqp-management URL (or $QSIM_AMQP_MANAGEMENT_URL)")
     if window < 1:
         raise QsimError(f"--window: at least 1s, got {window:g}s")
+    if step is not None and not 0 < step <= window:
+        raise QsimError(f"--schedule: a step above 0 and at most --window, got {step:g}s")
     snapshot = take_snapshot(ManagementClient.from_url(url), vhost, window)
-    click.echo(import_scenario(snapshot)[0], nl=False)
+    click.echo(import_scenario(snapshot, step)[0], nl=False)
 
 
 def _write_json(json_path: str, result: dict[str, Any]) -> None:

@@ -24,10 +24,11 @@ from import_broker import RATE_TOLERANCE, expected_queues, queue_rate, queue_set
 from qsim.cli import main
 from qsim.errors import QsimError
 from qsim.importer import ManagementClient, Snapshot, import_scenario
-from qsim.importer.topology import Topology, read_topology
+from qsim.importer.topology import Topology, read_topology, seconds
 from qsim.importer.traffic import Flow, fit_flows
 from qsim.scenario import Scenario
 from qsim.scenario.keys import UniformKeys
+from qsim.units import parse_duration
 
 FIXTURE = Path(__file__).parent / "data" / "management-api.json"
 
@@ -207,7 +208,7 @@ def test_key_shares_solve_the_routing_equations_exactly():
 
 # -- bad input: one line, exit status 2 ---------------------------------------------------------
 def _import(*args: str) -> Any:
-    return CliRunner().invoke(main, ["import", *args])
+    return CliRunner(env={"QSIM_AMQP_MANAGEMENT_URL": None}).invoke(main, ["import", *args])
 
 
 def _one_line_error(result: Any, text: str) -> None:
@@ -277,6 +278,8 @@ def test_an_unreachable_management_url_is_one_line():
         (["--amqp-management", "amqp://127.0.0.1:5672/"], "expected an http:// URL"),
         (["--amqp-management", "http://127.0.0.1:99999/"], "bad port"),
         (["--amqp-management", "http://127.0.0.1:9/", "--window", "0s"], "at least 1s"),
+        (["--vhost", "shop"], "give --amqp-management URL"),
+        (["--amqp-management", "http://127.0.0.1:9/", "--schedule", "20m"], "at most --window"),
     ],
 )
 def test_bad_options_are_one_line(args, text):
@@ -359,3 +362,53 @@ def test_consumers_of_one_queue_with_two_prefetches_are_two_pools_sharing_its_ac
     raw["consumers"].append({**extra, "prefetch_count": 20})
     pools = {p.name: p.replicas for p in imported(raw)[1].consumers if p.queue == "orders"}
     assert pools == {"orders-consumers-prefetch-1": 3, "orders-consumers-prefetch-20": 1}
+
+
+def test_a_stream_imports_its_retention():
+    """x-max-age 7D, x-max-length-bytes and x-stream-max-segment-size-bytes (streams.md)."""
+    raw = recorded()
+    arguments = {
+        "x-queue-type": "stream", "x-max-age": "7D", "x-max-length-bytes": 20_000_000_000,
+        "x-stream-max-segment-size-bytes": 100_000_000,
+    }  # fmt: skip
+    _queue(raw, "orders.parked").update(type="stream", arguments=arguments)
+    stream = next(q for q in imported(raw)[1].queues if q.name == "orders.parked")
+    got = (stream.type, stream.max_age, stream.max_bytes, stream.segment_bytes)
+    assert got == ("stream", 7 * 86400.0, 20e9, 1e8)
+
+
+@pytest.mark.parametrize("value", [1e-7, 0.0421934, 9.99999, 12.3456789, 600.0, 31_536_000.0])
+def test_durations_are_written_without_exponents_and_read_back(value):
+    """A written duration parses back to the value to 4 significant figures (ms) or 1 ms."""
+    text = seconds(value)
+    assert "e" not in text.removesuffix("ms").removesuffix("s")
+    assert parse_duration(text) == pytest.approx(value, rel=5e-4, abs=5e-4 if value >= 10 else 0)
+
+
+def _shop_history(raw: dict[str, Any], counts: tuple[int, ...]) -> None:
+    """shop's publish_in samples replaced by ``counts``, 5 s apart, oldest first."""
+    details = next(e for e in raw["exchanges"] if e["name"] == "shop")["message_stats"]
+    stamps = sorted(s["timestamp"] for s in details["publish_in_details"]["samples"])
+    samples = [{"sample": n, "timestamp": t} for n, t in zip(counts, stamps, strict=True)]
+    details["publish_in_details"]["samples"] = samples
+
+
+def test_with_a_schedule_a_producer_follows_the_rate_history_over_one_window():
+    """Counts 100, 300, 400 five seconds apart: 40/s, then 20/s; the run is the window (10 s)."""
+    raw = recorded()
+    _shop_history(raw, (100, 300, 400))
+    text, scenario = import_scenario(Snapshot(raw), step=5.0)
+    producer = next(p for p in scenario.producers if p.to == "shop")
+    assert producer.schedule is not None
+    assert [(s.at, s.rate) for s in producer.schedule] == [(0.0, 40.0), (5.0, 20.0)]
+    assert scenario.duration == 10.0 and "# measured: the rate every 5s" in text
+
+
+def test_a_schedule_starts_at_zero_when_the_counter_started_inside_the_window():
+    """Counts 0, 100, 300: nothing counted at the start, then 40/s (steps of 10 s take both)."""
+    raw = recorded()
+    _shop_history(raw, (0, 100, 300))
+    scenario = import_scenario(Snapshot(raw), step=10.0)[1]
+    producer = next(p for p in scenario.producers if p.to == "shop")
+    assert producer.schedule is not None
+    assert [(s.at, s.rate) for s in producer.schedule] == [(0.0, 0.0), (5.0, 40.0)]

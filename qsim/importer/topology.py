@@ -44,11 +44,17 @@ _UNITS = {"Y": 365 * 86400, "M": 30 * 86400, "D": 86400, "h": 3600, "m": 60, "s"
 """x-max-age units (streams.md "retention": Y, M, D, h, m, s)."""
 
 
+def _plain(number: float) -> str:
+    """``number`` without an exponent or trailing zeros (``31536000``, ``42.19``)."""
+    return f"{number:f}".rstrip("0").rstrip(".")
+
+
 def seconds(value: float) -> str:
-    """Seconds as a scenario duration, in ms below 10 s (``52.3ms``, ``600s``)."""
-    if value < 10:
-        return f"{value * 1000:.4g}ms"
-    return f"{value:.6g}s"
+    """Seconds as a scenario duration: 4 significant figures in ms below 10 s (``52.3ms``),
+    to the millisecond above (``600s``, ``31536000s``)."""
+    if value < 10 and not (value == 0 or (value >= 1 and value.is_integer())):
+        return f"{_plain(float(f'{value * 1000:.4g}'))}ms"
+    return f"{_plain(round(value, 3))}s"
 
 
 @dataclass(frozen=True)

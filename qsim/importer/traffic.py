@@ -36,7 +36,9 @@ from qsim.importer.item import Item, Section
 from qsim.importer.snapshot import Snapshot
 from qsim.importer.topology import Topology, seconds
 
-__all__ = ["PLACEHOLDER_SERVICE", "Flow", "QueueTraffic", "consumer_pools", "producers"]
+__all__ = [
+    "PLACEHOLDER_SERVICE", "Flow", "QueueTraffic", "consumer_pools", "producers", "rate_steps",
+]  # fmt: skip
 
 PLACEHOLDER_SERVICE = 0.1
 """Seconds: the placeholder mean service time where the API shows none."""
@@ -50,6 +52,34 @@ UNROUTED = "unrouted"
 """A candidate key for messages an exchange routes nowhere (when it matches no binding)."""
 
 
+def _counted(details: Mapping[str, Any]) -> tuple[float, list[tuple[float, float]]]:
+    """The first sample's time (s), and the (time, count) samples from the first count above
+    zero: before it the counter had not started (see :func:`_rate`)."""
+    samples = sorted(
+        (float(s["timestamp"]) / 1000, float(s["sample"])) for s in details.get("samples") or ()
+    )
+    start = samples[0][0] if samples else 0.0
+    return start, [(t, count) for t, count in samples if count > 0]
+
+
+def rate_steps(details: Mapping[str, Any], step: float) -> list[tuple[float, float]]:
+    """The counter's history as (seconds from the window's first sample, rate) steps, each the
+    slope over at least ``step`` seconds of samples (the last one over what is left); a rate of
+    0 first when the counter started inside the window. Empty with fewer than two counts."""
+    start, counted = _counted(details)
+    steps: list[tuple[float, float]] = []
+    if len(counted) < 2:
+        return steps
+    if counted[0][0] > start:
+        steps.append((0.0, 0.0))
+    begin = counted[0]
+    for i, (t, count) in enumerate(counted[1:], start=1):
+        if t - begin[0] >= step - 1e-9 or i == len(counted) - 1:
+            steps.append((begin[0] - start, (count - begin[1]) / (t - begin[0])))
+            begin = (t, count)
+    return steps
+
+
 def _rate(stats: Mapping[str, Any], name: str) -> float:
     """``name`` (``publish``, ``ack``, ...) per second over the window, 0 when never counted.
 
@@ -58,10 +88,7 @@ def _rate(stats: Mapping[str, Any], name: str) -> float:
     database had not heard of), and counting those seconds would understate the rate. With
     fewer than two such samples, the API's latest ``rate``."""
     details = stats.get(f"{name}_details") or {}
-    samples = sorted(
-        (float(s["timestamp"]) / 1000, float(s["sample"])) for s in details.get("samples") or ()
-    )
-    counted = [(t, count) for t, count in samples if count > 0]
+    counted = _counted(details)[1]
     if len(counted) >= 2 and counted[-1][0] > counted[0][0]:
         (start, first), (end, last) = counted[0], counted[-1]
         return (last - first) / (end - start)
@@ -166,25 +193,48 @@ def fit_flows(
     return {flow: float(rate) for flow, rate in zip(flows, rates, strict=True)}
 
 
-def producers(snapshot: Snapshot, topology: Topology, traffic: list[QueueTraffic]) -> Section:
-    """One producer per exchange with publishes in the window (per queue on the default one)."""
-    inflow = {}
+def producers(
+    snapshot: Snapshot, topology: Topology, traffic: list[QueueTraffic], step: float | None = None
+) -> Section:
+    """One producer per exchange with publishes in the window (per queue on the default one);
+    with ``step``, each publishes on the exchange's rate history in steps of that many seconds
+    (a ``schedule:``) instead of at its mean rate."""
+    inflow, history = {}, {}
     for raw in snapshot.section("exchanges"):
-        rate = _rate(raw.get("message_stats") or {}, "publish_in")
-        name = str(raw["name"])
+        stats = raw.get("message_stats") or {}
+        rate, name = _rate(stats, "publish_in"), str(raw["name"])
         if rate > 0 and (not name or name in topology.exchange_types):
             inflow[name] = rate
+            history[name] = rate_steps(stats.get("publish_in_details") or {}, step or 1.0)
     fitted = fit_flows(topology, inflow, {q.name: q.published for q in traffic})
     section = Section()
     for exchange in sorted(inflow):
         flows = {f: r for f, r in fitted.items() if f.exchange == exchange}
+        steps = history[exchange] if step else []
         if exchange:
             item = _producer(topology.scenario_names[exchange], inflow[exchange], snapshot.window)
+            _schedule(item, steps, 1.0, snapshot.window, step)
             _keys(item, flows, topology.exchange_types[exchange])
             section.items.append(item)
         else:
-            section.items += _direct(flows, snapshot.window)
+            section.items += _direct(flows, snapshot.window, steps, step)
     return section
+
+
+def _schedule(
+    item: Item, steps: list[tuple[float, float]], share: float, window: float, step: float | None
+) -> None:
+    """Replace the producer's ``rate`` by ``share`` of the rate history ``steps``."""
+    if len(steps) < 2 or step is None:
+        return
+    del item.fields["rate"]
+    item.notes.pop("rate", None)
+    schedule = [{"at": seconds(at), "rate": f"{_rounded(rate * share)}/s"} for at, rate in steps]
+    note = (
+        f"measured: the rate every {seconds(step)} over the last {window:g}s; Poisson within "
+        "each step guessed"
+    )
+    item.put("schedule", schedule, note)
 
 
 def _measured(window: float, what: str) -> str:
@@ -216,7 +266,9 @@ def _keys(item: Item, flows: dict[Flow, float], kind: str) -> None:
         item.put("routing_key", {"keys": weights}, note)
 
 
-def _direct(flows: dict[Flow, float], window: float) -> list[Item]:
+def _direct(
+    flows: dict[Flow, float], window: float, steps: list[tuple[float, float]], step: float | None
+) -> list[Item]:
     """Publishes through the default exchange: one producer per queue they were fitted to."""
     total = sum(flows.values())
     items = []
@@ -228,6 +280,7 @@ def _direct(flows: dict[Flow, float], window: float) -> list[Item]:
         item.put("to", flow.key)
         note = "guessed: the default exchange's publish_in split by the queues' publish rates"
         item.put("rate", f"{_rounded(rate)}/s", note)
+        _schedule(item, steps, rate / total, window, step)
         items.append(item)
     return items
 

@@ -15,7 +15,7 @@ import yaml
 from qsim.errors import QsimError
 from qsim.importer.item import Item, Section
 from qsim.importer.snapshot import Snapshot
-from qsim.importer.topology import read_topology
+from qsim.importer.topology import read_topology, seconds
 from qsim.importer.traffic import QueueTraffic, consumer_pools, producers
 from qsim.scenario import Scenario
 from qsim.scenario.load import parse_scenario
@@ -30,8 +30,9 @@ Imported = dict[str, Section]
 """Scenario sections by key (producers, exchanges, queues, consumers)."""
 
 
-def import_scenario(snapshot: Snapshot) -> tuple[str, Scenario]:
-    """The scenario ``snapshot`` describes, as commented YAML and validated."""
+def import_scenario(snapshot: Snapshot, step: float | None = None) -> tuple[str, Scenario]:
+    """The scenario ``snapshot`` describes, as commented YAML and validated; with ``step``,
+    producers follow the rate history in steps of that many seconds, over one window."""
     if not snapshot.section("queues"):
         raise QsimError(f"vhost {snapshot.vhost!r} has no queues: nothing to import")
     topology = read_topology(snapshot)
@@ -42,14 +43,14 @@ def import_scenario(snapshot: Snapshot) -> tuple[str, Scenario]:
     queues = topology.queue_names
     traffic = [QueueTraffic.of(raw) for raw in snapshot.section("queues") if raw["name"] in queues]
     sections = {
-        "producers": producers(snapshot, topology, traffic),
+        "producers": producers(snapshot, topology, traffic, step),
         "exchanges": topology.exchanges,
         "queues": topology.queues,
         "consumers": consumer_pools(snapshot, topology, traffic),
     }
     if not sections["producers"].items:
         sections["producers"].items.append(_placeholder_producer(topology.queues))
-    text = scenario_yaml(snapshot, sections)
+    text = scenario_yaml(snapshot, sections, None if step is None else snapshot.window)
     try:
         scenario = parse_scenario(load_yaml("imported.yaml", text))
     except QsimError as exc:
@@ -99,12 +100,17 @@ def _header(snapshot: Snapshot) -> list[str]:
     ]
 
 
-def scenario_yaml(snapshot: Snapshot, sections: Imported) -> str:
-    """The commented scenario text of ``sections``, named after the vhost."""
+def scenario_yaml(snapshot: Snapshot, sections: Imported, duration: float | None = None) -> str:
+    """The commented scenario text of ``sections``, named after the vhost, simulating
+    ``duration`` seconds (a guess, :data:`DURATION`, when None)."""
     name = "rabbitmq" if snapshot.vhost == "/" else snapshot.vhost
     lines = _header(snapshot)
     lines.append(f"name: {_scalar(name)}")
-    lines.append(_commented(f"duration: {DURATION}", "guessed: how long to simulate"))
+    if duration is None:
+        lines.append(_commented(f"duration: {DURATION}", "guessed: how long to simulate"))
+    else:
+        note = "the window: each schedule plays once"
+        lines.append(_commented(f"duration: {seconds(duration)}", note))
     for key, section in sections.items():
         if not section.items and not section.notes:
             continue
