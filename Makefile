@@ -24,12 +24,15 @@ $(VENV)/.bench-extras: $(BIN)/qsim
 run: $(BIN)/qsim
 	$(BIN)/qsim run $(SCENARIO)
 
-# Everything but the live-broker tests on every core (pytest-xdist), then those alone, with a
-# RabbitMQ and a NATS server if they are installed (.ci/services starts and stops them).
+# Everything but the live-broker and browser tests on every core (pytest-xdist), then the live
+# ones alone, with a RabbitMQ and a NATS server if they are installed (.ci/services starts and
+# stops them), then the browser ones (tests/test_browser.py) in headless Chromium, which
+# .ci/browser installs when it is missing and it may (root).
 TEST_WORKERS ?= auto
 test: $(VENV)/.test-extras
-	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not live"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not live and not browser"
 	bash .ci/services $(BIN)/pytest -q -m live
+	bash .ci/browser $(BIN)/pytest -q -m browser
 
 lint: $(VENV)/.test-extras
 	$(BIN)/ruff check qsim tests benchmarks

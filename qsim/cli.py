@@ -68,7 +68,8 @@ def _report_options(command: F) -> F:
         click.option(
             "--report-dir", type=click.Path(file_okay=False, path_type=Path),
             default=Path("reports"), show_default=True,
-            help="Root of report folders: ROOT/<scenario>/<UTC timestamp>/.",
+            help="Root of report folders: ROOT/<scenario>/<kind>-<UTC timestamp>/ (kind: run, "
+            "compare or capacity).",
         ),
     ]  # fmt: skip
     for option in reversed(options):

@@ -8,6 +8,7 @@ engine only ever sees floats in seconds, messages per second and bytes.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -35,6 +36,7 @@ from qsim.units import (
 
 __all__ = [
     "AUTO",
+    "ClockTime",
     "Count",
     "Duration",
     "Name",
@@ -50,6 +52,7 @@ __all__ = [
     "Size",
     "Spec",
     "Warmup",
+    "clock_seconds",
     "fail",
     "whole",
 ]
@@ -224,6 +227,30 @@ def _name(value: Any) -> str:
 
 Name = Annotated[str, BeforeValidator(_name), WithJsonSchema({"type": "string", "minLength": 1})]
 """A non-empty name of a producer, queue or consumer pool."""
+
+CLOCK_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def _clock_time(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):  # YAML 1.1 reads 10:00 as 600
+        raise fail(f'got the number {value}: write the clock time in quotes, e.g. "10:00"')
+    if not isinstance(value, str) or not re.match(CLOCK_PATTERN, value.strip()):
+        raise fail(f'expected a clock time "HH:MM" or "HH:MM:SS" (24-hour), got {value!r}')
+    return value.strip()
+
+
+ClockTime = Annotated[
+    str,
+    BeforeValidator(_clock_time),
+    WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN}),
+]
+"""A time of day, ``"10:00"`` or ``"10:00:30"``: what clock time a run's t = 0 stands for."""
+
+
+def clock_seconds(clock: str) -> float:
+    """Seconds after midnight of a :data:`ClockTime` (``"10:00"`` -> 36000)."""
+    parts = [int(p) for p in clock.split(":")]
+    return float(parts[0] * 3600 + parts[1] * 60 + (parts[2] if len(parts) > 2 else 0))
 
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from qsim.engine.results import (
     ResourceRun,
     RetryRun,
 )
+from qsim.engine.windows import WINDOW_PERCENTILES
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import (
@@ -469,8 +470,9 @@ def _rate(time: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:
     """One queue's sampled series: mean over replications, the backlog's range across them, and
-    publish and ack rates per second; a kafka topic's ``kafka`` and a lease queue's ``lease``
-    block of series."""
+    publish and ack rates per second, latency percentiles per sample window
+    (:mod:`qsim.engine.windows`: mean over the replications that completed a message in it);
+    a kafka topic's ``kafka`` and a lease queue's ``lease`` block of series."""
     ready = np.array([s[f"{name}:ready"][:length] for s in series])
     entry = {
         "ready": ready.mean(axis=0).tolist(),
@@ -481,8 +483,19 @@ def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -
     for field, key in (("published", "publish_rate"), ("acked", "ack_rate")):
         rates = [_rate(s["time"][:length], s[f"{name}:{field}"][:length]) for s in series]
         entry[key] = np.mean(rates, axis=0).tolist()
+    for key in (k for k in WINDOW_PERCENTILES if f"{name}:{k}" in series[0]):  # not live runs
+        entry[key] = _nanmean_list([s[f"{name}:{key}"][:length] for s in series])
     lease = _lease_series(series, name, length)
     return {**entry, **_partition_series(series, name, length), **lease}
+
+
+def _nanmean_list(runs: list[np.ndarray]) -> list[float | None]:
+    """Sample by sample, the mean over the runs that have a value (None where none has)."""
+    stacked = np.array(runs)
+    have = ~np.isnan(stacked)
+    counts = have.sum(axis=0)
+    sums = np.where(have, stacked, 0.0).sum(axis=0)
+    return [float(t / c) if c else None for t, c in zip(sums, counts, strict=True)]
 
 
 def _lease_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:

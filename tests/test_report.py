@@ -114,11 +114,11 @@ def page(run_report):
     return parser
 
 
-def test_the_report_folder_is_named_by_scenario_and_utc_time(run_report):
-    """reports/<scenario>/<YYYYmmddTHHMMSSZ>/."""
+def test_the_report_folder_is_named_by_scenario_kind_and_utc_time(run_report):
+    """reports/<scenario>/run-<YYYYmmddTHHMMSSZ>/ (compare- and capacity- for the others)."""
     folder = run_report[0]
     assert folder.parent.name == "report-check"
-    assert re.fullmatch(r"\d{8}T\d{6}Z", folder.name)
+    assert re.fullmatch(r"run-\d{8}T\d{6}Z", folder.name)
 
 
 def test_summary_json_is_what_json_writes(run_report):
@@ -280,7 +280,10 @@ def test_a_capacity_result_adds_its_section_curve_and_cross_check(tmp_path, run_
     assert "With today's 2 replicas, the SLOs hold up to 1.3x load." in text
     assert "differ by more than 1 replica at 2x" in text  # 6 against 4; 3 against 2 is not flagged
     assert "Undecided at 3x" in text
-    assert len(page.images) == len(list(folder.glob("*.png")))
+    # the curve is an interactive chart in HTML; Markdown links its PNG
+    assert len(page.images) + 1 == len(list(folder.glob("*.png")))
+    assert 'data-chart="capacity"' in (folder / "report.html").read_text(encoding="utf-8")
+    assert "](capacity.png)" in (folder / "report.md").read_text(encoding="utf-8")
 
 
 def test_simulated_and_analytic_counts_are_flagged_only_beyond_one_replica():
@@ -386,3 +389,16 @@ def test_with_stream_the_quantile_grid_comes_from_the_same_sketches():
     grid = list(figures["latency_quantiles_s"].values())
     assert figures["latency_quantiles_s"]["0.99"] == figures["latency_s"]["p99"]
     assert grid == sorted(grid)
+
+
+def test_the_review_opens_with_the_answer_then_the_dashboard(run_report):
+    """Title "Run review", then one verdict box per objective and queue before anything else,
+    then the interactive dashboard (plotly.js inlined once, nothing loaded from elsewhere)."""
+    folder, summary = run_report
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<title>Run review: report-check</title>" in html
+    sections = re.findall(r'<section id="([a-z0-9-]+)">', html)
+    assert sections[:2] == ["answer", "dashboard"]
+    boxes = re.findall(r'<div class="verdict (\w+)" data-state="([^"]+)">', html)
+    assert [state for _css, state in boxes] == [v["verdict"] for v in slo_verdicts(summary)]
+    assert html.count("* plotly.js v") == 1 and "<script src=" not in html

@@ -11,6 +11,7 @@ from array import array
 import numpy as np
 
 from qsim.engine.message import Flow, Message
+from qsim.engine.windows import Series, WindowSketches, window_series
 from qsim.sketch import LogSketch
 
 FLUSH_EVERY = 65_536
@@ -30,11 +31,18 @@ class Recorder:
     """
 
     def __init__(
-        self, warmup: float, queues: int, producers: int, stream: float | None = None
+        self,
+        warmup: float,
+        queues: int,
+        producers: int,
+        stream: float | None = None,
+        step: float = 1.0,
     ) -> None:
         self.warmup = warmup
         self.stream = stream
+        self.step = step
         self.sketches: dict[SketchKey, LogSketch] | None = None if stream is None else {}
+        self.windows = None if stream is None else WindowSketches(step, stream)
         self._flush_at = FLUSH_EVERY if stream is not None else float("inf")
         self.queue = array("H")
         self.producer = array("h")
@@ -118,11 +126,20 @@ class Recorder:
             "latency": np.frombuffer(self.flow_latency, dtype=np.float64).copy(),
         }
 
+    def window_series(self, samples: int) -> Series:
+        """Latency percentiles per sample window of ``step`` (:mod:`qsim.engine.windows`)."""
+        queues = len(self.window_completions)
+        if self.windows is not None:
+            return self.windows.series(queues, samples)
+        return window_series(self.arrays(), queues, self.step, samples)
+
     def flush(self) -> None:
         """Streaming: move the records held so far into the sketches and forget them."""
         if self.sketches is None:
             return
         records, flows = self.arrays(), self.flow_arrays()
+        assert self.windows is not None
+        self.windows.add(records)
         for by in ("queue", "producer"):
             for field in ("latency", "wait"):
                 self._add(field, by, records[by], records[field])

@@ -53,7 +53,11 @@ class Model:
             self.env, None if network is None else self._draw(network.latency, "network:latency")
         )
         self.recorder = Recorder(
-            scenario.fixed_warmup, len(scenario.queues), len(scenario.producers), stream
+            scenario.fixed_warmup,
+            len(scenario.queues),
+            len(scenario.producers),
+            stream,
+            scenario.timeseries_interval,
         )
         self.queues: list[DeliveryModel] = [
             QUEUE_TYPES[spec.type](self.broker, spec, i, self.recorder, self._work(spec.name))
@@ -355,7 +359,9 @@ class Model:
         """Sampled series by key: per queue ready and unacked messages and the published and
         acked counts so far (``NAME:ready``...), per pool replicas and busy workers
         (``pool:NAME:replicas``, ``pool:NAME:busy``) and each delivery model's own series
-        (``NAME:partition:P:lag``...), all at the sample instants ``time``."""
+        (``NAME:partition:P:lag``...) and latency percentiles per sample window
+        (``NAME:latency_p99``..., :mod:`qsim.engine.windows`), all at the sample instants
+        ``time``."""
         series = np.asarray(self.series, dtype=float)
         timeseries = {"time": series[:, 0]}
         column = 1
@@ -370,6 +376,9 @@ class Model:
         for queue in self.queues:
             for key, values in queue.series().items():
                 timeseries[f"{queue.name}:{key}"] = np.asarray(values, dtype=float)
+        for index, windows in self.recorder.window_series(len(series)).items():
+            for key, window in windows.items():
+                timeseries[f"{self.queues[index].name}:{key}"] = window
         return timeseries
 
 

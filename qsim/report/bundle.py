@@ -1,4 +1,5 @@
-"""The report folder: ``ROOT/<scenario>/<UTC timestamp>/`` with everything a review needs.
+"""The report folder: ``ROOT/<scenario>/<kind>-<UTC timestamp>/`` with everything a review needs
+(``kind``: run, compare or capacity).
 
 ``report.html`` (self-contained), ``report.md``, ``summary.json`` (the same JSON as ``--json``),
 ``timeseries.csv`` (columns in :data:`CSV_COLUMNS`, documented in docs/report.md) and every plot
@@ -28,6 +29,7 @@ from qsim.report.review import run_review
 
 __all__ = [
     "CSV_COLUMNS",
+    "KINDS",
     "report_folder",
     "timeseries_rows",
     "write_compare_report",
@@ -61,9 +63,19 @@ QUEUE_FIELDS = {  # CSV column -> key under timeseries.queues.NAME
 DEFAULT_ROOT = Path("reports")
 
 
-def report_folder(root: Path, scenario: str, now: datetime | None = None) -> Path:
-    """A new folder ``root/<scenario>/<UTC timestamp>`` (suffixed ``-2``... if taken)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+KINDS = ("run", "compare", "capacity")
+"""What a report folder holds, the first part of its name: a run review, a comparison, a
+capacity plan."""
+
+
+def report_folder(
+    root: Path, scenario: str, now: datetime | None = None, kind: str = "run"
+) -> Path:
+    """A new folder ``root/<scenario>/<kind>-<UTC timestamp>`` (suffixed ``-2``... if taken);
+    ``kind`` is one of :data:`KINDS`."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown report kind {kind!r}; known: {', '.join(KINDS)}")
+    stamp = kind + "-" + (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     base = root / (re.sub(r"[^A-Za-z0-9._-]+", "_", scenario).strip("._") or "scenario")
     folder, suffix = base / stamp, 1
     try:
@@ -135,7 +147,7 @@ def write_run_report(
     now: datetime | None = None,
 ) -> Path:
     """Write the report of one run (and of a capacity search, if given); return its folder."""
-    folder = report_folder(root, summary["scenario"], now)
+    folder = report_folder(root, summary["scenario"], now, "capacity" if capacity else "run")
 
     def write() -> Path:
         (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
@@ -165,7 +177,7 @@ def write_compare_report(
 
     summaries: dict[str, Summary] = result["variants"]
     names = {s["scenario"] for s in summaries.values()}
-    folder = report_folder(root, names.pop() if len(names) == 1 else "compare", now)
+    folder = report_folder(root, names.pop() if len(names) == 1 else "compare", now, "compare")
 
     def write() -> Path:
         (folder / "summary.json").write_text(json.dumps(result, indent=2) + "\n", "utf-8")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from qsim.report.document import Block, Image, Paragraph, Section, Table
+from qsim.report.capacity_chart import capacity_figure
+from qsim.report.document import Block, Chart, Image, Paragraph, Section, Table
 from qsim.report.figures import (
     duration_text,
     format_number,
@@ -177,19 +178,21 @@ def capacity_section(capacity: Capacity, resolved: Resolved, images: set[str]) -
         Paragraph(
             f"Pool {capacity.get('pool')}, objectives: {slos}. For each load (every "
             "producer's rate multiplied), the smallest replica count whose 95% interval "
-            "meets every objective, beside the analytic estimate."
+            "meets every objective, beside queueing theory's estimate (theory); p99 latency "
+            "with its 95% interval at that count."
         ),
         Table(header, rows),
     ]
-    if "capacity" in images:
-        blocks.append(
-            Image(
-                "capacity",
-                "Capacity curve",
-                "Replicas needed per load multiplier: simulated and analytic; "
-                "today's count and the headroom marked.",
-            )
-        )
+    figure = capacity_figure(capacity, today_replicas(capacity, resolved))
+    caption = (
+        "Replicas needed per load multiplier: simulated (filled) and analytic (open, beneath); "
+        "today's count dashed green, the load it holds up to dotted red."
+    )
+    if figure is not None:
+        fallback = ("capacity",) if "capacity" in images else ()
+        blocks.append(Chart("capacity", "Capacity curve", figure, caption, fallback))
+    elif "capacity" in images:
+        blocks.append(Image("capacity", "Capacity curve", caption))
     if flagged:
         left_out = _left_out(resolved, capacity.get("pool", ""))
         why = (

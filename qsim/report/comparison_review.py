@@ -1,8 +1,11 @@
-"""The review of a comparison: variants side by side, their SLO verdicts, which variant meets
-every objective at the least cost, the overlaid plots and the command that reproduces it.
+"""The review of a comparison: the answer first (the cheapest variant that meets every
+objective, how much below the next, and each variant's standing), the variants overlaid on one
+dashboard, side by side, their SLO verdicts, the overlaid plots and the command that reproduces
+it.
 
 Built from ``{"variants": {name: summary}}`` alone; the side-by-side rows are those of the
-terminal table (:func:`qsim.report.compare.comparison_rows`), the best value marked ``*``.
+terminal table (:func:`qsim.report.compare.comparison_rows`), the best value among the variants
+that meet every objective marked ``*``.
 """
 
 from __future__ import annotations
@@ -19,13 +22,25 @@ from qsim.report.compare import (
     meeting_of,
     recommendation,
 )
-from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
+from qsim.report.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    Image,
+    Paragraph,
+    Section,
+    Table,
+    Verdict,
+    Verdicts,
+)
 from qsim.report.figures import figure_text, format_span
-from qsim.report.review import slo_verdicts
+from qsim.report.review import dashboard_chart, slo_verdicts
 from qsim.summary import lookup
 
 __all__ = ["compare_review"]
 
+STANDING = {"met": "meets every objective", "no data": "no data to judge it"}
 Summaries = dict[str, dict[str, Any]]
 
 
@@ -124,14 +139,42 @@ def compare_review(summaries: Summaries, command: str, images: list[str]) -> Doc
     reproduce = Paragraph(
         "summary.json beside this report holds every variant's summary with its resolved scenario."
     )
-    sections = (
-        Section("What was compared", (compared,)),
-        _assumptions(first),
+    advice = tuple(_advice(summaries, verdicts))
+    sections = [_answer(summaries, verdicts, advice)]
+    chart = dashboard_chart(summaries, ())
+    if chart is not None:
+        sections.append(Section("Dashboard", (chart,)))
+    sections += [
         Section("Side by side", (_side_by_side(summaries),)),
         _slo_section(verdicts),
-        Section("Recommendations", (Bullets(tuple(_advice(summaries, verdicts))),)),
+        Section("Recommendations", (Bullets(advice),)),
+        Section("What was compared", (compared,)),
+        _assumptions(first),
         _plots(images),
         Section("Reproduce", (Code(command), reproduce)),
-    )
+    ]
     title = f"Comparison: {', '.join(summaries)}"
-    return Document(title, f"{first['scenario']}, seed {first['seed']}", sections)
+    return Document(title, f"{first['scenario']}, seed {first['seed']}", tuple(sections))
+
+
+def _standing(name: str, found: list[dict[str, Any]]) -> Verdict:
+    """One variant: met when every judged objective is, else its first shortfall's verdict."""
+    judged = _judged(found)
+    short = [v for v in judged if v["verdict"] != "met"]
+    state = short[0]["verdict"] if short else "met" if judged else "no data"
+    said = "; ".join(f"{v['objective']} on {v['queue']}: {v['verdict']}" for v in judged)
+    return Verdict(state, f"{name}: {STANDING.get(state, 'does not surely meet them all')}", said)
+
+
+def _answer(
+    summaries: Summaries, verdicts: dict[str, list[dict[str, Any]]], advice: tuple[str, ...]
+) -> Section:
+    """The recommendation (:func:`qsim.report.compare.recommendation`) in the first box, each
+    variant's standing in one box each, and the advice as the why."""
+    found = meeting_of(verdicts)
+    state = "info" if found is None else "met" if found else "missed"
+    items = [Verdict(state, recommendation(summaries, found))]
+    if found is not None:
+        items += [_standing(name, v) for name, v in verdicts.items()]
+    why = " ".join(a for a in advice if not a.startswith(("The cheapest", "No variant meets")))
+    return Section("Answer", (Verdicts(tuple(items), why),))

@@ -7,8 +7,21 @@ and :mod:`qsim.report.markdown`, so both say the same thing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Block", "Bullets", "Code", "Document", "Image", "Paragraph", "Section", "Table"]
+__all__ = [
+    "Block",
+    "Bullets",
+    "Chart",
+    "Code",
+    "Document",
+    "Image",
+    "Paragraph",
+    "Section",
+    "Table",
+    "Verdict",
+    "Verdicts",
+]
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,37 @@ class Code:
     text: str
 
 
-Block = Paragraph | Bullets | Table | Image | Code
+@dataclass(frozen=True)
+class Chart:
+    """An interactive chart: a plotly.js figure (``{"data", "layout"}``) for HTML, and for
+    Markdown the plots written beside the report (``fallback``: PNG names) that show the same."""
+
+    name: str
+    title: str
+    figure: dict[str, Any]
+    caption: str = ""
+    fallback: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One answer: ``state`` (met, missed, undecided, no data, or info for a plain finding), a
+    headline that answers, and the detail behind it (by how much, with its interval)."""
+
+    state: str
+    headline: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The answers a page opens with, and the one paragraph that says why."""
+
+    items: tuple[Verdict, ...]
+    why: str = ""
+
+
+Block = Paragraph | Bullets | Table | Image | Code | Chart | Verdicts
 
 
 @dataclass(frozen=True)
@@ -63,7 +106,8 @@ class Section:
 
 @dataclass(frozen=True)
 class Document:
-    """The whole report: a title, a one-line subtitle and its sections."""
+    """The whole report: a title that says what the page is (run review, comparison, capacity
+    plan), a one-line subtitle and its sections."""
 
     title: str
     subtitle: str

@@ -1,22 +1,40 @@
 """A report :class:`~qsim.report.document.Document` as one self-contained HTML page.
 
-Styles are inline and every plot is embedded as a base64 PNG, so the file opens from disk,
-offline, and can be mailed on its own; the viewport meta and a fluid layout make it readable on
-a phone. Each block type has its renderer in :data:`RENDERERS`.
+Styles are inline, static plots are embedded as base64 PNGs, and interactive charts are drawn by
+plotly.js, inlined once per page from the ``plotly`` package (MIT; hover values, zoom, click a
+legend entry to hide or show a series), so the file opens from disk with no network access and
+can be mailed on its own; the viewport meta and a fluid layout make it readable on a phone.
+Plotly was chosen over Bokeh and Vega-Lite because one file (plotly.min.js) carries everything,
+its figures are plain JSON that Python writes without plotly's own Python API, and hover, zoom
+and legend toggling work with no code of ours. Each block type has its renderer in
+:data:`RENDERERS`.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable
+from functools import cache
 from html import escape
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from qsim.report.document import Bullets, Code, Document, Image, Paragraph, Section, Table
+from qsim.report.document import (
+    Bullets,
+    Chart,
+    Code,
+    Document,
+    Image,
+    Paragraph,
+    Section,
+    Table,
+    Verdicts,
+)
 
-__all__ = ["RENDERERS", "render_html"]
+__all__ = ["RENDERERS", "plotly_js", "render_html"]
 
 CSS = """
 :root { color-scheme: light; --ink: #1d2329; --muted: #5b6670; --line: #d9dee3; }
@@ -42,6 +60,19 @@ figure { margin: 1rem 0 1.5rem; }
 img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 pre { background: #f3f5f7; padding: 0.75rem; border-radius: 4px; overflow-x: auto;
       white-space: pre-wrap; word-break: break-all; }
+.verdicts { display: grid; gap: 0.6rem; margin: 0.8rem 0; }
+.verdict { border: 1px solid var(--line); border-left: 6px solid var(--muted);
+           border-radius: 6px; padding: 0.6rem 0.9rem; background: #fafbfc; }
+.verdict .state { font-weight: 700; text-transform: uppercase; font-size: 0.8rem;
+                  letter-spacing: 0.04em; }
+.verdict .headline { font-size: 1.1rem; font-weight: 600; margin: 0.1rem 0; }
+.verdict .detail { color: var(--muted); font-size: 0.95rem; }
+.verdict.met { border-left-color: #1a6e2e; } .verdict.met .state { color: #1a6e2e; }
+.verdict.missed { border-left-color: #b3261e; } .verdict.missed .state { color: #b3261e; }
+.verdict.undecided { border-left-color: #8a5a00; } .verdict.undecided .state { color: #8a5a00; }
+.verdict.info { border-left-color: #1f5fa8; } .verdict.info .state { color: #1f5fa8; }
+.why { margin: 0.6rem 0 0; }
+.chart { width: 100%; min-height: 300px; }
 @media (max-width: 40rem) { body { font-size: 15px; } main { padding: 0.75rem; }
   th, td { padding: 0.25rem 0.4rem; } }
 @media print { nav { display: none; } h2 { break-after: avoid; } figure { break-inside: avoid; } }
@@ -84,6 +115,43 @@ def _image(block: Image, folder: Path) -> str:
     )
 
 
+def _verdicts(block: Verdicts, _folder: Path) -> str:
+    items = "".join(
+        f'<div class="verdict {_state_class(v.state)}" data-state="{escape(v.state)}">'
+        f'<div class="state">{escape(v.state)}</div>'
+        f'<div class="headline">{escape(v.headline)}</div>'
+        + (f'<div class="detail">{escape(v.detail)}</div>' if v.detail else "")
+        + "</div>"
+        for v in block.items
+    )
+    why = f'<p class="why">{escape(block.why)}</p>' if block.why else ""
+    return f'<div class="verdicts">{items}</div>{why}'
+
+
+def _state_class(state: str) -> str:
+    return state if state in VERDICTS else "info"
+
+
+def _chart(block: Chart, _folder: Path) -> str:
+    figure = json.dumps(block.figure, separators=(",", ":"), allow_nan=False)
+    figure = figure.replace("</", "<\\/")  # a "</script>" inside a string ends no script
+    element = f"chart-{_anchor(block.name)}"
+    caption = f"<strong>{escape(block.title)}.</strong> {escape(block.caption)}"
+    return (
+        f'<figure><div class="chart" id="{element}" data-chart="{escape(block.name)}"></div>'
+        f"<figcaption>{caption}</figcaption></figure>"
+        f"<script>(function(){{var f={figure};"
+        f'Plotly.newPlot("{element}",f.data,f.layout,'
+        '{responsive:true,displaylogo:false,modeBarButtonsToRemove:["toImage"]});})();</script>'
+    )
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js (minified) from the ``plotly`` package, to inline once per page."""
+    return (resources.files("plotly") / "package_data" / "plotly.min.js").read_text("utf-8")
+
+
 def _code(block: Code, _folder: Path) -> str:
     return f"<pre><code>{escape(block.text)}</code></pre>"
 
@@ -94,6 +162,8 @@ RENDERERS: dict[type, Callable[[Any, Path], str]] = {
     Table: _table,
     Image: _image,
     Code: _code,
+    Chart: _chart,
+    Verdicts: _verdicts,
 }
 """Block type -> its HTML."""
 
@@ -110,6 +180,8 @@ def render_html(document: Document, folder: Path) -> str:
         f'<li><a href="#{_anchor(s.title)}">{escape(s.title)}</a></li>' for s in document.sections
     )
     sections = "\n".join(_section(section, folder) for section in document.sections)
+    charts = any(isinstance(b, Chart) for s in document.sections for b in s.blocks)
+    script = f"<script>{plotly_js()}</script>" if charts else ""
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -117,6 +189,7 @@ def render_html(document: Document, folder: Path) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(document.title)}</title>
 <style>{CSS}</style>
+{script}
 </head>
 <body>
 <main>

@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from qsim.report.document import Bullets, Code, Document, Image, Paragraph, Table
+from qsim.report.document import (
+    Bullets,
+    Chart,
+    Code,
+    Document,
+    Image,
+    Paragraph,
+    Table,
+    Verdicts,
+)
 
 __all__ = ["RENDERERS", "render_markdown"]
 
@@ -31,12 +40,31 @@ def _image(block: Image) -> str:
     return f"![{block.title}]({block.name}.png)\n\n_{block.title}. {block.caption}_"
 
 
+def _chart(block: Chart) -> str:
+    """The static plots that show what the interactive chart does (PNG beside the report)."""
+    images = [f"![{name}]({name}.png)" for name in block.fallback]
+    text = f"_{block.title}. {block.caption}_"
+    if not images:
+        return f"{text} (interactive in report.html)"
+    return "\n\n".join([*images, text + " Interactive in report.html."])
+
+
+def _verdicts(block: Verdicts) -> str:
+    lines = [
+        f"- **{v.state.upper()}**: {v.headline}" + (f" ({v.detail})" if v.detail else "")
+        for v in block.items
+    ]
+    return "\n".join(lines) + (f"\n\n{block.why}" if block.why else "")
+
+
 RENDERERS: dict[type, Callable[[Any], str]] = {
     Paragraph: lambda block: block.text,
     Bullets: lambda block: "\n".join(f"- {item}" for item in block.items),
     Table: _table,
     Image: _image,
     Code: lambda block: f"```sh\n{block.text}\n```",
+    Chart: _chart,
+    Verdicts: _verdicts,
 }
 """Block type -> its Markdown."""
 

@@ -1,28 +1,50 @@
-"""A run report that reads as a capacity review, built from the JSON summary alone.
+"""A run review (a capacity plan with a capacity result), built from the JSON summary alone.
 
-What was modelled, the assumptions, the headline figures with their 95% intervals, each SLO's
-verdict, recommendations whose numbers come from the results, the analytic cross-check when a
-capacity result is given, the plots, and the command that reproduces the run. Verdicts decide
-only on the interval: an SLO is *met* when the whole 95% interval meets it, *missed* when the
-whole interval misses it, and *undecided* otherwise.
+It opens with the answer (a verdict per objective, by how much, and why) and the dashboard;
+then the headline figures with their 95% intervals, each SLO's verdict, recommendations whose
+numbers come from the results, the analytic cross-check when a capacity result is given, what
+was modelled, the assumptions, the plots, and the command that reproduces the run. Verdicts
+decide only on the interval: an SLO is *met* when the whole 95% interval meets it, *missed*
+when the whole interval misses it, and *undecided* otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
+from qsim.report.answer import capacity_verdict, run_verdicts
 from qsim.report.capacity_review import capacity_section, capacity_sentences
-from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
+from qsim.report.dashboard import dashboard
+from qsim.report.document import (
+    Block,
+    Bullets,
+    Chart,
+    Code,
+    Document,
+    Image,
+    Paragraph,
+    Section,
+    Table,
+    Verdicts,
+)
 from qsim.report.figures import above_label, figure_text, format_duration, format_span
 from qsim.scenario import ConsumerPool
 from qsim.summary import figure_at, lookup
 
-__all__ = ["headline_rows", "interval_text", "pools_of", "run_review", "slo_verdicts"]
+__all__ = [
+    "dashboard_chart",
+    "headline_rows",
+    "interval_text",
+    "pools_of",
+    "run_review",
+    "slo_verdicts",
+]
 
 Summary = dict[str, Any]
 PEAK_WINDOW = 900.0  # seconds: the stretch a peak publish rate is averaged over
@@ -505,14 +527,54 @@ def run_review(
         f"{format_span(summary['duration_s'])}, seed {summary['seed']}, "
         f"qsim {summary['qsim_version']}"
     )
-    sections = [
-        _modelled(summary, images),
-        _assumptions(summary),
-        _headline(summary),
-        _slos(summary),
-        _recommendations(summary, capacity),
-    ]
+    sections = [_answer(summary, capacity)]
+    chart = dashboard_chart({"": summary}, images)
+    if chart is not None:
+        sections.append(Section("Dashboard", (chart,)))
+    sections += [_headline(summary), _slos(summary), _recommendations(summary, capacity)]
     if capacity:
         sections.append(capacity_section(capacity, summary["resolved_scenario"], images))
-    sections += [_plots(images), _reproduce(summary, command)]
-    return Document(f"Capacity review: {summary['scenario']}", subtitle, tuple(sections))
+    sections += [
+        _modelled(summary, images),
+        _assumptions(summary),
+        _plots(images),
+        _reproduce(summary, command),
+    ]
+    kind = "Capacity plan" if capacity else "Run review"
+    return Document(f"{kind}: {summary['scenario']}", subtitle, tuple(sections))
+
+
+DASHBOARD_FALLBACK = ("backlog", "replicas", "utilization")
+"""The static plots a Markdown report shows in place of the dashboard."""
+
+
+def dashboard_chart(summaries: dict[str, Summary], images: Iterable[str]) -> Chart | None:
+    """The dashboard of one run (``{"": summary}``) or of a comparison, as a report block."""
+    first = next(iter(summaries.values()))
+    start = first["resolved_scenario"].get("start")
+    clock = f"clock time from {start}" if start else "time since the start (t = 0 at 00:00)"
+    figure = dashboard(summaries, "")
+    if figure is None:
+        return None
+    caption = (
+        f"Every panel on one axis, {clock}; mean over replications. Latency is per sample "
+        "window (p50 dotted, p95 dashed, p99 solid) of the messages completed in it. Dashed red "
+        "lines are the SLO's limits; the warm-up is shaded grey, the raised steps of a rate "
+        "schedule orange. Hover for values, drag to zoom (double-click resets), click a legend "
+        "entry to hide or show it."
+    )
+    fallback = tuple(name for name in DASHBOARD_FALLBACK if name in set(images))
+    return Chart("dashboard", "Dashboard", figure, caption, fallback)
+
+
+def _answer(summary: Summary, capacity: dict[str, Any] | None) -> Section:
+    """The verdicts a review opens with, and why."""
+    why = " ".join(s for pool in pools_of(summary) for s in _pool_advice(summary, pool))
+    if capacity:
+        why = " ".join(capacity_sentences(capacity, summary["resolved_scenario"]))
+    answers = run_verdicts(summary, slo_verdicts(summary), why)
+    if capacity:  # the scenario's own objectives judged on today's run, after the plan
+        plan = capacity_verdict(capacity, summary["resolved_scenario"])
+        today = (replace(v, headline=f"today's run: {v.headline}") for v in answers.items)
+        answers = Verdicts((plan, *today), answers.why)
+    return Section("Answer", (answers,))

@@ -21,6 +21,7 @@ from qsim.scenario.scaling import PARTITIONED_QUEUE_TYPES, SQS_QUEUE_TYPES
 from qsim.scenario.topology import Exchange
 from qsim.spec import (
     AUTO,
+    ClockTime,
     Count,
     Name,
     Number,
@@ -73,6 +74,7 @@ class Scenario(Spec):
     warmup: Warmup = 0.0
     replications: ReplicationCount = 1
     sample_interval: PositiveDuration | None = None
+    start: ClockTime | None = None  # the clock time t = 0 stands for (reports' time axes)
     producers: tuple[Producer, ...] = Field(min_length=1)
     exchanges: tuple[Exchange, ...] = ()
     queues: tuple[Queue, ...] = Field(min_length=1)

@@ -1,0 +1,85 @@
+"""Latency percentiles per sample window: what a dashboard's "p99 over time" panel shows.
+
+Sample ``i`` is taken at ``i * step``; its window is ``((i - 1) * step, i * step]`` and holds the
+messages that *completed* in it (acked, or processed under auto-ack), among those the recorder
+keeps (published after the warm-up). A window in which no such message completed has no value
+(NaN here, null in JSON), and neither has sample 0. Percentiles are exact (numpy's linear
+interpolation, as :func:`qsim.stats.distribution_summary`), or with ``--stream`` read from one
+quantile sketch per queue and window (:class:`qsim.sketch.LogSketch`, within its relative
+accuracy), so memory stays bounded by the number of windows, not of messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsim.sketch import LogSketch
+
+__all__ = ["WINDOW_PERCENTILES", "WindowSketches", "window_index", "window_series"]
+
+WINDOW_PERCENTILES: dict[str, float] = {"latency_p50": 50, "latency_p95": 95, "latency_p99": 99}
+"""Series key (under ``timeseries.queues.NAME``) -> the percentile of each window."""
+
+Series = dict[int, dict[str, np.ndarray]]
+"""Queue index -> series key -> one value per sample (NaN where the window is empty)."""
+
+
+def window_index(completed_at: np.ndarray, step: float) -> np.ndarray:
+    """The sample whose window holds each completion time (``ceil(t / step)``, at least 1)."""
+    index = np.ceil(completed_at / step - 1e-9).astype(np.int64)
+    return np.maximum(index, 1)
+
+
+def _empty(samples: int) -> dict[str, np.ndarray]:
+    return {key: np.full(samples, np.nan) for key in WINDOW_PERCENTILES}
+
+
+def window_series(records: dict[str, np.ndarray], queues: int, step: float, samples: int) -> Series:
+    """Exact per-window percentiles of every queue from the recorder's message records."""
+    result = {q: _empty(samples) for q in range(queues)}
+    latency = records["latency"]
+    window = window_index(records["published_at"] + latency, step)
+    keep = window < samples
+    queue, window, latency = records["queue"][keep], window[keep], latency[keep]
+    order = np.lexsort((window, queue))
+    queue, window, latency = queue[order], window[order], latency[order]
+    groups = np.flatnonzero(np.diff(queue) | np.diff(window)) + 1
+    levels = list(WINDOW_PERCENTILES.values())
+    for start, end in zip(np.r_[0, groups], np.r_[groups, queue.size], strict=True):
+        if start == end:
+            continue
+        values = np.percentile(latency[start:end], levels)
+        for key, value in zip(WINDOW_PERCENTILES, values, strict=True):
+            result[int(queue[start])][key][window[start]] = value
+    return result
+
+
+class WindowSketches:
+    """Streaming: one quantile sketch per queue and sample window, fed in batches."""
+
+    def __init__(self, step: float, relative_accuracy: float) -> None:
+        self.step = step
+        self.relative_accuracy = relative_accuracy
+        self.sketches: dict[tuple[int, int], LogSketch] = {}
+
+    def add(self, records: dict[str, np.ndarray]) -> None:
+        """Add a batch of the recorder's message records."""
+        latency = records["latency"]
+        window = window_index(records["published_at"] + latency, self.step)
+        pairs = np.stack([records["queue"].astype(np.int64), window], axis=1)
+        for queue, index in np.unique(pairs, axis=0).tolist():
+            mask = (pairs[:, 0] == queue) & (pairs[:, 1] == index)
+            key = (queue, index)
+            if key not in self.sketches:
+                self.sketches[key] = LogSketch(self.relative_accuracy)
+            self.sketches[key].add(latency[mask])
+
+    def series(self, queues: int, samples: int) -> Series:
+        """The per-window percentiles of every queue, within the sketches' accuracy."""
+        result = {q: _empty(samples) for q in range(queues)}
+        for (queue, index), sketch in self.sketches.items():
+            if index >= samples or sketch.count == 0:
+                continue
+            for key, level in WINDOW_PERCENTILES.items():
+                result[queue][key][index] = sketch.quantile(level / 100)
+        return result
