@@ -141,6 +141,10 @@ class CapacityStudy:
     workers: int = 1
     max_replications: int | None = None
     on_trial: Callable[[Trial], None] | None = None
+    on_step: Callable[[str], None] | None = None
+    """Called as each step of :func:`capacity` ends: ``"1.5x"`` for a load level, and
+    ``"headroom"`` (a progress bar counts them; with more than one worker the steps run side by
+    side and end in any order)."""
     precision: Precision | None = None
     vary: str = "replicas"
     trials: dict[tuple[float, int, int | None], Trial] = field(default_factory=dict)
@@ -178,7 +182,8 @@ class CapacityStudy:
                 "queue; only a kafka topic has partitions"
             )
         self._lock = threading.Lock()
-        self._reporting = threading.Lock()
+        self.reporting = threading.Lock()
+        """Held while :attr:`on_trial` or :attr:`on_step` reports (searches run side by side)."""
         self._running: dict[tuple[float, int, int | None], Future[Trial]] = {}
         self.model: Model | None = build_model(self.scenario, index)
         if self.max_replications is None:
@@ -226,7 +231,7 @@ class CapacityStudy:
             self.trials[key] = trial
         running.set_result(trial)
         if self.on_trial is not None:
-            with self._reporting:  # one line at a time
+            with self.reporting:  # one line at a time
                 self.on_trial(trial)
         return trial
 
@@ -529,16 +534,29 @@ def _unreachable_level(study: CapacityStudy, load: float, reasons: list[str]) ->
     }  # fmt: skip
 
 
+def _step_done(study: CapacityStudy, step: str) -> None:
+    if study.on_step is not None:
+        with study.reporting:  # steps side by side end one at a time
+            study.on_step(step)
+
+
 def capacity(study: CapacityStudy, loads: list[float]) -> dict[str, Any]:
     """The whole study as a plain dict (the ``--json`` form)."""
     model = study.model
     hopeless = model is not None and bool(model.unreachable(1.0, study.objectives))
 
+    def search(load: float) -> dict[str, Any]:
+        found = level(study, load)
+        _step_done(study, f"{load:g}x")
+        return found
+
     def headroom() -> tuple[float | None, float | None]:
-        return (None, None) if hopeless else study.headroom()
+        found = (None, None) if hopeless else study.headroom()
+        _step_done(study, "headroom")
+        return found
 
     with study.sharing_workers():
-        searches: list[Callable[[], Any]] = [partial(level, study, load) for load in loads]
+        searches: list[Callable[[], Any]] = [partial(search, load) for load in loads]
         *levels, (sustained, failing) = side_by_side([*searches, headroom], study.workers > 1)
     assessable = model.assessable(study.objectives) if model else []
     prices = tariff(study.scenario)

@@ -323,6 +323,38 @@ def schema() -> None:
     click.echo(json.dumps(scenario_schema(), indent=2))
 
 
+@main.command("import")
+@click.option(
+    "--amqp-management", "url", envvar="QSIM_AMQP_MANAGEMENT_URL", metavar="URL",
+    help="RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672/ "
+    "(or $QSIM_AMQP_MANAGEMENT_URL).",
+)  # fmt: skip
+@click.option("--vhost", default="/", show_default=True, help="The vhost to import.")
+@click.option(
+    "--window", callback=_duration_option, default="10m", show_default=True,
+    help="Average rates and lengths over this much history (the API keeps 10 min at 5 s).",
+)  # fmt: skip
+@click.option(
+    "--schedule", "step", callback=_duration_option, metavar="STEP",
+    help="Producers follow the window's publish history in steps of STEP (e.g. 1m), as a "
+    "schedule: over one window, instead of its mean rate.",
+)  # fmt: skip
+@_explained
+def import_(url: str | None, vhost: str, window: float, step: float | None) -> None:
+    """Write a scenario (on stdout) of a running RabbitMQ: its queues, exchanges, bindings,
+    consumers and rates, every guessed value commented (docs/import.md)."""
+    from qsim.importer import ManagementClient, import_scenario, take_snapshot
+
+    if not url:
+        raise QsimError("import: give --amqp-management URL (or $QSIM_AMQP_MANAGEMENT_URL)")
+    if window < 1:
+        raise QsimError(f"--window: at least 1s, got {window:g}s")
+    if step is not None and not 0 < step <= window:
+        raise QsimError(f"--schedule: a step above 0 and at most --window, got {step:g}s")
+    snapshot = take_snapshot(ManagementClient.from_url(url), vhost, window)
+    click.echo(import_scenario(snapshot, step)[0], nl=False)
+
+
 def _write_json(json_path: str, result: dict[str, Any]) -> None:
     """Write ``result`` as JSON to ``json_path``; an unwritable path is a one-line error."""
     try:
@@ -416,14 +448,16 @@ def compare(
         click.echo(f"report written to {folder / 'report.html'}", err=json_path == "-")
 
 
-def _trial_line(trial: Any) -> None:
-    """One line on stderr per simulated (load, replicas) point of a capacity search."""
+def _trial_text(trial: Any) -> str:
+    """A simulated (load, replicas) point of a capacity search: ``1.5x load, 12 replicas:
+    meets (3 replications)``."""
+    from qsim.report.figures import load_text
+
     verdict = {True: "meets", False: "fails", None: "undecided"}[trial.met]
     on = f" on {trial.partitions} partitions" if trial.partitions is not None else ""
-    click.echo(
-        f"  {trial.load:g}x load, {trial.replicas} replicas{on}: {verdict} "
-        f"({trial.count} replications)",
-        err=True,
+    return (
+        f"{load_text(trial.load)} load, {trial.replicas} replicas{on}: {verdict} "
+        f"({trial.count} replications)"
     )
 
 
@@ -605,12 +639,15 @@ def capacity(
         heaviest = replace(work, messages=work.messages * max(loads))
         check_work(heaviest, what=f"each trial at {max(loads):g}x load")
     show = progress.wanted(json_to_stdout=json_path == "-")
-    study = CapacityStudy(
-        scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
-        on_trial=_trial_line if show else None,
-        precision=_precision(precision, max_replications), vary=vary,
-    )  # fmt: skip
-    result = study_capacity(study, loads)
+    steps = len(loads) + 1  # each load level, then the headroom search
+    with progress.replication_progress(steps, show, description="capacity") as bar:
+        study = CapacityStudy(
+            scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
+            on_trial=(lambda t: bar.describe(f"last: {_trial_text(t)}")) if bar else None,
+            on_step=(lambda _step: bar()) if bar else None,
+            precision=_precision(precision, max_replications), vary=vary,
+        )  # fmt: skip
+        result = study_capacity(study, loads)
     _emit(result, json_path, render_capacity, "capacity")
     if report:
         _capacity_report(scenario, result, study.workers, report_dir, err=json_path == "-")

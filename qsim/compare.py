@@ -53,14 +53,16 @@ def compare(
     """Run each variant (after ``adjust``, e.g. command-line overrides) and return
     ``{"variants": {name: run summary}}``. With ``precision`` each variant runs until its own
     headline figures are that precise (replication ``r`` still shares its random streams with
-    replication ``r`` of every other variant). ``show_progress``: a bar per variant on stderr."""
+    replication ``r`` of every other variant). ``show_progress``: one bar on stderr over the
+    replications of every variant, labelled with the variant running (its time left from the
+    pace so far; no total under ``precision``, which decides when each variant stops)."""
     _one_currency(variants)
+    scenarios = {variant.name: adjust(variant.scenario) for variant in variants}
+    total = None if precision else sum(s.replications for s in scenarios.values())
     summaries: dict[str, Any] = {}
-    for variant in variants:
-        scenario = adjust(variant.scenario)
-        total = scenario.replications if precision is None else None
-        with replication_progress(total, show_progress, description=variant.name) as advance:
-            summaries[variant.name] = run_scenario(
-                scenario, advance, workers=workers, precision=precision
-            )
+    with replication_progress(total, show_progress) as bar:
+        for name, scenario in scenarios.items():
+            if bar is not None:
+                bar.describe(name)
+            summaries[name] = run_scenario(scenario, bar, workers=workers, precision=precision)
     return {"variants": summaries}

@@ -1,4 +1,6 @@
-"""A progress bar of replications done, on stderr, shown only where a person is watching.
+"""A progress bar of work done (replications of a run, of every variant of a comparison, the
+levels of a capacity study), with the time left, on stderr, shown only where a person is
+watching.
 
 Not shown when stderr is not a terminal, when the JSON summary goes to stdout (``--json -``),
 or under CI (the ``CI`` environment variable is set).
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -18,12 +20,13 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
-__all__ = ["replication_progress", "wanted"]
+__all__ = ["Bar", "replication_progress", "wanted"]
 
 
 def wanted(
@@ -37,15 +40,30 @@ def wanted(
     return not json_to_stdout and "CI" not in environ and stream.isatty()
 
 
+class Bar:
+    """One bar: called with a replication index it advances by one; :meth:`describe` relabels
+    it (``qsim compare`` names the variant running, ``qsim capacity`` the point tried)."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress, self._task = progress, task
+
+    def __call__(self, _replication: int = 0) -> None:
+        self._progress.advance(self._task)
+
+    def describe(self, description: str) -> None:
+        """Label the bar ``description`` from now on."""
+        self._progress.update(self._task, description=description)
+
+
 @contextmanager
 def replication_progress(
     total: int | None,
     enabled: bool,
     console: Console | None = None,
     description: str = "replications",
-) -> Iterator[Callable[[int], None] | None]:
-    """Yield a callback that advances the bar by one replication (None when not ``enabled``);
-    ``description`` labels the bar (``qsim compare`` names the variant).
+) -> Iterator[Bar | None]:
+    """Yield a :class:`Bar` that advances by one replication when called (None when not
+    ``enabled``); ``description`` labels the bar (``qsim compare`` names the variant running).
 
     ``total`` None means not known in advance (``--precision`` decides when to stop): the bar
     then pulses and counts ``n/?``; otherwise it also shows the time left (from the pace so far).
@@ -65,5 +83,4 @@ def replication_progress(
         console=console or Console(stderr=True),
         transient=True,
     ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda _replication: progress.advance(task)
+        yield Bar(progress, progress.add_task(description, total=total))

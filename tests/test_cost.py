@@ -226,7 +226,10 @@ def test_a_variant_may_reprice_a_pool_and_the_review_names_the_cheapest_in_money
     assert summaries["small"]["cost"]["per_day"] == pytest.approx(3 * 24 * 0.10)
     assert summaries["big"]["cost"]["per_day"] == pytest.approx(3 * 24 * 1.0)
     met = {name: [{"queue": "q", "objective": "o", "verdict": "met"}] for name in summaries}
-    assert next(_advice(summaries, met)).endswith("cheapest of them is small, at 7.2 USD per day.")
+    assert list(_advice(summaries, met))[1] == (
+        "The cheapest variant that meets every objective: small, at 7.2 USD per day, 90% below "
+        "big (the next cheapest of the 2 that meet them)."
+    )
 
 
 def test_a_request_price_is_accepted_once_a_queue_type_bills_requests(monkeypatch):

@@ -18,7 +18,7 @@ from conftest import ROOT, scenario_from
 from qsim.cli import main
 from qsim.report.bundle import CSV_COLUMNS, write_run_report
 from qsim.report.capacity_review import disagreements
-from qsim.report.console import format_duration, format_number
+from qsim.report.figures import figure_text
 from qsim.report.review import slo_verdicts
 from qsim.runner import run_scenario
 
@@ -156,22 +156,13 @@ def test_the_html_is_readable_on_a_phone(page):
 
 def test_the_html_contains_the_headline_figures_of_the_json_summary(run_report, page):
     """Throughput, latency p50 and p99 of each queue and utilization of the pool, as the
-    terminal table formats them, ± their 95% half-width."""
+    terminal table formats them (qsim.report.figures), with their 95% intervals."""
     summary, text = run_report[1], "".join(page.text)
-
-    def shown(path, fmt):
-        node, interval = summary, summary["ci95"]
-        for key in path:
-            node, interval = node[key], interval[key]
-        half = (interval[1] - interval[0]) / 2 if interval else None
-        return fmt(node, half).replace("±", " ± ")
-
     for queue in summary["queues"]:
-        assert shown(("queues", queue, "throughput_per_s"), format_number) in text
+        assert figure_text(summary, ("queues", queue, "throughput_per_s")) in text
         for p in ("p50", "p99"):
-            assert shown(("queues", queue, "latency_s", p), format_duration) in text
-    utilization = summary["consumers"]["workers"]["utilization"]
-    assert f"{utilization:.2%}" in text
+            assert figure_text(summary, ("queues", queue, "latency_s", p), "duration") in text
+    assert figure_text(summary, ("consumers", "workers", "utilization"), "percent") in text
 
 
 def test_the_html_gives_each_slo_a_verdict(run_report, page):
@@ -380,8 +371,12 @@ def test_a_comparison_names_the_cheapest_variant_meeting_every_objective():
         "large": verdicts("met"),
     }
     advice = list(_advice(summaries, found))
-    assert advice[0].endswith("The cheapest of them is medium, at 200 replica-seconds.")
-    assert advice[1:] == ["small does not surely meet: p99 latency within 2s on q (undecided)."]
+    assert advice[0] == "2 of 3 variants meet every objective: medium, large."
+    assert advice[1] == (
+        "The cheapest variant that meets every objective: medium, at 200 replica-seconds, "
+        "33% below large (the next cheapest of the 2 that meet them)."
+    )
+    assert advice[2:] == ["small does not surely meet: p99 latency within 2s on q (undecided)."]
 
 
 def test_with_stream_the_quantile_grid_comes_from_the_same_sketches():

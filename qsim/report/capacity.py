@@ -1,4 +1,6 @@
-"""The terminal table of a capacity study, built from its JSON form alone."""
+"""The terminal report of a capacity study, built from its JSON form alone: the answer first
+(what today's load needs, what the highest load needs, how far today's count holds), then the
+table per load level (laid out to fit the terminal), then how to read it."""
 
 from __future__ import annotations
 
@@ -7,16 +9,21 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from qsim.report.console import format_duration, format_number, stdout_console
+from qsim.report.console import stdout_console
+from qsim.report.figures import (
+    INTERVAL_NOTE,
+    duration_text,
+    format_duration,
+    load_text,
+    number_text,
+    percent_text,
+)
+from qsim.report.layout import fitted
 
-__all__ = ["render_capacity"]
+__all__ = ["answer_lines", "render_capacity"]
 
 VERDICTS = {True: "yes", False: "no", None: "undecided"}
 SAMPLING = "sampling: nothing the model leaves out differs; noise or the conservative rule"
-
-
-def _half(interval: Any) -> float | None:
-    return (interval[1] - interval[0]) / 2 if isinstance(interval, list) else None
 
 
 def _replicas(level: dict[str, Any]) -> str:
@@ -41,7 +48,7 @@ def _flag(level: dict[str, Any]) -> str:
 
 
 def _money(level: dict[str, Any]) -> str:
-    return format_number(level["cost_per_day"], _half(level["cost_per_day_ci95"]))
+    return number_text(level["cost_per_day"], level["cost_per_day_ci95"])
 
 
 def _count(value: Any) -> str:
@@ -83,13 +90,13 @@ def _table(result: dict[str, Any]) -> Table:
     for level in result["levels"]:
         money = [_money(level)] if currency else []
         table.add_row(
-            f"{level['load']:g}x",
+            load_text(level["load"]),
             *_partition_cells(result, level),
             _replicas(level),
             _count(level["analytic_replicas"]),
-            format_duration(level["latency_p99_s"], _half(level["latency_p99_ci95"])),
-            format_duration(level["analytic_latency_p99_s"]),
-            format_number(level["utilization"], _half(level["utilization_ci95"])),
+            duration_text(level["latency_p99_s"], level["latency_p99_ci95"]),
+            duration_text(level["analytic_latency_p99_s"]),
+            percent_text(level["utilization"], level["utilization_ci95"]),
             *money,
             VERDICTS[level["met"]],
             _flag(level),
@@ -116,8 +123,8 @@ def _kafka_lines(result: dict[str, Any]) -> list[str]:
             "replicas."
         ]
     lines += [
-        f"At {level['load']:g}x: {partitions} replicas, one per partition, miss the SLOs; more "
-        "would sit idle. More partitions are needed: qsim capacity --vary partitions."
+        f"At {load_text(level['load'])}: {partitions} replicas, one per partition, miss the "
+        "SLOs; more would sit idle. More partitions are needed: qsim capacity --vary partitions."
         for level in result["levels"]
         if level.get("needs_more_partitions")
     ]
@@ -133,16 +140,16 @@ def _headroom(result: dict[str, Any]) -> str:
     if sustained is None and fails is None:
         text = "Headroom: none; no replica count meets the SLOs."
     elif sustained is None:
-        text = f"Headroom: {today} miss the SLOs even at {fails:.3g}x load."
+        text = f"Headroom: {today} miss the SLOs even at {load_text(fails)} load."
     elif fails is None:
-        text = f"Headroom: {today} meet the SLOs up to at least {sustained:.3g}x load."
+        text = f"Headroom: {today} meet the SLOs up to at least {load_text(sustained)} load."
     else:
         text = (
-            f"Headroom: {today} meet the SLOs up to {sustained:.3g}x today's load "
-            f"(not at {fails:.3g}x)."
+            f"Headroom: {today} meet the SLOs up to {load_text(sustained)} today's load "
+            f"(not at {load_text(fails)})."
         )
     if result["analytic_headroom"] is not None:
-        text += f" Theory: {result['analytic_headroom']:.3g}x."
+        text += f" Theory: {load_text(result['analytic_headroom'])}."
     return text
 
 
@@ -177,14 +184,41 @@ def _footer(result: dict[str, Any]) -> list[str]:
         f"{'replicas, partitions' if _varies(result) else 'replicas'}: the smallest count "
         "found meeting every SLO; N (M?): count M stayed undecided and may also suffice. A "
         "count qualifies when the conservative end of each SLO figure's 95% interval meets "
-        "it; ± is the interval's half-width."
+        f"it. {INTERVAL_NOTE}"
     )
     return lines
 
 
+def _needs(result: dict[str, Any], level: dict[str, Any]) -> str:
+    """What one level needs, in words: ``12 replicas`` (theory's count beside it)."""
+    what = _replicas(level)
+    if what.split(" ")[0].isdigit():
+        what = f"{what} replica{'s' if level['replicas'] != 1 else ''}"
+        if _varies(result) and level.get("partitions") is not None:
+            what += f" on {level['partitions']} partitions"
+    analytic = level["analytic_replicas"]
+    return what + ("" if analytic is None else f" (theory: {analytic})")
+
+
+def answer_lines(result: dict[str, Any]) -> list[str]:
+    """The answer, before any table: what today's load (1x) needs, what the highest load
+    needs, and the load today's count holds up to."""
+    levels = {level["load"]: level for level in result["levels"]}
+    shown = [load for load in (1.0, max(levels)) if load in levels]
+    needs = [f"at {load_text(load)} load, {_needs(result, levels[load])}"
+             for load in dict.fromkeys(shown)]  # fmt: skip
+    slos = " and ".join(result["slos"])
+    head = f"Capacity of {result['pool']} to meet {slos}: {'; '.join(needs)}."
+    return [head, _headroom(result)]
+
+
 def render_capacity(result: dict[str, Any], console: Console | None = None) -> None:
-    """Print the capacity table: simulated and analytic replicas side by side."""
+    """Print the answer, then the capacity table (simulated and analytic replicas side by side,
+    laid out to fit the terminal), then how to read it."""
     console = console or stdout_console()
-    console.print(_table(result))
-    for line in _footer(result):
-        console.print(line, highlight=False)
+    for line in answer_lines(result):
+        console.print(line, highlight=False, markup=False)
+    for part in fitted(console, _table(result)):
+        console.print(part)
+    for line in _footer(result)[1:]:  # the headroom line leads the answer
+        console.print(line, highlight=False, markup=False)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from qsim.report.console import format_duration, format_number
 from qsim.report.document import Block, Image, Paragraph, Section, Table
+from qsim.report.figures import format_duration, format_number, load_text
 
 __all__ = ["capacity_section", "capacity_sentences", "disagreements", "today_replicas"]
 
@@ -26,8 +26,8 @@ def _count(value: Any) -> str:
 
 
 def _load(value: float) -> str:
-    """A load multiplier as people write it: 0.5x, 1x, 0.92x (headroom from bisection)."""
-    return f"{round(value, 2):g}x"
+    """A load multiplier as people write it (:func:`qsim.report.figures.load_text`)."""
+    return load_text(value)
 
 
 def _pool(resolved: Resolved, name: str) -> dict[str, Any] | None:

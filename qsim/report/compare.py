@@ -1,15 +1,17 @@
 """Variants side by side: one table column per variant, and overlaid plots.
 
 Built from run summaries alone (``{"variants": {name: summary}}``). Each row is one figure at
-one path of the summary; its ``±`` comes from the same path under ``ci95``. The best value of a
-row is marked: the lowest for latency, backlog, cost and losses, the highest for throughput and
-SLO attainment. Figures a summary lacks show as ``-`` (rows nobody has are left out).
+one path of the summary; its interval comes from the same path under ``ci95``
+(:mod:`qsim.report.figures`). The best value of a row is marked: the lowest for latency,
+backlog, cost and losses, the highest for throughput and SLO attainment, and only among the
+variants that meet every objective (every variant when there are none). Figures a summary
+lacks show as ``-`` (rows nobody has are left out). Below the table, the recommendation: the
+cheapest variant that meets every objective.
 """
 
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +21,25 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qsim.report.console import format_duration, format_number, precision_line, warmup_line
-from qsim.summary import half_width, lookup
+from qsim.report.console import precision_line, stdout_console, warmup_line
+from qsim.report.figures import INTERVAL_NOTE, above_label, figure_text, format_number
+from qsim.report.layout import fitted
+from qsim.report.review import slo_verdicts
+from qsim.summary import lookup
 
-__all__ = ["Row", "best_columns", "comparison_rows", "comparison_table", "plot_comparison"]
+__all__ = [
+    "Row",
+    "best_columns",
+    "comparison_rows",
+    "comparison_table",
+    "meeting",
+    "meeting_of",
+    "plot_comparison",
+    "recommendation",
+]
 
 Summaries = dict[str, dict[str, Any]]
 LOWER, HIGHER = min, max
-FORMATS: dict[str, Callable[[float | None, float | None], str]] = {
-    "duration": format_duration,
-    "number": format_number,
-}
 QUEUE_FIGURES = (  # label, path under the queue, format, which is best
     ("latency p50", ("latency_s", "p50"), "duration", LOWER),
     ("latency p95", ("latency_s", "p95"), "duration", LOWER),
@@ -52,8 +62,8 @@ POOL_FIGURES = (
     ("Lambda timeouts", ("lambda", "timeouts"), "number", LOWER),
 )
 SLO_FIGURES = (
-    ("attainment", ("attainment",), "number", HIGHER),
-    ("drain time", ("drain_time_s",), "duration", LOWER),
+    ("attainment", ("attainment",), "percent", HIGHER),
+    ("longest above the backlog level", ("drain_time_s",), "above", LOWER),
 )
 SECTIONS = (  # summary section, group label, figures
     ("queues", "queue", QUEUE_FIGURES),
@@ -63,7 +73,7 @@ SECTIONS = (  # summary section, group label, figures
 MARK = " *"
 LINE_STYLES = ("-", "--", ":", "-.")  # overlapping variants stay visible
 TIME_UNITS = {False: (1.0, "seconds"), True: (60.0, "minutes")}  # keyed by "longer than 10m"
-LEGEND = "* best in its row. ± is the half-width of the 95% confidence interval over replications."
+LEGEND = f"* best in its row among the variants that meet every objective. {INTERVAL_NOTE}"
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,16 @@ def comparison_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
         having = [s[section] for s in summaries.values() if isinstance(s.get(section), dict)]
         for name in having[0] if having else ():
             for label, path, fmt, best in figures:
-                yield f"{kind} {name}", Row(label, (section, name, *path), fmt, best)
+                shown = _above_label(summaries) if path == ("drain_time_s",) else label
+                yield f"{kind} {name}", Row(shown or label, (section, name, *path), fmt, best)
     yield from _cost_rows(summaries)
+
+
+def _above_label(summaries: Summaries) -> str | None:
+    """The one name of ``drain_time_s`` at the variants' backlog level (None if they differ)."""
+    levels = {(s["resolved_scenario"].get("slo") or {}).get("backlog") for s in summaries.values()}
+    level = levels.pop() if len(levels) == 1 else None
+    return None if level is None else above_label(level)
 
 
 def _cost_rows(summaries: Summaries) -> Iterator[tuple[str, Row]]:
@@ -121,13 +139,81 @@ def best_columns(values: list[float | None], best: Callable[..., float]) -> set[
     return {i for i, v in enumerate(shown) if v == target}
 
 
+def meeting_of(verdicts: dict[str, list[dict[str, Any]]]) -> list[str] | None:
+    """The variants whose every judged verdict is met on its whole 95% interval (verdicts of
+    :func:`qsim.report.review.slo_verdicts`); None when no variant has an objective to judge."""
+    judged = {name: [v for v in found if v["verdict"] != "no data"]
+              for name, found in verdicts.items()}  # fmt: skip
+    if not any(judged.values()):
+        return None
+    return [n for n, found in judged.items() if found and all(v["verdict"] == "met" for v in found)]
+
+
+def meeting(summaries: Summaries) -> list[str] | None:
+    """The variants that meet every objective (:func:`meeting_of` their SLO verdicts)."""
+    return meeting_of({name: slo_verdicts(s) for name, s in summaries.items()})
+
+
+def marked_cells(summaries: Summaries, row: Row) -> tuple[list[str], set[int]]:
+    """The values of ``row`` as each variant's report shows them, and the columns holding the
+    best among the variants that meet every objective."""
+    values = [lookup(s, row.path) for s in summaries.values()]
+    eligible = meeting(summaries)
+    among = [v if eligible is None or n in eligible else None
+             for n, v in zip(summaries, values, strict=True)]  # fmt: skip
+    texts = [figure_text(s, row.path, row.format) for s in summaries.values()]
+    return texts, best_columns(among, row.best)
+
+
 def _cells(summaries: Summaries, row: Row) -> list[str]:
     """Formatted values of ``row`` for each variant, the best marked in bold with ``*``."""
-    values = [lookup(s, row.path) for s in summaries.values()]
-    marked = best_columns(values, row.best)
-    halves = [half_width(s, row.path) for s in summaries.values()]
-    texts = [FORMATS[row.format](v, h) for v, h in zip(values, halves, strict=True)]
+    texts, marked = marked_cells(summaries, row)
     return [f"[bold]{t}{MARK}[/bold]" if i in marked else t for i, t in enumerate(texts)]
+
+
+def _replica_seconds(summary: dict[str, Any]) -> float:
+    return sum(p.get("replica_seconds") or 0.0 for p in summary["consumers"].values())
+
+
+def _cost(summary: dict[str, Any], priced: bool) -> float:
+    """Money per day when the variants are priced, else replica-seconds."""
+    return float(summary["cost"]["per_day"]) if priced else _replica_seconds(summary)
+
+
+def cost_text(summary: dict[str, Any], priced: bool) -> str:
+    """A variant's cost as a recommendation weighs it: money per day, else replica-seconds."""
+    amount = format_number(_cost(summary, priced))
+    if not priced:
+        return f"{amount} replica-seconds"
+    return f"{amount} {summary['cost']['currency']} per day"
+
+
+def cheapest(summaries: Summaries, names: list[str]) -> tuple[str, bool]:
+    """The cheapest of ``names`` and whether cost was money (else replica-seconds)."""
+    priced = all(summaries[n].get("cost") for n in names)
+    return min(names, key=lambda n: _cost(summaries[n], priced)), priced
+
+
+def recommendation(summaries: Summaries, found: list[str] | None) -> str:
+    """``the cheapest variant that meets every objective: X (cost), Y% below Z`` (the next
+    cheapest that meets them), or why there is none; ``found``: the variants that meet every
+    objective (:func:`meeting`)."""
+    if found is None:
+        return "No recommendation: no variant has an objective to judge (add an slo: section)."
+    if not found:
+        return "No variant meets every objective on its whole 95% interval."
+    best, priced = cheapest(summaries, found)
+    text = (
+        f"The cheapest variant that meets every objective: {best}, at "
+        f"{cost_text(summaries[best], priced)}"
+    )
+    others = [n for n in found if n != best]
+    if not others:
+        return f"{text}; it is the only one of {len(summaries)} that meets them all."
+    runner, _ = cheapest(summaries, others)
+    low, high = _cost(summaries[best], priced), _cost(summaries[runner], priced)
+    below = f"{(high - low) / high:.0%} below {runner}" if high > 0 else f"as cheap as {runner}"
+    return f"{text}, {below} (the next cheapest of the {len(found)} that meet them)."
 
 
 def comparison_table(summaries: Summaries) -> Table:
@@ -153,9 +239,12 @@ def comparison_table(summaries: Summaries) -> Table:
 
 
 def render_comparison(summaries: Summaries, console: Console | None = None) -> None:
-    """Print the comparison table and its legend."""
-    console = console or Console(file=sys.stdout, width=200)
-    console.print(comparison_table(summaries))
+    """Print the recommendation, the comparison table (laid out to fit the terminal) and its
+    legend."""
+    console = console or stdout_console()
+    console.print(recommendation(summaries, meeting(summaries)), markup=False, highlight=False)
+    for part in fitted(console, comparison_table(summaries)):
+        console.print(part)
     console.print(LEGEND, markup=False)
     for name, summary in summaries.items():
         for line in (warmup_line(summary), precision_line(summary)):

@@ -11,15 +11,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from qsim.report.compare import (
-    FORMATS,
+    LEGEND,
     MARK,
-    best_columns,
     comparison_rows,
+    marked_cells,
+    meeting_of,
+    recommendation,
 )
-from qsim.report.console import format_number, format_span
 from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
+from qsim.report.figures import format_span
 from qsim.report.review import slo_verdicts
-from qsim.summary import half_width, lookup
+from qsim.summary import lookup
 
 __all__ = ["compare_review"]
 
@@ -29,21 +31,13 @@ Summaries = dict[str, dict[str, Any]]
 def _side_by_side(summaries: Summaries) -> Table:
     rows, previous = [], None
     for group, row in comparison_rows(summaries):
-        values = [lookup(s, row.path) for s in summaries.values()]
-        if all(v is None for v in values):
+        if all(lookup(s, row.path) is None for s in summaries.values()):
             continue
-        marked = best_columns(values, row.best)
-        cells = [
-            FORMATS[row.format](v, half_width(s, row.path)).replace("±", " ± ")
-            + (MARK if i in marked else "")
-            for i, (v, s) in enumerate(zip(values, summaries.values(), strict=True))
-        ]
+        texts, marked = marked_cells(summaries, row)
+        cells = [text + (MARK if i in marked else "") for i, text in enumerate(texts)]
         rows.append((group if group != previous else "", row.label, *cells))
         previous = group
-    note = (
-        "* best in its row. ± is the half-width of the 95% confidence interval over replications."
-    )
-    return Table(("", "figure", *summaries), tuple(rows), note)
+    return Table(("", "figure", *summaries), tuple(rows), LEGEND)
 
 
 def _pools_text(summary: dict[str, Any]) -> str:
@@ -52,22 +46,6 @@ def _pools_text(summary: dict[str, Any]) -> str:
         f"{p['name']} {p['replicas']} replicas ({(p.get('scaling') or {}).get('policy', 'fixed')})"
         for p in pools
     )
-
-
-def _replica_seconds(summary: dict[str, Any]) -> float:
-    return sum(p.get("replica_seconds") or 0.0 for p in summary["consumers"].values())
-
-
-def _cost(summary: dict[str, Any], priced: bool) -> float:
-    """Money per day when the variants are priced, else replica-seconds."""
-    return float(summary["cost"]["per_day"]) if priced else _replica_seconds(summary)
-
-
-def _cost_text(summary: dict[str, Any], priced: bool) -> str:
-    amount = format_number(_cost(summary, priced))
-    if not priced:
-        return f"{amount} replica-seconds"
-    return f"{amount} {summary['cost']['currency']} per day"
 
 
 def _judged(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -80,17 +58,13 @@ def _advice(summaries: Summaries, verdicts: dict[str, list[dict[str, Any]]]) -> 
     if not any(judged.values()):
         yield "No objective to judge: the scenarios have no slo: section, or no data for it."
         return
-    meeting = [n for n, vs in judged.items() if vs and all(v["verdict"] == "met" for v in vs)]
-    if not meeting:
-        yield "No variant meets every objective on its whole 95% interval."
-    else:
-        priced = all(summaries[n].get("cost") for n in meeting)
-        cheapest = min(meeting, key=lambda n: _cost(summaries[n], priced))
+    meeting = meeting_of(verdicts) or []
+    if meeting:
         yield (
             f"{len(meeting)} of {len(summaries)} variants meet every objective: "
-            f"{', '.join(meeting)}. The cheapest of them is {cheapest}, at "
-            f"{_cost_text(summaries[cheapest], priced)}."
+            f"{', '.join(meeting)}."
         )
+    yield recommendation(summaries, meeting)
     for name, found in judged.items():
         short = [
             f"{v['objective']} on {v['queue']} ({v['verdict']})"

@@ -9,6 +9,17 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from qsim.report.figures import (
+    INTERVAL_NOTE,
+    above_text,
+    duration_text,
+    format_duration,
+    format_number,
+    format_span,
+    number_text,
+    percent_text,
+)
+from qsim.report.layout import fitted
 from qsim.summary import lookup
 
 __all__ = [
@@ -21,51 +32,6 @@ __all__ = [
 ]
 
 
-DURATION_UNITS = (
-    (1.0, 1e-3, "ms"),
-    (100.0, 1.0, "s"),
-    (6000.0, 60.0, "m"),
-    (float("inf"), 3600.0, "h"),
-)
-
-
-def _half_text(half: float) -> str:
-    return f"{half:.0f}" if abs(half) >= 10 else f"{half:.2g}"
-
-
-def format_duration(seconds: float | None, half: float | None = None) -> str:
-    """``0.0123`` -> ``12.3ms``; with a half-width, ``12.3ms±0.41`` (same unit); None -> ``-``."""
-    if seconds is None:
-        return "-"
-    scale, unit = next(
-        (scale, unit) for below, scale, unit in DURATION_UNITS if abs(seconds) < below
-    )
-    text = f"{seconds / scale:.3g}{unit}"
-    return text if not half else f"{text}±{_half_text(half / scale)}"
-
-
-def format_span(seconds: float) -> str:
-    """A run length for people: ``4h``, ``1h30m``, ``33m20s``, ``45s``."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return "".join(parts) or "0s"
-
-
-def format_number(value: float | None, half: float | None = None) -> str:
-    """Counts with thousands separators, other figures to 3 significant digits."""
-    if value is None:
-        return "-"
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-    if not half:
-        return text
-    return f"{text}±{half:,.0f}" if abs(half) >= 100 else f"{text}±{_half_text(half)}"
-
-
 class _Cells:
     """Formats figures of one queue, producer or pool, with the interval's half-width if any."""
 
@@ -73,9 +39,9 @@ class _Cells:
         self.figures = figures
         self.intervals = intervals or {}
 
-    def _half(self, *path: str) -> float | None:
+    def _interval(self, *path: str) -> list[float] | None:
         node = lookup(self.intervals, path)
-        return (node[1] - node[0]) / 2 if isinstance(node, list) else None
+        return node if isinstance(node, list) else None
 
     def get(self, *path: str) -> Any:
         node: Any = self.figures
@@ -84,16 +50,16 @@ class _Cells:
         return node
 
     def duration(self, *path: str) -> str:
-        return format_duration(self.get(*path), self._half(*path))
+        return duration_text(self.get(*path), self._interval(*path))
 
     def number(self, *path: str) -> str:
-        return format_number(self.get(*path), self._half(*path))
+        return number_text(self.get(*path), self._interval(*path))
 
     def percent(self, *path: str) -> str:
-        value, half = self.get(*path), self._half(*path)
-        if value is None:
-            return "-"
-        return f"{value:.2%}" if not half else f"{value:.2%}±{half:.2%}"
+        return percent_text(self.get(*path), self._interval(*path))
+
+    def above(self, *path: str) -> str:
+        return above_text(self.get(*path), self._interval(*path))
 
 
 OUTCOMES = ("rejected", "dropped", "expired", "nacked", "over_limit", "lost_in_outage",
@@ -326,7 +292,7 @@ def _consumer_table(summary: dict[str, Any]) -> Table:
     for name, figures in summary["consumers"].items():
         cells = _Cells(figures, summary["ci95"]["consumers"][name])
         table.add_row(
-            name, cells.number("replicas_mean"), cells.number("utilization"),
+            name, cells.number("replicas_mean"), cells.percent("utilization"),
             cells.number("replica_seconds"), *(cells.number(key) for key in optional),
         )  # fmt: skip
     return table
@@ -359,30 +325,21 @@ def _lambda_table(summary: dict[str, Any]) -> Table | None:
 
 
 def _slo_table(summary: dict[str, Any]) -> Table | None:
-    slo = summary.get("slo")
-    resolved = summary["resolved_scenario"].get("slo")
-    if not slo or not resolved:
+    """One row per queue and objective, each with its own verdict on the 95% interval."""
+    from qsim.report.review import slo_verdicts
+
+    verdicts = slo_verdicts(summary)
+    if not verdicts:
         return None
-    title = (
-        f"SLO: p{resolved['percentile']:g} latency within {format_duration(resolved['latency'])}"
-    )
-    table = Table(title=title, title_justify="left", show_edge=False)
-    keys = ["attainment"] + (["drain_time_s"] if resolved.get("backlog") is not None else [])
+    table = Table(title="SLOs (met: the whole 95% interval meets the objective)",
+                  title_justify="left", show_edge=False)  # fmt: skip
     table.add_column("queue")
-    table.add_column(f"p{resolved['percentile']:g} latency", justify="right")
-    table.add_column("met", justify="right")
-    for key in keys:
-        heading = f"time above {resolved['backlog']} ready" if key == "drain_time_s" else key
-        table.add_column(heading, justify="right")
-    percentile = f"p{resolved['percentile']:g}".replace(".", "")
-    for name, figures in slo.items():
-        cells = _Cells(figures, summary["ci95"]["slo"][name])
-        latency = summary["queues"][name]["latency_s"].get(percentile)
-        met = "-" if latency is None else ("yes" if latency <= resolved["latency"] else "no")
-        values = [
-            cells.duration(key) if key == "drain_time_s" else cells.percent(key) for key in keys
-        ]
-        table.add_row(name, format_duration(latency), met, *values)
+    table.add_column("objective")
+    table.add_column("verdict", justify="right")
+    table.add_column("measured", justify="right")
+    for verdict in verdicts:  # "backlog max 211 ± 132; longest above ...": a line each
+        measured = verdict["figure"].replace("; ", "\n")
+        table.add_row(verdict["queue"], verdict["objective"], verdict["verdict"], measured)
     return table
 
 
@@ -513,7 +470,7 @@ def stdout_console(piped_width: int = PIPED_WIDTH) -> Console:
 
 def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """Print the summary as tables; ± is the half-width of the 95% confidence interval."""
-    console = console or stdout_console(140)
+    console = console or stdout_console()
     replications = summary["replications"]
     header = Text.assemble(
         (summary["scenario"], "bold"),
@@ -543,6 +500,6 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         _unpriced_line(summary),
     ]
     if replications > 1:
-        parts.append(Text("± is the half-width of the 95% confidence interval over replications.",
-                          style="dim"))  # fmt: skip
-    console.print(Group(*(part for part in parts if part is not None)))
+        parts.append(Text(INTERVAL_NOTE, style="dim"))
+    shown = [part for part in parts if part is not None]
+    console.print(Group(*(piece for part in shown for piece in fitted(console, part))))

@@ -17,10 +17,10 @@ import numpy as np
 from pydantic import ValidationError
 
 from qsim.report.capacity_review import capacity_section, capacity_sentences
-from qsim.report.console import format_duration, format_number, format_span
 from qsim.report.document import Block, Bullets, Code, Document, Image, Paragraph, Section, Table
+from qsim.report.figures import above_label, figure_text, format_duration, format_span
 from qsim.scenario import ConsumerPool
-from qsim.summary import figure_at, half_width, lookup
+from qsim.summary import figure_at, lookup
 
 __all__ = ["headline_rows", "interval_text", "pools_of", "run_review", "slo_verdicts"]
 
@@ -46,14 +46,9 @@ PLOT_CAPTIONS = {
 
 
 def interval_text(summary: Summary, *path: str, kind: str = "number") -> str:
-    """The figure at ``path`` with its 95% half-width, as the terminal tables show it."""
-    value, half = lookup(summary, path), half_width(summary, path)
-    if kind == "percent":
-        if value is None:
-            return "-"
-        return f"{value:.2%}" if not half else f"{value:.2%} ± {half:.2%}"
-    text = (format_duration if kind == "duration" else format_number)(value, half)
-    return text.replace("±", " ± ")
+    """The figure at ``path`` with its 95% interval, as every report shows it
+    (:func:`qsim.report.figures.figure_text`)."""
+    return figure_text(summary, path, kind)
 
 
 # -- what was modelled --------------------------------------------------------------------------
@@ -264,11 +259,11 @@ def _latency_verdict(summary: Summary, slo: dict[str, Any], queue: str) -> dict[
 def _backlog_verdict(summary: Summary, slo: dict[str, Any], queue: str) -> dict[str, Any]:
     level = slo["backlog"]
     peak = interval_text(summary, "queues", queue, "backlog", "max")
-    above = interval_text(summary, "slo", queue, "drain_time_s", kind="duration")
+    above = interval_text(summary, "slo", queue, "drain_time_s", kind="above")
     return {
         "queue": queue,
         "objective": f"backlog at most {level:,} ready",
-        "figure": f"backlog max {peak}; longest above: {above}",
+        "figure": f"backlog max {peak}; {above_label(level)}: {above}",
         "target": f"<= {level:,}",
         "verdict": _verdict(*_bounds(summary, "queues", queue, "backlog", "max"), level, False),
     }

@@ -1,0 +1,153 @@
+"""Tables that fit the terminal: a number is never cut or wrapped to fit a narrow one.
+
+A table wider than the console is laid out again from its own cells, the first of these that
+fits the console's width:
+
+1. as built;
+2. transposed (each row becomes a column), when it has more figure columns than rows;
+3. in column blocks: the label columns and as many figure columns as fit, then the next block
+   below it (a comparison of many variants keeps its rows aligned by figure);
+4. stacked: one line per cell (``label | figure | value``), which fits any sensible width.
+
+Label columns are the table's leading left-justified columns (a queue, a pool, a figure name);
+the others hold figures. Piped or redirected output has no terminal to fit: it is written at
+full width (:func:`qsim.report.console.stdout_console`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
+from rich.table import Column, Table
+
+__all__ = ["fits", "fitted"]
+
+UNBOUNDED = 10_000
+"""Columns a table is measured in: wider than any table, so the measure is its natural width."""
+
+
+def fits(console: Console, renderable: RenderableType) -> bool:
+    """Whether ``renderable`` shows at its natural width (nothing wrapped) on ``console``."""
+    unbounded = console.options.update_width(UNBOUNDED)  # rich clips a measure to the width
+    return Measurement.get(console, unbounded, renderable).maximum <= console.width
+
+
+def _labels(table: Table) -> int:
+    """How many leading columns name the row rather than hold figures (at least one)."""
+    count = 0
+    for column in table.columns:
+        if column.justify not in ("left", "default"):
+            break
+        count += 1
+    return max(1, min(count, len(table.columns) - 1))
+
+
+def _cells(column: Column) -> list[RenderableType]:
+    return list(column.cells)
+
+
+def _rows(table: Table) -> list[list[RenderableType]]:
+    columns = [_cells(column) for column in table.columns]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _row_names(table: Table, labels: int) -> list[str]:
+    """A name per row from its label cells, a blank label taking the row above's (``queue
+    orders`` then ``wait`` under it reads ``queue orders wait``)."""
+    names, above = [], [""] * labels
+    for row in _rows(table):
+        cells = [str(cell) for cell in row[:labels]]
+        above = [cell or (above[i] if all(not c for c in cells[:i]) else "")
+                 for i, cell in enumerate(cells)]  # fmt: skip
+        names.append(" ".join(part for part in above if part))
+    return names
+
+
+def _like(table: Table, title: str | None = None) -> Table:
+    """An empty table styled as ``table``."""
+    return Table(
+        title=table.title if title is None else title,
+        title_justify=table.title_justify,
+        show_edge=table.show_edge,
+        box=table.box,
+    )
+
+
+def _transposed(table: Table) -> Table:
+    labels = _labels(table)
+    out = _like(table)
+    out.add_column("")
+    names = _row_names(table, labels)
+    for name in names:
+        out.add_column(name, justify="right", no_wrap=True)
+    rows = _rows(table)
+    for index, column in enumerate(table.columns[labels:], start=labels):
+        out.add_row(str(column.header), *(row[index] for row in rows))
+    return out
+
+
+def _block(table: Table, labels: int, columns: Sequence[int], title: str | None) -> Table:
+    out = _like(table, title)
+    for index in (*range(labels), *columns):
+        source = table.columns[index]
+        out.add_column(source.header, justify=source.justify, no_wrap=index >= labels)
+    for row in _rows(table):
+        out.add_row(*row[:labels], *(row[i] for i in columns))
+    return out
+
+
+def _blocks(console: Console, table: Table) -> list[Table] | None:
+    """Column blocks that each fit, or None when not even one figure column does."""
+    labels = _labels(table)
+    blocks: list[Table] = []
+    current: list[int] = []
+    for index in range(labels, len(table.columns)):
+        trial = _block(table, labels, [*current, index], "" if blocks else None)
+        if fits(console, trial):
+            current.append(index)
+            continue
+        if not current:
+            return None
+        blocks.append(_block(table, labels, current, "" if blocks else None))
+        current = [index]
+        if not fits(console, _block(table, labels, current, "")):
+            return None
+    blocks.append(_block(table, labels, current, "" if blocks else None))
+    return blocks
+
+
+def _stacked(table: Table) -> Table:
+    labels = _labels(table)
+    out = _like(table)
+    out.add_column("")
+    out.add_column("figure")
+    out.add_column("value", justify="right", no_wrap=True)
+    names = _row_names(table, labels)
+    for name, row in zip(names, _rows(table), strict=True):
+        for index, column in enumerate(table.columns[labels:], start=labels):
+            out.add_row(name if index == labels else "", str(column.header), row[index])
+    return out
+
+
+def _layouts(console: Console, table: Table) -> Iterator[list[Table]]:
+    yield [table]
+    if len(table.columns) - _labels(table) > table.row_count:
+        yield [_transposed(table)]
+    blocks = _blocks(console, table)
+    if blocks is not None:
+        yield blocks
+    yield [_stacked(table)]
+
+
+def fitted(console: Console, renderable: RenderableType) -> list[RenderableType]:
+    """``renderable`` laid out to fit ``console`` (a table possibly as several); anything but a
+    table as it is."""
+    if not isinstance(renderable, Table) or not renderable.columns:
+        return [renderable]
+    layout: list[Table] = []
+    for layout in _layouts(console, renderable):
+        if all(fits(console, part) for part in layout):
+            break
+    return list(layout)

@@ -1,0 +1,122 @@
+"""How figures read in every report (qsim.report.figures) and tables that fit a terminal
+(qsim.report.layout)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+from rich.table import Table
+
+from qsim.report.figures import (
+    above_text,
+    duration_text,
+    figure_text,
+    number_text,
+    percent_text,
+)
+from qsim.report.layout import fits, fitted
+
+
+@pytest.mark.parametrize(
+    ("seconds", "interval", "text"),
+    [
+        (0.0123, None, "12.3 ms"),
+        (17.4, [9.1, 25.7], "17.4 ± 8.3 s"),  # one unit, at the end
+        (0.824, [0.802, 0.846], "824 ± 22 ms"),
+        (1234.0, None, "20.6 min"),
+        (1.2, [-1.0, 3.4], "1.2 s (0 to 3.4 s)"),  # a duration is never negative
+        (None, None, "-"),
+    ],
+)
+def test_a_duration_carries_one_unit_shared_by_its_interval(seconds, interval, text):
+    assert duration_text(seconds, interval) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "interval", "text"),
+    [
+        (48017.0, [47550.0, 48484.0], "48,017 ± 467"),
+        (295.0, [-755.0, 1345.0], "295 (0 to 1,345)"),  # a count cannot be negative
+        (13.8, [13.68, 13.92], "13.8 ± 0.12"),
+        (16.0, None, "16"),
+    ],
+)
+def test_a_number_interval_is_clipped_at_zero(value, interval, text):
+    assert number_text(value, interval) == text
+
+
+def test_a_signed_number_keeps_its_whole_interval():
+    assert number_text(1.0, [-2.0, 4.0], low=None) == "1 ± 3"
+
+
+@pytest.mark.parametrize(
+    ("share", "interval", "text"),
+    [
+        (0.603, None, "60.3%"),
+        (0.9995, None, "99.95%"),  # not "100.0%": it is not 100%
+        (0.9995, [0.9993, 0.9997], "99.95 ± 0.02%"),
+        (1.0, None, "100%"),
+        (0.99999, [0.99998, 1.00001], "99.999% (99.998% to 100%)"),  # never above 100%
+        (0.517, [0.513, 0.521], "51.7 ± 0.4%"),
+    ],
+)
+def test_a_fraction_reads_as_a_percentage_distinct_from_its_bounds(share, interval, text):
+    assert percent_text(share, interval) == text
+
+
+def test_a_backlog_that_never_crossed_its_level_reads_never_above():
+    assert above_text(0.0, [0.0, 0.0]) == "never above"
+    assert above_text(0.0) == "never above"
+    assert above_text(20.0, [-66.0, 106.0]) == "20 s (0 to 106 s)"
+
+
+def test_figure_text_reads_a_summary_path_and_its_ci95_mirror():
+    summary = {"queues": {"q": {"latency_s": {"p99": 4.52}}},
+               "ci95": {"queues": {"q": {"latency_s": {"p99": [4.31, 4.73]}}}}}  # fmt: skip
+    assert figure_text(summary, ("queues", "q", "latency_s", "p99"), "duration") == (
+        "4.52 ± 0.21 s"
+    )
+
+
+def _wide_table(columns: int, rows: int) -> Table:
+    table = Table(title="wide", show_edge=False)
+    table.add_column("queue")
+    for c in range(columns):
+        table.add_column(f"figure {c}", justify="right")
+    for r in range(rows):
+        table.add_row(f"q{r}", *(f"{123_456 + c:,} ± {r + 100:,}" for c in range(columns)))
+    return table
+
+
+def _printed(table: Table, width: int) -> str:
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    for part in fitted(console, table):
+        assert fits(console, part)
+        console.print(part)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("columns", "rows"), [(8, 1), (8, 12), (3, 40)])
+@pytest.mark.parametrize("width", [80, 120])
+def test_a_table_too_wide_is_laid_out_again_with_every_number_whole(columns, rows, width):
+    """Transposed, in column blocks or stacked: every cell appears whole on one line."""
+    text = _printed(_wide_table(columns, rows), width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    for r in range(rows):
+        for c in range(columns):
+            assert f"{123_456 + c:,} ± {r + 100:,}" in text
+    assert "…" not in text
+
+
+def test_a_table_that_fits_is_left_as_built():
+    table = _wide_table(2, 2)
+    console = Console(width=200, file=io.StringIO())
+    assert fitted(console, table) == [table]
+
+
+def test_a_short_wide_table_is_transposed():
+    text = _printed(_wide_table(8, 1), 80)
+    assert re.search(r"figure 7\s+│\s+123,463 ± 100", text)
