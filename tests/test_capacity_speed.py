@@ -138,3 +138,14 @@ def test_side_by_side_raises_the_first_error_without_waiting_for_the_rest():
     finally:
         release.set()
     assert side_by_side([lambda: 1, lambda: 2], threads=True) == [1, 2]
+
+
+def test_a_comparison_shares_one_pool_and_gives_the_serial_json():
+    """``qsim compare --workers 2``: its variants run in one pool of two workers, and the JSON
+    is the one-process JSON, byte for byte."""
+    from qsim.compare import compare
+    from qsim.scenario.variants import Variant
+
+    base = scenario_from(SMALL)
+    variants = [Variant("two", base), Variant("three", with_fixed_replicas(base, "c", 3))]
+    assert json.dumps(compare(variants, workers=2)) == json.dumps(compare(variants))
