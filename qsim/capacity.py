@@ -148,8 +148,6 @@ class CapacityStudy:
     precision: Precision | None = None
     vary: str = "replicas"
     trials: dict[tuple[float, int, int | None], Trial] = field(default_factory=dict)
-    simulated: Simulated = field(default_factory=Simulated)
-    """Every replication simulated so far, reused when a count re-runs with more."""
     processes: ProcessPoolExecutor | None = None
     """The worker processes every run shares (set by :meth:`sharing_workers`)."""
 
@@ -195,15 +193,16 @@ class CapacityStudy:
 
     # -- simulation ----------------------------------------------------------------------------
     def _judge(
-        self, trial: Trial, scenario: Scenario, count: int, precision: Precision | None = None
-    ) -> None:
+        self, trial: Trial, scenario: Scenario, count: int, known: Simulated,
+        precision: Precision | None = None,
+    ) -> None:  # fmt: skip
         """Run ``count`` replications of ``scenario`` (replications 0..count-1, as every
-        count does; with ``precision``, more until its headline figures are that precise) and
-        judge each SLO on their summary."""
+        count does; with ``precision``, more until its headline figures are that precise;
+        those ``known`` already are not simulated again) and judge each SLO on their summary."""
         runs = scenario.model_copy(update={"replications": count})
         trial.summary = run_scenario(
             runs, workers=self.workers, precision=precision, pool=self.processes,
-            simulated=self.simulated,
+            simulated=known,
         )  # fmt: skip
         trial.count = trial.summary["replications"]
         trial.verdicts = [
@@ -246,10 +245,11 @@ class CapacityStudy:
         if partitions is not None:
             scenario = with_partitions(scenario, self.queue, partitions)
         trial = Trial(load, replicas, partitions)
-        self._judge(trial, scenario, self.scenario.replications, self.precision)
+        known = Simulated()  # a re-run reuses these; each point is simulated once, so no other
+        self._judge(trial, scenario, self.scenario.replications, known, self.precision)
         cap = self.max_replications or trial.count
         if trial.met is None and trial.count < cap:
-            self._judge(trial, scenario, cap)
+            self._judge(trial, scenario, cap, known)
         return trial
 
     @contextmanager
