@@ -17,6 +17,14 @@ also suffice). Each point is a plain :func:`qsim.runner.run_scenario`, so whatev
 
 Every count runs the same replication indices with the scenario's seed, so replication r of
 each count draws the same random streams (common random numbers): counts are compared paired.
+
+How it is made fast, without changing a figure (:func:`capacity`): all its runs share one pool
+of worker processes (:func:`qsim.runner.worker_pool`); a count re-run with more replications
+simulates only the new ones (:class:`qsim.runner.Simulated`); and, with more than one worker,
+the load levels and the headroom search run side by side (one thread each, all feeding the same
+workers, so no worker waits for the last replication of a count), each point simulated once
+however many searches ask for it. A point's result depends only on its (load, count), so the
+order in which they finish changes nothing.
 Headroom is the largest load multiplier today's replica count sustains: a bracket on the load
 from 1x by doubling or halving, then bisection to :data:`HEADROOM_PRECISION`.
 
@@ -29,8 +37,18 @@ partition), finds the smallest P meeting every SLO and then the fewest replicas 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import (
+    FIRST_EXCEPTION,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -40,7 +58,7 @@ from qsim.cost import tariff
 from qsim.errors import QsimError
 from qsim.loadscale import pool_index, scale_load, with_fixed_replicas, with_partitions
 from qsim.precision import Precision
-from qsim.runner import run_scenario
+from qsim.runner import Simulated, run_scenario, worker_pool
 from qsim.scenario import Scenario
 from qsim.slo import Objective
 from qsim.summary import figure_at
@@ -124,11 +142,14 @@ class CapacityStudy:
     max_replications: int | None = None
     on_trial: Callable[[Trial], None] | None = None
     on_step: Callable[[str], None] | None = None
-    """Called as each step of :func:`capacity` ends: ``"1.5x"`` for a load level, then
-    ``"headroom"`` (a progress bar counts them)."""
+    """Called as each step of :func:`capacity` ends: ``"1.5x"`` for a load level, and
+    ``"headroom"`` (a progress bar counts them; with more than one worker the steps run side by
+    side and end in any order)."""
     precision: Precision | None = None
     vary: str = "replicas"
     trials: dict[tuple[float, int, int | None], Trial] = field(default_factory=dict)
+    processes: ProcessPoolExecutor | None = None
+    """The worker processes every run shares (set by :meth:`sharing_workers`)."""
 
     def __post_init__(self) -> None:
         if self.vary not in VARY:
@@ -158,6 +179,10 @@ class CapacityStudy:
                 f"--vary partitions: pool {self.pool!r} reads {self.queue!r}, a {topic.type} "
                 "queue; only a kafka topic has partitions"
             )
+        self._lock = threading.Lock()
+        self.reporting = threading.Lock()
+        """Held while :attr:`on_trial` or :attr:`on_step` reports (searches run side by side)."""
+        self._running: dict[tuple[float, int, int | None], Future[Trial]] = {}
         self.model: Model | None = build_model(self.scenario, index)
         if self.max_replications is None:
             self.max_replications = (
@@ -168,13 +193,17 @@ class CapacityStudy:
 
     # -- simulation ----------------------------------------------------------------------------
     def _judge(
-        self, trial: Trial, scenario: Scenario, count: int, precision: Precision | None = None
-    ) -> None:
+        self, trial: Trial, scenario: Scenario, count: int, known: Simulated,
+        precision: Precision | None = None,
+    ) -> None:  # fmt: skip
         """Run ``count`` replications of ``scenario`` (replications 0..count-1, as every
-        count does; with ``precision``, more until its headline figures are that precise) and
-        judge each SLO on their summary."""
+        count does; with ``precision``, more until its headline figures are that precise;
+        those ``known`` already are not simulated again) and judge each SLO on their summary."""
         runs = scenario.model_copy(update={"replications": count})
-        trial.summary = run_scenario(runs, workers=self.workers, precision=precision)
+        trial.summary = run_scenario(
+            runs, workers=self.workers, precision=precision, pool=self.processes,
+            simulated=known,
+        )  # fmt: skip
         trial.count = trial.summary["replications"]
         trial.verdicts = [
             o.verdict(*o.read(trial.summary, self.queue, self.pool)) for o in self.objectives
@@ -184,20 +213,54 @@ class CapacityStudy:
         """Simulate ``replicas`` at ``load`` (on ``partitions``, else today's) once; later
         calls reuse it; while an SLO is undecided, run again with ``max_replications``."""
         key = (load, replicas, partitions)
-        if key in self.trials:
-            return self.trials[key]
+        with self._lock:  # searches side by side may ask for the same point: simulate it once
+            running = self._running.get(key)
+            if running is not None:
+                mine = False
+            else:
+                running, mine = self._running.setdefault(key, Future()), True
+        if not mine:
+            return running.result()
+        try:
+            trial = self._simulate(key)
+        except BaseException as error:
+            running.set_exception(error)
+            raise
+        with self._lock:
+            self.trials[key] = trial
+        running.set_result(trial)
+        if self.on_trial is not None:
+            with self.reporting:  # one line at a time
+                self.on_trial(trial)
+        return trial
+
+    def points(self) -> list[tuple[tuple[float, int, int | None], Trial]]:
+        """Every point simulated so far, as ``((load, replicas, partitions), trial)``."""
+        with self._lock:
+            return list(self.trials.items())
+
+    def _simulate(self, key: tuple[float, int, int | None]) -> Trial:
+        load, replicas, partitions = key
         scenario = with_fixed_replicas(scale_load(self.scenario, load), self.pool, replicas)
         if partitions is not None:
             scenario = with_partitions(scenario, self.queue, partitions)
         trial = Trial(load, replicas, partitions)
-        self._judge(trial, scenario, self.scenario.replications, self.precision)
+        known = Simulated()  # a re-run reuses these; each point is simulated once, so no other
+        self._judge(trial, scenario, self.scenario.replications, known, self.precision)
         cap = self.max_replications or trial.count
         if trial.met is None and trial.count < cap:
-            self._judge(trial, scenario, cap)
-        self.trials[key] = trial
-        if self.on_trial is not None:
-            self.on_trial(trial)
+            self._judge(trial, scenario, cap, known)
         return trial
+
+    @contextmanager
+    def sharing_workers(self) -> Iterator[None]:
+        """Every run inside shares one pool of :attr:`workers` processes."""
+        with worker_pool(self.workers) as pool:
+            self.processes = pool
+            try:
+                yield
+            finally:
+                self.processes = None
 
     def meets(self, load: float, replicas: int, partitions: int | None = None) -> bool:
         """Whether ``replicas`` (on ``partitions``) decidedly meets every SLO at ``load``."""
@@ -288,6 +351,25 @@ def bracket_load(sustains: Callable[[float], bool]) -> tuple[float | None, float
     return low, high
 
 
+def side_by_side(tasks: Sequence[Callable[[], Any]], threads: bool) -> list[Any]:
+    """Each task's result, in order: with ``threads``, one thread each (a task that waits for
+    worker processes leaves the others the workers), else one after the other. The first
+    error, or a Ctrl-C, is raised at once, without waiting for the other tasks."""
+    if not threads or len(tasks) < 2:
+        return [task() for task in tasks]
+    executor = ThreadPoolExecutor(len(tasks), thread_name_prefix="qsim-search")
+    try:
+        futures = [executor.submit(task) for task in tasks]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            error = future.exception() if future.done() else None
+            if error is not None:
+                raise error
+        return [future.result() for future in futures]
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
 def _slo_rows(
     study: CapacityStudy, trial: Trial, analytic: int | None, partitions: int | None = None
 ) -> list[dict[str, Any]]:
@@ -359,8 +441,13 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
         return _partition_level(study, load)
     analytic = model.replicas(load, study.objectives) if model else None
     start = analytic or max(1, round(study.today * load))
-    replicas = study.smallest(load, start)
-    tried = {n: t for (x, n, p), t in study.trials.items() if x == load and p is None}
+    tried: dict[int, Trial] = {}  # this search's own points (the headroom's may run beside it)
+
+    def meets(count: int) -> bool:
+        tried[count] = study.trial(load, count)
+        return tried[count].met is True
+
+    replicas = smallest_count(meets, start, study.replica_cap)
     chosen = tried[replicas] if replicas else tried[max(tried)]
     capped = study.partitions is not None and replicas is None
     return {
@@ -383,7 +470,7 @@ def _partition_level(study: CapacityStudy, load: float) -> dict[str, Any]:
     assert study.partitions is not None
     start = analytic or max(1, round(study.partitions * load))
     found = study.smallest_partitions(load, start)
-    ours = [(n, p, t) for (x, n, p), t in study.trials.items() if x == load and p is not None]
+    ours = [(n, p, t) for (x, n, p), t in study.points() if x == load and p is not None]
     full = {p: t for n, p, t in ours if n == p}  # one replica per partition
     partitions, replicas = found if found else (max(full), None)
     tried = {n: t for n, p, t in ours if p == partitions}
@@ -449,19 +536,28 @@ def _unreachable_level(study: CapacityStudy, load: float, reasons: list[str]) ->
 
 def _step_done(study: CapacityStudy, step: str) -> None:
     if study.on_step is not None:
-        study.on_step(step)
+        with study.reporting:  # steps side by side end one at a time
+            study.on_step(step)
 
 
 def capacity(study: CapacityStudy, loads: list[float]) -> dict[str, Any]:
     """The whole study as a plain dict (the ``--json`` form)."""
     model = study.model
-    levels = []
-    for load in loads:
-        levels.append(level(study, load))
-        _step_done(study, f"{load:g}x")
     hopeless = model is not None and bool(model.unreachable(1.0, study.objectives))
-    sustained, failing = (None, None) if hopeless else study.headroom()
-    _step_done(study, "headroom")
+
+    def search(load: float) -> dict[str, Any]:
+        found = level(study, load)
+        _step_done(study, f"{load:g}x")
+        return found
+
+    def headroom() -> tuple[float | None, float | None]:
+        found = (None, None) if hopeless else study.headroom()
+        _step_done(study, "headroom")
+        return found
+
+    with study.sharing_workers():
+        searches: list[Callable[[], Any]] = [partial(search, load) for load in loads]
+        *levels, (sustained, failing) = side_by_side([*searches, headroom], study.workers > 1)
     assessable = model.assessable(study.objectives) if model else []
     prices = tariff(study.scenario)
     return {

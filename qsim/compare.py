@@ -15,7 +15,7 @@ from typing import Any
 from qsim.errors import QsimError
 from qsim.precision import Precision
 from qsim.progress import replication_progress
-from qsim.runner import run_scenario
+from qsim.runner import run_scenario, worker_pool
 from qsim.scenario import Scenario, load_scenario
 from qsim.scenario.variants import Variant, apply_override, load_variants
 
@@ -60,9 +60,11 @@ def compare(
     scenarios = {variant.name: adjust(variant.scenario) for variant in variants}
     total = None if precision else sum(s.replications for s in scenarios.values())
     summaries: dict[str, Any] = {}
-    with replication_progress(total, show_progress) as bar:
-        for name, scenario in scenarios.items():
+    with replication_progress(total, show_progress) as bar, worker_pool(workers) as pool:
+        for name, scenario in scenarios.items():  # one pool of workers serves every variant
             if bar is not None:
                 bar.describe(name)
-            summaries[name] = run_scenario(scenario, bar, workers=workers, precision=precision)
+            summaries[name] = run_scenario(
+                scenario, bar, workers=workers, precision=precision, pool=pool
+            )
     return {"variants": summaries}

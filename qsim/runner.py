@@ -9,7 +9,8 @@ order of completion never matters and every backend gives the same summary for t
 Backends are looked up by name in :data:`BACKENDS`:
 
 - ``serial``: one after the other in this process.
-- ``processes``: a pool of local processes (``workers`` of them).
+- ``processes``: a pool of local processes (``workers`` of them), or the one
+  :func:`worker_pool` a command shares across all its runs (a capacity search runs dozens).
 - ``dask``: an existing ``dask.distributed`` cluster at ``address`` (the ``dask`` extra;
   imported only when used). Its workers need the same qsim installed.
 """
@@ -35,7 +36,15 @@ from qsim.scenario import Scenario
 from qsim.summary import Figures, replication_figures, summarize
 from qsim.warmup import PILOT, Detected, detect_warmup
 
-__all__ = ["BACKENDS", "Replication", "choose_backend", "replicate", "run_scenario"]
+__all__ = [
+    "BACKENDS",
+    "Replication",
+    "Simulated",
+    "choose_backend",
+    "replicate",
+    "run_scenario",
+    "worker_pool",
+]
 
 DASK_EXTRA = "pip install -e '.[dask]' in qsim's repository (distribution qsim-mq)"
 LIVE_EXTRA = "pip install -e '.[live]' in qsim's repository (distribution qsim-mq)"
@@ -57,13 +66,37 @@ def replicate(scenario: Scenario, replication: int, stream: float | None = None)
     return Replication(figures, result.timeseries)
 
 
+class Simulated:
+    """Replications already simulated by one command, by scenario (as run) and index.
+
+    A replication depends only on its scenario and index (:mod:`qsim.streams`), never on how
+    many replications the run asks for, so a run that asks for one again (a capacity count
+    re-run with more replications) takes it from here: the summary is bit-identical to a run
+    that simulates it afresh."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, tuple[Scenario, dict[int, Replication]]] = {}
+
+    def of(self, scenario: Scenario, stream: float | None) -> dict[int, Replication]:
+        """The replications of ``scenario`` (with percentiles sketched to ``stream``) simulated
+        so far, by index; the caller adds those it simulates."""
+        one = scenario.model_copy(update={"replications": 1})
+        key = f"{stream!r} {one.model_dump_json()}"
+        known = self._runs.get(key)
+        if known is None or known[0] != one:
+            known = self._runs[key] = (one, {})
+        return known[1]
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Where replications run: ``workers`` local processes, or the Dask cluster at ``address``."""
+    """Where replications run: ``workers`` local processes (``pool``, when a command shares
+    one), or the Dask cluster at ``address``."""
 
     workers: int = 1
     address: str | None = None
     stream: float | None = None
+    pool: ProcessPoolExecutor | None = None
 
 
 Done = Iterator[tuple[int, Replication]]
@@ -76,20 +109,56 @@ def run_serial(scenario: Scenario, replications: Sequence[int], _settings: Setti
         yield replication, replicate(scenario, replication, _settings.stream)
 
 
-def run_processes(scenario: Scenario, replications: Sequence[int], settings: Settings) -> Done:
-    """Replications in a pool of ``settings.workers`` fresh local processes.
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` local processes, each started on first need and deaf to Ctrl-C.
 
     Workers are spawned, not forked, so threads of the parent (a progress bar) are never copied.
     """
-    workers = max(1, min(settings.workers, len(replications)))
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
+    return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_ignore_interrupts
     )
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """One pool of ``workers`` processes for every run of a command (None for one worker):
+    each worker imports qsim once, not once per run. An error or Ctrl-C ends them at once."""
+    if workers <= 1:
+        yield None
+        return
+    pool = process_pool(workers)
+    try:
+        yield pool
+    except BaseException:
+        _terminate(pool)
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def run_processes(scenario: Scenario, replications: Sequence[int], settings: Settings) -> Done:
+    """Replications in local processes: the command's shared ``settings.pool``, else a pool of
+    ``settings.workers`` fresh ones for this run alone."""
+    if settings.pool is not None:
+        yield from _run_in(settings.pool, scenario, replications, settings.stream)
+        return
+    pool = process_pool(max(1, min(settings.workers, len(replications))))
+    try:
+        yield from _run_in(pool, scenario, replications, settings.stream)
+    finally:
+        pool.shutdown(cancel_futures=True)  # start nothing new
+
+
+def _run_in(
+    pool: ProcessPoolExecutor, scenario: Scenario, replications: Sequence[int],
+    stream: float | None,
+) -> Done:  # fmt: skip
+    """Submit every replication to ``pool`` and yield each as it completes."""
     try:
         with _held_interrupts():
             pending: dict[Future[Replication], int] = {
-                pool.submit(replicate, scenario, r, settings.stream): r for r in replications
+                pool.submit(replicate, scenario, r, stream): r for r in replications
             }
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -98,8 +167,6 @@ def run_processes(scenario: Scenario, replications: Sequence[int], settings: Set
     except BaseException:  # Ctrl-C, a signal or an error: stop the workers now, not at the end
         _terminate(pool)
         raise
-    finally:
-        pool.shutdown(cancel_futures=True)  # start nothing new
 
 
 @contextmanager
@@ -185,13 +252,29 @@ def _backend(settings: Settings, replications: int, backend: str | None) -> Back
     return BACKENDS[name]
 
 
+def _with_known(
+    backend: Backend, scenario: Scenario, indices: Sequence[int], settings: Settings,
+    simulated: Simulated | None,
+) -> Done:  # fmt: skip
+    """``backend`` over ``indices``, but a replication ``simulated`` already holds is yielded
+    from there first (and one simulated now is added to it)."""
+    known = {} if simulated is None else simulated.of(scenario, settings.stream)
+    missing = [r for r in indices if r not in known]
+    yield from ((r, known[r]) for r in indices if r in known)
+    if missing:
+        for index, replication in backend(scenario, missing, settings):
+            known[index] = replication
+            yield index, replication
+
+
 def detect_scenario_warmup(
-    scenario: Scenario, pilot: int, backend: Backend, settings: Settings
-) -> Detected:
+    scenario: Scenario, pilot: int, backend: Backend, settings: Settings,
+    simulated: Simulated | None = None,
+) -> Detected:  # fmt: skip
     """``warmup: auto``: simulate the first ``pilot`` replications from time 0 and find the end
     of the transient in their mean sampled series (MSER-5, :mod:`qsim.warmup`)."""
     from_start = scenario.model_copy(update={"warmup": 0.0})
-    runs = dict(backend(from_start, range(pilot), settings))
+    runs = dict(_with_known(backend, from_start, range(pilot), settings, simulated))
     consumed = dict.fromkeys(pool.queue for pool in scenario.consumers)
     return detect_warmup([runs[r].timeseries for r in range(pilot)], consumed)
 
@@ -205,12 +288,16 @@ def run_scenario(
     backend: str | None = None,
     stream: float | None = None,
     precision: Precision | None = None,
+    pool: ProcessPoolExecutor | None = None,
+    simulated: Simulated | None = None,
 ) -> dict[str, Any]:
     """Simulate ``scenario.replications`` independent replications and return the summary.
 
-    By default serially in this process; ``workers=N`` uses N local processes and ``dask`` the
-    address of a Dask scheduler (``backend`` names one of :data:`BACKENDS` outright). Results
-    are identical whichever runs them. ``on_replication(r)`` is called as each one finishes.
+    By default serially in this process; ``workers=N`` uses N local processes (``pool``, a
+    :func:`worker_pool` shared by a command's runs, if given) and ``dask`` the address of a
+    Dask scheduler (``backend`` names one of :data:`BACKENDS` outright). Results are identical
+    whichever runs them. A replication ``simulated`` already holds is taken from there, and
+    each one simulated is added to it. ``on_replication(r)`` is called as each one finishes.
     ``stream`` (a relative accuracy, e.g. 0.01) keeps memory flat: percentiles come from
     quantile sketches within that accuracy; means, maxima and counts stay exact.
     ``precision`` runs replications in batches until the headline figures are that precise
@@ -218,18 +305,19 @@ def run_scenario(
     ``warmup: auto`` the first replications (at most :data:`qsim.warmup.PILOT`) first run from
     time 0 to find the warm-up that every replication then uses.
     """
-    settings = Settings(workers, dask, stream)
+    settings = Settings(workers, dask, stream, pool)
     first = scenario.replications if precision is None else precision.start(scenario.replications)
     run_on = _backend(settings, first, backend)
     detected = None
     measured = scenario
     if scenario.auto_warmup:
-        detected = detect_scenario_warmup(scenario, min(first, PILOT), run_on, settings)
+        pilot = min(first, PILOT)
+        detected = detect_scenario_warmup(scenario, pilot, run_on, settings, simulated)
         measured = scenario.model_copy(update={"warmup": detected.warmup_s})
     done: dict[int, Replication] = {}
 
     def run(indices: range) -> list[Figures]:
-        for index, replication in run_on(measured, indices, settings):
+        for index, replication in _with_known(run_on, measured, indices, settings, simulated):
             done[index] = replication
             if on_replication is not None:
                 on_replication(index)

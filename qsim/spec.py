@@ -70,7 +70,7 @@ def fail(message: str, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
 class Spec(BaseModel):
     """Base of every scenario object: immutable, and unknown keys are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
