@@ -5,7 +5,12 @@ The pool's queue is modelled as one FIFO queue served by replicas x concurrency 
 
 - ``rate`` with ``arrivals: poisson`` (cv^2 1) or ``constant`` (cv^2 0);
 - ``schedule``: its peak rate, held as if it lasted (steady state at the peak);
-- ``interarrival``: rate 1 / mean, cv^2 of the distribution.
+- ``interarrival``: rate 1 / mean, cv^2 of the distribution;
+- ``mmpp``: its mean rate, and as cv^2 its asymptotic index of dispersion of counts (Whitt's
+  QNA asymptotic method), an approximation noted as such;
+- ``profile``: its peak rate held as if it lasted, as a schedule;
+- ``batch``: a batch of X messages per arrival multiplies the rate by E[X], and the cv^2 (the
+  index of dispersion of counts of the compound process) becomes ``E[X] c^2 + Var X / E[X]``.
 
 Several producers merge with rate-weighted cv^2 (Whitt's QNA superposition). A queue also fed
 through exchanges, pipeline stages or dead-lettering gets no analytic estimate.
@@ -38,6 +43,18 @@ NO_WAIT = 10_000
 
 def _arrivals(producer: Producer) -> tuple[float, float, str | None]:
     """Rate, cv^2 of interarrival times, and a note on what the figure assumes."""
+    rate, ca2, note = _arrival_instants(producer)
+    batch = producer.batch
+    if batch is None:
+        return rate, ca2, note
+    size = batch.mean
+    batched = f"batch: {producer.name} publishes {size:g} messages at once on average; theory "
+    batched += "takes them as one stream of that variability (Allen-Cunneen, approximate)"
+    return rate * size, size * ca2 + batch.variance / size, "; ".join(filter(None, [note, batched]))
+
+
+def _arrival_instants(producer: Producer) -> tuple[float, float, str | None]:
+    """Rate, cv^2 and note of the arrival instants (of batches, where there is a batch)."""
     poisson = 1.0 if producer.arrivals == "poisson" else 0.0
     if producer.rate is not None:
         return producer.rate, poisson, None
@@ -45,6 +62,17 @@ def _arrivals(producer: Producer) -> tuple[float, float, str | None]:
         peak = max(step.rate for step in producer.schedule)
         note = f"schedule: sized at {producer.name}'s peak rate ({peak:g}/s at 1x) held forever"
         return peak, poisson, note
+    if producer.profile is not None:
+        peak = producer.profile.peak
+        note = f"profile: sized at {producer.name}'s peak rate ({peak:g}/s at 1x) held forever"
+        return peak, 1.0, note
+    if producer.mmpp is not None:
+        idc = producer.mmpp.dispersion
+        note = (
+            f"mmpp: {producer.name}'s bursts taken as a stream of its mean rate with cv^2 "
+            f"{idc:.3g} (its index of dispersion; approximate)"
+        )
+        return producer.mmpp.mean_rate, idc, note
     assert producer.interarrival is not None
     return 1 / producer.interarrival.mean, producer.interarrival.cv**2, None
 
@@ -207,7 +235,7 @@ def build_model(scenario: Scenario, pool_index: int) -> Model | None:
     partitions = queue.partitions if queue.type == "kafka" else None
     producers = [p for p in scenario.producers if p.to == pool.queue]
     hot = _hottest_key(producers) if partitions is not None else None
-    steady = all(p.schedule is None for p in producers)
+    steady = all(p.schedule is None and p.profile is None for p in producers)
     if hot and not steady and hot[1] * pool.service_time.mean >= pool.concurrency:
         notes.append(
             f"hot key: {hot[0]!r} brings {hot[1]:.3g} records/s at the peak to its partition, "

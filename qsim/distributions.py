@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from statistics import NormalDist
@@ -30,7 +31,7 @@ from pydantic import (
 from qsim.files import read_text_file
 from qsim.spec import Number, OrBareValue, PositiveCount, Spec, fail
 
-__all__ = ["REGISTRY", "Distribution", "distribution_of", "register"]
+__all__ = ["REGISTRY", "Distribution", "Part", "distribution_of", "register"]
 
 Q = TypeVar("Q", bound=float)
 REGISTRY: dict[str, type[Distribution[Any]]] = {}
@@ -58,6 +59,18 @@ class Distribution(Spec, Generic[Q]):
         numbers), and a larger ``u`` never means less work."""
         raise NotImplementedError  # every registered subclass overrides this
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """The distribution function ``P(draw <= x)`` at each ``x``. This fallback inverts
+        :meth:`ppf` by bisection on ``u`` (60 halvings, to float precision); the continuous
+        families override it with their closed forms. Mixtures and truncations use it."""
+        x = np.asarray(x, dtype=float)
+        low, high = np.zeros(x.shape), np.ones(x.shape)
+        for _ in range(60):
+            middle = (low + high) / 2
+            below = self.ppf(middle) <= x
+            low, high = np.where(below, middle, low), np.where(below, high, middle)
+        return low
+
     def quantile(self) -> Callable[[float], float]:
         """:meth:`ppf` as a scalar function (for the rare one-at-a-time uses)."""
         return lambda u: float(self.ppf(np.array([u]))[0])
@@ -76,6 +89,29 @@ class Distribution(Spec, Generic[Q]):
     def cv(self) -> float:
         """Coefficient of variation: standard deviation over mean."""
         return math.sqrt(self.variance) / self.mean if self.mean > 0 else 0.0
+
+
+_UNIT_NAMES: dict[int, str] = {}
+"""The readable name of each quantity type a distribution is specialised to (``Duration``)."""
+
+
+class Part(Spec, Generic[Q]):
+    """A nested piece of a distribution in the unit of its field (a phase, a branch). Its
+    specialisations are named like the distributions' (``BranchDuration``) and importable from
+    their module, so that scenarios holding them pickle and their JSON Schema reads well."""
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """``Branch[Duration]`` is called ``BranchDuration``."""
+        unit = _UNIT_NAMES.get(id(params[0]))
+        return f"{cls.__name__}{unit}" if unit else super().model_parametrized_name(params)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__pydantic_generic_metadata__["args"] and cls.__name__.isidentifier():
+            cls.__qualname__ = cls.__name__
+            setattr(sys.modules[cls.__module__], cls.__name__, cls)
 
 
 def _positive(value: float, what: str) -> float:
@@ -102,6 +138,20 @@ def _gamma_ppf(u: np.ndarray, shape: float, scale: float) -> np.ndarray:
     return np.asarray(scale * gammaincinv(shape, u), dtype=float)
 
 
+def _gamma_cdf(x: np.ndarray, shape: float, scale: float) -> np.ndarray:
+    """The gamma distribution function (regularised lower incomplete gamma)."""
+    from scipy.special import gammainc
+
+    return np.asarray(gammainc(shape, np.maximum(x, 0.0) / scale), dtype=float)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """The standard normal distribution function at each ``z``."""
+    from scipy.special import ndtr
+
+    return np.asarray(ndtr(z), dtype=float)
+
+
 @register
 class Constant(Distribution[Q]):
     """Always ``value``."""
@@ -115,6 +165,9 @@ class Constant(Distribution[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.full(len(u), float(self.value))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x) >= self.value).astype(float)
 
     @property
     def mean(self) -> float:
@@ -162,6 +215,9 @@ class Exponential(_ByMean[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.asarray(-float(self.mean_) * np.log1p(-u), dtype=float)
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(-np.expm1(-np.maximum(x, 0.0) / self.mean_), dtype=float)
+
     @property
     def variance(self) -> float:
         return float(self.mean_) ** 2
@@ -188,6 +244,11 @@ class Uniform(Distribution[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.low + (self.high - self.low) * u
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        if self.high == self.low:
+            return (np.asarray(x) >= self.low).astype(float)
+        return np.clip((np.asarray(x) - self.low) / (self.high - self.low), 0.0, 1.0)
+
     @property
     def mean(self) -> float:
         return (self.low + self.high) / 2
@@ -195,6 +256,134 @@ class Uniform(Distribution[Q]):
     @property
     def variance(self) -> float:
         return (self.high - self.low) ** 2 / 12
+
+
+@register
+class Triangular(Distribution[Q]):
+    """Triangular from ``low`` to ``high``, peaking at ``mode`` (a three-point estimate)."""
+
+    name: ClassVar[str] = "triangular"
+    dist: Literal["triangular"]
+    low: Q
+    mode: Q
+    high: Q
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular[Q]:
+        if not self.low <= self.mode <= self.high or self.low == self.high:
+            raise fail(f"expected low <= mode <= high and low < high, got {self._points}")
+        return self
+
+    @property
+    def _points(self) -> tuple[float, float, float]:
+        return float(self.low), float(self.mode), float(self.high)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.triangular(*self._points, n)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        low, mode, high = self._points
+        rising = u * (high - low) <= mode - low
+        left = low + np.sqrt(u * (high - low) * (mode - low))
+        right = high - np.sqrt((1.0 - u) * (high - low) * (high - mode))
+        return np.where(rising, left, right)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        low, mode, high = self._points
+        x = np.clip(x, low, high)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = (x - low) ** 2 / ((high - low) * (mode - low))
+            right = 1.0 - (high - x) ** 2 / ((high - low) * (high - mode))
+        return np.where(x <= mode, np.nan_to_num(left), np.nan_to_num(right, nan=1.0))
+
+    @property
+    def mean(self) -> float:
+        return sum(self._points) / 3
+
+    @property
+    def variance(self) -> float:
+        a, c, b = self._points
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
+
+
+@register
+class LogUniform(Distribution[Q]):
+    """Log-uniform from ``low`` to ``high`` (both above zero): every factor of ten between
+    them equally likely (jobs spanning orders of magnitude)."""
+
+    name: ClassVar[str] = "loguniform"
+    dist: Literal["loguniform"]
+    low: Q
+    high: Q
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LogUniform[Q]:
+        if not 0 < self.low < self.high:
+            raise fail(f"expected 0 < low < high, got low {self.low:g} and high {self.high:g}")
+        return self
+
+    @property
+    def _span(self) -> float:
+        return math.log(self.high / self.low)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.exp(rng.uniform(math.log(self.low), math.log(self.high), n))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.asarray(self.low * np.exp(self._span * np.asarray(u)), dtype=float)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        inside = np.clip(x, self.low, self.high)
+        return np.asarray(np.log(inside / self.low) / self._span, dtype=float)
+
+    @property
+    def mean(self) -> float:
+        return (self.high - self.low) / self._span
+
+    @property
+    def variance(self) -> float:
+        return (self.high**2 - self.low**2) / (2 * self._span) - self.mean**2
+
+
+@register
+class LogLogistic(Distribution[Q]):
+    """Log-logistic (Fisk) with median ``scale`` and ``shape`` beta: ``F = 1 / (1 + (x /
+    scale)^-beta)``, a heavier tail than the lognormal (mean finite for beta > 1, variance for
+    beta > 2)."""
+
+    name: ClassVar[str] = "loglogistic"
+    dist: Literal["loglogistic"]
+    scale: Q
+    shape: Number
+
+    _check_shape = field_validator("shape")(lambda v: _positive(v, "shape"))
+    _check_scale = field_validator("scale")(lambda v: _positive(v, "scale"))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.scale * np.exp(rng.logistic(0.0, 1.0 / self.shape, n))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            odds = np.asarray(u) / (1.0 - np.asarray(u))
+        return np.asarray(self.scale * odds ** (1.0 / self.shape), dtype=float)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        ratio = np.maximum(x, 0.0) / self.scale
+        return np.asarray(ratio**self.shape / (1.0 + ratio**self.shape), dtype=float)
+
+    def _moment(self, k: int) -> float:
+        """``E[X^k] = scale^k (k pi / beta) / sin(k pi / beta)`` for ``k < beta``."""
+        angle = k * math.pi / self.shape
+        return self.scale**k * angle / math.sin(angle) if k < self.shape else math.inf
+
+    @property
+    def mean(self) -> float:
+        return self._moment(1)
+
+    @property
+    def variance(self) -> float:
+        second = self._moment(2)
+        return second - self.mean**2 if math.isfinite(second) else math.inf
 
 
 @register
@@ -212,6 +401,12 @@ class Lognormal(_ByMeanCv[Q]):
         sigma2 = math.log1p(self.cv_**2)
         return np.exp(math.log(self.mean_) - sigma2 / 2 + math.sqrt(sigma2) * _normal_ppf(u))
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        sigma2 = math.log1p(self.cv_**2)
+        with np.errstate(divide="ignore"):
+            logs = np.log(np.maximum(x, 0.0))
+        return _normal_cdf((logs - math.log(self.mean_) + sigma2 / 2) / math.sqrt(sigma2))
+
 
 @register
 class Gamma(_ByMeanCv[Q]):
@@ -227,6 +422,9 @@ class Gamma(_ByMeanCv[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return _gamma_ppf(u, 1 / self.cv_**2, self.mean_ * self.cv_**2)
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return _gamma_cdf(x, 1 / self.cv_**2, self.mean_ * self.cv_**2)
+
 
 @register
 class Erlang(_ByMean[Q]):
@@ -241,6 +439,9 @@ class Erlang(_ByMean[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return _gamma_ppf(u, float(self.k), self.mean_ / self.k)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return _gamma_cdf(x, float(self.k), self.mean_ / self.k)
 
     @property
     def variance(self) -> float:
@@ -264,6 +465,9 @@ class Weibull(Distribution[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.asarray(self.scale * (-np.log1p(-u)) ** (1 / self.shape), dtype=float)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(-np.expm1(-((np.maximum(x, 0.0) / self.scale) ** self.shape)))
 
     @property
     def mean(self) -> float:
@@ -291,6 +495,9 @@ class Pareto(Distribution[Q]):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.scale * (1.0 - u) ** (-1 / self.alpha)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 - (self.scale / np.maximum(x, self.scale)) ** self.alpha)
 
     @property
     def mean(self) -> float:
@@ -332,6 +539,11 @@ class Normal(Distribution[Q]):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         below = _tail(self.mean_ / self.sd)  # P(draw < 0): truncated at zero, u maps above it
         return np.maximum(0.0, self.mean_ + self.sd * _normal_ppf(below + (1.0 - below) * u))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        below = _tail(self.mean_ / self.sd)
+        inside = _normal_cdf((np.maximum(x, 0.0) - self.mean_) / self.sd) - below
+        return np.asarray(np.maximum(inside, 0.0) / (1.0 - below), dtype=float)
 
     @property
     def _hazard(self) -> float:
@@ -401,6 +613,10 @@ class Empirical(Distribution[Q]):
         ordered = np.sort(np.asarray(self.values, dtype=float))
         return ordered[np.minimum((u * ordered.size).astype(np.int64), ordered.size - 1)]
 
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        ordered = np.sort(np.asarray(self.values, dtype=float))
+        return np.searchsorted(ordered, x, side="right") / ordered.size
+
     @property
     def mean(self) -> float:
         return float(np.mean(self.values))
@@ -445,11 +661,20 @@ def distribution_of(quantity: Any, unit_name: str) -> Any:
     Each registered distribution is specialised to ``quantity`` under a readable name
     (``ExponentialDuration``) so that the JSON Schema reads well.
     """
+    _UNIT_NAMES[id(quantity)] = unit_name
     members = tuple(_specialised(cls, quantity, unit_name) for cls in REGISTRY.values())
     bare = TypeAdapter(quantity).json_schema()
-    return Annotated[
+    field: Any = Annotated[
         Union[members],  # noqa: UP007  (a runtime-built union)
         Field(discriminator="dist"),
         BeforeValidator(_normalise),
         OrBareValue(bare),
     ]
+    for member in members:  # mixtures and other composites: components of the same quantity
+        if not member.__pydantic_complete__:
+            member.model_rebuild(_types_namespace={"Component": field})
+    return field
+
+
+# -- service-time families in their own modules (phase-type, composites): registered on import --
+from qsim import composite, phasetype  # noqa: E402,F401  (register hyperexponential, ..., mixture)

@@ -91,7 +91,8 @@ def _bytes(count: float) -> str:
 
 
 def published(producer: Producer, duration: float) -> float:
-    """Messages ``producer`` is expected to publish in ``duration`` seconds."""
+    """Messages ``producer`` is expected to publish in ``duration`` seconds (an arrival
+    publishes a batch of them with ``batch``)."""
     if producer.trace is not None:
         expected = float(sum(1 for t in producer.trace.times if t <= duration))
     elif producer.schedule is not None:
@@ -104,8 +105,14 @@ def published(producer: Producer, duration: float) -> float:
     elif producer.interarrival is not None:
         mean = producer.interarrival.mean
         expected = math.inf if mean <= 0 else duration / mean
+    elif producer.mmpp is not None:
+        expected = producer.mmpp.mean_rate * duration  # exact: it starts stationary
+    elif producer.profile is not None:
+        expected = producer.profile.expected(duration)
     else:
         expected = (producer.rate or 0.0) * duration
+    if producer.batch is not None:  # messages per arrival
+        expected *= producer.batch.mean
     return min(expected, producer.count) if producer.count is not None else expected
 
 

@@ -3,9 +3,11 @@
 :func:`scale_load` multiplies every producer's publish rate by a factor, by arrival process
 (:data:`SCALERS`): a ``rate`` and each ``schedule`` step's rate are multiplied (step times stay);
 an ``interarrival`` distribution is divided by the factor (every time parameter of it, so its cv
-is kept). A ``trace`` is refused: compressing recorded times would also shorten the day they
-cover and move them against the scenario's schedules and outages, so there is no one faithful
-reading of "twice the trace". Rates of pipeline stages follow from their input.
+is kept); every ``mmpp`` state's rate and every ``profile`` point's rate are multiplied (stays
+and times stay, so bursts are as long and as often, only denser). A ``batch`` keeps its sizes:
+the arrivals come faster. A ``trace`` is refused: compressing recorded times would also shorten
+the day they cover and move them against the scenario's schedules and outages, so there is no
+one faithful reading of "twice the trace". Rates of pipeline stages follow from their input.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from qsim.scenario import Producer, Scaling, Scenario
 from qsim.scenario.model import unknown_name
 
 __all__ = [
+    "NESTED_TIMES",
     "SCALERS",
     "TIME_FIELDS",
     "pool_index",
     "scale_load",
+    "scaled_data",
     "scaled_distribution",
     "with_fixed_replicas",
     "with_partitions",
@@ -38,8 +42,46 @@ TIME_FIELDS: dict[str, tuple[str, ...]] = {
     "pareto": ("scale",),
     "normal": ("mean", "sd"),
     "empirical": ("values",),
+    "triangular": ("low", "mode", "high"),
+    "hypoexponential": ("means",),
+    "loguniform": ("low", "high"),
+    "loglogistic": ("scale",),
 }
 """The parameters of each distribution that are times (scaled with it), by ``dist`` name."""
+
+
+def _branch_means(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "phases": [{**b, "mean": b["mean"] / factor} for b in data["phases"]]}
+
+
+def _rates(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "generator": [[r * factor for r in row] for row in data["generator"]]}
+
+
+def _components(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "of": [scaled_data(c, factor) for c in data["of"]]}
+
+
+def _shifted(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**data, "shift": data["shift"] / factor, "of": scaled_data(data["of"], factor)}
+
+
+def _truncated(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    bounds = {k: data[k] / factor for k in ("low", "high") if data.get(k) is not None}
+    return {**data, **bounds, "of": scaled_data(data["of"], factor)}
+
+
+NESTED_TIMES: dict[str, Callable[[dict[str, Any], float], dict[str, Any]]] = {
+    "hyperexponential": _branch_means,
+    "hypererlang": _branch_means,
+    "coxian": _branch_means,
+    "phasetype": _rates,
+    "mixture": _components,
+    "shifted": _shifted,
+    "truncated": _truncated,
+}
+"""Distributions whose times sit deeper (each phase's mean) or are rates (multiplied): the
+written form divided by a factor, by ``dist`` name."""
 
 
 def _divided(value: Any, factor: float) -> Any:
@@ -48,13 +90,20 @@ def _divided(value: Any, factor: float) -> Any:
     return value / factor
 
 
+def scaled_data(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A distribution's written form (``model_dump``) with its times divided by ``factor``."""
+    name = data["dist"]
+    if name in NESTED_TIMES:
+        return NESTED_TIMES[name](data, factor)
+    fields = TIME_FIELDS.get(name)
+    if fields is None:
+        raise QsimError(f"cannot scale a {name} interarrival distribution")
+    return {**data, **{key: _divided(data[key], factor) for key in fields}}
+
+
 def scaled_distribution(distribution: Any, factor: float) -> Any:
     """``distribution`` of times divided by ``factor`` (same shape and cv)."""
-    fields = TIME_FIELDS.get(distribution.name)
-    if fields is None:
-        raise QsimError(f"cannot scale a {distribution.name} interarrival distribution")
-    data = distribution.model_dump(by_alias=True)
-    data.update({key: _divided(data[key], factor) for key in fields})
+    data = scaled_data(distribution.model_dump(by_alias=True), factor)
     return type(distribution).model_validate(data)
 
 
@@ -73,6 +122,16 @@ def _interarrival(producer: Producer, factor: float) -> Producer:
     return producer.model_copy(update={"interarrival": scaled})
 
 
+def _mmpp(producer: Producer, factor: float) -> Producer:
+    assert producer.mmpp is not None
+    return producer.model_copy(update={"mmpp": producer.mmpp.scaled(factor)})
+
+
+def _profile(producer: Producer, factor: float) -> Producer:
+    assert producer.profile is not None
+    return producer.model_copy(update={"profile": producer.profile.scaled(factor)})
+
+
 def _trace(producer: Producer, _factor: float) -> Producer:
     raise QsimError(
         f"producer {producer.name!r} replays a trace, which capacity cannot scale; "
@@ -85,6 +144,8 @@ SCALERS: dict[str, Callable[[Producer, float], Producer]] = {
     "schedule": _schedule,
     "interarrival": _interarrival,
     "trace": _trace,
+    "mmpp": _mmpp,
+    "profile": _profile,
 }
 """How each arrival process is scaled, by its key."""
 

@@ -14,6 +14,7 @@ Tolerances:
 """
 
 import math
+import pickle
 import re
 import textwrap
 
@@ -50,6 +51,29 @@ CASES = {
     "normal-truncated-at-zero": "{dist: normal, mean: 1s, sd: 0.8s}",
     "empirical-values": "{dist: empirical, values: [10ms, 20ms, 20ms, 50ms, 400ms]}",
     "empirical-file": "{dist: empirical, file: service-times.csv}",
+    "triangular": "{dist: triangular, low: 50ms, mode: 100ms, high: 400ms}",
+    "loguniform": "{dist: loguniform, low: 10ms, high: 10s}",
+    "loglogistic": "{dist: loglogistic, scale: 200ms, shape: 6}",
+    "hyperexponential": (
+        "{dist: hyperexponential, phases: [{p: 0.25, mean: 2s}, {p: 0.75, mean: 667ms}]}"
+    ),
+    "hypererlang": (
+        "{dist: hypererlang, phases: [{p: 0.6, mean: 100ms, k: 2}, {p: 0.4, mean: 1s, k: 3}]}"
+    ),
+    "hypoexponential": "{dist: hypoexponential, means: [100ms, 300ms, 50ms]}",
+    "coxian": (
+        "{dist: coxian, phases: [{mean: 100ms, next: 0.4}, {mean: 100ms, next: 0.5}, {mean: 1s}]}"
+    ),
+    "mixture": (
+        "{dist: mixture, weights: [0.8, 0.2], of: [{dist: exponential, mean: 100ms},"
+        " {dist: lognormal, mean: 1s, cv: 0.5}]}"
+    ),
+    "shifted": "{dist: shifted, shift: 50ms, of: {dist: gamma, mean: 200ms, cv: 0.5}}",
+    "truncated": "{dist: truncated, of: {dist: lognormal, mean: 200ms, cv: 1.5}, high: 1s}",
+    "phasetype": (
+        "{dist: phasetype, initial: [0.5, 0.3, 0.2],"
+        " generator: [[-10, 5, 1], [0, -3, 2], [0.5, 0, -1]]}"
+    ),
 }
 
 
@@ -117,9 +141,16 @@ def test_the_quantile_function_maps_uniforms_onto_the_distribution(distribution)
     ``sample``: a two-sample Kolmogorov-Smirnov test at the 0.1 % level (a fixed seed, so the
     verdict is fixed; a wrong quantile function fails it with p far below 1e-10)."""
     uniforms = np.random.default_rng(7).random(20_000)
-    quantile = distribution.quantile()
-    inverse = np.array([quantile(u) for u in uniforms])
+    inverse = distribution.ppf(uniforms)
     assert scipy.stats.ks_2samp(inverse, draws(distribution)[:20_000]).pvalue > 1e-3
+
+
+def test_the_scalar_quantile_function_is_the_vectorised_one(distribution):
+    """``quantile()`` (one message's draw at a time) and ``ppf`` (a batch) agree."""
+    uniforms = np.random.default_rng(8).random(50)
+    quantile = distribution.quantile()
+    scalar = [quantile(u) for u in uniforms]
+    assert scalar == pytest.approx(distribution.ppf(uniforms), rel=1e-12, abs=1e-300)
 
 
 def test_the_quantile_function_is_monotone_and_finite_on_the_unit_interval(distribution):
@@ -175,3 +206,8 @@ def test_a_mapping_without_a_dist_key_is_an_error_that_lists_the_known_names():
         ("consumers", 0, "service_time"),
         f"expected a 'dist' key naming one of: {known}",
     )
+
+
+def test_every_distribution_pickles_by_reference(distribution):
+    """Process pools and Dask send scenarios to workers by pickle: nested phases included."""
+    assert pickle.loads(pickle.dumps(distribution)) == distribution

@@ -355,7 +355,8 @@ def test_a_producer_with_two_arrival_processes_is_an_error(error_in):
     error = error_in(good_with("    rate: 5/s\n", "    rate: 5/s\n    interarrival: 200ms\n"))
     assert str(error) == (
         "scenario.yaml:4: producers[0]: "
-        "give exactly one of rate, interarrival, schedule or trace (got rate, interarrival)"
+        "give exactly one of rate, interarrival, schedule, trace, mmpp or profile "
+        "(got rate, interarrival)"
     )
 
 
@@ -363,7 +364,8 @@ def test_a_producer_without_an_arrival_process_is_an_error(error_in):
     error = error_in(good_with("    rate: 5/s\n", ""))
     assert str(error) == (
         "scenario.yaml:4: producers[0]: "
-        "give exactly one of rate, interarrival, schedule or trace (got none)"
+        "give exactly one of rate, interarrival, schedule, trace, mmpp or profile "
+        "(got none)"
     )
 
 

@@ -231,6 +231,18 @@ def test_mg1_mean_wait_matches_pollaczek_khinchine():
     assert_matches(wait_means(figures), pk_wait(lam, MEAN_SERVICE, cv))
 
 
+def test_mh21_mean_wait_matches_pollaczek_khinchine():
+    """M/H2/1 at rho 0.5, the issue's two-phase hyper-exponential scaled to a 100 ms mean
+    (p 0.25 of 200 ms, 0.75 of 66.7 ms: E[S^2] = 2 sum p m^2 = 0.02667, SCV 1.67):
+    Wq = lambda E[S^2] / (2 (1 - rho)) = 133.4 ms."""
+    lam, phases = 5.0, [(0.25, 0.2), (0.75, 0.0667)]
+    service = "{dist: hyperexponential, phases: [{p: 0.25, mean: 200ms}, {p: 0.75, mean: 66.7ms}]}"
+    mean = sum(p * m for p, m in phases)
+    second = sum(2 * p * m * m for p, m in phases)
+    figures = one_queue(lam, service, duration=4000, warmup=100)
+    assert_matches(wait_means(figures), lam * second / (2 * (1 - lam * mean)))
+
+
 PRIORITY_RATES = {"high": 3.0, "low": 4.0}
 """Publish rates of the two priority classes, highest priority first (total rho 0.7)."""
 

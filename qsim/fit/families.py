@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from qsim.fit.hyperexponential import FrozenHyperExponential, fit_hyperexponential
 from qsim.fit.snippet import scenario_duration, scenario_number
 
 __all__ = ["FAMILIES", "Family"]
@@ -34,7 +35,7 @@ class Family:
     """Maximum-likelihood parameters (scipy's native ones) of positive samples."""
     frozen: Callable[[Params], Any]
     """The scipy.stats frozen distribution with these parameters."""
-    written: Callable[[Params], dict[str, str | float]]
+    written: Callable[[Params], dict[str, Any]]
     """The distribution in scenario syntax, e.g. ``{dist: gamma, mean: 201.3ms, cv: 0.7071}``."""
 
     @property
@@ -90,6 +91,19 @@ def _gamma_written(p: Params) -> dict[str, str | float]:
     return {"dist": "gamma", "mean": scenario_duration(mean), "cv": scenario_number(cv)}
 
 
+def _hyperexponential_written(p: Params) -> dict[str, Any]:
+    """Two phases, long first; the short one's ``p`` is 1 minus the long one's as written,
+    so the written probabilities sum to 1 exactly as the loader requires."""
+    p_long = scenario_number(p["p_long"])
+    return {
+        "dist": "hyperexponential",
+        "phases": [
+            {"p": p_long, "mean": scenario_duration(p["mean_long"])},
+            {"p": scenario_number(1.0 - p_long), "mean": scenario_duration(p["mean_short"])},
+        ],
+    }
+
+
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
@@ -120,6 +134,12 @@ FAMILIES: dict[str, Family] = {
                 "shape": scenario_number(p["shape"]),
                 "scale": scenario_duration(p["scale"]),
             },
+        ),
+        Family(
+            "hyperexponential",
+            fit_hyperexponential,
+            lambda p: FrozenHyperExponential(p["p_long"], p["mean_long"], p["mean_short"]),
+            _hyperexponential_written,
         ),
     )
 }

@@ -26,11 +26,14 @@ def scenario_duration(seconds: float) -> str:
 
 
 def flow_mapping(mapping: Mapping[str, object]) -> str:
-    """``{dist: gamma, mean: 201.3ms, cv: 0.7}``: one line of YAML (plain scalars only)."""
+    """``{dist: gamma, mean: 201.3ms, cv: 0.7}``: one line of YAML (plain scalars, lists and
+    mappings of them)."""
     return "{" + ", ".join(f"{key}: {_scalar(value)}" for key, value in mapping.items()) + "}"
 
 
 def _scalar(value: object) -> str:
+    if isinstance(value, Mapping):
+        return flow_mapping(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_scalar(item) for item in value) + "]"
     text = str(value)

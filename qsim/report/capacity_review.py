@@ -62,8 +62,11 @@ def _left_out(resolved: Resolved, pool_name: str) -> list[str]:
         )
     if (pool.get("failures") or {}).get("nack_probability") or pool.get("crash"):
         found.append("failures (nacks, crashes)")
-    if any(p.get("schedule") for p in resolved.get("producers", [])):
+    producers = resolved.get("producers", [])
+    if any(p.get("schedule") or p.get("profile") for p in producers):
         found.append("rates that change over the run (theory assumes one steady rate)")
+    if any(p.get("mmpp") or p.get("batch") for p in producers):
+        found.append("bursts or batches (theory sees their mean rate and variability only)")
     if resolved.get("outages"):
         found.append("broker outages")
     return found

@@ -27,7 +27,8 @@ VERDICTS = {
 ADVICE = {
     "plausible": "Poisson within each step is what the schedule below simulates.",
     "bursty": "The schedule below keeps the rates but not the bursts; to replay them, use "
-    "`trace: FILE` (publish times in seconds).",
+    "`trace: FILE` (publish times in seconds), or model them with `mmpp:` or `batch:` "
+    "(docs/arrivals.md).",
     "too regular": "Add `arrivals: constant` to the producer for evenly spaced publishes.",
     "too few publishes": "Choose a longer --interval to test whether the arrivals are Poisson.",
 }
@@ -41,6 +42,8 @@ def _parameters(candidate: dict[str, Any]) -> str:
     written = candidate["distribution"]
     if "values" in written:
         return f"{format_number(len(written['values']))} values"
+    if "phases" in written:  # p mean, p mean: a hyper-exponential's branches
+        return ", ".join(f"{phase['p']} x {phase['mean']}" for phase in written["phases"])
     return ", ".join(f"{key} {value}" for key, value in written.items() if key != "dist")
 
 

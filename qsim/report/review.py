@@ -69,6 +69,14 @@ def _rate(rate: float) -> str:
     return f"{rate:.3g}/s"
 
 
+def _batch_text(batch: dict[str, Any]) -> str:
+    """``each a batch of 5 messages`` or ``each a batch of 1-8 messages (empirical)``."""
+    if batch.get("dist") == "constant":
+        return f"each a batch of {batch['value']:g} messages"
+    values = batch.get("values") or [0]
+    return f"each a batch of {min(values):g}-{max(values):g} messages ({batch.get('dist')})"
+
+
 def _producer_text(producer: dict[str, Any]) -> str:
     arrivals = producer.get("arrivals", "poisson")
     if producer.get("schedule"):
@@ -81,8 +89,24 @@ def _producer_text(producer: dict[str, Any]) -> str:
         how = f"{arrivals} arrivals at {_rate(producer['rate'])}"
     elif producer.get("interarrival") is not None:
         how = f"gaps drawn from {_dist_text(producer['interarrival'])}"
+    elif producer.get("mmpp") is not None:
+        rates = [state["rate"] for state in producer["mmpp"]["states"]]
+        how = (
+            f"bursts: Poisson arrivals in {len(rates)} states "
+            f"from {_rate(min(rates))} to {_rate(max(rates))} (MMPP)"
+        )
+    elif producer.get("profile") is not None:
+        rates = [point["rate"] for point in producer["profile"]["points"]]
+        period = producer["profile"].get("period")
+        every = f", repeated every {format_duration(period)}" if period else ""
+        how = (
+            f"poisson arrivals at a rate moving linearly through {len(rates)} points from "
+            f"{_rate(min(rates))} to {_rate(max(rates))}{every}"
+        )
     else:
         how = "the publish times of a recorded trace"
+    if producer.get("batch") is not None:
+        how += f", {_batch_text(producer['batch'])}"
     count = f", {producer['count']:,} messages at most" if producer.get("count") else ""
     return f"Producer {producer['name']} publishes to {producer['to']}: {how}{count}."
 

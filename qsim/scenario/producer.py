@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from qsim.files import read_text_file
+from qsim.scenario.arrivals import MmppSpec, ProfileSpec, check_batch
 from qsim.scenario.fields import NumberDistribution, RoutingKey, SizeDistribution, TimeDistribution
 from qsim.spec import (
     Count,
@@ -34,7 +35,9 @@ from qsim.spec import (
 
 __all__ = ["ARRIVAL_KEYS", "Producer", "ScheduleStep", "Trace"]
 
-ARRIVAL_KEYS = ("rate", "interarrival", "schedule", "trace")
+ARRIVAL_KEYS = ("rate", "interarrival", "schedule", "trace", "mmpp", "profile")
+POISSON_ONLY = ("mmpp", "profile")
+"""Arrival processes that are Poisson by definition (``arrivals: constant`` is refused)."""
 
 
 class ScheduleStep(Spec):
@@ -96,7 +99,10 @@ class Producer(Spec):
 
     The arrival process is exactly one of ``rate`` (with ``arrivals: poisson`` or ``constant``),
     ``interarrival`` (any distribution), ``schedule`` (a piecewise-constant rate, Poisson within
-    each piece unless ``arrivals: constant``) or ``trace`` (a CSV of publish times in seconds).
+    each piece unless ``arrivals: constant``), ``trace`` (a CSV of publish times in seconds),
+    ``mmpp`` (Markov-modulated Poisson: bursts) or ``profile`` (a piecewise-linear rate, e.g. a
+    daily profile; :mod:`qsim.scenario.arrivals`). With ``batch`` (a whole-valued distribution)
+    each arrival publishes that many messages at once.
     While the broker is down, ``on_unavailable`` says what happens to new messages: ``block``
     holds them (and pauses the producer once ``buffer`` is full), ``retry`` holds up to
     ``buffer`` and fails the rest, ``drop`` fails them at once.
@@ -119,6 +125,9 @@ class Producer(Spec):
     interarrival: TimeDistribution | None = None
     schedule: tuple[ScheduleStep, ...] | None = Field(default=None, min_length=1)
     trace: TraceFile | None = None
+    mmpp: MmppSpec | None = None
+    profile: ProfileSpec | None = None
+    batch: NumberDistribution | None = None
     count: PositiveCount | None = None
     size: SizeDistribution | None = None
     priority: NumberDistribution | None = None
@@ -140,15 +149,20 @@ class Producer(Spec):
             raise fail("schedule steps must be in increasing order of 'at'")
         return steps
 
+    _whole_batches = field_validator("batch")(check_batch)
+
     @model_validator(mode="after")
     def _one_arrival_process(self) -> Producer:
         given = [k for k in ARRIVAL_KEYS if getattr(self, k) is not None]
         if len(given) != 1:
             found = f"got {', '.join(given)}" if given else "got none"
-            raise fail(f"give exactly one of rate, interarrival, schedule or trace ({found})")
+            keys = f"{', '.join(ARRIVAL_KEYS[:-1])} or {ARRIVAL_KEYS[-1]}"
+            raise fail(f"give exactly one of {keys} ({found})")
+        if self.arrivals == "constant" and given[0] in POISSON_ONLY:
+            raise fail(f"{given[0]} arrivals are Poisson: arrivals: constant does not apply")
         return self
 
     @property
     def arrival_key(self) -> str:
-        """Which key defines the arrival process: rate, interarrival, schedule or trace."""
+        """Which key of :data:`ARRIVAL_KEYS` defines the arrival process."""
         return next(k for k in ARRIVAL_KEYS if getattr(self, k) is not None)
