@@ -85,8 +85,9 @@ def test_max_receives_moves_a_fraction_p_to_the_k_to_the_dead_letter_queue():
     lapses unsettled. In the one-replica scenario above each receive starts a fresh, independent
     processing exactly at the previous lapse, so a message moves iff its first k processings
     all outlast the lease: P(moved) = P(S > T)^k = (e^{-T/E[S]})^k for exponential S. Here
-    T = E[S] = 2 s and k = 3: e^{-3}, about 5%."""
-    text = ONE_POLLER.format(
+    T = E[S] = 2 s and k = 3: e^{-3}, about 5%. Sized from the interval: 2,000 s runs gave a
+    half-width of 2.7% of e^{-3}; 900 s gives 2.7% x sqrt(2000 / 900) = 4.0% (measured 3.9%)."""
+    text = ONE_POLLER.replace("duration: 2000s", "duration: 900s").format(
         lease="2s", limit="max_receives: 3, dead_letter: dlq",
         service="{dist: exponential, mean: 2s}",
     )  # fmt: skip
@@ -100,7 +101,7 @@ def test_max_receives_moves_a_fraction_p_to_the_k_to_the_dead_letter_queue():
 # -- SQS FIFO: one message group at a time ---------------------------------------------------
 FIFO = """
     name: fifo
-    duration: 600s
+    duration: {duration}
     warmup: 60s
     producers: [{{name: p, to: q, rate: {rate}, key: {key}}}]
     queues: [{{name: q, type: sqs-fifo}}]
@@ -116,14 +117,22 @@ def test_one_message_group_is_processed_at_one_over_the_mean_service_time(replic
     while a message of the group is in flight no other is handed out, so the group is served
     one message at a time, back to back (a waiting long poll gets the next at the delete):
     throughput 1 / E[S] = 10/s whatever the replicas."""
-    runs = replications(FIFO.format(rate="20/s", key="order-1", replicas=replicas), 10)
+    fifo = FIFO.format(rate="20/s", key="order-1", replicas=replicas, duration="600s")
+    runs = replications(fifo, 10)
     assert_matches([f["queues"]["q"]["throughput_per_s"] for f in runs], 10.0)
 
 
 def test_many_message_groups_are_processed_in_parallel_by_the_replicas():
     """1,000 groups and 60/s offered: 4 replicas each work a group of their own, so the
-    throughput is 4 / E[S] = 40/s (a group is rarely blocked: at most 4 of 1,000 in flight)."""
-    runs = replications(FIFO.format(rate="60/s", key="{uniform: 1000}", replicas=4), 10)
+    throughput is 4 / E[S] = 40/s (a group is rarely blocked: at most 4 of 1,000 in flight).
+
+    The replicas are always busy, so each replication's throughput is a count of about 5,600
+    completions over the 140 s window, whose spread is at most a Poisson count's, 1.3%: 10
+    such runs give a 99% half-width of at most 3.25 x 1.3% / sqrt(10) = 1.4% (measured 0.9%),
+    far inside the 6% bound; 600 s runs cost three times as much for an interval no check
+    needs."""
+    fifo = FIFO.format(rate="60/s", key="{uniform: 1000}", replicas=4, duration="200s")
+    runs = replications(fifo, 10)
     assert_matches([f["queues"]["q"]["throughput_per_s"] for f in runs], 40.0)
 
 

@@ -5,9 +5,10 @@ either returns a :class:`~qsim.scenario.Scenario` or raises :class:`~qsim.errors
 whose text is one line starting with the file name; never another exception, never a hang. A
 returned scenario holds only finite numbers.
 
-Each file is loaded in a separate worker process with a wall-time bound, so that a hang inside C
-code (a regular expression, say), which no signal can interrupt, is caught too: the worker is
-killed and restarted. Inputs: random text, random bytes, a rich good scenario with one value at
+Each file is loaded in a separate worker process with a CPU-time bound (and a generous wall-time
+one for hangs that do not spin), so that a hang inside C code (a regular expression, say), which
+no signal can interrupt, is caught too, however loaded the machine: the worker is killed and
+restarted. Inputs: random text, random bytes, a rich good scenario with one value at
 a time made wrong (every key, then random ones), deep nesting, unknown references, dead-letter
 cycles, and YAML anchors, aliases and merge keys. The examples are derandomized and no example
 database is kept, so CI sees the same examples on every run.
@@ -18,9 +19,11 @@ from __future__ import annotations
 import copy
 import math
 import multiprocessing
+import os
 import string
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +35,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 SECONDS = 5
-"""Wall-time bound on loading one file."""
+"""Bound on loading one file, in CPU seconds of the worker: a hang in a regular expression or a
+parser spins, and CPU time does not stretch with the machine's load as wall time does."""
+WALL_SECONDS = 120
+"""Wall-time bound on loading one file, for a hang that does not spin (a read that blocks)."""
+POLL_SECONDS = 0.05
+"""How often the worker's CPU time is read while it loads."""
 START_SECONDS = 120
 """Bound on a loading worker's start (it imports qsim first: slow on a busy machine, not a hang)."""
 READY = "ready"
@@ -261,15 +269,36 @@ class Loader:
     def load(self, path: Path) -> tuple[str, str]:
         """The outcome of loading ``path`` (see :func:`load_outcome`), or ("hang", ...)."""
         self.connection.send(str(path))
-        if not self.connection.poll(SECONDS):
+        hang = self._wait()
+        if hang:
             self._restart()
-            return "hang", f"no answer within {SECONDS} s"
+            return "hang", hang
         try:
             return self.connection.recv()
         except EOFError:
             code = self.process.exitcode
             self._restart()
             return "crash", f"the loading process died (exit code {code})"
+
+    def _wait(self) -> str:
+        """Wait for the worker's answer: "" once it is there, or what it overran."""
+        start_cpu, start_wall = self._cpu_seconds(), time.monotonic()
+        while not self.connection.poll(POLL_SECONDS):
+            if self._cpu_seconds() - start_cpu > SECONDS:
+                return f"no answer within {SECONDS} s of CPU time"
+            if time.monotonic() - start_wall > WALL_SECONDS:
+                return f"no answer within {WALL_SECONDS} s of wall time"
+        return ""
+
+    def _cpu_seconds(self) -> float:
+        """The worker's CPU time so far (user and system, from /proc; wall time where there is
+        no /proc, which makes :data:`SECONDS` a wall-time bound)."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return time.monotonic()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.connection.close()
