@@ -118,3 +118,11 @@ def wall_time_limit(seconds: float, raising: type[Exception] = TimeoutError) -> 
         signal.signal(signal.SIGALRM, previous)
         if collecting:
             gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _piped_output_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output is piped as a user's script pipes it: pytest-xdist's workers set ``COLUMNS=80``,
+    which qsim honours for piped output (``COLUMNS=100 qsim run ... > out.txt``); tests that
+    want a width set it themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)

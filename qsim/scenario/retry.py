@@ -133,7 +133,7 @@ def expand(data: Any) -> Any:
     if not isinstance(queues, list | tuple):
         return data
     added: list[dict[str, Any]] = []
-    names = {q.get("name") for q in queues if isinstance(q, dict)}
+    names = {q["name"] for q in queues if isinstance(q, dict) and isinstance(q.get("name"), str)}
     pools = list(data["consumers"])
     for i, pool in enumerate(pools):
         retry = _policy(pool)
