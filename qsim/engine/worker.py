@@ -74,7 +74,7 @@ class PoolState:
         self.bill: FunctionBill | None = None  # an AWS Lambda pool's invocations
         self.needs: tuple[Limit, ...] = ()  # the shared resources each job holds while it works
         self.stretch: Stretch | None = None  # work per byte and contention, if the pool has any
-        self.running = 0  # jobs in service now (not those waiting for a resource)
+        self.running = 0  # jobs in service now, counted only where ``stretch`` reads it
 
     def count_busy(self, start: float, end: float, sign: float = 1.0) -> None:
         """Add (or with ``sign`` -1 remove) busy time ``[start, end]`` within the window."""
@@ -127,7 +127,7 @@ class Worker:
         # messages being processed, tracked only where a crash or a forced removal can cut them
         self.working: dict[Message, None] | None = {} if can_lose_work else None
         self.busy = 0
-        self.running = 0  # of ``busy``, the jobs in service (the rest wait for a resource)
+        self.running = 0  # of ``busy``, the jobs in service, counted where the pool stretches
         self.claims: dict[Claim, None] = {}  # jobs that use resources, until they end
         self.buffer: deque[Message] = deque()
         self.alive = True
@@ -262,9 +262,9 @@ class Worker:
         if duration < 0.0 or msg.deliveries > 1:
             duration = self.service(msg)
         pool = self.pool
-        self.running += 1
-        pool.running += 1
-        if pool.stretch is not None:
+        if pool.stretch is not None:  # only a stretched pool counts its jobs in service
+            self.running += 1
+            pool.running += 1
             duration = pool.stretch(duration, msg, pool.running)
         stopped = duration > pool.limit
         if stopped:
@@ -284,8 +284,9 @@ class Worker:
         if generation != self.generation:
             return  # the process lost this work (crash): nothing of it remains
         self.busy -= 1
-        self.running -= 1
-        self.pool.running -= 1
+        if self.pool.stretch is not None:
+            self.running -= 1
+            self.pool.running -= 1
         if claim is not None:  # what it held goes back (the next waiter may start now)
             del self.claims[claim]
             claim.release()
