@@ -1034,3 +1034,31 @@ def test_a_run_finishes_with_balanced_books_or_is_refused_by_its_estimate(scenar
             f"estimated {estimate(scenario).describe()}, ran over {ESTIMATED_WALL_SECONDS} s"
         )
     assert_books_balance(scenario, result)
+
+
+def test_an_idle_autoscaled_run_is_estimated_by_its_autoscaler_readings():
+    """An autoscaler wakes whether or not messages come: 16 h of KEDA polls every second, HPA
+    syncs every 15 s and statistics every 5 s are 73,000 readings, each three messages' worth
+    of CPU (qsim.estimate.MESSAGES_PER_TICK), so a run that publishes almost nothing is still
+    refused at SMALL, naming the readings, and the same run without scaling is not."""
+    data = {
+        "name": "idle",
+        "duration": "16h",
+        "queues": [{"name": "work"}],
+        "producers": [{"name": "p", "to": "work", "rate": "0.001/s"}],
+        "consumers": [
+            {
+                "name": "pool",
+                "queue": "work",
+                "replicas": 1,
+                "service_time": {"dist": "exponential", "mean": "100ms"},
+                "scaling": {"policy": "queue_length", "interval": "1s", "min": 1, "max": 5},
+            }
+        ],
+    }
+    work = estimate(load(data))
+    assert work.ticks == pytest.approx(16 * 3600 * (1 + 1 / 15 + 1 / 5))
+    with pytest.raises(QsimError, match="autoscaler readings"):
+        check_work(work, SMALL)
+    del data["consumers"][0]["scaling"]
+    check_work(estimate(load(data)), SMALL)
