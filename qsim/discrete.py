@@ -60,12 +60,12 @@ class Table:
         weights dropped, normalised to sum 1)."""
         values, probs = np.asarray(values, dtype=float), np.asarray(probs, dtype=float)
         distinct, where = np.unique(values, return_inverse=True)
-        weights = np.bincount(where, weights=probs, minlength=distinct.size)
-        kept = weights > 0
-        distinct, weights = distinct[kept], weights[kept] / math.fsum(weights[kept])
+        summed = np.bincount(where, weights=probs, minlength=distinct.size).astype(float)
+        kept = summed > 0
+        weights = summed[kept] / math.fsum(summed[kept].tolist())
         cdf = np.cumsum(weights)
         cdf[-1] = 1.0
-        return cls(distinct, weights, cdf)
+        return cls(distinct[kept], weights, cdf)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """The smallest value whose cumulative probability reaches each ``u``."""
@@ -113,7 +113,8 @@ def _window(mean: float, sd: float, top: float = math.inf) -> np.ndarray:
     low = max(0.0, math.floor(mean - SPREAD * sd - SPREAD))
     high = min(top, math.ceil(mean + SPREAD * sd + SPREAD))
     if high - low + 1 > MAX_TABLE:
-        raise fail(f"too spread to tabulate (mean {mean:g}, sd {sd:g}): at most {MAX_TABLE:,} values")
+        spread = f"mean {mean:g}, sd {sd:g}"
+        raise fail(f"too spread to tabulate ({spread}): at most {MAX_TABLE:,} values")
     return np.arange(low, high + 1, dtype=float)
 
 
@@ -209,7 +210,8 @@ class Geometric(Discrete[Q]):
         if self.p is not None and self.p <= 0:
             raise fail(f"p must be above zero (at most 1), got {self.p!r}", ("p",))
         if self.mean_ is not None and not self.mean_ >= 1:
-            raise fail(f"mean must be at least 1 (values are 1, 2, ...), got {self.mean_!r}", ("mean",))
+            at_least = "mean must be at least 1 (values are 1, 2, ...)"
+            raise fail(f"{at_least}, got {self.mean_!r}", ("mean",))
         return self
 
     @property
@@ -235,12 +237,13 @@ class Geometric(Discrete[Q]):
         p = self.success
         if p >= 1:
             return np.ones(len(u))
-        return np.maximum(1.0, np.ceil(np.log1p(-np.asarray(u, dtype=float)) / math.log1p(-p)))
+        trials = np.ceil(np.log1p(-np.asarray(u, dtype=float)) / math.log1p(-p))
+        return np.asarray(np.maximum(1.0, trials), dtype=float)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         k = np.floor(np.maximum(np.asarray(x, dtype=float), 0.0))
         if self.success >= 1:
-            return (k >= 1).astype(float)
+            return np.asarray(k >= 1, dtype=float)
         return np.asarray(-np.expm1(k * math.log1p(-self.success)), dtype=float)
 
     @property
@@ -338,4 +341,3 @@ class Pmf(Discrete[Q]):
     @property
     def variance(self) -> float:
         return self.table.variance
-

@@ -337,7 +337,7 @@ def _truncated_smallest(dist: Distribution[Any]) -> float | None:
         return None
     if (kept := dist.kept) is not None:
         return float(kept.values[0])
-    return max(inner, math.floor(dist.low) + 1.0)  # above low, and a value of the inner law
+    return max(inner, math.floor(float(dist.low)) + 1.0)  # above low, and a value of the inner law
 
 
 def _mixture_smallest(dist: Distribution[Any]) -> float | None:
