@@ -448,7 +448,8 @@ queues:
             "    batch: 5\n",
             "    batch: {dist: lognormal, mean: 3, cv: 1}\n",
             "scenario.yaml:15: producers[0].batch: batch sizes must be whole numbers: use one "
-            "of constant, empirical, got lognormal",
+            "of constant, empirical, pmf, geometric, poisson, binomial, shifted, truncated, "
+            "got lognormal",
         ),
     ],
 )

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from qsim.composite import Mixture, Shifted, Truncated
+from qsim.composite import Shifted, Truncated
 from qsim.discrete import Discrete
 from qsim.distributions import Distribution
 from qsim.files import read_text_file
@@ -340,12 +340,6 @@ def _truncated_smallest(dist: Distribution[Any]) -> float | None:
     return max(inner, math.floor(float(dist.low)) + 1.0)  # above low, and a value of the inner law
 
 
-def _mixture_smallest(dist: Distribution[Any]) -> float | None:
-    assert isinstance(dist, Mixture)
-    parts = [smallest_whole(c) for w, c in zip(dist.weights, dist.of, strict=True) if w > 0]
-    return None if any(p is None for p in parts) else min(p for p in parts if p is not None)
-
-
 WHOLE_VALUED: dict[str, Callable[[Distribution[Any]], float | None]] = {
     "constant": _constant_smallest,
     "empirical": _values_smallest,
@@ -355,7 +349,6 @@ WHOLE_VALUED: dict[str, Callable[[Distribution[Any]], float | None]] = {
     "binomial": _table_smallest,
     "shifted": _shifted_smallest,
     "truncated": _truncated_smallest,
-    "mixture": _mixture_smallest,
 }
 """Distributions that can give whole numbers, by ``dist`` name: the smallest value each gives
 with probability above zero, or None where some value is not whole (or a part is not one of
