@@ -21,7 +21,6 @@ from benchmarks.measure import Job, in_subprocess
 from benchmarks.models import MODELS
 from benchmarks.workloads import WORKLOADS
 
-
 SIZES = (1_000, 2_000)
 """Message counts of the smoke run: two, so that linearity is checked; small, so it is quick."""
 RUNS = 1
@@ -59,8 +58,7 @@ def test_every_row_that_ran_has_speed_memory_and_a_mean_wait_for_mmc(quick):
     report, _ = quick
     ran = [r for r in report["rows"] if not r["not_run"]]
     assert all(
-        r["runs"] == RUNS and r["median_msgs_per_s"] > 0 and r["peak_rss_mb"] > 0
-        for r in ran
+        r["runs"] == RUNS and r["median_msgs_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in ran
     )
     assert all(r["mean_wait_s"] > 0 for r in ran if r["exact_wait_s"] is not None)
 

@@ -27,8 +27,7 @@ from qsim.scenario import load_scenario
 
 CHECKS = Path(__file__).parent / "live" / "checks.yaml"
 SKIP_REASON = (
-    "needs a RabbitMQ: set QSIM_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ "
-    "(.ci/run starts one)"
+    "needs a RabbitMQ: set QSIM_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ (.ci/run starts one)"
 )
 
 
@@ -37,8 +36,8 @@ def _ctl(*args: str) -> str:
     ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
     if not Path(ctl).exists():
         pytest.fail("rabbitmqctl is needed to list the broker's queues (.ci/run installs it)")
-    done = subprocess.run([ctl, "-q", *args], capture_output=True, text=True, check=True, timeout=60)
-    return done.stdout
+    command = [ctl, "-q", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 @pytest.fixture
