@@ -9,6 +9,7 @@ by arithmetic; qsim writes the one such sum a service time needs, a fixed shift,
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from qsim.discrete import Discrete, Table
 from qsim.distributions import Distribution, Q, register
 from qsim.phasetype import check_sum_to_one
 from qsim.spec import Probability, fail
@@ -163,7 +165,9 @@ class Shifted(Distribution[Q]):
 class Truncated(Distribution[Q]):
     """A draw of ``of`` given that it lies above ``low`` and at most ``high`` (no ``high``:
     unbounded). Drawn by inverse transform within ``(F(low), F(high)]``; mean and variance by
-    adaptive quadrature of the distribution function (scipy's ``quad``)."""
+    adaptive quadrature of the distribution function (scipy's ``quad``). Of a discrete family
+    (:mod:`qsim.discrete`), its table of values restricted to ``(low, high]``, exactly: with the
+    default ``low: 0``, the zero-truncated law (a Poisson batch size given it is at least 1)."""
 
     name: ClassVar[str] = "truncated"
     dist: Literal["truncated"]
@@ -177,7 +181,13 @@ class Truncated(Distribution[Q]):
             raise fail(f"high ({self.high:g}) must be above low ({self.low:g})")
         if self._bounds[1] <= self._bounds[0]:
             raise fail("the truncation keeps no probability of the distribution")
+        self.kept  # noqa: B018  (a discrete family's truncated table, built at load time)
         return self
+
+    @property
+    def kept(self) -> Table | None:
+        """Of a discrete family, the table of its values in ``(low, high]``; else None."""
+        return _kept(self) if isinstance(self.of, Discrete) else None
 
     @property
     def _bounds(self) -> tuple[float, float]:
@@ -187,15 +197,21 @@ class Truncated(Distribution[Q]):
         return float(below), 1.0 if self.high is None else float(above)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if (kept := self.kept) is not None:
+            return kept.sample(rng, n)
         return self.ppf(rng.random(n))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
+        if (kept := self.kept) is not None:
+            return kept.ppf(u)
         below, above = self._bounds
         top = math.inf if self.high is None else self.high
         inside = self.of.ppf(below + (above - below) * np.asarray(u))
         return np.asarray(np.clip(inside, self.low, top), dtype=float)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
+        if (kept := self.kept) is not None:
+            return kept.cdf_at(x)
         below, above = self._bounds
         return np.clip((self.of.cdf(x) - below) / (above - below), 0.0, 1.0)
 
@@ -213,12 +229,23 @@ class Truncated(Distribution[Q]):
 
     @property
     def mean(self) -> float:
+        if (kept := self.kept) is not None:
+            return kept.mean
         if self.high is None and not math.isfinite(self.of.mean):
             return math.inf
         return self._moment(1)
 
     @property
     def variance(self) -> float:
+        if (kept := self.kept) is not None:
+            return kept.variance
         if self.high is None and not math.isfinite(self.of.variance):
             return math.inf
         return max(self._moment(2) - self._moment(1) ** 2, 0.0)
+
+
+@functools.lru_cache(maxsize=256)
+def _kept(truncated: Truncated[Any]) -> Table:
+    """The table of a truncated discrete family (once per distinct truncation)."""
+    assert isinstance(truncated.of, Discrete)
+    return truncated.of.table.kept(float(truncated.low), truncated.high)

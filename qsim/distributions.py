@@ -728,4 +728,4 @@ def __getattr__(name: str) -> Any:
 
 
 # -- service-time families in their own modules (phase-type, composites): registered on import --
-from qsim import composite, phasetype  # noqa: E402,F401  (register hyperexponential, ..., mixture)
+from qsim import composite, discrete, phasetype  # noqa: E402,F401  (register hyperexponential, ...)

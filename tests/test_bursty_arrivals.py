@@ -7,7 +7,8 @@ derivations must agree to 1e-6 before the simulator is held against them:
 
 - M^X/M/1 (Poisson batches of X messages, one exponential consumer, prefetch 1): a closed form
   (the batch as one customer of M/G/1, plus the batch-mates served before a message) and the
-  numerical stationary distribution of the queue-length chain.
+  numerical stationary distribution of the queue-length chain; for batches resampled from a
+  list, geometric on 1, 2, ... and zero-truncated Poisson.
 - MMPP/M/1: the stationary distribution of the (messages, state) chain solved directly on a
   truncated state space, and by the matrix-geometric method (Neuts: pi_{n+1} = pi_n R).
 
@@ -18,6 +19,7 @@ window).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -44,34 +46,67 @@ MU = 10.0
 
 
 # -- exact theory ------------------------------------------------------------------------------
-def mx_m1_wait(lam: float, sizes: list[int], mu: float) -> float:
+def mx_m1_wait(lam: float, sizes: Pmf, mu: float) -> float:
     """M^X/M/1 mean wait in queue of a message, closed form. A batch waits as one M/G/1
     customer whose service B is the sum of its X exponential services, E[B^2] = (E[X] + E[X^2])
     / mu^2, so Wb = lam E[B^2] / (2 (1 - rho)) (Pollaczek-Khinchine); a message then waits for
     the batch-mates served before it, (E[X^2] - E[X]) / (2 E[X]) of them on average (a message
-    is in a batch of size k with probability k p_k / E[X], at a uniform position)."""
-    x = np.array(sizes, dtype=float)
-    ex, ex2 = x.mean(), (x**2).mean()
+    is in a batch of size k with probability k p_k / E[X], at a uniform position). Only the
+    batch's first two moments enter, given here in closed form where the law has one."""
+    ex, ex2 = sizes.moments
     rho = lam * ex / mu
     batch_wait = lam * (ex + ex2) / mu**2 / (2 * (1 - rho))
     return float(batch_wait + (ex2 - ex) / (2 * ex) / mu)
 
 
-def mx_m1_wait_by_chain(lam: float, sizes: list[int], mu: float, levels: int = 600) -> float:
+def mx_m1_wait_by_chain(lam: float, sizes: Pmf, mu: float, levels: int = 600) -> float:
     """M^X/M/1 mean wait from the stationary distribution of the number in system (a batch of
     k arrives at rate lam p_k, one leaves at mu), truncated at ``levels`` where the tail is
-    below 1e-12, and Little's law: Wq = (L - P(busy)) / (lam E[X])."""
-    values, counts = np.unique(sizes, return_counts=True)
+    below 1e-12, and Little's law: Wq = (L - P(busy)) / (lam E[X]), E[X] summed from the pmf."""
     q = np.zeros((levels, levels))
     for n in range(levels):
-        for k, count in zip(values, counts, strict=True):
-            q[n, min(n + int(k), levels - 1)] += lam * count / len(sizes)
+        for k, p in zip(sizes.values, sizes.probs, strict=True):
+            q[n, min(n + int(k), levels - 1)] += lam * p
         if n:
             q[n, n - 1] += mu
         q[n, n] -= q[n].sum()
     pi = stationary(q)
     queued = float(np.arange(levels) @ pi) - (1 - pi[0])
-    return queued / (lam * float(np.mean(sizes)))
+    return queued / (lam * math.fsum(k * p for k, p in zip(sizes.values, sizes.probs, strict=True)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Pmf:
+    """A batch-size law for the theory: its pmf (``values``, ``probs``, cut where the tail is
+    below 1e-15) and its first two moments ``(E[X], E[X^2])`` in closed form."""
+
+    values: tuple[int, ...]
+    probs: tuple[float, ...]
+    moments: tuple[float, float]
+
+
+def resampled(sizes: list[int]) -> Pmf:
+    """Batch sizes drawn uniformly from ``sizes`` (an ``empirical`` batch)."""
+    x = np.array(sizes, dtype=float)
+    values, counts = np.unique(sizes, return_counts=True)
+    probs = tuple(float(c) / len(sizes) for c in counts)
+    return Pmf(tuple(int(v) for v in values), probs, (float(x.mean()), float((x**2).mean())))
+
+
+def geometric(p: float) -> Pmf:
+    """Geometric on 1, 2, ...: P(k) = (1 - p)^(k - 1) p, E[X] = 1 / p, E[X^2] = (2 - p) / p^2."""
+    values = tuple(range(1, 1 + math.ceil(math.log(1e-15) / math.log1p(-p))))
+    probs = tuple(p * (1 - p) ** (k - 1) for k in values)
+    return Pmf(values, probs, (1 / p, (2 - p) / p**2))
+
+
+def zero_truncated_poisson(m: float) -> Pmf:
+    """Poisson(m) given at least 1: P(k) = e^-m m^k / (k! (1 - e^-m)), E[X] = m / (1 - e^-m),
+    E[X^2] = (m + m^2) / (1 - e^-m)."""
+    kept = -math.expm1(-m)
+    values = tuple(range(1, 60))
+    probs = tuple(math.exp(k * math.log(m) - m - math.lgamma(k + 1)) / kept for k in values)
+    return Pmf(values, probs, (m / kept, (m + m * m) / kept))
 
 
 def stationary(q: np.ndarray) -> np.ndarray:
@@ -182,15 +217,30 @@ BATCH_SIZES = [1, 1, 2, 4]
 """Batch sizes of the M^X/M/1 check: E[X] = 2, E[X^2] = 5.5."""
 BATCH_RATE = 3.0
 """Batches per second: rho = 3 * 2 / 10 = 0.6."""
+DISCRETE_BATCHES = {
+    "{dist: geometric, p: 0.5}": geometric(0.5),
+    "{dist: truncated, of: {dist: poisson, mean: 1.5}}": zero_truncated_poisson(1.5),
+}
+"""Batch laws of the discrete families, by their scenario text: E[X] = 2 and 1.93 (rho 0.6
+and 0.58 at BATCH_RATE)."""
 MMPP = ((12.0, 2.0), (0.5, 0.5))
 """Rates (/s) and mean stays (s) of the MMPP/M/1 check: mean rate 7/s, rho 0.7."""
 
 
 def test_mx_m1_closed_form_matches_its_chain():
     """The M^X/M/1 closed form and the numerically solved chain agree (0.36875 s here)."""
-    closed = mx_m1_wait(BATCH_RATE, BATCH_SIZES, MU)
+    closed = mx_m1_wait(BATCH_RATE, resampled(BATCH_SIZES), MU)
     assert closed == pytest.approx(0.15 + 3.5 / 16)  # rho/(mu(1-rho)) + batch-mates' share
-    assert mx_m1_wait_by_chain(BATCH_RATE, BATCH_SIZES, MU) == pytest.approx(closed, rel=1e-6)
+    chain = mx_m1_wait_by_chain(BATCH_RATE, resampled(BATCH_SIZES), MU)
+    assert chain == pytest.approx(closed, rel=1e-6)
+
+
+@pytest.mark.parametrize("sizes", DISCRETE_BATCHES.values(), ids=list(DISCRETE_BATCHES))
+def test_mx_m1_closed_form_matches_its_chain_for_discrete_batch_laws(sizes):
+    """For geometric and zero-truncated Poisson batches too: the closed form from the law's
+    moments and the chain from its pmf agree (geometric p = 0.5: 0.3 + 0.1 = 0.4 s)."""
+    closed = mx_m1_wait(BATCH_RATE, sizes, MU)
+    assert mx_m1_wait_by_chain(BATCH_RATE, sizes, MU) == pytest.approx(closed, rel=1e-6)
 
 
 def test_mmpp_m1_chain_matches_matrix_geometric_solution():
@@ -208,7 +258,18 @@ def test_batch_arrivals_mean_wait_matches_mx_m1():
     """Poisson batches of 1, 1, 2 or 4 messages at 3/s into one exponential consumer:
     the mean wait of a message is the M^X/M/1 value."""
     producer = f"rate: {BATCH_RATE}/s, batch: {{dist: empirical, values: {BATCH_SIZES}}}"
-    assert_matches(waits(producer, 16, 1200, 50), mx_m1_wait(BATCH_RATE, BATCH_SIZES, MU))
+    exact = mx_m1_wait(BATCH_RATE, resampled(BATCH_SIZES), MU)
+    assert_matches(waits(producer, 16, 1200, 50), exact)
+
+
+@pytest.mark.parametrize(
+    ("batch", "sizes"), DISCRETE_BATCHES.items(), ids=["geometric", "zero-truncated-poisson"]
+)
+def test_discrete_batch_laws_mean_wait_matches_mx_m1(batch, sizes):
+    """Poisson arrivals at 3/s of geometric (p = 0.5) or zero-truncated Poisson (mean 1.5)
+    batches into one exponential consumer: the mean wait of a message is the M^X/M/1 value."""
+    producer = f"rate: {BATCH_RATE}/s, batch: {batch}"
+    assert_matches(waits(producer, 16, 1200, 50), mx_m1_wait(BATCH_RATE, sizes, MU))
 
 
 def test_mmpp_mean_wait_matches_mmpp_m1():
@@ -387,7 +448,8 @@ queues:
             "    batch: 5\n",
             "    batch: {dist: lognormal, mean: 3, cv: 1}\n",
             "scenario.yaml:15: producers[0].batch: batch sizes must be whole numbers: use one "
-            "of constant, empirical, got lognormal",
+            "of constant, empirical, pmf, geometric, poisson, binomial, shifted, truncated, "
+            "got lognormal",
         ),
     ],
 )

@@ -74,6 +74,10 @@ CASES = {
         "{dist: phasetype, initial: [0.5, 0.3, 0.2],"
         " generator: [[-10, 5, 1], [0, -3, 2], [0.5, 0, -1]]}"
     ),
+    "poisson": "{dist: poisson, mean: 3}",
+    "geometric": "{dist: geometric, p: 0.3}",
+    "binomial": "{dist: binomial, n: 12, p: 0.25}",
+    "pmf": "{dist: pmf, values: [1s, 2s, 5s], probs: [0.5, 0.3, 0.2]}",
 }
 
 

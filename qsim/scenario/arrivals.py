@@ -25,12 +25,23 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from qsim.composite import Shifted, Truncated
+from qsim.discrete import Discrete
 from qsim.distributions import Distribution
 from qsim.files import read_text_file
 from qsim.spec import Duration, OrBareValue, PositiveDuration, Probability, Rate, Spec, fail
 from qsim.units import UnitError, parse_duration, parse_rate
 
-__all__ = ["Mmpp", "MmppSpec", "MmppState", "Profile", "ProfilePoint", "ProfileSpec", "check_batch"]
+__all__ = [
+    "Mmpp",
+    "MmppSpec",
+    "MmppState",
+    "Profile",
+    "ProfilePoint",
+    "ProfileSpec",
+    "check_batch",
+    "smallest_whole",
+]
 
 ROW_TOLERANCE = 1e-9
 """How far a row of a transition matrix may sum from 1 (rounding of decimal fractions)."""
@@ -294,32 +305,88 @@ ProfileSpec = Annotated[
 """A ``profile:`` value: a mapping of ``points`` or ``file`` (and ``period``), or the points."""
 
 
-def _whole_constant(dist: Distribution[Any]) -> bool:
+def _whole(value: float) -> bool:
+    return float(value).is_integer()
+
+
+def _constant_smallest(dist: Distribution[Any]) -> float | None:
     value = float(dist.model_dump()["value"])
-    return value >= 1 and value.is_integer()
+    return value if _whole(value) else None
 
 
-def _whole_values(dist: Distribution[Any]) -> bool:
+def _values_smallest(dist: Distribution[Any]) -> float | None:
     values = [float(v) for v in dist.model_dump()["values"]]
-    return all(v >= 1 and v.is_integer() for v in values)
+    return min(values) if all(_whole(v) for v in values) else None
 
 
-WHOLE_VALUED: dict[str, Callable[[Distribution[Any]], bool]] = {
-    "constant": _whole_constant,
-    "empirical": _whole_values,
+def _table_smallest(dist: Distribution[Any]) -> float | None:
+    assert isinstance(dist, Discrete)
+    return dist.smallest if all(_whole(v) for v in dist.table.values.tolist()) else None
+
+
+def _shifted_smallest(dist: Distribution[Any]) -> float | None:
+    assert isinstance(dist, Shifted)
+    inner = smallest_whole(dist.of)
+    return None if inner is None or not _whole(dist.shift) else inner + float(dist.shift)
+
+
+def _truncated_smallest(dist: Distribution[Any]) -> float | None:
+    assert isinstance(dist, Truncated)
+    inner = smallest_whole(dist.of)
+    if inner is None:
+        return None
+    if (kept := dist.kept) is not None:
+        return float(kept.values[0])
+    return max(inner, math.floor(float(dist.low)) + 1.0)  # above low, and a value of the inner law
+
+
+WHOLE_VALUED: dict[str, Callable[[Distribution[Any]], float | None]] = {
+    "constant": _constant_smallest,
+    "empirical": _values_smallest,
+    "pmf": _table_smallest,
+    "geometric": _table_smallest,
+    "poisson": _table_smallest,
+    "binomial": _table_smallest,
+    "shifted": _shifted_smallest,
+    "truncated": _truncated_smallest,
 }
-"""Distributions that can give batch sizes, by ``dist`` name: whether their values are whole
-numbers of at least 1."""
+"""Distributions that can give whole numbers, by ``dist`` name: the smallest value each gives
+with probability above zero, or None where some value is not whole (or a part is not one of
+these)."""
+
+
+COUNTS_FROM_ZERO = ("poisson", "binomial")
+"""Families that count from 0: as batch sizes, shifted by 1 or truncated above 0."""
+
+
+def smallest_whole(dist: Distribution[Any]) -> float | None:
+    """The smallest value ``dist`` draws if all its values are whole numbers, else None."""
+    check = WHOLE_VALUED.get(dist.name)
+    return None if check is None else check(dist)
 
 
 def check_batch(dist: Distribution[Any] | None) -> Distribution[Any] | None:
-    """``dist`` if it gives whole batch sizes of at least 1; else a located error."""
+    """``dist`` if it gives whole batch sizes of at least 1; else a located error.
+
+    A batch of 0 would publish nothing at an arrival instant, an arrival no figure counts, so a
+    law that can draw 0 (a Poisson or binomial count) is refused with the two ways to a law on
+    1, 2, ...: ``shifted`` by 1 (1 + Poisson) or ``truncated`` (zero-truncated, the default
+    ``low: 0`` keeps draws above 0)."""
     if dist is None:
         return None
-    check = WHOLE_VALUED.get(dist.name)
-    if check is None:
+    if dist.name not in WHOLE_VALUED:
         known = ", ".join(WHOLE_VALUED)
         raise fail(f"batch sizes must be whole numbers: use one of {known}, got {dist.name}")
-    if not check(dist):
+    smallest = smallest_whole(dist)
+    if smallest is None or (smallest < 1 and not isinstance(dist, Discrete)):
         raise fail("batch sizes must be whole numbers of at least 1")
+    if smallest < 1:
+        chance = float(dist.cdf(np.array([0.0]))[0])
+        message = f"batch sizes must be at least 1, but {dist.name} gives 0 with probability "
+        message += f"{chance:.3g}"
+        if dist.name in COUNTS_FROM_ZERO:
+            shifted = f"{{dist: shifted, shift: 1, of: {{dist: {dist.name}, ...}}}}"
+            truncated = f"{{dist: truncated, of: {{dist: {dist.name}, ...}}}}"
+            message += f": use {shifted} (1 + {dist.name}) or {truncated} (given at least 1)"
+        raise fail(message)
     return dist
