@@ -50,17 +50,17 @@ def ks_distance(ordered: np.ndarray, cdf: Any) -> float:
 
 
 def _p_value(
-    family: Family, fitted: Any, d: float, n: int, rng: np.random.Generator, draws: int
+    family: Family, params: dict[str, float], d: float, n: int, rng: np.random.Generator, draws: int
 ) -> float:
     """P(D* >= d) over samples drawn from the fitted distribution and refitted (Monte Carlo
     p-value, ``(1 + hits) / (1 + draws)``); without draws, the known-parameter Kolmogorov
     p-value."""
     if draws == 0:
         return float(stats.kstwo.sf(d, n))
-    hits = 0
+    fitted, hits = family.frozen(params), 0
     for _ in range(draws):
         sample = np.sort(np.maximum(fitted.rvs(size=n, random_state=rng), _TINY))
-        hits += ks_distance(sample, family.frozen(family.fit(sample)).cdf) >= d
+        hits += ks_distance(sample, family.frozen(family.refitted(sample, params)).cdf) >= d
     return (1 + hits) / (1 + draws)
 
 
@@ -78,7 +78,7 @@ def _candidate(
     d = ks_distance(x, fitted.cdf)
     log_likelihood = float(np.sum(fitted.logpdf(x)))
     k, n = len(params), len(x)
-    p = _p_value(family, fitted, d, n, rng, draws)
+    p = _p_value(family, params, d, n, rng, draws)
     return {
         "dist": family.name,
         "parameters": params,
