@@ -26,7 +26,10 @@ the iteration limit. Branches are reported longest mean first, so a fit is uniqu
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy import special
@@ -46,6 +49,12 @@ TOLERANCE = 1e-8
 MAX_ITERATIONS = 200
 """EM stops after this many iterations (on data with cv <= 1 hyper-exponential phases merge
 slowly)."""
+NEWTON_STEPS = 6
+"""Newton steps for a gamma shape from Minka's start (within 1.5% already: quadratic after)."""
+ROUNDING_ITERATIONS = 20
+"""EM iterations that rank the roundings of real shapes to orders (then the best converges)."""
+KMEANS_ROUNDS = 50
+"""Most rounds of the k-means that gives one of EM's starts."""
 MAX_ORDER = 30
 """Largest number of stages of a branch: cv 0.18. More stages put phase rates so far apart
 that the scenario loader's phase-type grid grows large (qsim.phaselaw)."""
@@ -129,13 +138,31 @@ def _best_orders(s0: np.ndarray, s1: np.ndarray, sl: np.ndarray, top: int) -> np
     return np.asarray(np.argmax(q, axis=1) + 1, dtype=float)
 
 
+def _best_shapes(s0: np.ndarray, s1: np.ndarray, sl: np.ndarray, top: int) -> np.ndarray:
+    """Each branch's real shape ``a`` in ``[1, top]`` maximising the same expression (a gamma
+    branch): the root of ``ln a - digamma(a) = ln(S1 / S0) - SL / S0`` (the weighted gamma
+    likelihood equation), from Minka's (2002) approximation by Newton's method, clipped."""
+    target = np.maximum(np.log(s1 / s0) - sl / s0, 1e-12)
+    a = (3 - target + np.sqrt((target - 3) ** 2 + 24 * target)) / (12 * target)
+    for _ in range(NEWTON_STEPS):
+        gap = np.log(a) - special.digamma(a) - target
+        a = np.maximum(a - gap / (1 / a - special.polygamma(1, a)), a / 2)
+    return np.asarray(np.clip(a, 1.0, float(top)), dtype=float)
+
+
+Orders = Literal["fixed", "integer", "real"]
+_M_STEP = {"integer": _best_orders, "real": _best_shapes}
+
+
 def em(
     x: np.ndarray,
     start: FrozenHyperErlang,
-    free_orders: bool = False,
+    orders: Orders = "fixed",
     iterations: int = MAX_ITERATIONS,
 ) -> EMFit:
-    """EM from ``start`` on positive samples ``x``; orders fixed unless ``free_orders``.
+    """EM from ``start`` on positive samples ``x``. ``orders``: kept as they start (``fixed``),
+    chosen by the M-step among ``1..MAX_ORDER`` (``integer``), or real shapes in that range
+    (``real``: a mixture of gammas, which :func:`fit_hypererlang_em` rounds).
 
     Stops early if a branch loses all its weight (the law has one branch fewer: the model
     before that step is kept)."""
@@ -145,19 +172,23 @@ def em(
     previous = -np.inf
     for _ in range(iterations):
         parts = fit.model._log_parts(x, logs)
-        total = np.logaddexp.reduce(parts, axis=0)
-        likelihood = float(total.sum())
+        top = parts.max(axis=0)
+        w = np.exp(parts - top)
+        density = w.sum(axis=0)  # over exp(top)
+        likelihood = float(top.sum() + np.log(density).sum())
         fit.log_likelihoods.append(likelihood)
         if likelihood - previous <= TOLERANCE * abs(likelihood):
             break
         previous = likelihood
-        w = np.exp(parts - total)  # P(branch i | x_j)
+        w /= density  # P(branch i | x_j)
         s0 = w.sum(axis=1)
         if np.any(s0 <= 0.0) or np.any(s0 >= len(x)):  # one branch left
             break
         s1 = w @ x
-        orders = _best_orders(s0, s1, w @ logs, MAX_ORDER) if free_orders else fit.model.orders
-        fit.model = FrozenHyperErlang(s0 / len(x), s1 / s0, orders)
+        shape = fit.model.orders
+        if orders != "fixed":
+            shape = _M_STEP[orders](s0, s1, w @ logs, MAX_ORDER)
+        fit.model = FrozenHyperErlang(s0 / len(x), s1 / s0, shape)
     return fit
 
 
@@ -198,36 +229,71 @@ def fit_hyperexponential_phases(x: np.ndarray, phases: int) -> EMFit:
     return em(x, FrozenHyperErlang(weights, means, np.ones(phases)))
 
 
+def _grouped(x: np.ndarray, group: np.ndarray, branches: int) -> FrozenHyperErlang:
+    """A start from a partition of the samples: each group's share, mean and gamma shape
+    ``mean^2 / variance`` (clipped to ``1..MAX_ORDER``); an empty group takes the whole."""
+    rows = []
+    for g in range(branches):
+        part = x[group == g] if np.any(group == g) else x
+        shape = part.mean() ** 2 / part.var() if part.size > 1 and part.var() > 0 else 1.0
+        rows.append((part.size / x.size, part.mean(), min(max(shape, 1.0), MAX_ORDER)))
+    weights, means, shapes = (np.array(column) for column in zip(*rows, strict=True))
+    return FrozenHyperErlang(weights / weights.sum(), means, shapes)
+
+
 def starts(x: np.ndarray, branches: int) -> list[FrozenHyperErlang]:
-    """Where EM with free orders starts: :func:`quantile_start` with one stage per branch, and
-    with each branch's order matched to its quantile group's cv (``round(1 / cv^2)``). EM with
-    integer orders has local maxima (an order is only moved to the best one for the current
-    weights); the two starts find the global one on the tests' samples (from one start alone,
-    a known two-branch hyper-Erlang was fitted with log-likelihood 67 below the true law's)."""
-    x = np.sort(np.asarray(x, dtype=float))
-    weights, means = quantile_start(x, branches)
-    groups = [g for g in np.array_split(x, branches)[::-1]]
-    matched = [
-        min(max(round(g.mean() ** 2 / g.var()), 1), MAX_ORDER) if g.size > 1 and g.var() > 0 else 1
-        for g in groups
-    ]
-    return [
-        FrozenHyperErlang(weights, means, np.ones(branches)),
-        FrozenHyperErlang(weights, means, np.array(matched, dtype=float)),
-    ]
+    """Where the mixture-of-gammas EM starts: groups between consecutive quantiles, and the
+    clusters of one-dimensional k-means on ``ln x`` (from the same quantiles), which separate
+    modes where quantiles cut through them."""
+    x = np.asarray(x, dtype=float)
+    logs = np.log(x)
+    cuts = np.quantile(x, np.arange(1, branches) / branches)
+    by_quantile = np.searchsorted(cuts, x, side="left")
+    centres = np.quantile(logs, (np.arange(branches) + 0.5) / branches)
+    by_cluster = by_quantile
+    for _ in range(KMEANS_ROUNDS):
+        by_cluster = np.argmin(np.abs(logs[:, None] - centres[None, :]), axis=1)
+        moved = np.array(
+            [logs[by_cluster == g].mean() if np.any(by_cluster == g) else centres[g]
+             for g in range(branches)]
+        )  # fmt: skip
+        if np.allclose(moved, centres):
+            break
+        centres = moved
+    return [_grouped(x, by_quantile, branches), _grouped(x, by_cluster, branches)]
+
+
+def _rounded(x: np.ndarray, fit: EMFit) -> EMFit:
+    """The most likely hyper-Erlang whose orders are the real shapes of ``fit`` rounded down
+    or up: each of the ``2^m`` choices gets :data:`ROUNDING_ITERATIONS` of EM with its orders
+    fixed, and the most likely of them EM to convergence."""
+    model = fit.model
+    choices = itertools.product(
+        *({max(math.floor(a), 1), min(math.ceil(a), MAX_ORDER)} for a in model.orders)
+    )
+    short = max(
+        (
+            em(x, FrozenHyperErlang(model.weights, model.means, np.array(k, dtype=float)), "fixed",
+               ROUNDING_ITERATIONS)
+            for k in choices
+        ),
+        key=lambda f: f.log_likelihood,
+    )  # fmt: skip
+    rest = em(x, short.model)
+    return EMFit(rest.model, [*short.log_likelihoods, *rest.log_likelihoods[1:]])
 
 
 def fit_hypererlang_em(x: np.ndarray) -> tuple[EMFit, float]:
     """The hyper-Erlang with the lowest BIC over :data:`BRANCHES` (``m`` branches count
-    ``3m - 1`` parameters: ``m - 1`` probabilities, ``m`` means, ``m`` orders), each the most
-    likely of EM with free orders from each of :func:`starts`; with its BIC."""
+    ``3m - 1`` parameters: ``m - 1`` probabilities, ``m`` means, ``m`` orders); with its BIC.
+
+    For each ``m``: EM for a mixture of gammas (real shapes) from each of :func:`starts`; the
+    most likely one's shapes rounded by :func:`_rounded`."""
     x = np.asarray(x, dtype=float)
     best: tuple[EMFit, float] | None = None
     for m in BRANCHES:
-        fit = max(
-            (em(x, start, free_orders=True) for start in starts(x, m)),
-            key=lambda f: f.log_likelihood,
-        )
+        gammas = max((em(x, s, orders="real") for s in starts(x, m)), key=lambda f: f.log_likelihood)
+        fit = _rounded(x, gammas)
         bic = (3 * m - 1) * float(np.log(len(x))) - 2 * fit.log_likelihood
         if best is None or bic < best[1]:
             best = (fit, bic)
@@ -239,9 +305,10 @@ def refit(x: np.ndarray, params: dict[str, float]) -> dict[str, float]:
     """Parameters of the same form as ``params`` refitted to ``x`` by EM started from them
     (orders free if ``params`` has them), at most :data:`REFIT_ITERATIONS` iterations: the
     parametric bootstrap's refit of each draw from the fitted law."""
-    orders = any(key.startswith("k") for key in params)
-    fit = em(x, from_parameters(params), free_orders=orders, iterations=REFIT_ITERATIONS)
-    return branch_parameters(fit, orders=orders)
+    erlangs = any(key.startswith("k") for key in params)
+    start = from_parameters(params)
+    fit = em(x, start, "integer" if erlangs else "fixed", iterations=REFIT_ITERATIONS)
+    return branch_parameters(fit, orders=erlangs)
 
 
 def fit_hypererlang(x: np.ndarray) -> dict[str, float]:

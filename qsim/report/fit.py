@@ -42,8 +42,11 @@ def _parameters(candidate: dict[str, Any]) -> str:
     written = candidate["distribution"]
     if "values" in written:
         return f"{format_number(len(written['values']))} values"
-    if "phases" in written:  # p mean, p mean: a hyper-exponential's branches
-        return ", ".join(f"{phase['p']} x {phase['mean']}" for phase in written["phases"])
+    if "phases" in written:  # p x mean: a hyper-exponential's branches; p x Ek mean: Erlang's
+        return ", ".join(
+            f"{phase['p']} x {'E' + str(phase['k']) + ' ' if 'k' in phase else ''}{phase['mean']}"
+            for phase in written["phases"]
+        )
     return ", ".join(f"{key} {value}" for key, value in written.items() if key != "dist")
 
 
