@@ -3,9 +3,10 @@ hyper-exponential is the case where every branch has one stage.
 
 A hyper-Erlang takes branch ``i`` with probability ``p_i``: an Erlang of ``k_i`` stages and total
 mean ``mean_i`` (rate ``lambda_i = k_i / mean_i`` per stage). Its density is
-``sum_i p_i lambda_i^k_i x^(k_i - 1) exp(-lambda_i x) / (k_i - 1)!``. Every phase-type law is a
-limit of such mixtures, and they capture cv below 1 (one branch of many stages), above 1 (a mix
-of fast and slow branches) and several modes (Thuemmler, Buchholz and Telek 2006, "A novel
+``sum_i p_i lambda_i^k_i x^(k_i - 1) exp(-lambda_i x) / (k_i - 1)!``. Hyper-Erlangs come
+arbitrarily close to any distribution on ``[0, inf)`` (they are dense in that class, as the
+paper below recalls), and capture cv below 1 (one branch of many stages), above 1 (a mix of
+fast and slow branches) and several modes (Thuemmler, Buchholz and Telek 2006, "A novel
 approach for fitting probability distributions to measured data with phase-type
 distributions"; their G-FIT algorithm is BuTools' ``PHFromTrace``).
 
@@ -13,12 +14,15 @@ EM (Dempster, Laird and Rubin 1977): the E-step gives sample ``x_j`` the probabi
 that it came from branch ``i``; the M-step maximises the expected complete-data log-likelihood,
 ``p_i = mean_j w_ij`` and ``lambda_i = k_i sum_j w_ij / sum_j w_ij x_j`` (G-FIT's M-step, so
 ``mean_i`` is the ``w``-weighted sample mean). G-FIT fixes the orders ``k_i`` and tries every
-structure of a given total; here, with ``free_orders``, the M-step also maximises over each
-integer ``k_i`` in ``1..MAX_ORDER``: with ``S0 = sum_j w_ij``, ``S1 = sum_j w_ij x_j`` and
-``SL = sum_j w_ij ln x_j`` the expected log-likelihood of branch ``i`` at its best rate is
-``S0 (k ln(k S0 / S1) - k - ln (k-1)!) + (k - 1) SL``, evaluated for every ``k``. The M-step
-still maximises over all parameters, so the likelihood never falls (the EM property), and one
-run finds the orders that a search over structures would try one by one.
+structure of a given total number of phases. Here the orders are found instead: with
+``S0 = sum_j w_ij``, ``S1 = sum_j w_ij x_j`` and ``SL = sum_j w_ij ln x_j``, the expected
+log-likelihood of branch ``i`` at its best rate is
+``S0 (k ln(k S0 / S1) - k - ln Gamma(k)) + (k - 1) SL``, which the M-step can also maximise
+over the order: over real ``k >= 1`` (a mixture of gammas, whose likelihood is smooth in the
+shapes) or over the integers ``1..MAX_ORDER``. Either way the M-step maximises over all
+parameters, so the likelihood never falls. :func:`fit_hypererlang_em` runs the real-shape EM
+from two starts, rounds each shape down or up to the most likely orders, and finishes by EM
+with those orders fixed; a bootstrap refit (:func:`refit`) runs the integer M-step from the fit.
 
 Iterations stop when the log-likelihood rises by less than :data:`TOLERANCE` of itself or after
 the iteration limit. Branches are reported longest mean first, so a fit is unique.
@@ -35,13 +39,21 @@ import numpy as np
 from scipy import special
 
 __all__ = [
+    "BRANCHES",
     "MAX_ITERATIONS",
     "MAX_ORDER",
     "TOLERANCE",
     "EMFit",
     "FrozenHyperErlang",
+    "branch_parameters",
     "em",
+    "fit_hypererlang",
+    "fit_hypererlang_em",
+    "fit_hyperexponential_phases",
+    "from_parameters",
     "quantile_start",
+    "refit",
+    "starts",
 ]
 
 TOLERANCE = 1e-8
@@ -193,8 +205,8 @@ def em(
 
 
 REFIT_ITERATIONS = 50
-"""EM iterations of a bootstrap refit, started at the fit the draw came from (the KS distance
-of a refit moves by less than 1e-3 after that; measured in docs/fitting.md)."""
+"""EM iterations of a bootstrap refit, started at the fit the draw came from (on the 3-phase
+test sample the KS distance of a refit moves by less than 1e-4 after 50 iterations)."""
 BRANCHES = (2, 3)
 """Branch counts the hyper-Erlang fit tries (one branch is an Erlang, inside the gamma)."""
 
@@ -292,7 +304,9 @@ def fit_hypererlang_em(x: np.ndarray) -> tuple[EMFit, float]:
     x = np.asarray(x, dtype=float)
     best: tuple[EMFit, float] | None = None
     for m in BRANCHES:
-        gammas = max((em(x, s, orders="real") for s in starts(x, m)), key=lambda f: f.log_likelihood)
+        gammas = max(
+            (em(x, s, orders="real") for s in starts(x, m)), key=lambda f: f.log_likelihood
+        )
         fit = _rounded(x, gammas)
         bic = (3 * m - 1) * float(np.log(len(x))) - 2 * fit.log_likelihood
         if best is None or bic < best[1]:
