@@ -236,9 +236,19 @@ def from_parameters(params: dict[str, float]) -> FrozenHyperErlang:
 
 
 def fit_hyperexponential_phases(x: np.ndarray, phases: int) -> EMFit:
-    """The ``phases``-phase hyper-exponential by EM from :func:`quantile_start`."""
+    """The ``phases``-phase hyper-exponential: the most likely of EM from
+    :func:`quantile_start`, from each of :func:`starts`, and from the weights and means of
+    the mixture of gammas fitted from each of those (on a 3-phase test sample EM from the
+    first three stopped at a log-likelihood 16 below the one from a mixture of gammas)."""
     weights, means = quantile_start(x, phases)
-    return em(x, FrozenHyperErlang(weights, means, np.ones(phases)))
+    begin = [(weights, means)]
+    for start in starts(x, phases):
+        gammas = em(x, start, "real").model
+        begin += [(start.weights, start.means), (gammas.weights, gammas.means)]
+    return max(
+        (em(x, FrozenHyperErlang(w, m, np.ones(phases))) for w, m in begin),
+        key=lambda f: f.log_likelihood,
+    )
 
 
 def _grouped(x: np.ndarray, group: np.ndarray, branches: int) -> FrozenHyperErlang:
