@@ -22,6 +22,7 @@ from qsim.fit.hyperexponential import (
     FrozenHyperExponential,
     fit_hyperexponential,
     fit_hyperexponential_k,
+    refit_hyperexponential,
 )
 from qsim.fit.snippet import scenario_duration, scenario_number
 
@@ -172,6 +173,7 @@ FAMILIES: dict[str, Family] = {
             fit_hyperexponential,
             lambda p: FrozenHyperExponential(p["p_long"], p["mean_long"], p["mean_short"]),
             _hyperexponential_written,
+            refit_hyperexponential,
         ),
         Family(
             "hyperexponential-3",

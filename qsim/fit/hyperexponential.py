@@ -23,6 +23,7 @@ from qsim.fit.hypererlang import (
     FrozenHyperErlang,
     branch_parameters,
     fit_hyperexponential_phases,
+    refit,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "FrozenHyperExponential",
     "fit_hyperexponential",
     "fit_hyperexponential_k",
+    "refit_hyperexponential",
 ]
 
 
@@ -47,6 +49,14 @@ def fit_hyperexponential(x: np.ndarray) -> dict[str, float]:
     """Maximum-likelihood ``p_long``, ``mean_long`` and ``mean_short`` of positive samples."""
     (p_long, mean_long, _), (_, mean_short, _) = fit_hyperexponential_phases(x, 2).branches()
     return {"p_long": p_long, "mean_long": mean_long, "mean_short": mean_short}
+
+
+def refit_hyperexponential(x: np.ndarray, params: dict[str, float]) -> dict[str, float]:
+    """The two-phase fit's parameters refitted to bootstrap draw ``x`` by EM from ``params``
+    (:func:`~qsim.fit.hypererlang.refit`)."""
+    moved = refit(x, {"p1": params["p_long"], "mean1": params["mean_long"],
+                      "mean2": params["mean_short"]})  # fmt: skip
+    return {"p_long": moved["p1"], "mean_long": moved["mean1"], "mean_short": moved["mean2"]}
 
 
 def fit_hyperexponential_k(x: np.ndarray, phases: int) -> dict[str, float]:
