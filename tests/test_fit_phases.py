@@ -157,3 +157,20 @@ def test_small_branch_probabilities_are_written_so_they_sum_to_one():
     text = SCENARIO.format(arrivals="rate: 1/s", service_time=written)
     mean = 0.02513 * 2.0 + 0.97487 * 0.1
     assert scenario_from(text).consumers[0].service_time.mean == pytest.approx(mean)
+
+
+def test_too_few_values_for_ten_per_parameter_leave_the_phase_type_candidates_out(tmp_path):
+    """On 40 values (fewer than 10 per parameter of a 5-parameter fit) BIC's large-sample
+    penalty cannot hold a hyper-Erlang back, so it is not a candidate; from 50 it is."""
+    x = draw("hypererlang", np.random.default_rng(4), 50)
+    names = {
+        n: {
+            c["dist"]
+            for c in fit_json(write_column(tmp_path / f"{n}.csv", x[:n]), "--bootstrap", "0")[
+                "candidates"
+            ]
+        }
+        for n in (40, 50)
+    }
+    assert not names[40] & set(PHASE_FAMILIES)
+    assert set(PHASE_FAMILIES) <= names[50]

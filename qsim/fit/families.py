@@ -29,6 +29,8 @@ from qsim.fit.snippet import scenario_duration, scenario_number
 __all__ = ["FAMILIES", "Family"]
 
 Params = dict[str, float]
+PER_PARAMETER = 10
+"""Values per fitted parameter the hyper-exponential-3 and hyper-Erlang candidates need."""
 LOG_SHAPE_LIMIT = 12.0
 """Weibull shapes are sought between exp(-12) and exp(12) and held at those bounds."""
 
@@ -44,6 +46,9 @@ class Family:
     """The scipy.stats frozen distribution with these parameters."""
     written: Callable[[Params], dict[str, Any]]
     """The distribution in scenario syntax, e.g. ``{dist: gamma, mean: 201.3ms, cv: 0.7071}``."""
+    fewest: int = 2
+    """Fewest values the family is fitted to (:data:`PER_PARAMETER` per parameter for the
+    phase-type families; with fewer, BIC's large-sample penalty does not hold them back)."""
     refit: Callable[[np.ndarray, Params], Params] | None = None
     """How the bootstrap refits a draw from the fit with these parameters; None: by ``fit``.
     The EM-fitted families restart EM from the fit instead of their multi-start search."""
@@ -173,13 +178,14 @@ FAMILIES: dict[str, Family] = {
             fit_hyperexponential,
             lambda p: FrozenHyperExponential(p["p_long"], p["mean_long"], p["mean_short"]),
             _hyperexponential_written,
-            refit_hyperexponential,
+            refit=refit_hyperexponential,
         ),
         Family(
             "hyperexponential-3",
             lambda x: fit_hyperexponential_k(x, 3),
             from_parameters,
             lambda p: _branches_written(p, "hyperexponential"),
+            5 * PER_PARAMETER,
             refit,
         ),
         Family(
@@ -187,6 +193,7 @@ FAMILIES: dict[str, Family] = {
             fit_hypererlang,
             from_parameters,
             lambda p: _branches_written(p, "hypererlang"),
+            5 * PER_PARAMETER,
             refit,
         ),
     )

@@ -207,6 +207,8 @@ def em(
 REFIT_ITERATIONS = 50
 """EM iterations of a bootstrap refit, started at the fit the draw came from (on the 3-phase
 test sample the KS distance of a refit moves by less than 1e-4 after 50 iterations)."""
+FEWEST_PER_PARAMETER = 10
+"""Three branches (8 parameters) are tried from 80 values on."""
 BRANCHES = (2, 3)
 """Branch counts the hyper-Erlang fit tries (one branch is an Erlang, inside the gamma)."""
 
@@ -314,6 +316,8 @@ def fit_hypererlang_em(x: np.ndarray) -> tuple[EMFit, float]:
     x = np.asarray(x, dtype=float)
     best: tuple[EMFit, float] | None = None
     for m in BRANCHES:
+        if m > 2 and len(x) < FEWEST_PER_PARAMETER * (3 * m - 1):
+            continue  # two branches are always tried (the family needs that many values)
         gammas = max(
             (em(x, s, orders="real") for s in starts(x, m)), key=lambda f: f.log_likelihood
         )

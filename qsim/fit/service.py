@@ -152,7 +152,9 @@ def fit_service_times(
         raise QsimError(f"{where}: a service time above 100 years (3.16e9 s) is not one qsim fits")
     check_durations(column)
     x = np.sort(np.asarray(column.values, dtype=float) * seconds_per_unit)
-    fits = [_candidate(family, x, rng, draws) for family in FAMILIES.values()]
+    fits = [
+        _candidate(family, x, rng, draws) for family in FAMILIES.values() if len(x) >= family.fewest
+    ]
     empirical = _empirical(column, seconds_per_unit)
     ranked = _ranked(fits, empirical)
     best = ranked[0]
