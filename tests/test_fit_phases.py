@@ -174,3 +174,16 @@ def test_too_few_values_for_ten_per_parameter_leave_the_phase_type_candidates_ou
     }
     assert not names[40] & set(PHASE_FAMILIES)
     assert set(PHASE_FAMILIES) <= names[50]
+
+
+def test_a_fit_the_scenario_loader_refuses_is_left_out_with_its_reason(tmp_path):
+    """Modes at 1 ms and 100 s give phase rates 100,000 times apart, more than the loader's
+    phase-type grid takes (10,000): those fits are listed as left out, with the loader's words,
+    instead of crashing ``qsim fit`` (which they did, the two-phase one included)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.gamma(30, 0.001 / 30, 1000), rng.exponential(100, 1000)])
+    result = fit_json(write_column(tmp_path / "far.csv", x), "--bootstrap", "0")
+    left = {entry["dist"]: entry["reason"] for entry in result["unloadable"]}
+    assert set(left) == set(EM_FAMILIES)
+    assert all("phase rates too far apart" in reason for reason in left.values())
+    assert not set(left) & {c["dist"] for c in result["candidates"]}

@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
 from qsim.distributions import Distribution
@@ -68,6 +68,11 @@ def _scenario_figures(written: dict[str, Any]) -> dict[str, Any]:
     """Load the written distribution as the scenario loader does: its exact mean and cv."""
     loaded = _AS_SCENARIO.validate_python(written)
     return {"distribution": written, "mean": loaded.mean, "cv": loaded.cv}
+
+
+def _loader_reason(exc: ValidationError) -> str:
+    """The scenario loader's own words for why it refuses a fitted distribution."""
+    return "; ".join(str(error["msg"]) for error in exc.errors())
 
 
 def _candidate(
@@ -152,9 +157,13 @@ def fit_service_times(
         raise QsimError(f"{where}: a service time above 100 years (3.16e9 s) is not one qsim fits")
     check_durations(column)
     x = np.sort(np.asarray(column.values, dtype=float) * seconds_per_unit)
-    fits = [
-        _candidate(family, x, rng, draws) for family in FAMILIES.values() if len(x) >= family.fewest
-    ]
+    fits, unloadable = [], []
+    for family in FAMILIES.values():
+        if len(x) >= family.fewest:
+            try:
+                fits.append(_candidate(family, x, rng, draws))
+            except ValidationError as exc:  # e.g. phase rates too far apart for the loader
+                unloadable.append({"dist": family.name, "reason": _loader_reason(exc)})
     empirical = _empirical(column, seconds_per_unit)
     ranked = _ranked(fits, empirical)
     best = ranked[0]
@@ -179,6 +188,7 @@ def fit_service_times(
             "rank": "BIC among families the test keeps; empirical if it rejects them all",
         },
         "candidates": ranked,
+        "unloadable": unloadable,
         "best": best["dist"],
         "snippet": f"service_time: {flow_mapping(best['distribution'])}",
     }

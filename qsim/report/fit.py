@@ -98,6 +98,11 @@ def render_service_fit(result: dict[str, Any], console: Console | None = None) -
         )
     )
     console.print(_candidates_table(result))
+    for left in result.get("unloadable", []):
+        console.print(
+            Text(f"Left out: {left['dist']}, its fit is refused by the scenario loader: "
+                 f"{left['reason']}.")
+        )  # fmt: skip
     alpha = result["method"]["alpha"]
     why = (
         "the test rejects every family (p < {alpha}): resampling the data"
