@@ -146,6 +146,25 @@ def _poisson_figures(result: dict[str, Any]) -> list[Text]:
     return lines
 
 
+def _mmpp_lines(mmpp: dict[str, Any] | None) -> list[Text]:
+    """The two-state MMPP fitted to all gaps, against one Poisson process, and its snippet."""
+    if mmpp is None:
+        return []
+    states = ", ".join(
+        f"{format_number(rate)}/s for {format_duration(stay)}"
+        for rate, stay in zip(mmpp["rates"], mmpp["mean_stays"], strict=True)
+    )
+    verdict = "better" if mmpp["better_than_poisson"] else "no better"
+    return [
+        Text(
+            f"Two-state MMPP fitted to all interarrival times: {states} on average; BIC "
+            f"{mmpp['bic']:,.0f} against {mmpp['poisson_bic']:,.0f} for one Poisson process: "
+            f"{verdict}"
+        ),
+        Text(f"  {mmpp['snippet']}"),
+    ]
+
+
 def render_arrivals(result: dict[str, Any], console: Console | None = None) -> None:
     """Print the rates, the Poisson check with its figures, and the schedule snippet."""
     console = console or _console()
@@ -165,6 +184,7 @@ def render_arrivals(result: dict[str, Any], console: Console | None = None) -> N
         Text(f"Poisson within each interval: {VERDICTS[result['poisson']]}"),
         *_poisson_figures(result),
         Text(ADVICE[result["poisson"]]),
+        *_mmpp_lines(result.get("mmpp")),
     ]
     for line in lines:
         console.print(line)
