@@ -24,10 +24,13 @@ from scipy import optimize
 
 from qsim.fit.snippet import flow_mapping, scenario_duration, scenario_number
 
-__all__ = ["FEWEST_GAPS", "fit_mmpp", "mmpp_log_likelihood"]
+__all__ = ["FEWEST_GAPS", "MOST_GAPS", "fit_mmpp", "mmpp_log_likelihood"]
 
 FEWEST_GAPS = 100
 """Fewer interarrival times than this are not fitted (4 parameters need many more)."""
+MOST_GAPS = 20_000
+"""Only the first this many interarrival times are fitted (about 2 s; the standard errors of
+the fit are then a few per cent)."""
 
 
 def mmpp_log_likelihood(rates: np.ndarray, leave: np.ndarray, gaps: np.ndarray) -> float:
@@ -67,8 +70,9 @@ def _poisson_log_likelihood(gaps: np.ndarray) -> float:
 
 def fit_mmpp(gaps: np.ndarray) -> dict[str, Any] | None:
     """The maximum-likelihood two-state MMPP of interarrival ``gaps`` (seconds), busier state
-    first, with both BICs; None with fewer than :data:`FEWEST_GAPS` gaps."""
-    gaps = np.asarray(gaps, dtype=float)
+    first, with both BICs, from the first :data:`MOST_GAPS` gaps; None with fewer than
+    :data:`FEWEST_GAPS`."""
+    gaps = np.asarray(gaps, dtype=float)[:MOST_GAPS]
     n = len(gaps)
     if n < FEWEST_GAPS or gaps.mean() <= 0:
         return None
@@ -98,6 +102,7 @@ def fit_mmpp(gaps: np.ndarray) -> dict[str, Any] | None:
     bic = 4 * math.log(n) - 2 * log_likelihood
     poisson_bic = math.log(n) - 2 * poisson
     return {
+        "gaps_used": n,
         "rates": rates.tolist(),
         "mean_stays": (1.0 / leave).tolist(),
         "log_likelihood": log_likelihood,

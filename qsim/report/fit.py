@@ -157,7 +157,8 @@ def _mmpp_lines(mmpp: dict[str, Any] | None) -> list[Text]:
     verdict = "better" if mmpp["better_than_poisson"] else "no better"
     return [
         Text(
-            f"Two-state MMPP fitted to all interarrival times: {states} on average; BIC "
+            f"Two-state MMPP fitted to {format_number(mmpp['gaps_used'])} interarrival times: "
+            f"{states} on average; BIC "
             f"{mmpp['bic']:,.0f} against {mmpp['poisson_bic']:,.0f} for one Poisson process: "
             f"{verdict}"
         ),
