@@ -137,3 +137,10 @@ def test_a_run_without_duplicates_or_prices_has_neither_panel():
     assert "cost" not in summary["timeseries"]
     figure = dashboard({"": summary}, "run")
     assert _panel(figure, "Duplicates") == [] and _panel(figure, "Cost") == []
+
+
+def test_counts_per_window_are_drawn_as_steps_from_their_sample(crashes):
+    """plotly.js reads ``line.shape``: "hv" holds each window's value until the next sample."""
+    figure = dashboard({"": crashes}, "run")
+    for title in ("Duplicates", "Cost", "Replicas"):
+        assert {t["line"]["shape"] for t in _panel(figure, title)} == {"hv"}

@@ -85,7 +85,12 @@ def _line(name: str, x: list[str], y: list[Any], color: str, **extra: Any) -> Tr
         "name": name,
         "x": x,
         "y": y,
-        "line": {"color": color, "width": 1.6, "dash": extra.pop("dash", "solid")},
+        "line": {
+            "color": color,
+            "width": 1.6,
+            "dash": extra.pop("dash", "solid"),
+            "shape": extra.pop("line_shape", "linear"),  # plotly.js: line.shape ("hv": steps)
+        },
         "legendgroup": extra.pop("group"),
         "hovertemplate": "%{y:.4g}",
         **extra,
