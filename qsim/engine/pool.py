@@ -63,6 +63,15 @@ class Pool:
         self._tick()
         return self._area
 
+    def billed_so_far(self) -> dict[str, float]:
+        """What it is billed on in the measured window so far, by ``cost`` item: a pool of
+        replicas its ``replica_seconds``, a function pool its ``gb_seconds`` and
+        ``invocations``."""
+        bill = self.state.bill
+        if bill is None:
+            return {"replica_seconds": self.replica_seconds()}
+        return {"gb_seconds": bill.gb_seconds, "invocations": float(bill.invocations)}
+
     def report(
         self,
         replicas: int,
