@@ -10,6 +10,7 @@ import simpy
 from simpy.events import Timeout
 
 from qsim.distributions import Distribution, Uniform
+from qsim.engine import clock
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
 from qsim.engine.awslambda import FunctionBill
@@ -316,7 +317,7 @@ class Model:
         if scenario.fixed_warmup > 0:
             self._at(scenario.fixed_warmup, self._start_of_window)
         self._at(0.0, self._sample)
-        self.env.run(until=scenario.duration)
+        clock.run(self.env, scenario.duration)
         self.settle_books()
         self.recorder.flush()
         return self._results()
