@@ -13,7 +13,7 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from simpy.core import NORMAL
+from simpy.events import NORMAL
 
 if TYPE_CHECKING:
     import simpy
@@ -38,7 +38,7 @@ class Broker:
     def after(self, delay: float, action: Callable[[Any], None], arg: Any) -> None:
         """Call ``action(arg)`` after ``delay`` simulated seconds."""
         env = self.env  # a bare entry where a Timeout would be (qsim.engine.clock)
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), action, arg))  # type: ignore[arg-type]
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), action, arg))  # type: ignore[misc]
 
     def hop(self, action: Callable[[Any], None], arg: Any) -> None:
         """Carry ``arg`` across the network to ``action``: after a drawn delay, or at once when

@@ -21,7 +21,7 @@ from heapq import heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL, URGENT
+from simpy.events import NORMAL, URGENT
 
 __all__ = ["call_at", "run"]
 
@@ -29,7 +29,7 @@ __all__ = ["call_at", "run"]
 def call_at(env: simpy.Environment, at: float, callback: Callable[[Any], None], arg: Any) -> None:
     """Call ``callback(arg)`` at time ``at``, ordered among SimPy's events as a ``Timeout``
     created now for that time would be. (The hot paths inline this push.)"""
-    heappush(env._queue, (at, NORMAL, next(env._eid), callback, arg))  # type: ignore[arg-type]
+    heappush(env._queue, (at, NORMAL, next(env._eid), callback, arg))  # type: ignore[misc]
 
 
 def run(env: simpy.Environment, until: float) -> None:
@@ -37,7 +37,7 @@ def run(env: simpy.Environment, until: float) -> None:
     would; the clock ends at ``until``."""
     if until <= env._now:
         raise ValueError(f"until ({until}) must be greater than the current simulation time")
-    queue: list[Any] = env._queue  # type: ignore[assignment]
+    queue: list[Any] = env._queue
     stop = (until, URGENT, next(env._eid))
     while queue:
         entry = queue[0]

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from heapq import heappush
 
 import simpy
-from simpy.core import NORMAL
-from simpy.events import Timeout
+from simpy.events import NORMAL, Timeout
 
 from qsim.engine.arrivals import ArrivalTimes
 from qsim.engine.message import NO_PRIORITY, Flow, Message, SendId, Sent
@@ -96,7 +95,7 @@ class Producer:
                 self._callback,
                 None,
             )
-            heappush(env._queue, entry)  # type: ignore[arg-type]
+            heappush(env._queue, entry)  # type: ignore[misc]
 
     def _publish(self, _arg: None) -> None:
         now = self.env._now

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import TYPE_CHECKING
 
-from simpy.core import NORMAL
+from simpy.events import NORMAL
 
 from qsim.engine.message import Message
 from qsim.engine.resources import Claim
@@ -279,7 +279,7 @@ class Worker:
             pool.busy_time += overlap
         job = (msg, epoch, self.generation, stopped, claim)
         env = self.env  # the job's end: a bare entry where a Timeout would be (qsim.engine.clock)
-        heappush(env._queue, (end, NORMAL, next(env._eid), self._done_callback, job))  # type: ignore[arg-type]
+        heappush(env._queue, (end, NORMAL, next(env._eid), self._done_callback, job))  # type: ignore[misc]
 
     def _done(self, job: tuple[Message, int, int, bool, Claim | None]) -> None:
         msg, epoch, generation, stopped, claim = job
