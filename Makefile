@@ -25,13 +25,15 @@ run: $(BIN)/qsim
 	$(BIN)/qsim run $(SCENARIO)
 
 # Everything but the live-broker and browser tests on every core (pytest-xdist), then the live
-# ones alone, with a RabbitMQ and a NATS server if they are installed (.ci/services starts and
-# stops them), then the browser ones (tests/test_browser.py) in headless Chromium, which
-# .ci/browser installs when it is missing and it may (root).
+# ones, with a RabbitMQ and a NATS server if they are installed (.ci/services starts and stops
+# them): one module per process, side by side (they mostly wait on the brokers' wall clock, and
+# each keeps to its own queues, vhost or stream), then the browser ones (tests/test_browser.py)
+# in headless Chromium, which .ci/browser installs when it is missing and it may (root).
 TEST_WORKERS ?= auto
+LIVE_WORKERS ?= 4
 test: $(VENV)/.test-extras
 	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not live and not browser"
-	bash .ci/services $(BIN)/pytest -q -m live
+	bash .ci/services $(BIN)/pytest -q -n $(LIVE_WORKERS) --dist loadfile -m live
 	bash .ci/browser $(BIN)/pytest -q -m browser
 
 lint: $(VENV)/.test-extras

@@ -23,12 +23,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, cast
 
+import numpy as np
+
 from qsim.engine import RunResult
 from qsim.engine.results import PoolRun, QueueRun
 from qsim.scenario import Scenario
 from qsim.scenario.prices import POOL_PRICE_KEYS, PoolPrices, Prices
 
-__all__ = ["PER", "Cost", "Item", "Line", "PoolTariff", "Tariff", "bill", "tariff"]
+__all__ = [
+    "PER", "Cost", "Item", "Line", "PoolTariff", "Tariff", "bill", "tariff", "window_amounts",
+]  # fmt: skip
 
 Item = Literal["replica_hours", "gb_seconds", "invocations", "requests"]
 PER: dict[Item, float] = {
@@ -156,3 +160,25 @@ def bill(run: RunResult, prices: Tariff) -> Cost:
     for queue in run.queues:
         lines += _queue_lines(queue, prices.per_million_requests)
     return Cost(prices.currency, run.window, tuple(lines))
+
+
+def window_amounts(series: dict[str, np.ndarray], prices: Tariff) -> np.ndarray:
+    """Money per sample window of one replication, priced as :func:`bill` prices the whole
+    window: its series' billed quantities per window (``pool:NAME:replica_seconds``, a
+    function's ``pool:NAME:gb_seconds`` and ``pool:NAME:invocations``, a queue's
+    ``NAME:requests``; :mod:`qsim.engine.simulation`), so the windows add up to the bill's
+    total. Unpriced quantities add nothing, as in :attr:`Cost.total`."""
+    amounts = np.zeros(len(series["time"]))
+    for name, pool in prices.pools.items():
+        if f"pool:{name}:gb_seconds" in series:
+            priced = [("gb_seconds", pool.gb_second), ("invocations", pool.per_million_invocations)]
+        else:
+            priced = [("replica_seconds", pool.replica_hour)]
+        for item, price in priced:
+            if price is not None and f"pool:{name}:{item}" in series:
+                per = SECONDS_PER_HOUR if item == "replica_seconds" else PER[cast(Item, item)]
+                amounts += series[f"pool:{name}:{item}"] / per * price
+    if prices.per_million_requests is not None:
+        for key in (k for k in series if k.endswith(":requests") and not k.startswith("pool:")):
+            amounts += series[key] / PER["requests"] * prices.per_million_requests
+    return amounts

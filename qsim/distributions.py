@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
+    GetCoreSchemaHandler,
     TypeAdapter,
     ValidationInfo,
     field_validator,
@@ -655,25 +656,75 @@ def _specialised(cls: type[Distribution[Any]], quantity: Any, unit_name: str) ->
     return special
 
 
-def distribution_of(quantity: Any, unit_name: str) -> Any:
-    """The validated field type of a distribution of ``quantity`` values (e.g. Duration).
+_QUANTITIES: dict[str, Any] = {}
+"""Each quantity a distribution field is declared for, by its readable name (``Duration``)."""
+_FIELDS: dict[str, Any] = {}
+"""The built union of every registered family for each quantity, by its readable name."""
 
-    Each registered distribution is specialised to ``quantity`` under a readable name
-    (``ExponentialDuration``) so that the JSON Schema reads well.
-    """
-    _UNIT_NAMES[id(quantity)] = unit_name
+
+def _built_field(unit_name: str) -> Any:
+    """The validated union of every registered family of the quantity named ``unit_name``,
+    built on first need: 63 specialised models cost ~70 ms, which an ``import qsim.engine``
+    (every worker process) should not pay for families its scenario never names."""
+    field = _FIELDS.get(unit_name)
+    if field is not None:
+        return field
+    quantity = _QUANTITIES[unit_name]
     members = tuple(_specialised(cls, quantity, unit_name) for cls in REGISTRY.values())
     bare = TypeAdapter(quantity).json_schema()
-    field: Any = Annotated[
+    field = Annotated[
         Union[members],  # noqa: UP007  (a runtime-built union)
         Field(discriminator="dist"),
         BeforeValidator(_normalise),
         OrBareValue(bare),
     ]
+    _FIELDS[unit_name] = field
     for member in members:  # mixtures and other composites: components of the same quantity
-        if not member.__pydantic_complete__:
+        if not member.__pydantic_fields_complete__:
             member.model_rebuild(_types_namespace={"Component": field})
     return field
+
+
+class _Families:
+    """Field metadata standing for the union of every registered family of one quantity:
+    pydantic asks it for a schema only when a model holding the field is first validated or
+    its JSON Schema written (models are built lazily, ``defer_build``), and it builds the
+    union then."""
+
+    def __init__(self, unit_name: str) -> None:
+        self.unit_name = unit_name
+
+    def __get_pydantic_core_schema__(self, _source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return handler.generate_schema(_built_field(self.unit_name))
+
+
+def distribution_of(quantity: Any, unit_name: str) -> Any:
+    """The validated field type of a distribution of ``quantity`` values (e.g. Duration).
+
+    Each registered distribution is specialised to ``quantity`` under a readable name
+    (``ExponentialDuration``) so that the JSON Schema reads well. The specialisations are made
+    when a model holding the field is first validated (:class:`_Families`), or one at a time
+    when unpickling asks this module for one by name (:func:`__getattr__`).
+    """
+    _UNIT_NAMES[id(quantity)] = unit_name
+    _QUANTITIES[unit_name] = quantity
+    return Annotated[Any, _Families(unit_name)]
+
+
+def __getattr__(name: str) -> Any:
+    """A family specialised to a quantity, made on first request (``ExponentialDuration``):
+    a scenario pickled to a worker process names the classes it holds, and only those."""
+    for unit_name, quantity in _QUANTITIES.items():
+        family = name.removesuffix(unit_name)
+        if family == name:
+            continue
+        for cls in REGISTRY.values():
+            if cls.__name__ == family:
+                special = _specialised(cls, quantity, unit_name)
+                if not special.__pydantic_fields_complete__:  # a composite: needs the union
+                    _built_field(unit_name)
+                return special
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- service-time families in their own modules (phase-type, composites): registered on import --

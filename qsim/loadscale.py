@@ -23,6 +23,7 @@ __all__ = [
     "NESTED_TIMES",
     "SCALERS",
     "TIME_FIELDS",
+    "WHOLE_COUNTS",
     "pool_index",
     "scale_load",
     "scaled_data",
@@ -46,8 +47,13 @@ TIME_FIELDS: dict[str, tuple[str, ...]] = {
     "hypoexponential": ("means",),
     "loguniform": ("low", "high"),
     "loglogistic": ("scale",),
+    "pmf": ("values",),
 }
 """The parameters of each distribution that are times (scaled with it), by ``dist`` name."""
+
+WHOLE_COUNTS: tuple[str, ...] = ("poisson", "geometric", "binomial")
+"""Discrete families that cannot scale in their own family (a Poisson count of seconds divided
+by 2 is no Poisson): a load multiplier refuses them, naming ``pmf``, which scales."""
 
 
 def _branch_means(data: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -95,6 +101,11 @@ def scaled_data(data: dict[str, Any], factor: float) -> dict[str, Any]:
     name = data["dist"]
     if name in NESTED_TIMES:
         return NESTED_TIMES[name](data, factor)
+    if name in WHOLE_COUNTS:
+        raise QsimError(
+            f"cannot scale a {name} interarrival distribution: its values divided by a load"
+            " factor are not of its family; write the gaps as a pmf, which scales"
+        )
     fields = TIME_FIELDS.get(name)
     if fields is None:
         raise QsimError(f"cannot scale a {name} interarrival distribution")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from qsim.cost import Cost, Tariff, bill
+from qsim.cost import Cost, Tariff, bill, tariff, window_amounts
 from qsim.engine import RunResult
 from qsim.engine.results import (
     FunctionRun,
@@ -471,8 +471,10 @@ def _rate(time: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -> Figures:
     """One queue's sampled series: mean over replications, the backlog's range across them, and
     publish and ack rates per second, latency percentiles per sample window
-    (:mod:`qsim.engine.windows`: mean over the replications that completed a message in it);
-    a kafka topic's ``kafka`` and a lease queue's ``lease`` block of series."""
+    (:mod:`qsim.engine.windows`: mean over the replications that completed a message in it),
+    ``duplicates`` per window starting at each sample (the summary's ``redelivered``, a kafka
+    topic's ``kafka.duplicates``: :func:`qsim.engine.simulation.per_window`); a kafka topic's
+    ``kafka`` and a lease queue's ``lease`` block of series."""
     ready = np.array([s[f"{name}:ready"][:length] for s in series])
     entry = {
         "ready": ready.mean(axis=0).tolist(),
@@ -485,6 +487,10 @@ def _queue_series(series: list[dict[str, np.ndarray]], name: str, length: int) -
         entry[key] = np.mean(rates, axis=0).tolist()
     for key in (k for k in WINDOW_PERCENTILES if f"{name}:{k}" in series[0]):  # not live runs
         entry[key] = _nanmean_list([s[f"{name}:{key}"][:length] for s in series])
+    if f"{name}:duplicates" in series[0]:  # per window from each sample: not live runs
+        entry["duplicates"] = np.mean(
+            [s[f"{name}:duplicates"][:length] for s in series], axis=0
+        ).tolist()
     lease = _lease_series(series, name, length)
     return {**entry, **_partition_series(series, name, length), **lease}
 
@@ -521,7 +527,9 @@ def _partition_series(series: list[dict[str, np.ndarray]], name: str, length: in
     return {"kafka": blocks} if p else {}
 
 
-def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -> Figures:
+def _mean_timeseries(
+    runs: Iterable[dict[str, np.ndarray]], queues: list[str], prices: Tariff | None
+) -> Figures:
     series = list(runs)
     length = min(len(s["time"]) for s in series)
     mean = {key: np.mean([s[key][:length] for s in series], axis=0) for key in series[0]}
@@ -537,7 +545,26 @@ def _mean_timeseries(runs: Iterable[dict[str, np.ndarray]], queues: list[str]) -
             for name in pools
         },
         "queues": {name: _queue_series(series, name, length) for name in queues},
+        **_cost_series(series, length, prices),
     }
+
+
+BILLED_SERIES = (":replica_seconds", ":gb_seconds", ":invocations", ":requests")
+"""How the keys of the engine's billed quantities per window end
+(:meth:`qsim.engine.simulation.Model._timeseries`)."""
+
+
+def _cost_series(
+    series: list[dict[str, np.ndarray]], length: int, prices: Tariff | None
+) -> Figures:
+    """The ``cost`` block of series: ``amount``, money per sample window (the window starting
+    at each sample, :func:`qsim.engine.simulation.per_window`), mean over replications, so
+    the windows add up to the summary's ``cost.total``; nothing without prices or for runs
+    that bill nothing per window (live runs)."""
+    if prices is None or not any(key.endswith(BILLED_SERIES) for key in series[0]):
+        return {}
+    amounts = [window_amounts(s, prices)[:length] for s in series]
+    return {"cost": {"currency": prices.currency, "amount": np.mean(amounts, axis=0).tolist()}}
 
 
 def summarize(
@@ -565,5 +592,7 @@ def summarize(
         "ci95": intervals,
         "qsim_version": __version__,
         "resolved_scenario": scenario.model_dump(mode="json", by_alias=True),
-        "timeseries": _mean_timeseries(timeseries, [q.name for q in scenario.queues]),
+        "timeseries": _mean_timeseries(
+            timeseries, [q.name for q in scenario.queues], tariff(scenario)
+        ),
     }

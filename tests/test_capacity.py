@@ -15,6 +15,7 @@ from qsim.errors import QsimError
 from qsim.loadscale import (
     NESTED_TIMES,
     TIME_FIELDS,
+    WHOLE_COUNTS,
     scale_load,
     scaled_distribution,
     with_fixed_replicas,
@@ -145,8 +146,32 @@ def test_scale_load_multiplies_every_arrival_process():
 
 
 def test_every_distribution_can_scale_its_times():
-    """Each registered distribution names its time parameters, so any interarrival scales."""
-    assert set(TIME_FIELDS) | set(NESTED_TIMES) == set(REGISTRY)
+    """Each registered distribution names its time parameters, so its interarrivals scale,
+    or is a family of whole counts that no factor keeps in its family, which is refused."""
+    assert set(TIME_FIELDS) | set(NESTED_TIMES) | set(WHOLE_COUNTS) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("dist", ["{dist: poisson, mean: 3}", "{dist: geometric, mean: 2}"])
+def test_a_whole_count_interarrival_is_refused_naming_pmf(dist):
+    text = f"""
+    name: t
+    duration: 10s
+    producers: [{{name: p, to: q, interarrival: {dist}}}]
+    queues: [{{name: q}}]
+    """
+    with pytest.raises(QsimError, match="write the gaps as a pmf"):
+        scale_load(scenario_from(text), 2.0)
+
+
+def test_pmf_interarrivals_scale_their_values():
+    text = """
+    name: t
+    duration: 10s
+    producers: [{name: p, to: q, interarrival: {dist: pmf, values: [1, 3], probs: [0.5, 0.5]}}]
+    queues: [{name: q}]
+    """
+    scaled = scale_load(scenario_from(text), 2.0).producers[0].interarrival
+    assert list(scaled.values) == [0.5, 1.5]
 
 
 def test_a_trace_is_refused(tmp_path):

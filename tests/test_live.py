@@ -123,54 +123,6 @@ def test_live_run_deletes_its_queues_afterwards(checks, amqp_url):
         connection.close()
 
 
-def _live_queues() -> set[str]:
-    """Every ``qsim-live-`` queue on the broker, from ``rabbitmqctl list_queues`` (independent
-    of qsim's own bookkeeping; .ci/run's broker runs here)."""
-    import shutil
-    import subprocess
-
-    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    if not Path(ctl).exists():
-        pytest.fail("rabbitmqctl is needed to list the broker's queues (.ci/run installs it)")
-    listed = subprocess.run(
-        [ctl, "-q", "list_queues", "name"], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.split()
-    return {name for name in listed if name.startswith("qsim-live-")}
-
-
-@pytest.mark.parametrize(
-    ("signal_name", "status"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)]
-)
-def test_a_live_run_stopped_by_any_signal_deletes_what_it_declared(amqp_url, signal_name, status):
-    """Killed mid-run, ``qsim live`` still deletes its queues and exchanges, says so in one
-    line and exits 128 + the signal (SIGINT reaches the process group, as Ctrl-C does)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    before = _live_queues()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qsim", "live", str(CHECKS), "--amqp", amqp_url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not (_live_queues() - before) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    declared = _live_queues() - before
-    assert len(declared) == len(load_scenario(CHECKS).queues), declared
-    signum = signal.Signals[signal_name]
-    if signum == signal.SIGINT:
-        os.killpg(process.pid, signum)
-    else:
-        process.send_signal(signum)
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == status, stderr
-    assert stderr.count("qsim:") == 1 and "Traceback" not in stderr, stderr
-    assert _live_queues() == before
-
-
 def test_queue_arguments_are_what_the_broker_declares(amqp_url):
     """Every mapped argument is accepted by the broker (a quorum queue with a delivery limit
     included); re-declaring without them is refused as inequivalent, so they took effect."""

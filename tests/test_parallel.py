@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -54,6 +55,43 @@ def test_every_shipped_scenario_survives_pickling(path):
     """Workers receive the scenario pickled; it must come back equal."""
     scenario = load_scenario(path)
     assert pickle.loads(pickle.dumps(scenario)) == scenario
+
+
+COMPOSITE = """
+    name: composite
+    duration: 60s
+    producers: [{name: p, to: q, rate: 5/s}]
+    queues: [{name: q}]
+    consumers:
+      - name: c
+        queue: q
+        service_time:
+          dist: mixture
+          of:
+            - {dist: hyperexponential, phases: [{p: 0.25, mean: 2s}, {p: 0.75, mean: 600ms}]}
+            - {dist: shifted, shift: 10ms, of: {dist: erlang, k: 3, mean: 90ms}}
+          weights: [0.5, 0.5]
+    """
+
+
+def test_a_scenario_of_nested_families_unpickles_in_a_fresh_interpreter(tmp_path):
+    """A spawned worker imports qsim and unpickles its scenario before it has validated any:
+    the families the scenario holds (here nested in a mixture) must be there by name."""
+    scenario = scenario_from(COMPOSITE)
+    (tmp_path / "scenario.pickle").write_bytes(pickle.dumps(scenario))
+    code = (
+        "import pickle, sys; import qsim.runner; "
+        "s = pickle.loads(open(sys.argv[1], 'rb').read()); "
+        "print(s.consumers[0].service_time.mean)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "scenario.pickle")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert float(done.stdout) == scenario.consumers[0].service_time.mean
 
 
 def test_a_process_pool_gives_the_serial_summary(scenario, serial):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from qsim.distributions import Exponential, Uniform
-from qsim.engine.sampler import Sampler
+from qsim.engine.sampler import BATCH, Sampler
 from qsim.scenario import Producer
 
 UNIT_EXPONENTIAL = Exponential[float].model_validate({"dist": "exponential", "mean": 1.0})
@@ -30,24 +30,35 @@ UNIT_UNIFORM = Uniform[float].model_validate({"dist": "uniform", "low": 0.0, "hi
 ArrivalTimes = Iterator[float]
 
 
-def _gaps(spec: Producer, rng: np.random.Generator) -> Callable[[float], float]:
-    """Gap to the next publish at ``rate``: exponential (Poisson) or 1/rate (constant)."""
-    if spec.arrivals == "constant":
-        return lambda rate: 1.0 / rate
-    unit = Sampler(UNIT_EXPONENTIAL, rng)
-    return lambda rate: unit() / rate
-
-
 def _from_rate(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     assert spec.rate is not None
     if spec.rate <= 0:
-        return
-    gap = _gaps(spec, rng)
-    rate = spec.rate
+        return iter(())
+    if spec.arrivals == "constant":
+        return _constant(spec.rate)
+    return itertools.chain.from_iterable(_poisson_blocks(rng, spec.rate))
+
+
+def _constant(rate: float) -> ArrivalTimes:
+    gap = 1.0 / rate
     t = 0.0
     while True:
-        t += gap(rate)
+        t += gap
         yield t
+
+
+def _poisson_blocks(rng: np.random.Generator, rate: float) -> Iterator[list[float]]:
+    """A Poisson process's times, a block of ``BATCH`` unit draws at a time: each block's gaps
+    (``unit / rate``) summed on from the last time by ``np.cumsum``, which adds in order, so
+    every time is the float a running ``t += unit / rate`` gives (a flat iterator hands them
+    out, with no Python frame per arrival)."""
+    t = 0.0
+    while True:
+        gaps = UNIT_EXPONENTIAL.sample(rng, BATCH) / rate
+        gaps[0] += t
+        times = np.cumsum(gaps)
+        t = float(times[-1])
+        yield times.tolist()
 
 
 def _from_interarrival(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
@@ -61,7 +72,13 @@ def _from_interarrival(spec: Producer, rng: np.random.Generator) -> ArrivalTimes
 
 def _from_schedule(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     assert spec.schedule is not None
-    gap = _gaps(spec, rng)
+    if spec.arrivals == "constant":
+        return _constant_schedule(spec)
+    return itertools.chain.from_iterable(_schedule_blocks(spec, rng))
+
+
+def _constant_schedule(spec: Producer) -> ArrivalTimes:
+    assert spec.schedule is not None
     steps = spec.schedule
     ends = [step.at for step in steps[1:]] + [math.inf]
     t = steps[0].at
@@ -69,12 +86,44 @@ def _from_schedule(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
         t = max(t, step.at)
         if step.rate <= 0:
             continue
+        gap = 1.0 / step.rate
         while True:
-            candidate = t + gap(step.rate)
+            candidate = t + gap
             if candidate >= end:
                 break
             t = candidate
             yield t
+
+
+def _schedule_blocks(spec: Producer, rng: np.random.Generator) -> Iterator[list[float]]:
+    """Poisson pieces from one stream of unit draws (``BATCH`` at a time): on each piece the
+    times are summed on from the piece's start as in :func:`_poisson_blocks`; the gap that
+    crosses the piece's end is drawn and discarded, and the next piece goes on with the draw
+    after it, exactly as a draw-at-a-time loop would."""
+    assert spec.schedule is not None
+    steps = spec.schedule
+    ends = [step.at for step in steps[1:]] + [math.inf]
+    units = np.empty(0)
+    used = 0  # draws of ``units`` consumed
+    t = steps[0].at
+    for step, end in zip(steps, ends, strict=True):
+        t = max(t, step.at)
+        if step.rate <= 0:
+            continue
+        while True:
+            if used == len(units):
+                units, used = UNIT_EXPONENTIAL.sample(rng, BATCH), 0
+            gaps = units[used:] / step.rate
+            gaps[0] += t
+            times = np.cumsum(gaps)
+            inside = int(np.searchsorted(times, end, side="left"))  # times < end
+            if inside:
+                t = float(times[inside - 1])
+                yield times[:inside].tolist()
+            if inside < len(times):
+                used += inside + 1  # the crossing draw is spent
+                break
+            used = len(units)
 
 
 def _from_trace(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:

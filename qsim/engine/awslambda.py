@@ -114,15 +114,19 @@ class FunctionBill:
             self.cold_starts += 1
             self.init_ms += math.ceil(init * 1000 - 1e-6)
 
+    @property
+    def gb_seconds(self) -> float:
+        """GB-seconds billed so far: run and INIT time times the memory in GB."""
+        return self.memory / 1024 * (self.run_ms + self.init_ms) / 1000
+
     def report(self, timeouts: int, concurrency_max: int) -> FunctionRun:
         """The bill, with the invocations ``timeouts`` stopped and the most concurrent batches."""
-        gb = self.memory / 1024
         return FunctionRun(
             memory_mb=self.memory,
             invocations=self.invocations,
             billed_seconds=self.run_ms / 1000,
             init_seconds=self.init_ms / 1000,
-            gb_seconds=gb * (self.run_ms + self.init_ms) / 1000,
+            gb_seconds=self.gb_seconds,
             cold_starts=self.cold_starts,
             timeouts=timeouts,
             concurrency_max=concurrency_max,

@@ -10,9 +10,10 @@ decides). When it is back, consumers reconnect and held publishes are sent.
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 if TYPE_CHECKING:
     import simpy
@@ -36,7 +37,8 @@ class Broker:
 
     def after(self, delay: float, action: Callable[[Any], None], arg: Any) -> None:
         """Call ``action(arg)`` after ``delay`` simulated seconds."""
-        Timeout(self.env, delay, arg).callbacks.append(lambda event: action(event._value))
+        env = self.env  # a bare entry where a Timeout would be (qsim.engine.clock)
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), action, arg))  # type: ignore[misc]
 
     def hop(self, action: Callable[[Any], None], arg: Any) -> None:
         """Carry ``arg`` across the network to ``action``: after a drawn delay, or at once when

@@ -35,6 +35,11 @@ class Placed:
         self.recorder = recorder
         self.work = work  # gives each arriving message its work (see Message.work)
 
+    def billed_requests_so_far(self) -> int | None:
+        """Billable API requests in the measured window so far; None: its broker bills no
+        requests (RabbitMQ, Kafka; :data:`qsim.scenario.prices.REQUEST_BILLED_QUEUE_TYPES`)."""
+        return None
+
 
 class NamedQueue(Placed):
     """A queue reached by its own name (the default exchange, an SQS queue URL) that may

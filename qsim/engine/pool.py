@@ -63,6 +63,18 @@ class Pool:
         self._tick()
         return self._area
 
+    def billed_so_far(self) -> dict[str, float]:
+        """What it is billed on in the measured window so far, by ``cost`` item: a pool of
+        replicas its ``replica_seconds``, a function pool its ``gb_seconds`` and
+        ``invocations``."""
+        bill = self.state.bill
+        if bill is None:  # read, not ticked: splitting the sum would change its last digits
+            now = self.broker.env.now
+            start = max(self._since, self.state.window_start)
+            open_stretch = self._count * (now - start) if now > start else 0.0
+            return {"replica_seconds": self._area + open_stretch}
+        return {"gb_seconds": bill.gb_seconds, "invocations": float(bill.invocations)}
+
     def report(
         self,
         replicas: int,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL, Timeout
 
 from qsim.engine.arrivals import ArrivalTimes
 from qsim.engine.message import NO_PRIORITY, Flow, Message, SendId, Sent
@@ -84,10 +85,19 @@ class Producer:
     def _schedule_next(self) -> None:
         at = next(self.times, None)
         if at is not None:
-            delay = at - self.env._now  # hot path: SimPy's now without the call
-            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._callback)
+            env = self.env
+            now = env._now  # hot path: SimPy's now without the call
+            delay = at - now  # a bare entry at the time, and in the order, a Timeout would take
+            entry = (
+                now + (delay if delay > 0 else 0.0),
+                NORMAL,
+                next(env._eid),
+                self._callback,
+                None,
+            )
+            heappush(env._queue, entry)  # type: ignore[misc]
 
-    def _publish(self, _event: Timeout) -> None:
+    def _publish(self, _arg: None) -> None:
         now = self.env._now
         flow = Flow(self.index, now)
         if now >= self.recorder.warmup:

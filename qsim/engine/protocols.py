@@ -99,6 +99,15 @@ class DeliveryModel(Protocol):
         """Its state now, as :data:`qsim.engine.simulation.QUEUE_SERIES` lists it: waiting to
         be delivered, delivered and unsettled, published so far, settled so far."""
 
+    def duplicates_so_far(self) -> int:
+        """Deliveries so far of messages it had delivered before (RabbitMQ's ``redelivered``, a
+        lease queue's receives after a message's first, a stream reader's re-reads); a kafka
+        topic's successful processings of records already processed."""
+
+    def billed_requests_so_far(self) -> int | None:
+        """Billable API requests in the measured window so far (0 before it starts); None when
+        its broker bills no requests."""
+
     def series(self) -> dict[str, list[float]]:
         """Series of its own sampled at the same instants as :meth:`sample`, by key (the
         model adds ``NAME:`` in front; a kafka topic's ``partition:P:lag`` and

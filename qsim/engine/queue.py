@@ -117,6 +117,10 @@ class Queue(NamedQueue):
         """No series beyond :meth:`sample`'s."""
         return {}
 
+    def duplicates_so_far(self) -> int:
+        """Redeliveries so far (``redelivered``)."""
+        return self.redelivered
+
     # -- backlog bookkeeping -------------------------------------------------------------
     def tick_backlog(self) -> None:
         """Add the ready backlog since the last change to its time-weighted area."""

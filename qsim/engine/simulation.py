@@ -10,6 +10,7 @@ import simpy
 from simpy.events import Timeout
 
 from qsim.distributions import Distribution, Uniform
+from qsim.engine import clock
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.autoscaler import Autoscaler
 from qsim.engine.awslambda import FunctionBill
@@ -86,6 +87,7 @@ class Model:
         self.replica_pools = self._build_pools(by_name)
         self.producers = list(self._build_producers())
         self.series: list[list[float]] = []
+        self.tallies: list[dict[str, float]] = []  # counts so far, at each sample
 
     # -- random streams ----------------------------------------------------------------
     def _rng(self, name: str) -> np.random.Generator:
@@ -282,9 +284,24 @@ class Model:
         for pool in self.replica_pools:
             row += [len(pool.replicas), sum(replica.busy for replica in pool.replicas)]
         self.series.append(row)
+        self.tallies.append(self._tally())
         step = self.scenario.timeseries_interval
         if self.env.now + step <= self.scenario.duration + 1e-9:
             self._at(self.env.now + step, self._sample)
+
+    def _tally(self) -> dict[str, float]:
+        """Counts so far that the series give per window: each queue's duplicates and billed
+        requests (where its broker bills them), each pool's billed quantities."""
+        tally: dict[str, float] = {}
+        for queue in self.queues:
+            tally[f"{queue.name}:duplicates"] = queue.duplicates_so_far()
+            requests = queue.billed_requests_so_far()
+            if requests is not None:
+                tally[f"{queue.name}:requests"] = requests
+        for pool in self.replica_pools:
+            for item, quantity in pool.billed_so_far().items():
+                tally[f"pool:{pool.name}:{item}"] = quantity
+        return tally
 
     # -- run -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -300,7 +317,7 @@ class Model:
         if scenario.fixed_warmup > 0:
             self._at(scenario.fixed_warmup, self._start_of_window)
         self._at(0.0, self._sample)
-        self.env.run(until=scenario.duration)
+        clock.run(self.env, scenario.duration)
         self.settle_books()
         self.recorder.flush()
         return self._results()
@@ -361,7 +378,10 @@ class Model:
         (``pool:NAME:replicas``, ``pool:NAME:busy``) and each delivery model's own series
         (``NAME:partition:P:lag``...) and latency percentiles per sample window
         (``NAME:latency_p99``..., :mod:`qsim.engine.windows`), all at the sample instants
-        ``time``."""
+        ``time``; and per window starting at each sample (:func:`per_window`) each queue's
+        duplicates (``NAME:duplicates``) and billed requests (``NAME:requests``, where billed)
+        and each pool's billed quantities (``pool:NAME:replica_seconds``, or a function's
+        ``pool:NAME:gb_seconds`` and ``pool:NAME:invocations``)."""
         series = np.asarray(self.series, dtype=float)
         timeseries = {"time": series[:, 0]}
         column = 1
@@ -379,7 +399,19 @@ class Model:
         for index, windows in self.recorder.window_series(len(series)).items():
             for key, window in windows.items():
                 timeseries[f"{self.queues[index].name}:{key}"] = window
+        final = self._tally()
+        for key, end in final.items():
+            timeseries[key] = per_window([t[key] for t in self.tallies], end)
         return timeseries
+
+
+def per_window(so_far: list[float], final: float) -> np.ndarray:
+    """What a count added in each sample's window, from its values at the samples and at the
+    end of the run. Here the window *starts* at its sample: sample ``i``'s is
+    ``[i * step, (i + 1) * step)``, sample 0's includes time 0, and the last one's runs to the
+    end of the run, so the windows add up to the run's total (``final``)."""
+    values = np.asarray([*so_far[1:], final], dtype=float)
+    return np.diff(values, prepend=0.0)
 
 
 QUEUE_SERIES = ("ready", "unacked", "published", "acked")

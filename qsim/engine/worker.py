@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING
 
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from qsim.engine.message import Message
 from qsim.engine.resources import Claim
@@ -277,10 +278,11 @@ class Worker:
         if overlap > 0:
             pool.busy_time += overlap
         job = (msg, epoch, self.generation, stopped, claim)
-        Timeout(self.env, duration, job).callbacks.append(self._done_callback)
+        env = self.env  # the job's end: a bare entry where a Timeout would be (qsim.engine.clock)
+        heappush(env._queue, (end, NORMAL, next(env._eid), self._done_callback, job))  # type: ignore[misc]
 
-    def _done(self, event: Timeout) -> None:
-        msg, epoch, generation, stopped, claim = event._value
+    def _done(self, job: tuple[Message, int, int, bool, Claim | None]) -> None:
+        msg, epoch, generation, stopped, claim = job
         if generation != self.generation:
             return  # the process lost this work (crash): nothing of it remains
         self.busy -= 1

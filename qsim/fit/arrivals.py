@@ -28,6 +28,7 @@ from scipy import stats
 
 from qsim.errors import QsimError
 from qsim.fit.measurements import Column
+from qsim.fit.mmpp import fit_mmpp
 from qsim.fit.snippet import scenario_duration
 
 __all__ = [
@@ -185,6 +186,7 @@ def fit_arrivals(column: Column, interval: float) -> dict[str, Any]:
         "alpha": ALPHA,
         "poisson": verdict,
         "schedule": steps,
+        "mmpp": fit_mmpp(np.diff(kept)),
         "snippet": "schedule:\n"
         + "".join(f"  - {{at: {s['at']}, rate: {s['rate']}}}\n" for s in steps),
     }

@@ -3,7 +3,8 @@
 Each :class:`Family` fits its parameters to positive samples (location fixed at zero), gives the
 fitted distribution as a ``scipy.stats`` frozen distribution (for the likelihood, the CDF of the
 goodness-of-fit test and bootstrap draws) and writes it in scenario syntax. Looked up in
-:data:`FAMILIES` by the ``dist`` name they are written as.
+:data:`FAMILIES` by the ``dist`` name they are written as; ``hyperexponential-3`` is written as
+a ``hyperexponential`` of three phases (``hyperexponential`` keeps its two).
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from qsim.fit.hyperexponential import FrozenHyperExponential, fit_hyperexponential
+from qsim.fit.hypererlang import fit_hypererlang, from_parameters, refit
+from qsim.fit.hyperexponential import (
+    FrozenHyperExponential,
+    fit_hyperexponential,
+    fit_hyperexponential_k,
+    refit_hyperexponential,
+)
 from qsim.fit.snippet import scenario_duration, scenario_number
 
 __all__ = ["FAMILIES", "Family"]
 
 Params = dict[str, float]
+PER_PARAMETER = 10
+"""Values per fitted parameter the hyper-exponential-3 and hyper-Erlang candidates need."""
 LOG_SHAPE_LIMIT = 12.0
 """Weibull shapes are sought between exp(-12) and exp(12) and held at those bounds."""
 
@@ -37,6 +46,16 @@ class Family:
     """The scipy.stats frozen distribution with these parameters."""
     written: Callable[[Params], dict[str, Any]]
     """The distribution in scenario syntax, e.g. ``{dist: gamma, mean: 201.3ms, cv: 0.7071}``."""
+    fewest: int = 2
+    """Fewest values the family is fitted to (:data:`PER_PARAMETER` per parameter for the
+    phase-type families; with fewer, BIC's large-sample penalty does not hold them back)."""
+    refit: Callable[[np.ndarray, Params], Params] | None = None
+    """How the bootstrap refits a draw from the fit with these parameters; None: by ``fit``.
+    The EM-fitted families restart EM from the fit instead of their multi-start search."""
+
+    def refitted(self, x: np.ndarray, params: Params) -> Params:
+        """Parameters fitted to bootstrap draw ``x`` from the fit with ``params``."""
+        return self.fit(x) if self.refit is None else self.refit(x, params)
 
     @property
     def parameter_count(self) -> int:
@@ -91,17 +110,36 @@ def _gamma_written(p: Params) -> dict[str, str | float]:
     return {"dist": "gamma", "mean": scenario_duration(mean), "cv": scenario_number(cv)}
 
 
+def _probabilities(first: list[float]) -> list[float]:
+    """All but the last probability to 4 significant digits, the last 1 minus their sum as
+    written (to 12 decimals), so the written ones sum to 1 as the loader requires."""
+    written = [scenario_number(p) for p in first]
+    return [*written, round(1.0 - math.fsum(written), 12)]
+
+
 def _hyperexponential_written(p: Params) -> dict[str, Any]:
-    """Two phases, long first; the short one's ``p`` is 1 minus the long one's as written,
-    so the written probabilities sum to 1 exactly as the loader requires."""
-    p_long = scenario_number(p["p_long"])
+    """Two phases, long first (see :func:`_probabilities`)."""
+    p_long, p_short = _probabilities([p["p_long"]])
     return {
         "dist": "hyperexponential",
         "phases": [
             {"p": p_long, "mean": scenario_duration(p["mean_long"])},
-            {"p": scenario_number(1.0 - p_long), "mean": scenario_duration(p["mean_short"])},
+            {"p": p_short, "mean": scenario_duration(p["mean_short"])},
         ],
     }
+
+
+def _branches_written(p: Params, dist: str) -> dict[str, Any]:
+    """``p1, mean1[, k1], ...`` as ``phases: [{p, mean[, k]}, ...]``, longest first."""
+    count = sum(key.startswith("mean") for key in p)
+    probabilities = _probabilities([p[f"p{i}"] for i in range(1, count)])
+    phases: list[dict[str, Any]] = []
+    for i, probability in enumerate(probabilities, start=1):
+        phase: dict[str, Any] = {"p": probability, "mean": scenario_duration(p[f"mean{i}"])}
+        if f"k{i}" in p:
+            phase["k"] = int(p[f"k{i}"])
+        phases.append(phase)
+    return {"dist": dist, "phases": phases}
 
 
 FAMILIES: dict[str, Family] = {
@@ -140,6 +178,23 @@ FAMILIES: dict[str, Family] = {
             fit_hyperexponential,
             lambda p: FrozenHyperExponential(p["p_long"], p["mean_long"], p["mean_short"]),
             _hyperexponential_written,
+            refit=refit_hyperexponential,
+        ),
+        Family(
+            "hyperexponential-3",
+            lambda x: fit_hyperexponential_k(x, 3),
+            from_parameters,
+            lambda p: _branches_written(p, "hyperexponential"),
+            5 * PER_PARAMETER,
+            refit,
+        ),
+        Family(
+            "hypererlang",
+            fit_hypererlang,
+            from_parameters,
+            lambda p: _branches_written(p, "hypererlang"),
+            5 * PER_PARAMETER,
+            refit,
         ),
     )
 }

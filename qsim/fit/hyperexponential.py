@@ -1,86 +1,65 @@
-"""The two-phase hyper-exponential fitted by expectation-maximisation (EM).
+"""The hyper-exponential fitted by expectation-maximisation (EM): the hyper-Erlang fit of
+:mod:`qsim.fit.hypererlang` with every branch one exponential stage.
 
-A mixture of two exponentials has no closed-form maximum-likelihood estimate; EM (Dempster,
-Laird and Rubin 1977; for phase-type fitting, Asmussen, Nerman and Olsson 1996) climbs the
-likelihood: the E-step gives each sample the probability ``w`` that it came from the long phase,
-the M-step sets ``p`` to the mean of ``w`` and each phase's mean to its ``w``-weighted sample
-mean. The likelihood never falls; iterations stop when it rises by less than
-:data:`TOLERANCE` (relative) or after :data:`MAX_ITERATIONS`. Phases are named ``long`` and
-``short`` (by their means), so that a fit is unique and its parameters comparable.
+A mixture of exponentials has no closed-form maximum-likelihood estimate; EM (Dempster, Laird
+and Rubin 1977; for phase-type fitting, Asmussen, Nerman and Olsson 1996) climbs the likelihood:
+the E-step gives each sample the probability that it came from each phase, the M-step sets each
+phase's ``p`` to the mean of those probabilities and its mean to the weighted sample mean. The
+likelihood never falls; iterations stop when it rises by less than
+:data:`~qsim.fit.hypererlang.TOLERANCE` (relative) or after
+:data:`~qsim.fit.hypererlang.MAX_ITERATIONS`. EM starts from equal weights and the means of the
+samples between consecutive quantiles (two phases: above and below the median). The two-phase
+fit names its phases ``long`` and ``short`` (by their means); ``k`` phases are ``p1, mean1, ...``
+longest first, so that a fit is unique and its parameters comparable.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-__all__ = ["MAX_ITERATIONS", "TOLERANCE", "FrozenHyperExponential", "fit_hyperexponential"]
+from qsim.fit.hypererlang import (
+    MAX_ITERATIONS,
+    TOLERANCE,
+    FrozenHyperErlang,
+    branch_parameters,
+    fit_hyperexponential_phases,
+    refit,
+)
 
-TOLERANCE = 1e-8
-"""EM stops when the log-likelihood rises by less than this fraction of itself."""
-MAX_ITERATIONS = 200
-"""EM stops after this many iterations (on data with cv <= 1 the two phases merge slowly)."""
+__all__ = [
+    "MAX_ITERATIONS",
+    "TOLERANCE",
+    "FrozenHyperExponential",
+    "fit_hyperexponential",
+    "fit_hyperexponential_k",
+    "refit_hyperexponential",
+]
 
 
-class FrozenHyperExponential:
-    """A two-phase hyper-exponential with the ``scipy.stats`` methods the fitting uses."""
+class FrozenHyperExponential(FrozenHyperErlang):
+    """A two-phase hyper-exponential: ``p_long`` of mean ``mean_long``, else ``mean_short``."""
 
     def __init__(self, p_long: float, mean_long: float, mean_short: float) -> None:
-        self.p = min(max(p_long, 0.0), 1.0)
-        self.means = np.array([mean_long, mean_short])
-        self.weights = np.array([self.p, 1.0 - self.p])
-
-    def _log_parts(self, x: np.ndarray) -> np.ndarray:
-        """``log(weight_i f_i(x))`` for each phase (rows) and sample (columns)."""
-        with np.errstate(divide="ignore"):
-            log_w = np.log(self.weights)[:, None]
-        scaled = np.asarray(x, dtype=float)[None, :] / self.means[:, None]
-        return np.asarray(log_w - np.log(self.means)[:, None] - scaled, dtype=float)
-
-    def logpdf(self, x: np.ndarray) -> np.ndarray:
-        """The log density at each ``x``."""
-        long, short = self._log_parts(x)
-        return np.asarray(np.logaddexp(long, short), dtype=float)
-
-    def cdf(self, x: np.ndarray) -> np.ndarray:
-        """The distribution function at each ``x``."""
-        x = np.asarray(x, dtype=float)
-        return np.asarray(
-            1.0 - self.weights @ np.exp(-x[None, :] / self.means[:, None]), dtype=float
-        )
-
-    def rvs(self, size: int, random_state: np.random.Generator) -> np.ndarray:
-        """``size`` draws (bootstrap samples)."""
-        chosen = random_state.random(size) >= self.p  # 0: long, 1: short
-        return np.asarray(random_state.exponential(self.means[chosen.astype(int)]), dtype=float)
+        p = min(max(p_long, 0.0), 1.0)
+        super().__init__(np.array([p, 1.0 - p]), np.array([mean_long, mean_short]), np.ones(2))
+        self.p = p
 
 
 def fit_hyperexponential(x: np.ndarray) -> dict[str, float]:
-    """Maximum-likelihood ``p_long``, ``mean_long`` and ``mean_short`` of positive samples by
-    EM, started from the means of the samples above and below the median."""
-    x = np.asarray(x, dtype=float)
-    median = float(np.median(x))
-    above, below = x[x > median], x[x <= median]
-    long_mean = float(above.mean()) if above.size else float(x.mean())
-    short_mean = float(below.mean()) if below.size else float(x.mean())
-    model = FrozenHyperExponential(0.5, long_mean, short_mean)
-    previous = -math.inf
-    for _ in range(MAX_ITERATIONS):
-        parts = model._log_parts(x)
-        total = np.logaddexp(parts[0], parts[1])
-        likelihood = float(total.sum())
-        if likelihood - previous <= TOLERANCE * abs(likelihood):
-            break
-        previous = likelihood
-        w = np.exp(parts[0] - total)  # P(long phase | x)
-        p = float(w.mean())
-        if p <= 0.0 or p >= 1.0:  # one phase left: an exponential
-            break
-        model = FrozenHyperExponential(
-            p, float((w * x).sum() / w.sum()), float(((1 - w) * x).sum() / (1 - w).sum())
-        )
-    mean_long, mean_short = (float(m) for m in model.means)
-    if mean_short > mean_long:
-        return {"p_long": 1 - model.p, "mean_long": mean_short, "mean_short": mean_long}
-    return {"p_long": model.p, "mean_long": mean_long, "mean_short": mean_short}
+    """Maximum-likelihood ``p_long``, ``mean_long`` and ``mean_short`` of positive samples."""
+    (p_long, mean_long, _), (_, mean_short, _) = fit_hyperexponential_phases(x, 2).branches()
+    return {"p_long": p_long, "mean_long": mean_long, "mean_short": mean_short}
+
+
+def refit_hyperexponential(x: np.ndarray, params: dict[str, float]) -> dict[str, float]:
+    """The two-phase fit's parameters refitted to bootstrap draw ``x`` by EM from ``params``
+    (:func:`~qsim.fit.hypererlang.refit`)."""
+    moved = refit(x, {"p1": params["p_long"], "mean1": params["mean_long"],
+                      "mean2": params["mean_short"]})  # fmt: skip
+    return {"p_long": moved["p1"], "mean_long": moved["mean1"], "mean_short": moved["mean2"]}
+
+
+def fit_hyperexponential_k(x: np.ndarray, phases: int) -> dict[str, float]:
+    """Maximum-likelihood ``p1, mean1, ..., mean<phases>`` (longest first) of positive samples:
+    ``2 phases - 1`` parameters."""
+    return branch_parameters(fit_hyperexponential_phases(x, phases), orders=False)

@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
 from qsim.distributions import Distribution
@@ -50,17 +50,17 @@ def ks_distance(ordered: np.ndarray, cdf: Any) -> float:
 
 
 def _p_value(
-    family: Family, fitted: Any, d: float, n: int, rng: np.random.Generator, draws: int
+    family: Family, params: dict[str, float], d: float, n: int, rng: np.random.Generator, draws: int
 ) -> float:
     """P(D* >= d) over samples drawn from the fitted distribution and refitted (Monte Carlo
     p-value, ``(1 + hits) / (1 + draws)``); without draws, the known-parameter Kolmogorov
     p-value."""
     if draws == 0:
         return float(stats.kstwo.sf(d, n))
-    hits = 0
+    fitted, hits = family.frozen(params), 0
     for _ in range(draws):
         sample = np.sort(np.maximum(fitted.rvs(size=n, random_state=rng), _TINY))
-        hits += ks_distance(sample, family.frozen(family.fit(sample)).cdf) >= d
+        hits += ks_distance(sample, family.frozen(family.refitted(sample, params)).cdf) >= d
     return (1 + hits) / (1 + draws)
 
 
@@ -68,6 +68,11 @@ def _scenario_figures(written: dict[str, Any]) -> dict[str, Any]:
     """Load the written distribution as the scenario loader does: its exact mean and cv."""
     loaded = _AS_SCENARIO.validate_python(written)
     return {"distribution": written, "mean": loaded.mean, "cv": loaded.cv}
+
+
+def _loader_reason(exc: ValidationError) -> str:
+    """The scenario loader's own words for why it refuses a fitted distribution."""
+    return "; ".join(str(error["msg"]) for error in exc.errors())
 
 
 def _candidate(
@@ -78,7 +83,7 @@ def _candidate(
     d = ks_distance(x, fitted.cdf)
     log_likelihood = float(np.sum(fitted.logpdf(x)))
     k, n = len(params), len(x)
-    p = _p_value(family, fitted, d, n, rng, draws)
+    p = _p_value(family, params, d, n, rng, draws)
     return {
         "dist": family.name,
         "parameters": params,
@@ -152,7 +157,13 @@ def fit_service_times(
         raise QsimError(f"{where}: a service time above 100 years (3.16e9 s) is not one qsim fits")
     check_durations(column)
     x = np.sort(np.asarray(column.values, dtype=float) * seconds_per_unit)
-    fits = [_candidate(family, x, rng, draws) for family in FAMILIES.values()]
+    fits, unloadable = [], []
+    for family in FAMILIES.values():
+        if len(x) >= family.fewest:
+            try:
+                fits.append(_candidate(family, x, rng, draws))
+            except ValidationError as exc:  # e.g. phase rates too far apart for the loader
+                unloadable.append({"dist": family.name, "reason": _loader_reason(exc)})
     empirical = _empirical(column, seconds_per_unit)
     ranked = _ranked(fits, empirical)
     best = ranked[0]
@@ -177,6 +188,7 @@ def fit_service_times(
             "rank": "BIC among families the test keeps; empirical if it rejects them all",
         },
         "candidates": ranked,
+        "unloadable": unloadable,
         "best": best["dist"],
         "snippet": f"service_time: {flow_mapping(best['distribution'])}",
     }

@@ -3,7 +3,11 @@
 Panels, top to bottom, each where the summary has it: ready backlog per queue, latency
 percentiles per sample window (p50, p95, p99: ``timeseries.queues.NAME.latency_p50``...), replicas
 per pool, utilization per pool, kafka lag (the sum over a topic's partitions) and a lease queue's
-oldest message age, and the replica cost per hour when the scenario prices replica-hours. The
+oldest message age, duplicates per window of each queue that had any
+(``timeseries.queues.NAME.duplicates``), and the cost per window in money when the scenario has
+``prices:`` (``timeseries.cost.amount``). Duplicates and cost are counted in the window that
+*starts* at each sample (drawn as steps from it), so a panel's values add up to the summary's
+``redelivered`` (a kafka topic's ``kafka.duplicates``) and ``cost.total``. The
 time axis reads in clock time: the scenario's ``start`` (e.g. ``"10:00"``) names t = 0, or
 ``00:00`` without it. The warm-up and every step of a producer's ``schedule`` above its lowest
 rate are shaded; the SLO's backlog level and latency are drawn as dashed lines. A panel whose
@@ -81,7 +85,12 @@ def _line(name: str, x: list[str], y: list[Any], color: str, **extra: Any) -> Tr
         "name": name,
         "x": x,
         "y": y,
-        "line": {"color": color, "width": 1.6, "dash": extra.pop("dash", "solid")},
+        "line": {
+            "color": color,
+            "width": 1.6,
+            "dash": extra.pop("dash", "solid"),
+            "shape": extra.pop("line_shape", "linear"),  # plotly.js: line.shape ("hv": steps)
+        },
         "legendgroup": extra.pop("group"),
         "hovertemplate": "%{y:.4g}",
         **extra,
@@ -102,11 +111,11 @@ def _utilization(summary: Summary, name: str) -> list[float | None]:
     ]
 
 
-def _replica_price(summary: Summary, pool: str) -> float | None:
-    resolved = summary["resolved_scenario"]
-    spec: dict[str, Any] = next((p for p in resolved.get("consumers", []) if p["name"] == pool), {})
-    own = (spec.get("prices") or {}).get("replica_hour")
-    return own if own is not None else (resolved.get("prices") or {}).get("replica_hour")
+def _window(summary: Summary) -> str:
+    """The sample window as text: "30 s", "5 min"."""
+    times = summary["timeseries"]["time_s"]
+    step = times[1] - times[0] if len(times) > 1 else float(summary["duration_s"])
+    return f"{step / 60:g} min" if step >= 60 and step % 60 == 0 else f"{step:g} s"
 
 
 def _panels(summary: Summary, label: str, color: Callable[[int], str]) -> list[Panel]:
@@ -120,7 +129,9 @@ def _panels(summary: Summary, label: str, color: Callable[[int], str]) -> list[P
     latency = Panel("Latency per window", "seconds", limit=slo.get("latency"))
     latency.limit_text = f"SLO p{slo['percentile']:g}{covers}" if slo else ""
     replicas, utilization = Panel("Replicas", "replicas"), Panel("Utilization", "busy share")
-    lag, cost = Panel("Lag", "records / seconds"), Panel("Replica cost", "per hour")
+    lag = Panel("Lag", "records / seconds")
+    per = f"per {_window(summary)}"
+    duplicates, cost = Panel("Duplicates", per), Panel("Cost", per)
     for i, (name, queue) in enumerate(series["queues"].items()):
         backlog.traces.append(_line(f"{label}{name}", x, queue["ready"], color(i), group=name))
         for key in (k for k in DASHES if k in queue):
@@ -134,7 +145,10 @@ def _panels(summary: Summary, label: str, color: Callable[[int], str]) -> list[P
         if "lease" in queue:
             age = queue["lease"]["oldest_age_s"]
             lag.traces.append(_line(f"{label}{name} oldest age (s)", x, age, color(i), group=name))
-    hourly = np.zeros(len(x))
+        if any(queue.get("duplicates") or []):
+            step = _line(f"{label}{name}", x, queue["duplicates"], color(i), line_shape="hv",
+                         group=name)  # fmt: skip
+            duplicates.traces.append(step)
     for j, (name, pool) in enumerate(series["pools"].items()):
         tint = color(len(series["queues"]) + j)
         replicas.traces.append(
@@ -143,14 +157,12 @@ def _panels(summary: Summary, label: str, color: Callable[[int], str]) -> list[P
         if "busy" in pool:
             busy = _utilization(summary, name)
             utilization.traces.append(_line(f"{label}{name}", x, busy, tint, group=name))
-        price = _replica_price(summary, name)
-        if price is not None:
-            hourly = hourly + np.asarray(pool["replicas"], dtype=float) * price
-    if summary.get("cost") and hourly.any():
-        currency = summary["cost"]["currency"]
-        cost.unit = f"{currency} per hour"
-        cost.traces.append(_line(f"{label}replicas", x, hourly.tolist(), color(0), group="cost"))
-    return [backlog, latency, replicas, utilization, lag, cost]
+    if "cost" in series:
+        money = series["cost"]
+        cost.unit = f"{money['currency']} {per}"
+        trace = _line(f"{label}cost", x, money["amount"], color(0), line_shape="hv", group="cost")
+        cost.traces.append({**trace, "hovertemplate": "%{y:.4g} " + money["currency"]})
+    return [backlog, latency, replicas, utilization, lag, duplicates, cost]
 
 
 def _shapes(summary: Summary) -> list[dict[str, Any]]:

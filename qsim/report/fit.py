@@ -42,8 +42,11 @@ def _parameters(candidate: dict[str, Any]) -> str:
     written = candidate["distribution"]
     if "values" in written:
         return f"{format_number(len(written['values']))} values"
-    if "phases" in written:  # p mean, p mean: a hyper-exponential's branches
-        return ", ".join(f"{phase['p']} x {phase['mean']}" for phase in written["phases"])
+    if "phases" in written:  # p x mean: a hyper-exponential's branches; p x Ek mean: Erlang's
+        return ", ".join(
+            f"{phase['p']} x {'E' + str(phase['k']) + ' ' if 'k' in phase else ''}{phase['mean']}"
+            for phase in written["phases"]
+        )
     return ", ".join(f"{key} {value}" for key, value in written.items() if key != "dist")
 
 
@@ -95,6 +98,11 @@ def render_service_fit(result: dict[str, Any], console: Console | None = None) -
         )
     )
     console.print(_candidates_table(result))
+    for left in result.get("unloadable", []):
+        console.print(
+            Text(f"Left out: {left['dist']}, its fit is refused by the scenario loader: "
+                 f"{left['reason']}.")
+        )  # fmt: skip
     alpha = result["method"]["alpha"]
     why = (
         "the test rejects every family (p < {alpha}): resampling the data"
@@ -138,6 +146,26 @@ def _poisson_figures(result: dict[str, Any]) -> list[Text]:
     return lines
 
 
+def _mmpp_lines(mmpp: dict[str, Any] | None) -> list[Text]:
+    """The two-state MMPP fitted to all gaps, against one Poisson process, and its snippet."""
+    if mmpp is None:
+        return []
+    states = ", ".join(
+        f"{format_number(rate)}/s for {format_duration(stay)}"
+        for rate, stay in zip(mmpp["rates"], mmpp["mean_stays"], strict=True)
+    )
+    verdict = "better" if mmpp["better_than_poisson"] else "no better"
+    return [
+        Text(
+            f"Two-state MMPP fitted to {format_number(mmpp['gaps_used'])} interarrival times: "
+            f"{states} on average; BIC "
+            f"{mmpp['bic']:,.0f} against {mmpp['poisson_bic']:,.0f} for one Poisson process: "
+            f"{verdict}"
+        ),
+        Text(f"  {mmpp['snippet']}"),
+    ]
+
+
 def render_arrivals(result: dict[str, Any], console: Console | None = None) -> None:
     """Print the rates, the Poisson check with its figures, and the schedule snippet."""
     console = console or _console()
@@ -157,6 +185,7 @@ def render_arrivals(result: dict[str, Any], console: Console | None = None) -> N
         Text(f"Poisson within each interval: {VERDICTS[result['poisson']]}"),
         *_poisson_figures(result),
         Text(ADVICE[result["poisson"]]),
+        *_mmpp_lines(result.get("mmpp")),
     ]
     for line in lines:
         console.print(line)

@@ -254,6 +254,10 @@ class Topic(Placed):
         self._lag_series.append(records + seconds)
         return [unfetched, held, self.published, processed]
 
+    def duplicates_so_far(self) -> int:
+        """Records processed again so far (``kafka.duplicates``), summed over groups."""
+        return sum(b.duplicates for group in self.groups.values() for b in group.books)
+
     def series(self) -> dict[str, list[float]]:
         """Each partition's lag at every sample: ``partition:P:lag`` in records (summed over
         the groups reading it) and ``partition:P:lag_s`` in seconds (the age of the oldest

@@ -462,6 +462,17 @@ class LeaseQueue(NamedQueue):
             "change_visibility": sum(p.heartbeats() for p in self.pollers) + self.returned,
         }
 
+    def duplicates_so_far(self) -> int:
+        """Receives after a message's first so far (``lease.duplicates``)."""
+        return self.duplicates
+
+    def billed_requests_so_far(self) -> int | None:
+        """Billable requests since the warm-up (0 before it), as ``cost`` bills them."""
+        if self.env.now < self.recorder.warmup:
+            return 0 if self.spec.type in REQUEST_BILLED_QUEUE_TYPES else None
+        requests = self._requests_in_window()
+        return None if requests is None else sum(requests.values())
+
     def series(self) -> dict[str, list[float]]:
         """``oldest_age_s``: the age in seconds of the oldest message not yet ended at every
         sample (0 with none), whose mean after the warm-up is the run's ``oldest_age_mean``."""

@@ -125,6 +125,10 @@ class Stream(Placed):
         """No series beyond :meth:`sample`'s."""
         return {}
 
+    def duplicates_so_far(self) -> int:
+        """Records re-read so far, summed over readers (``redelivered``)."""
+        return sum(g.redelivered for g in self.groups.values())
+
     # -- publishing --------------------------------------------------------------------------
     def publish(self, msg: Message) -> None:
         """Append ``msg``: one flow branch per reading pool; readers with credit are sent it."""
