@@ -10,10 +10,9 @@ decides). When it is back, consumers reconnect and held publishes are sent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from simpy.events import NORMAL
+from qsim.engine import clock
 
 if TYPE_CHECKING:
     import simpy
@@ -37,8 +36,7 @@ class Broker:
 
     def after(self, delay: float, action: Callable[[Any], None], arg: Any) -> None:
         """Call ``action(arg)`` after ``delay`` simulated seconds."""
-        env = self.env  # a bare entry where a Timeout would be (qsim.engine.clock)
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), action, arg))  # type: ignore[misc]
+        clock.call_at(self.env, self.env._now + delay, action, arg)
 
     def hop(self, action: Callable[[Any], None], arg: Any) -> None:
         """Carry ``arg`` across the network to ``action``: after a drawn delay, or at once when
