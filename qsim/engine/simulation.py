@@ -31,7 +31,7 @@ from qsim.engine.resources import Limit, build_limit
 from qsim.engine.results import RunResult
 from qsim.engine.retry import RetryRoute
 from qsim.engine.routing import Exchange, Target
-from qsim.engine.sampler import Sampler, ServiceTimes, Work
+from qsim.engine.sampler import ServiceTimes, Work, sampler
 from qsim.engine.worker import PoolState, Stretch, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.scenario import Producer as ProducerSpec
@@ -100,7 +100,7 @@ class Model:
         return Work(self._rng(f"queue:{queue}:work"), only)
 
     def _draw(self, dist: Distribution[float], name: str) -> Draw:
-        return Sampler(dist, self._rng(name))
+        return sampler(dist, self._rng(name))
 
     def _maybe(self, dist: Distribution[float] | None, name: str) -> Draw | None:
         return None if dist is None else self._draw(dist, name)
