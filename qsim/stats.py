@@ -18,7 +18,6 @@ __all__ = [
     "quantile_grid",
     "sketch_quantiles",
     "sketch_summary",
-    "sorted_percentiles",
 ]
 
 PERCENTILES: dict[str, float] = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}
@@ -39,10 +38,9 @@ class Groups:
     is the same to the bit, and a thousand groups cost one sort rather than a thousand passes
     over every record."""
 
-    __slots__ = ("_bounds", "_keys", "_order")
+    __slots__ = ("_bounds", "_order")
 
     def __init__(self, keys: np.ndarray) -> None:
-        self._keys = keys
         self._order = np.argsort(keys, kind="stable")
         ordered = keys[self._order]
         top = int(ordered[-1]) + 1 if ordered.size else 0
@@ -57,51 +55,6 @@ class Groups:
     def size(self, group: int) -> int:
         """How many entries ``group`` has."""
         return int(self.of(group).size)
-
-    def summaries(self, values: np.ndarray) -> list[dict[str, float | None]]:
-        """:func:`distribution_summary` of each group's ``values`` (NaN-free), by group
-        number: one sort of ``values`` within the groups gives every percentile
-        (:func:`sorted_percentiles`) and maximum; each mean is taken over the group's values
-        in record order, as ``values[keys == g].mean()`` sums them."""
-        bounds = np.asarray(self._bounds)
-        starts, sizes = bounds[:-1], np.diff(bounds)
-        ordered = values[np.lexsort((values, self._keys))]
-        filled = sizes > 0
-        levels = list(PERCENTILES.values())
-        rows = iter(sorted_percentiles(ordered, starts[filled], sizes[filled], levels).tolist())
-        found = []
-        for group, (start, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
-            if not size:
-                found.append(distribution_summary(values[:0]))
-                continue
-            summary: dict[str, float | None] = {"mean": float(values[self.of(group)].mean())}
-            summary.update(zip(PERCENTILES, next(rows), strict=True))
-            summary["max"] = float(ordered[start + size - 1])
-            found.append(summary)
-        return found
-
-
-def sorted_percentiles(
-    ordered: np.ndarray, starts: np.ndarray, sizes: np.ndarray, levels: list[float]
-) -> np.ndarray:
-    """The ``levels`` percentiles of each group ``ordered[start : start + size]`` (each sorted,
-    none empty), one row per group: numpy's linear interpolation, step for step as
-    ``np.percentile`` takes it (virtual index ``(n - 1) * q``; from the last index on, the
-    largest value; else ``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` where ``t >= 0.5``),
-    so each figure is the one ``np.percentile`` gives for that group, to the bit."""
-    q = np.true_divide(levels, 100)
-    last = (sizes - 1)[:, None]
-    virtual = last * q[None, :]
-    below = np.floor(virtual)
-    top = virtual >= last
-    lower = np.where(top, last, below).astype(np.intp)
-    upper = np.where(top, last, below + 1).astype(np.intp)
-    t = virtual - np.where(top, -1.0, below)
-    a = ordered[starts[:, None] + lower]
-    b = ordered[starts[:, None] + upper]
-    gap = b - a
-    values: np.ndarray = np.where(t >= 0.5, b - gap * (1 - t), a + gap * t)
-    return values
 
 
 def quantile_grid(values: np.ndarray) -> dict[str, float | None]:

@@ -74,28 +74,15 @@ class _Grouped:
     def __init__(self, run: RunResult) -> None:
         self._tables = {"records": run.records, "flows": run.flows}
         self._groups: dict[tuple[str, str], Groups] = {}
-        self._summaries: dict[tuple[str, str, str], list[Figures]] = {}
-
-    def _split(self, table: str, by: str) -> Groups:
-        groups = self._groups.get((table, by))
-        if groups is None:
-            groups = self._groups[(table, by)] = Groups(self._tables[table][by])
-        return groups
 
     def values(self, field: str, by: str, index: int, table: str = "records") -> np.ndarray:
         """``field`` of the entries of ``table`` whose ``by`` is ``index``, in record order."""
-        picked: np.ndarray = self._tables[table][field][self._split(table, by).of(index)]
+        columns = self._tables[table]
+        groups = self._groups.get((table, by))
+        if groups is None:
+            groups = self._groups[(table, by)] = Groups(columns[by])
+        picked: np.ndarray = columns[field][groups.of(index)]
         return picked
-
-    def summary(self, field: str, by: str, index: int, table: str = "records") -> Figures:
-        """:func:`qsim.stats.distribution_summary` of :meth:`values`, every group's made at
-        once on first use (:meth:`qsim.stats.Groups.summaries`)."""
-        key = (table, by, field)
-        found = self._summaries.get(key)
-        if found is None:
-            column = self._tables[table][field]
-            found = self._summaries[key] = self._split(table, by).summaries(column)
-        return dict(found[index]) if index < len(found) else distribution_summary(np.empty(0))
 
 
 def _latency_figures(run: RunResult, grouped: _Grouped, by: str, index: int) -> Figures:
@@ -107,8 +94,8 @@ def _latency_figures(run: RunResult, grouped: _Grouped, by: str, index: int) -> 
             for field in ("latency", "wait")
         }
     return {
-        "latency_s": grouped.summary("latency", by, index),
-        "wait_s": grouped.summary("wait", by, index),
+        "latency_s": distribution_summary(grouped.values("latency", by, index)),
+        "wait_s": distribution_summary(grouped.values("wait", by, index)),
     }
 
 
@@ -135,7 +122,7 @@ def _flow_latency(
         sketch = run.sketches.get(("flow", "producer", index), LogSketch())
         return sketch.count, sketch_summary(sketch)
     latencies = grouped.values("latency", "producer", index, table="flows")
-    return int(latencies.size), grouped.summary("latency", "producer", index, table="flows")
+    return int(latencies.size), distribution_summary(latencies)
 
 
 def _slo_attainment(run: RunResult, grouped: _Grouped, index: int, latency: float) -> float | None:

@@ -50,20 +50,6 @@ def test_the_entries_of_a_group_are_those_a_mask_picks_in_their_order(keys):
         assert groups.size(group) == int((keys == group).sum())
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-@pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
-def test_every_groups_summary_is_distribution_summary_of_its_mask(seed, ties):
-    """Groups of none, one, a few and hundreds of values; mean, percentiles and max by ``==``."""
-    rng = np.random.default_rng(seed)
-    keys = np.repeat(np.arange(9, dtype=np.int16), [0, 1, 2, 3, 40, 0, 700, 5, 1])
-    rng.shuffle(keys)
-    values = rng.lognormal(0.0, 1.0, keys.size)
-    if ties:
-        values = np.round(values, 1)
-    found = Groups(keys).summaries(values)
-    assert found == [distribution_summary(values[keys == g]) for g in range(9)]
-
-
 @pytest.fixture(scope="module")
 def run():
     """One replication of two queues fed by four producers (one of them idle)."""

@@ -14,9 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from qsim.sketch import LogSketch
-from qsim.stats import sorted_percentiles
 
-__all__ = ["WINDOW_PERCENTILES", "WindowSketches", "window_index", "window_series"]
+__all__ = [
+    "WINDOW_PERCENTILES",
+    "WindowSketches",
+    "sorted_percentiles",
+    "window_index",
+    "window_series",
+]
 
 WINDOW_PERCENTILES: dict[str, float] = {"latency_p50": 50, "latency_p95": 95, "latency_p99": 99}
 """Series key (under ``timeseries.queues.NAME``) -> the percentile of each window."""
@@ -38,7 +43,7 @@ def _empty(samples: int) -> dict[str, np.ndarray]:
 def window_series(records: dict[str, np.ndarray], queues: int, step: float, samples: int) -> Series:
     """Exact per-window percentiles of every queue from the recorder's message records: one
     sort of all of them by queue, window and latency, then every window's percentiles at once
-    (:func:`qsim.stats.sorted_percentiles`), not a ``np.percentile`` call per queue and window."""
+    (:func:`sorted_percentiles`), not a ``np.percentile`` call per queue and window."""
     latency = records["latency"]
     window = window_index(records["published_at"] + latency, step)
     keep = window < samples
@@ -56,6 +61,29 @@ def window_series(records: dict[str, np.ndarray], queues: int, step: float, samp
         table[at] = values[:, column]
         result[key] = table
     return {q: {key: result[key][q] for key in WINDOW_PERCENTILES} for q in range(queues)}
+
+
+def sorted_percentiles(
+    ordered: np.ndarray, starts: np.ndarray, sizes: np.ndarray, levels: list[float]
+) -> np.ndarray:
+    """The ``levels`` percentiles of each group ``ordered[start : start + size]`` (each sorted,
+    none empty), one row per group: numpy's linear interpolation, step for step as
+    ``np.percentile`` takes it (virtual index ``(n - 1) * q``; from the last index on, the
+    largest value; else ``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` where ``t >= 0.5``),
+    so each figure is the one ``np.percentile`` gives for that group, to the bit."""
+    q = np.true_divide(levels, 100)
+    last = (sizes - 1)[:, None]
+    virtual = last * q[None, :]
+    below = np.floor(virtual)
+    top = virtual >= last
+    lower = np.where(top, last, below).astype(np.intp)
+    upper = np.where(top, last, below + 1).astype(np.intp)
+    t = virtual - np.where(top, -1.0, below)
+    a = ordered[starts[:, None] + lower]
+    b = ordered[starts[:, None] + upper]
+    gap = b - a
+    values: np.ndarray = np.where(t >= 0.5, b - gap * (1 - t), a + gap * t)
+    return values
 
 
 class WindowSketches:
