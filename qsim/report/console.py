@@ -272,7 +272,8 @@ def _flow_table(summary: dict[str, Any]) -> Table:
     for name, figures in summary["flows"].items():
         cells = _Cells(figures, summary["ci95"]["flows"][name])
         counts = (cells.number(key) for key in ("started", "completed", "failed", "open"))
-        latency = (cells.duration("latency_s", key) for key in keys)
+        unit = duration_unit(figures["latency_s"][key] for key in keys)  # one unit per flow
+        latency = (cells.duration("latency_s", key, unit=unit) for key in keys)
         table.add_row(name, *counts, *latency)
     return table
 

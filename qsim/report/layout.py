@@ -10,19 +10,28 @@ fits the console's width:
 4. stacked: one line per cell (``label | figure | value``), which fits any sensible width.
 
 Label columns are the table's leading left-justified columns (a queue, a pool, a figure name);
-the others hold figures. Piped or redirected output has no terminal to fit: it is written at
-full width (:func:`qsim.report.console.stdout_console`).
+the others hold figures. A title (or caption) wider than the table laid out is printed on a line
+of its own above (below) it, so it wraps only at the console's edge, not at the table's (a
+transposed table is often narrower than its title). Piped or redirected output has no terminal
+to fit: it is written at full width (:func:`qsim.report.console.stdout_console`).
+
+Lines of prose that carry figures (``mean 283 ms, cv 1, max 1.43 s``) are broken only between
+their clauses (:func:`clauses`), so a figure never stands on one line and its unit on the next.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
+from rich.style import StyleType
 from rich.table import Column, Table
+from rich.text import Text, TextType
 
-__all__ = ["fits", "fitted"]
+__all__ = ["clauses", "fits", "fitted"]
 
 UNBOUNDED = 10_000
 """Columns a table is measured in: wider than any table, so the measure is its natural width."""
@@ -69,7 +78,9 @@ def _like(table: Table, title: str | None = None) -> Table:
     """An empty table styled as ``table``."""
     return Table(
         title=table.title if title is None else title,
+        caption=table.caption,
         title_justify=table.title_justify,
+        caption_justify=table.caption_justify,
         show_edge=table.show_edge,
         box=table.box,
     )
@@ -115,6 +126,8 @@ def _blocks(console: Console, table: Table) -> list[Table] | None:
         if not fits(console, _block(table, labels, current, "")):
             return None
     blocks.append(_block(table, labels, current, "" if blocks else None))
+    for block in blocks[:-1]:
+        block.caption = None  # the caption follows the last block
     return blocks
 
 
@@ -141,13 +154,62 @@ def _layouts(console: Console, table: Table) -> Iterator[list[Table]]:
     yield [_stacked(table)]
 
 
+def _width(console: Console, table: Table) -> int:
+    unbounded = console.options.update_width(UNBOUNDED)
+    return Measurement.get(console, unbounded, table).maximum
+
+
+def _line(text: TextType, style: StyleType) -> Text:
+    return Text(text, style=style) if isinstance(text, str) else text.copy()
+
+
+def _titled(console: Console, table: Table) -> list[RenderableType]:
+    """``table``, its title (caption) moved to a line above (below) it when wider than it."""
+    width = min(_width(console, table), console.width)
+    title, caption = table.title, table.caption
+    wide_title = title is not None and cell_len(str(title)) > width
+    wide_caption = caption is not None and cell_len(str(caption)) > width
+    if not (wide_title or wide_caption):
+        return [table]
+    bare = copy.copy(table)  # the caller's table keeps its title
+    parts: list[RenderableType] = [bare]
+    if wide_title and title is not None:
+        bare.title = None
+        parts.insert(0, _line(title, table.title_style or "table.title"))
+    if wide_caption and caption is not None:
+        bare.caption = None
+        parts.append(_line(caption, table.caption_style or "table.caption"))
+    return parts
+
+
 def fitted(console: Console, renderable: RenderableType) -> list[RenderableType]:
-    """``renderable`` laid out to fit ``console`` (a table possibly as several); anything but a
-    table as it is."""
+    """``renderable`` laid out to fit ``console`` (a table possibly as several, a title wider
+    than its table on a line of its own); anything but a table as it is."""
     if not isinstance(renderable, Table) or not renderable.columns:
         return [renderable]
     layout: list[Table] = []
     for layout in _layouts(console, renderable):
         if all(fits(console, part) for part in layout):
             break
-    return list(layout)
+    return [piece for part in layout for piece in _titled(console, part)]
+
+
+def clauses(console: Console, parts: Sequence[TextType], indent: str = "  ") -> list[Text]:
+    """``parts`` joined by spaces into lines of at most the console's width, broken only
+    between parts (each part carries its own punctuation: ``["mean 283 ms,", "cv 1"]``);
+    lines after the first start with ``indent``. A part wider than a line has one of its own,
+    and wraps as prose there."""
+    lines: list[Text] = []
+    current: Text | None = None
+    for part in parts:
+        piece = Text(part) if isinstance(part, str) else part
+        if current is None:
+            current = piece.copy()
+        elif cell_len(current.plain) + 1 + cell_len(piece.plain) <= console.width:
+            current.append(" ").append_text(piece)
+        else:
+            lines.append(current)
+            current = Text(indent).append_text(piece)
+    if current is not None:
+        lines.append(current)
+    return lines
