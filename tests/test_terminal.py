@@ -185,3 +185,37 @@ def test_a_capacity_study_prints_its_answer_first_and_its_table_whole():
         assert percent_text(level["utilization"], level["utilization_ci95"]) in text
         assert number_text(level["cost_per_day"], level["cost_per_day_ci95"]) in text
     assert text.split("Headroom")[1].startswith(f": {result['today_replicas']} replicas meet")
+
+
+FLOWS = """
+name: flows
+seed: 5
+duration: 120s
+replications: 2
+producers: [{name: shop, to: orders, rate: 20/s}]
+queues: [{name: orders}, {name: deliveries}]
+consumers:
+  - {name: orders-service, queue: orders, replicas: 3, publish: [{to: deliveries}],
+     service_time: {dist: exponential, mean: 100ms}}
+  - {name: couriers, queue: deliveries, replicas: 3,
+     service_time: {dist: exponential, mean: 100ms}}
+"""
+
+
+@pytest.mark.parametrize("width", (80, 100, 120))
+def test_a_title_wider_than_its_laid_out_table_stays_on_one_line(width):
+    """The flow table, transposed to one column, is narrower than its title: the title has a
+    line of its own instead of wrapping at the table's edge ("Flows end to end (first" over
+    "publish -> last ack ..."); the flow's figures appear whole, in one unit."""
+    summary = run_scenario(scenario_from(FLOWS))
+    text = _printed(render_summary, summary, width)
+    _assert_fits(text, width)
+    title = "Flows end to end (first publish -> last ack of every branch)"
+    assert title in text.splitlines()
+    flow = summary["flows"]["shop"]
+    keys = ("mean", "p50", "p95", "p99", "max")
+    unit = duration_unit(flow["latency_s"][key] for key in keys)
+    for key in keys:
+        assert figure_text(summary, ("flows", "shop", "latency_s", key), "duration", unit) in text
+    for key in ("started", "completed"):
+        assert figure_text(summary, ("flows", "shop", key)) in text
