@@ -5,9 +5,11 @@ fits the console's width:
 
 1. as built;
 2. transposed (each row becomes a column), when it has more figure columns than rows;
-3. in column blocks: the label columns and as many figure columns as fit, then the next block
+3. with two or more label columns, folded into one: a group's name (``queue orders``) on a
+   row of its own, its rows' last labels indented under it; as it is, else in column blocks;
+4. in column blocks: the label columns and as many figure columns as fit, then the next block
    below it (a comparison of many variants keeps its rows aligned by figure);
-4. stacked: one line per cell (``label | figure | value``), which fits any sensible width.
+5. stacked: one line per cell (``label | figure | value``), which fits any sensible width.
 
 Label columns are the table's leading left-justified columns (a queue, a pool, a figure name);
 the others hold figures. A title (or caption) wider than the table laid out is printed on a line
@@ -131,6 +133,22 @@ def _blocks(console: Console, table: Table) -> list[Table] | None:
     return blocks
 
 
+def _folded(table: Table, labels: int) -> Table:
+    """``table`` with its label columns folded into one: each group's name on a row of its own
+    (blank figures), the last label of each row indented under it."""
+    out = _like(table)
+    out.add_column(" / ".join(str(c.header) for c in table.columns[:labels] if str(c.header)))
+    for source in table.columns[labels:]:
+        out.add_column(source.header, justify=source.justify, no_wrap=True)
+    figures = len(table.columns) - labels
+    for row in _rows(table):
+        group = " ".join(str(cell) for cell in row[: labels - 1] if str(cell))
+        if group:
+            out.add_row(group, *[""] * figures)
+        out.add_row(f"  {row[labels - 1]}", *row[labels:])
+    return out
+
+
 def _stacked(table: Table) -> Table:
     labels = _labels(table)
     out = _like(table)
@@ -146,8 +164,15 @@ def _stacked(table: Table) -> Table:
 
 def _layouts(console: Console, table: Table) -> Iterator[list[Table]]:
     yield [table]
-    if len(table.columns) - _labels(table) > table.row_count:
+    labels = _labels(table)
+    if len(table.columns) - labels > table.row_count:
         yield [_transposed(table)]
+    if labels > 1:
+        folded = _folded(table, labels)
+        yield [folded]
+        blocks = _blocks(console, folded)
+        if blocks is not None:
+            yield blocks
     blocks = _blocks(console, table)
     if blocks is not None:
         yield blocks
