@@ -18,6 +18,7 @@ from qsim.report.figures import (
     duration_text,
     duration_unit,
     figure_text,
+    format_duration,
     load_text,
     number_text,
     percent_text,
@@ -191,6 +192,12 @@ def test_a_capacity_study_prints_its_answer_first_and_its_table_whole():
         assert percent_text(level["utilization"], level["utilization_ci95"]) in text
         assert number_text(level["cost_per_day"], level["cost_per_day_ci95"]) in text
     assert text.split("Headroom")[1].startswith(f": {result['today_replicas']} replicas meet")
+    theory = result["analytic"]  # its figures each whole on a line, name and unit with them
+    lines = text.splitlines()
+    for clause in (f"{theory['arrival_rate_per_s']:g}/s at 1x",
+                   f"service mean {format_duration(theory['service_mean_s'])}",
+                   f"cv {theory['service_cv']:.3g}"):  # fmt: skip
+        assert any(clause in line for line in lines), clause
 
 
 FLOWS = """
