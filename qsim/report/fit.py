@@ -80,7 +80,7 @@ def _candidates_table(result: dict[str, Any], parameters: bool = True) -> Table:
     )
     table = Table(
         title="Candidates (maximum likelihood)",
-        caption=f"KS D: Kolmogorov-Smirnov distance; p: its p-value {how}",
+        caption=f"KS D: Kolmogorov-Smirnov distance; p: {how}",
         title_justify="left",
         caption_justify="left",
         show_edge=False,
