@@ -18,7 +18,7 @@ from qsim.report.figures import (
     number_text,
     percent_text,
 )
-from qsim.report.layout import fits, fitted
+from qsim.report.layout import fits, fitted, prose
 
 
 @pytest.mark.parametrize(
@@ -158,3 +158,15 @@ def test_two_label_columns_fold_into_one_so_more_variants_share_a_block():
     assert re.search(r"^   longest above 1,000 ready\s+│\s+0\.5 s \(0 to 200 s\) │\s+"
                      r"100\.5 s \(0 to 201 s\)", text, re.M)  # fmt: skip
     assert sum("variant-" in line for line in lines) == 2  # two blocks' headers
+
+
+def test_a_line_of_figures_breaks_only_between_its_clauses():
+    """At 30 columns a line of figures breaks after a comma, never between a figure and its
+    unit or name ("600" / "ms", "cv" / "0.8"); continuation lines are indented."""
+    console = Console(width=30, file=io.StringIO())
+    text = "Theory: service mean 600 ms, cv 0.8, 27/s at 1x (arrival cv^2 1)."
+    assert [line.plain for line in prose(console, text)] == [
+        "Theory: service mean 600 ms,",
+        "  cv 0.8,",
+        "  27/s at 1x (arrival cv^2 1).",
+    ]

@@ -271,8 +271,8 @@ def render_comparison(summaries: Summaries, console: Console | None = None) -> N
     legend."""
     console = console or stdout_console()
     found = meeting(summaries)
-    for line in prose(console, recommendation(summaries, found)):
-        console.print(line)
+    for piece in prose(console, recommendation(summaries, found)):
+        console.print(piece)
     for part in fitted(console, comparison_table(summaries)):
         console.print(part)
     console.print(legend(found), markup=False)

@@ -41,10 +41,15 @@ UNBOUNDED = 10_000
 """Columns a table is measured in: wider than any table, so the measure is its natural width."""
 
 
+def _width(console: Console, renderable: RenderableType) -> int:
+    """The natural width of ``renderable``: what it takes with nothing wrapped."""
+    unbounded = console.options.update_width(UNBOUNDED)  # rich clips a measure to the width
+    return Measurement.get(console, unbounded, renderable).maximum
+
+
 def fits(console: Console, renderable: RenderableType) -> bool:
     """Whether ``renderable`` shows at its natural width (nothing wrapped) on ``console``."""
-    unbounded = console.options.update_width(UNBOUNDED)  # rich clips a measure to the width
-    return Measurement.get(console, unbounded, renderable).maximum <= console.width
+    return _width(console, renderable) <= console.width
 
 
 def _labels(table: Table) -> int:
@@ -179,11 +184,6 @@ def _layouts(console: Console, table: Table) -> Iterator[list[Table]]:
     if blocks is not None:
         yield blocks
     yield [_stacked(table)]
-
-
-def _width(console: Console, table: Table) -> int:
-    unbounded = console.options.update_width(UNBOUNDED)
-    return Measurement.get(console, unbounded, table).maximum
 
 
 def _line(text: TextType, style: StyleType) -> Text:
