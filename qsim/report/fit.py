@@ -204,12 +204,12 @@ def render_arrivals(result: dict[str, Any], console: Console | None = None) -> N
     console = console or _console()
     rates = result["rates"]
     count = format_number(result["count"])
-    head = Text.assemble((result["file"], "bold"), f": {count} publishes,")
+    head = Text.assemble((result["file"], "bold"), ":")  # a long path wraps on its own line
     left_out = f"{format_number(result['left_out'])} after the last whole interval left out"
     span = f"{result['intervals']} interval(s) of {_span(result['interval'])}"
     origin = f"from {_origin(result['origin'])}"
     lines: list[list[Any]] = [
-        [head, span, origin + (";" if result["left_out"] else ""),
+        [head, f"{count} publishes,", span, origin + (";" if result["left_out"] else ""),
          *([left_out] if result["left_out"] else [])],
         [f"Rate: mean {format_number(result['mean_rate'])}/s,",
          f"per interval {format_number(min(rates))}/s to {format_number(max(rates))}/s"],
