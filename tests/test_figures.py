@@ -170,3 +170,14 @@ def test_a_line_of_figures_breaks_only_between_its_clauses():
         "  cv 0.8,",
         "  27/s at 1x (arrival cv^2 1).",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1.82e-06, "0.00000182"), (-2.5e-05, "-0.000025"), (0.00179, "0.00179"), (1e-15, "0"),
+     (0.0, "0"), (123_456.0, "123,456"), (0.5, "0.5")],
+)  # fmt: skip
+def test_a_tiny_figure_is_printed_in_decimals_not_e_notation(value, shown):
+    """A mean backlog of 1.82e-06 messages reads ``0.00000182``, as every other figure reads in
+    plain decimals; below 1e-12 it rounds to 0."""
+    assert number_text(value, None, low=None) == shown
