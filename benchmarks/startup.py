@@ -6,6 +6,12 @@ figure is the median of ``time.process_time()`` after the import (CPU, so a busy
 inflates it less than wall time). ``qsim.runner`` is what a worker imports to run
 ``replicate``; the target (issue 12) is at most 0.2 s over simpy + numpy.
 
+A worker is also measured as it really starts: a parent started like the installed ``qsim``
+script spawns one process of :func:`qsim.runner.process_pool`, which re-runs that script (as
+``__mp_main__``, multiprocessing's ``spawn``), imports ``qsim.runner`` and reports its CPU when
+it can take its first replication; the baseline is a spawned worker of a bare parent that
+imports simpy and numpy.
+
 Run: ``python -m benchmarks.startup [--runs 9]`` from the repository root.
 """
 
@@ -15,16 +21,35 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
 
-__all__ = ["BASELINE", "MODULES", "import_cpu", "main"]
+__all__ = ["BASELINE", "MODULES", "WORKERS", "import_cpu", "main", "worker_cpu"]
 
 BASELINE = "simpy, numpy"
 """What qsim cannot do without: the baseline the target is measured over."""
 MODULES = (BASELINE, "qsim.engine", "qsim.runner", "qsim.cli")
 """The imports measured: the baseline, the engine, a worker's imports, the command line."""
+WORKER_BASELINE = "worker: simpy, numpy"
+"""A spawned worker of a bare parent that imports simpy and numpy."""
+WORKER = "worker: qsim run"
+"""A spawned worker of ``qsim run --workers N``."""
+WORKERS = (WORKER_BASELINE, WORKER)
+"""The workers measured."""
 TARGET_S = 0.2
 """Issue 12's target for ``import qsim.engine`` over the baseline, in CPU seconds."""
+
+_POOL = {
+    WORKER_BASELINE: (
+        "import multiprocessing\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'))\n"
+    ),
+    WORKER: "from qsim.runner import process_pool\npool = process_pool(1)\n",
+}
+_TASK = {WORKER_BASELINE: "import simpy, numpy", WORKER: "import qsim.runner"}
 
 
 def import_cpu(module: str) -> float:
@@ -36,30 +61,71 @@ def import_cpu(module: str) -> float:
     return float(done.stdout)
 
 
+def _script_head(worker: str) -> str:
+    """The parent's top lines: the installed ``qsim`` script's import (which a spawned worker
+    re-runs), or nothing for the baseline."""
+    if worker == WORKER_BASELINE:
+        return ""
+    (script,) = entry_points(group="console_scripts", name="qsim")
+    return f"from {script.module} import {script.attr}\n"
+
+
+def worker_cpu(worker: str) -> float:
+    """CPU seconds one spawned worker of ``worker``'s parent spends until it has imported what
+    its first task needs (interpreter, multiprocessing's start, the parent's script, imports)."""
+    body = "".join(f"    {line}\n" for line in _POOL[worker].splitlines())
+    program = (
+        f"{_script_head(worker)}"
+        "if __name__ == '__main__':\n"
+        "    import time\n"
+        f"{body}"
+        f"    pool.submit(exec, {_TASK[worker]!r}).result()\n"
+        "    print(pool.submit(time.process_time).result())\n"
+        "    pool.shutdown()\n"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        parent = Path(folder, "parent.py")
+        parent.write_text(program)
+        done = subprocess.run(
+            [sys.executable, str(parent)], capture_output=True, text=True, check=True, timeout=120
+        )
+    return float(done.stdout)
+
+
 def measure(runs: int) -> dict[str, list[float]]:
-    """``runs`` import times of every module in :data:`MODULES`, taking turns."""
-    times: dict[str, list[float]] = {module: [] for module in MODULES}
+    """``runs`` import times of every module in :data:`MODULES` and every worker in
+    :data:`WORKERS`, taking turns."""
+    times: dict[str, list[float]] = {name: [] for name in (*MODULES, *WORKERS)}
     for _ in range(runs):
         for module in MODULES:
             times[module].append(import_cpu(module))
+        for worker in WORKERS:
+            times[worker].append(worker_cpu(worker))
     return times
 
 
+def _row(name: str, values: list[float], base: float, over: str) -> str:
+    median = statistics.median(values)
+    return (
+        f"  {name:<21} {median:.3f} s (min {min(values):.3f}, max {max(values):.3f}), "
+        f"over {over}: {median - base:+.3f} s"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Print each import's median CPU time, and its excess over the baseline."""
+    """Print each import's and worker's median CPU time, and its excess over its baseline."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per module")
     args = parser.parse_args(argv)
     times = measure(args.runs)
-    base = statistics.median(times[BASELINE])
     print(f"median CPU of {args.runs} fresh interpreters each (target: <= {TARGET_S} s over")
     print(f"{BASELINE})")
-    for module, values in times.items():
-        median = statistics.median(values)
-        print(
-            f"  import {module:<14} {median:.3f} s (min {min(values):.3f}, max "
-            f"{max(values):.3f}), over {BASELINE}: {median - base:+.3f} s"
-        )
+    base = statistics.median(times[BASELINE])
+    for module in MODULES:
+        print(_row(f"import {module}", times[module], base, BASELINE))
+    base = statistics.median(times[WORKER_BASELINE])
+    for worker in WORKERS:
+        print(_row(worker, times[worker], base, WORKER_BASELINE.removeprefix("worker: ")))
 
 
 if __name__ == "__main__":
