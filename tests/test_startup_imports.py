@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from qsim.distributions import FAMILY_MODULES, REGISTRY
 from qsim.engine import kinds
 from qsim.engine.kafka.topic import Topic
 from qsim.engine.lease import LeaseQueue
@@ -23,14 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 HEAVY = ("scipy", "rich", "matplotlib", "yaml", "click")
 """Modules a worker never needs: statistics' intervals, the console, plots, YAML, the CLI."""
-UNUSED_KINDS = (
+UNUSED = (
     "qsim.engine.kafka.topic",
     "qsim.engine.lease.queue",
     "qsim.engine.log.stream",
     "qsim.engine.autoscaler",
+    *FAMILY_MODULES,
 )
-"""Modules of broker kinds and policies that a RabbitMQ scenario with fixed replicas skips."""
-PROBE = f"sorted(m for m in {HEAVY + UNUSED_KINDS!r} if m in __import__('sys').modules)"
+"""Modules that a RabbitMQ scenario with fixed replicas and exponential times skips: the other
+broker kinds, the autoscaler, the composite, discrete and phase-type families."""
+PROBE = f"sorted(m for m in {HEAVY + UNUSED!r} if m in __import__('sys').modules)"
 """An expression naming which of those a process has imported."""
 
 PLAIN = """\
@@ -60,8 +63,9 @@ def _script_import() -> str:
 
 
 def test_importing_the_engine_imports_no_heavy_module_and_no_broker_kind():
-    """``import qsim.engine`` loads neither scipy, rich, matplotlib, yaml nor click, and no
-    delivery model but RabbitMQ's queue (the others load when a scenario names their type)."""
+    """``import qsim.engine`` loads neither scipy, rich, matplotlib, yaml nor click, no
+    delivery model but RabbitMQ's queue (the others load when a scenario names their type) and
+    no distribution family outside ``qsim.distributions``."""
     assert _imported_after("import qsim.engine") == []
 
 
@@ -106,3 +110,13 @@ def test_built_by_knows_a_model_only_by_its_own_class():
     assert not kinds.built_by(object(), kinds.TOPIC)
     assert not kinds.built_by(object(), "qsim.never_imported:Model")
     assert kinds.built_by(Topic.__new__(Topic), kinds.TOPIC)
+
+
+def test_the_distribution_registry_lists_every_family_when_first_read():
+    """The families of :data:`FAMILY_MODULES` register when the registry is first read: a
+    fresh interpreter that imports only ``qsim.distributions`` lists them all, in order."""
+    code = "from qsim.distributions import REGISTRY; print(list(REGISTRY))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert eval(out.stdout) == list(REGISTRY) and {"mixture", "pmf", "coxian"} <= set(REGISTRY)
