@@ -30,9 +30,12 @@ UNUSED = (
     "qsim.engine.log.stream",
     "qsim.engine.autoscaler",
     *FAMILY_MODULES,
+    "qsim.warmup",
+    "qsim.precision",
 )
 """Modules that a RabbitMQ scenario with fixed replicas and exponential times skips: the other
-broker kinds, the autoscaler, the composite, discrete and phase-type families."""
+broker kinds, the autoscaler, the composite, discrete and phase-type families; and what only
+the command runs (warm-up detection, precision stops)."""
 PROBE = f"sorted(m for m in {HEAVY + UNUSED!r} if m in __import__('sys').modules)"
 """An expression naming which of those a process has imported."""
 
