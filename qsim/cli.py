@@ -640,7 +640,7 @@ def capacity(
         heaviest = replace(work, messages=work.messages * max(loads))
         check_work(heaviest, what=f"each trial at {max(loads):g}x load")
     show = progress.wanted(json_to_stdout=json_path == "-")
-    guess = 2 * (len(loads) + 1)  # each level and the headroom: a count that meets, one that not
+    guess = 2 * (len(loads) + 1)  # the study tells its own guess as it starts (on_plan)
     with progress.replication_progress(guess, show, description="capacity points") as bar:
         study = CapacityStudy(
             scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
