@@ -1,6 +1,6 @@
 """A progress bar of work done (replications of a run, of every variant of a comparison, the
-levels of a capacity study), with the time left, on stderr, shown only where a person is
-watching.
+points of a capacity study, counts x loads), with the time left, on stderr, shown only where a
+person is watching.
 
 Not shown when stderr is not a terminal, when the JSON summary goes to stdout (``--json -``),
 or under CI (the ``CI`` environment variable is set).
@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -23,10 +23,10 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 
-__all__ = ["Bar", "replication_progress", "wanted"]
+__all__ = ["Bar", "PaceRemaining", "replication_progress", "wanted"]
 
 
 def wanted(
@@ -40,6 +40,21 @@ def wanted(
     return not json_to_stdout and "CI" not in environ and stream.isatty()
 
 
+class PaceRemaining(ProgressColumn):
+    """The time left at the pace so far: time elapsed per unit done, times the units left.
+    (rich's own column forgets its pace whenever the total changes, as a capacity study's
+    total does while its searches narrow down.)"""
+
+    def render(self, task: Any) -> Text:
+        """``0:01:23``, or ``-:--:--`` until something is done."""
+        elapsed, done, total = task.elapsed, task.completed, task.total
+        if not elapsed or not done or total is None:
+            return Text("-:--:--", style="progress.remaining")
+        left = round(elapsed / done * max(total - done, 0))
+        return Text(f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}",
+                    style="progress.remaining")  # fmt: skip
+
+
 class Bar:
     """One bar: called with a replication index it advances by one; :meth:`describe` relabels
     it (``qsim compare`` names the variant running, ``qsim capacity`` the point tried)."""
@@ -49,6 +64,11 @@ class Bar:
 
     def __call__(self, _replication: int = 0) -> None:
         self._progress.advance(self._task)
+
+    def plan(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` (work whose total is only estimated as it goes: the
+        points of a capacity search); the time left is the pace so far times what is left."""
+        self._progress.update(self._task, completed=done, total=max(total, done))
 
     def describe(self, description: str) -> None:
         """Label the bar ``description`` from now on."""
@@ -77,7 +97,7 @@ def replication_progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
     ]  # fmt: skip
     if total is not None:  # the time left, from the pace of the replications done so far
-        columns += [TextColumn("left"), TimeRemainingColumn()]
+        columns += [TextColumn("left"), PaceRemaining()]
     with Progress(
         *columns,
         console=console or Console(stderr=True),

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from qsim.progress import replication_progress, wanted
+from qsim.progress import PaceRemaining, replication_progress, wanted
 
 
 class Terminal(io.StringIO):
@@ -66,6 +66,30 @@ def test_a_bar_is_labelled_with_its_description():
         advance(0)
         advance(1)
     assert "fixed-16" in out.getvalue() and "2/2" in out.getvalue()
+
+
+def test_a_capacity_bar_shows_the_points_done_of_the_points_expected_so_far():
+    """A capacity study's total is only known as it goes: the bar shows the last plan told."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100)
+    with replication_progress(10, True, console, description="capacity points") as bar:
+        assert bar is not None
+        bar.plan(3, 7)
+        bar.plan(7, 7)
+    assert "7/7" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "done", "total", "shown"),
+    [(10.0, 2, 6, "0:00:20"), (90.0, 3, 43, "0:20:00"), (5.0, 0, 6, "-:--:--"),
+     (5.0, 7, 7, "0:00:00"), (4000.0, 1, 2, "1:06:40")],
+)  # fmt: skip
+def test_the_time_left_is_the_pace_so_far_times_what_is_left(elapsed, done, total, shown):
+    """10 s for 2 of 6 points: 4 left at 5 s each. Nothing done yet: no estimate."""
+    from types import SimpleNamespace
+
+    task = SimpleNamespace(elapsed=elapsed, completed=done, total=total)
+    assert PaceRemaining().render(task).plain == shown
 
 
 def test_without_progress_there_is_no_callback():
