@@ -4,21 +4,28 @@
 ``VECTORISED_FROM`` groups on (a hundred queues make tens of thousands) it sorts the latencies
 within the groups and interpolates every window's percentiles together (``sorted_percentiles``)
 instead of calling ``np.percentile`` per queue and window. The reference below is that call
-per group; the figures must be equal with ``==`` on both paths.
+per group; the figures must be equal with ``==`` on both paths. With ``--stream`` the batches
+are split the same way (one stable sort) into the per-window and per-producer sketches, which
+must hold what a mask per group feeds them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import scenario_from
 
+from qsim.engine import simulate
 from qsim.engine.windows import (
     VECTORISED_FROM,
     WINDOW_PERCENTILES,
+    WindowSketches,
+    runs,
     sorted_percentiles,
     window_index,
     window_series,
 )
+from qsim.sketch import LogSketch
 
 LEVELS = list(WINDOW_PERCENTILES.values())
 
@@ -84,3 +91,48 @@ def test_sorted_percentiles_of_single_groups_are_np_percentile():
         values = np.sort(rng.lognormal(0.0, 1.0, size))
         got = sorted_percentiles(values, np.array([0]), np.array([size]), [0, 50, 95, 99, 100])
         assert got[0].tolist() == np.percentile(values, [0, 50, 95, 99, 100]).tolist()
+
+
+def test_runs_are_the_stretches_of_equal_rows():
+    queue = np.array([0, 0, 1, 1, 1, 3])
+    window = np.array([2, 2, 1, 1, 4, 4])
+    assert runs(queue, window) == [(0, 2), (2, 4), (4, 5), (5, 6)]
+    assert runs(queue[:0]) == []
+
+
+def _state(sketch):
+    return sketch.count, sketch.zeros, sketch.min, sketch.max, sketch.bins
+
+
+def test_streamed_window_sketches_hold_what_a_mask_per_window_feeds_them():
+    """One sort per batch feeds each (queue, window) sketch the values a mask picks."""
+    records = random_records(5, 5_000, queues=4, ties=False)
+    sketches = WindowSketches(4.0, 0.01)
+    sketches.add(records)
+    window = window_index(records["published_at"] + records["latency"], 4.0)
+    assert sketches.sketches  # the batch made sketches
+    for (queue, index), sketch in sketches.sketches.items():
+        expected = LogSketch(0.01)
+        expected.add(records["latency"][(records["queue"] == queue) & (window == index)])
+        assert _state(sketch) == _state(expected) and sketch.sum == expected.sum
+    assert sum(s.count for s in sketches.sketches.values()) == 5_000
+
+
+def test_a_streamed_run_sketches_each_producers_messages():
+    """``--stream`` keeps per producer the count and value bins of its exact records."""
+    text = """
+    name: streamed
+    seed: 2
+    duration: 20min
+    producers: [{name: a, to: q, rate: 30/s}, {name: b, to: q, rate: 40/s}]
+    queues: [{name: q}]
+    consumers: [{name: c, queue: q, replicas: 2, service_time: {dist: exponential, mean: 20ms}}]
+    """
+    scenario = scenario_from(text)
+    exact, streamed = simulate(scenario), simulate(scenario, stream=0.01)
+    assert streamed.sketches is not None
+    for index in (0, 1):
+        expected = LogSketch(0.01)
+        expected.add(exact.records["wait"][exact.records["producer"] == index])
+        got = streamed.sketches[("wait", "producer", index)]
+        assert _state(got) == _state(expected)

@@ -19,6 +19,7 @@ __all__ = [
     "VECTORISED_FROM",
     "WINDOW_PERCENTILES",
     "WindowSketches",
+    "runs",
     "sorted_percentiles",
     "window_index",
     "window_series",
@@ -103,8 +104,22 @@ def sorted_percentiles(
     return values
 
 
+def runs(*columns: np.ndarray) -> list[tuple[int, int]]:
+    """Start and end of each run of equal rows in ``columns`` (sorted together, equal length):
+    where a stable sort has gathered each group's entries, in their order."""
+    size = columns[0].size
+    if not size:
+        return []
+    change = np.zeros(size - 1, dtype=bool)
+    for column in columns:
+        change |= column[1:] != column[:-1]
+    starts = np.r_[0, np.flatnonzero(change) + 1]
+    return list(zip(starts.tolist(), np.r_[starts[1:], size].tolist(), strict=True))
+
+
 class WindowSketches:
-    """Streaming: one quantile sketch per queue and sample window, fed in batches."""
+    """Streaming: one quantile sketch per queue and sample window, fed in batches (each batch
+    split by one sort, not a mask per queue and window)."""
 
     def __init__(self, step: float, relative_accuracy: float) -> None:
         self.step = step
@@ -115,13 +130,14 @@ class WindowSketches:
         """Add a batch of the recorder's message records."""
         latency = records["latency"]
         window = window_index(records["published_at"] + latency, self.step)
-        pairs = np.stack([records["queue"].astype(np.int64), window], axis=1)
-        for queue, index in np.unique(pairs, axis=0).tolist():
-            mask = (pairs[:, 0] == queue) & (pairs[:, 1] == index)
-            key = (queue, index)
+        queue = records["queue"].astype(np.int64)
+        order = np.lexsort((window, queue))  # stable: each window's records in their order
+        queue, window = queue[order], window[order]
+        for start, end in runs(queue, window):
+            key = (int(queue[start]), int(window[start]))
             if key not in self.sketches:
                 self.sketches[key] = LogSketch(self.relative_accuracy)
-            self.sketches[key].add(latency[mask])
+            self.sketches[key].add(latency[order[start:end]])
 
     def series(self, queues: int, samples: int) -> Series:
         """The per-window percentiles of every queue, within the sketches' accuracy."""
