@@ -116,6 +116,11 @@ def test_blocks_grow_from_the_first_block_to_the_batch_by_doubling():
     assert sizes == [64, 128, 256, 512, 1024, 2048, 4096, 4096, 4096]
 
 
+def test_blocks_may_start_from_another_first_block():
+    assert list(itertools.islice(block_sizes(first=300), 6)) == [300, 600, 1200, 2400, 4096, 4096]
+    assert list(itertools.islice(block_sizes(first=9000), 2)) == [BATCH, BATCH]
+
+
 def test_blocks_of_a_family_that_does_not_split_are_all_the_batch():
     assert list(itertools.islice(block_sizes(splits=False), 3)) == [BATCH] * 3
 
@@ -160,6 +165,8 @@ def test_work_service_times_are_the_ppf_of_fixed_blocks(dist):
 
 PRODUCERS = {
     "rate": "rate: 50/s",
+    "rate-with-a-count": "rate: 50/s, count: 300",
+    "schedule-with-a-count": "schedule: [{at: 0s, rate: 40/s}, {at: 3s, rate: 5/s}], count: 150",
     "schedule": "schedule: [{at: 0s, rate: 40/s}, {at: 30s, rate: 5/s}, {at: 40s, rate: 90/s}]",
     "interarrival": "interarrival: {dist: gamma, mean: 20ms, cv: 0.5}",
 }
@@ -179,13 +186,14 @@ def test_arrival_times_are_the_running_sum_of_one_stream_of_draws(producer):
         """
     ).producers[0]
     times = list(itertools.islice(arrival_times(spec, np.random.default_rng(9)), USED))
+    used = USED if spec.count is None else spec.count  # the first block is the count
     rng = np.random.default_rng(9)
     if spec.interarrival is not None:
         gaps = iter(spec.interarrival.sample(rng, USED).tolist())
         expected = list(itertools.accumulate(gaps))
     else:
         expected = _poisson_reference(spec.schedule or [], spec.rate, rng)
-    assert times == expected
+    assert times == expected[:used]
 
 
 def _poisson_reference(schedule, rate, rng) -> list[float]:

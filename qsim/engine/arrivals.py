@@ -11,9 +11,10 @@ rate(t) / that rate, which gives exactly the non-homogeneous Poisson process.
 With ``batch``, each time is repeated by a batch size drawn from a stream spawned from the
 arrival stream (the times themselves draw exactly what they draw without a batch).
 
-Unit draws come in blocks growing from 64 to 4,096 (:func:`qsim.engine.sampler.block_sizes`):
-exponential draws split exactly, so a producer of a thousand draws about what it publishes and
-every time is the one fixed blocks gave. An MMPP and a profile draw exponentials and uniforms
+Unit draws come in blocks growing from 64 to 4,096 (:func:`qsim.engine.sampler.block_sizes`),
+or from the producer's ``count`` where it has one: exponential draws split exactly, so a
+producer of a thousand draws about what it publishes and every time is the one fixed blocks
+gave. An MMPP and a profile draw exponentials and uniforms
 from one stream, so their two samplers keep fixed blocks (``shared``).
 """
 
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from qsim.distributions import Exponential, Uniform
-from qsim.engine.sampler import Sampler, block_sizes, sampler
+from qsim.engine.sampler import FIRST_BLOCK, Sampler, block_sizes, sampler
 from qsim.scenario import Producer
 
 UNIT_EXPONENTIAL = Exponential[float].model_validate({"dist": "exponential", "mean": 1.0})
@@ -35,13 +36,18 @@ UNIT_UNIFORM = Uniform[float].model_validate({"dist": "uniform", "low": 0.0, "hi
 ArrivalTimes = Iterator[float]
 
 
+def _first_block(spec: Producer) -> int:
+    """A Poisson producer's first block of unit draws: its ``count`` (capped by the sampler)."""
+    return FIRST_BLOCK if spec.count is None else spec.count
+
+
 def _from_rate(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     assert spec.rate is not None
     if spec.rate <= 0:
         return iter(())
     if spec.arrivals == "constant":
         return _constant(spec.rate)
-    return itertools.chain.from_iterable(_poisson_blocks(rng, spec.rate))
+    return itertools.chain.from_iterable(_poisson_blocks(rng, spec.rate, _first_block(spec)))
 
 
 def _constant(rate: float) -> ArrivalTimes:
@@ -52,13 +58,15 @@ def _constant(rate: float) -> ArrivalTimes:
         yield t
 
 
-def _poisson_blocks(rng: np.random.Generator, rate: float) -> Iterator[list[float]]:
+def _poisson_blocks(
+    rng: np.random.Generator, rate: float, first: int = FIRST_BLOCK
+) -> Iterator[list[float]]:
     """A Poisson process's times, a block of unit draws at a time: each block's gaps
     (``unit / rate``) summed on from the last time by ``np.cumsum``, which adds in order, so
     every time is the float a running ``t += unit / rate`` gives (a flat iterator hands them
     out, with no Python frame per arrival)."""
     t = 0.0
-    for size in block_sizes():
+    for size in block_sizes(first=first):
         gaps = UNIT_EXPONENTIAL.sample(rng, size) / rate
         gaps[0] += t
         times = np.cumsum(gaps)
@@ -108,7 +116,7 @@ def _schedule_blocks(spec: Producer, rng: np.random.Generator) -> Iterator[list[
     assert spec.schedule is not None
     steps = spec.schedule
     ends = [step.at for step in steps[1:]] + [math.inf]
-    sizes = block_sizes()
+    sizes = block_sizes(first=_first_block(spec))
     units = np.empty(0)
     used = 0  # draws of ``units`` consumed
     t = steps[0].at

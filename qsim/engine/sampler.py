@@ -28,10 +28,11 @@ FIRST_BLOCK = 64
 """The first block of a stream whose draws split; each next block doubles, up to BATCH."""
 
 
-def block_sizes(splits: bool = True) -> itertools.chain[int]:
-    """The sizes of successive blocks: FIRST_BLOCK, doubling to BATCH, then BATCH for ever;
-    BATCH every time where the draws do not split."""
-    growing = itertools.takewhile(lambda n: n < BATCH, (FIRST_BLOCK << k for k in range(64)))
+def block_sizes(splits: bool = True, first: int = FIRST_BLOCK) -> itertools.chain[int]:
+    """The sizes of successive blocks: ``first`` (at most BATCH), doubling to BATCH, then BATCH
+    for ever; BATCH every time where the draws do not split."""
+    start = max(1, min(first, BATCH))
+    growing = itertools.takewhile(lambda n: n < BATCH, (start << k for k in range(64)))
     return itertools.chain(growing if splits else (), itertools.repeat(BATCH))
 
 
