@@ -25,8 +25,12 @@ the load levels and the headroom search run side by side (one thread each, all f
 workers, so no worker waits for the last replication of a count), each point simulated once
 however many searches ask for it. A point's result depends only on its (load, count), so the
 order in which they finish changes nothing.
-Headroom is the largest load multiplier today's replica count sustains: a bracket on the load
-from 1x by doubling or halving, then bisection to :data:`HEADROOM_PRECISION`.
+Headroom is the largest load multiplier today's replica count sustains, on a lattice of loads
+``2 ** (k / 16)`` (:func:`bracket_load`): searched from theory's headroom where there is one (a
+good estimate costs two points: it holds, the next load fails), else from 1x by doubling or
+halving, then bisection to adjacent lattice loads, :data:`HEADROOM_PRECISION` apart.
+A progress bar is told the points simulated and the points the searches still expect
+(:attr:`CapacityStudy.on_plan`), so it can show the time left of a total found as it goes.
 
 A pool reading a kafka topic has at most one busy consumer per partition (the others sit idle),
 so its replica search stops at the partition count; a level where one consumer per partition
@@ -72,10 +76,14 @@ MAX_PARTITIONS = 256
 VARY = ("replicas", "partitions")
 """What a capacity search may vary: the pool's replicas, or a kafka topic's partitions (with
 the replicas)."""
-HEADROOM_PRECISION = 0.05
-"""Headroom bisection stops when the failing load is within 5% of the sustained one."""
-HEADROOM_LIMITS = (1 / 64, 64.0)
-"""Loads beyond which the headroom search stops."""
+HEADROOM_STEPS = 16
+"""The headroom search tries loads ``2 ** (k / 16)`` for whole k: 16 points per doubling."""
+HEADROOM_PRECISION = 2 ** (1 / HEADROOM_STEPS) - 1
+"""The headroom's failing load is within 4.4% of the sustained one (adjacent lattice points)."""
+HEADROOM_RANGE = (-6 * HEADROOM_STEPS, 6 * HEADROOM_STEPS)
+"""The lattice points the headroom search stays within."""
+HEADROOM_LIMITS = (2.0**-6, 2.0**6)
+"""Loads beyond which the headroom search stops (1/64x and 64x)."""
 
 
 MAX_LOAD = 1000.0
@@ -143,8 +151,11 @@ class CapacityStudy:
     on_trial: Callable[[Trial], None] | None = None
     on_step: Callable[[str], None] | None = None
     """Called as each step of :func:`capacity` ends: ``"1.5x"`` for a load level, and
-    ``"headroom"`` (a progress bar counts them; with more than one worker the steps run side by
-    side and end in any order)."""
+    ``"headroom"`` (with more than one worker the steps run side by side and end in any
+    order)."""
+    on_plan: Callable[[int, int], None] | None = None
+    """Called with (points simulated, points expected in all) as each point is simulated and
+    as a search's expectation changes (:meth:`expect`): a progress bar's done and total."""
     precision: Precision | None = None
     vary: str = "replicas"
     trials: dict[tuple[float, int, int | None], Trial] = field(default_factory=dict)
@@ -183,6 +194,8 @@ class CapacityStudy:
         self.reporting = threading.Lock()
         """Held while :attr:`on_trial` or :attr:`on_step` reports (searches run side by side)."""
         self._running: dict[tuple[float, int, int | None], Future[Trial]] = {}
+        self._expected: dict[str, int] = {}  # per search, the probes it still expects
+        self._analytic_headroom: dict[tuple[str, ...], float | None] = {}
         self.model: Model | None = build_model(self.scenario, index)
         if self.max_replications is None:
             self.max_replications = (
@@ -234,6 +247,18 @@ class CapacityStudy:
                 self.on_trial(trial)
         return trial
 
+    def expect(self, search: str, probes: int) -> None:
+        """Note that ``search`` (a load level's, or the headroom's) expects ``probes`` more
+        points (:func:`smallest_count`'s ``left``), and tell :attr:`on_plan`. Points that
+        searches share, or that are already simulated, make the total an overestimate until
+        they are reached."""
+        with self._lock:
+            self._expected[search] = probes
+            done, total = len(self.trials), len(self.trials) + sum(self._expected.values())
+        if self.on_plan is not None:
+            with self.reporting:
+                self.on_plan(done, total)
+
     def points(self) -> list[tuple[tuple[float, int, int | None], Trial]]:
         """Every point simulated so far, as ``((load, replicas, partitions), trial)``."""
         with self._lock:
@@ -276,79 +301,137 @@ class CapacityStudy:
     def smallest(self, load: float, start: int) -> int | None:
         """The smallest replica count meeting every SLO at ``load``, searched from ``start``
         up to :attr:`replica_cap`."""
-        return smallest_count(lambda n: self.meets(load, n), start, self.replica_cap)
+        return smallest_count(
+            lambda n: self.meets(load, n), start, self.replica_cap,
+            left=partial(self.expect, f"{load:g}x"),
+        )  # fmt: skip
 
     def smallest_partitions(self, load: float, start: int) -> tuple[int, int] | None:
         """The smallest partition count meeting every SLO at ``load`` with one replica per
         partition, searched from ``start``, and the fewest replicas that meet them on it."""
-        found = smallest_count(lambda p: self.meets(load, p, p), start, MAX_PARTITIONS)
+        left = partial(self.expect, f"{load:g}x")
+        found = smallest_count(lambda p: self.meets(load, p, p), start, MAX_PARTITIONS, left=left)
         if found is None:
             return None
-        return found, smallest_count(lambda n: self.meets(load, n, found), found, found) or found
+        fewest = smallest_count(lambda n: self.meets(load, n, found), found, found, left=left)
+        return found, fewest or found
 
     def headroom(self) -> tuple[float | None, float | None]:
-        """(Largest load found sustained, smallest found failing) with today's replica count."""
-        return bracket_load(lambda load: self.meets(load, self.today))
+        """(Largest load found sustained, smallest found failing) with today's replica count,
+        searched from theory's headroom where there is one (:func:`bracket_load`)."""
+        estimate = self.analytic_headroom(self.objectives)
+        return bracket_load(
+            lambda load: self.meets(load, self.today), estimate, partial(self.expect, "headroom")
+        )
 
     def analytic_headroom(self, objectives: list[Objective]) -> float | None:
         """The same for theory (None without a model)."""
         model = self.model
         if model is None:
             return None
-        test = model.meets(objectives)
+        key = tuple(o.text for o in objectives)
+        if key not in self._analytic_headroom:
+            test = model.meets(objectives)
 
-        def sustains(load: float) -> bool:
-            station = model.station(load, self.today)
-            return station.stable and test(station)
+            def sustains(load: float) -> bool:
+                station = model.station(load, self.today)
+                return station.stable and test(station)
 
-        return bracket_load(sustains)[0]
+            self._analytic_headroom[key] = bracket_load(sustains)[0]
+        return self._analytic_headroom[key]
 
 
-def smallest_count(meets: Callable[[int], bool], start: int, cap: int) -> int | None:
+def smallest_count(
+    meets: Callable[[int], bool], start: int, cap: int, *, stride: int = 1,
+    left: Callable[[int], None] | None = None,
+) -> int | None:  # fmt: skip
     """The smallest count in 1..``cap`` for which ``meets`` holds (assumed to hold from some
-    count on), searched from ``start``: strides 1, 2, 4, ... down from a count that meets or up
-    from one that fails, then bisection. None if even ``cap`` fails."""
+    count on), searched from ``start``: strides ``stride``, twice that, ... down from a count
+    that meets or up from one that fails, then bisection. None if even ``cap`` fails.
+
+    ``left``, if given, is told before each probe how many probes the search still expects
+    (this one included: a bracket's bisection takes the ceiling of log2 of its width), and 0
+    at the end; a progress bar sums these over searches side by side."""
+    tell = left or _ignore
     start = max(1, min(start, cap))
+    tell(1 + _bisections(stride) + 1)  # the start, a neighbour at ``stride``, the bisection
     if meets(start):
-        low, high, stride = 0, start, 1
+        low, high = 0, start
         while high - stride >= 1:
+            tell(1 + _bisections(stride))
             if not meets(high - stride):
                 low = high - stride
                 break
             high, stride = high - stride, stride * 2
     else:
-        low, stride = start, 1
-        while not meets(min(low + stride, cap)):
+        low = start
+        while True:
+            tell(1 + _bisections(stride))
+            if meets(min(low + stride, cap)):
+                break
             if low + stride >= cap:
+                tell(0)
                 return None
             low, stride = low + stride, stride * 2
         high = min(low + stride, cap)
     while high - low > 1:
+        tell(_bisections(high - low))
         middle = (low + high) // 2
         low, high = (low, middle) if meets(middle) else (middle, high)
+    tell(0)
     return high
 
 
-def bracket_load(sustains: Callable[[float], bool]) -> tuple[float | None, float | None]:
-    """Largest load sustained and smallest failing, from 1x by doubling or halving, then
-    bisection (geometric) until they are within :data:`HEADROOM_PRECISION`."""
-    low_limit, high_limit = HEADROOM_LIMITS
-    if sustains(1.0):
-        low, high = 1.0, 2.0
-        while sustains(high):
-            low, high = high, high * 2
-            if high > high_limit:
-                return low, None
-    else:
-        low, high = 0.5, 1.0
-        while not sustains(low):
-            low, high = low / 2, low
-            if low < low_limit:
-                return None, high
-    while high / low > 1 + HEADROOM_PRECISION:
-        middle = round(float(np.sqrt(low * high)), 6)
-        low, high = (middle, high) if sustains(middle) else (low, middle)
-    return low, high
+def _bisections(width: int) -> int:
+    """Probes a bisection takes to narrow a bracket ``width`` wide to adjacent counts."""
+    return (width - 1).bit_length()
+
+
+def _ignore(_left: int) -> None:
+    """Told how many probes are left, and ignores it."""
+
+
+def headroom_load(step: int) -> float:
+    """The load multiplier of lattice point ``step``: ``2 ** (step / HEADROOM_STEPS)``, rounded
+    to 6 decimals (a load is printed as written, :func:`parse_load_range`)."""
+    return round(2 ** (step / HEADROOM_STEPS), 6)
+
+
+def headroom_step(load: float) -> int:
+    """The lattice point at or below ``load`` (within the lattice's limits)."""
+    low, high = HEADROOM_RANGE
+    exact = float(np.log2(load)) * HEADROOM_STEPS
+    near = round(exact)
+    step = near if abs(exact - near) < 1e-3 else int(np.floor(exact))  # a rounded lattice load
+    return max(low, min(high, step))
+
+
+def bracket_load(
+    sustains: Callable[[float], bool], estimate: float | None = None,
+    left: Callable[[int], None] | None = None,
+) -> tuple[float | None, float | None]:  # fmt: skip
+    """Largest load sustained and smallest failing, adjacent points of the lattice
+    :func:`headroom_load` (at most :data:`HEADROOM_PRECISION` apart), or None beyond its
+    limits :data:`HEADROOM_LIMITS`.
+
+    Searched like :func:`smallest_count` on the lattice (assuming a load fails from some point
+    on): from ``estimate`` by strides of one point, twice that, ... (a good estimate needs two
+    probes: it holds, the next point fails), else from 1x by doubling or halving the load (a
+    stride of :data:`HEADROOM_STEPS` points) and then bisection. Both reach the same pair
+    wherever failing starts at one load and goes on: the lattice is the points bisection from
+    doubling visits."""
+    low, high = HEADROOM_RANGE
+    offset = low - 1  # count n stands for lattice point n + offset: 1 is the lowest
+    start, stride = (0, HEADROOM_STEPS) if estimate is None else (headroom_step(estimate), 1)
+    fails = smallest_count(
+        lambda n: not sustains(headroom_load(n + offset)), start - offset, high - offset,
+        stride=stride, left=left,
+    )  # fmt: skip
+    if fails is None:
+        return headroom_load(high), None
+    if fails == 1:
+        return None, headroom_load(low)
+    return headroom_load(fails - 1 + offset), headroom_load(fails + offset)
 
 
 def side_by_side(tasks: Sequence[Callable[[], Any]], threads: bool) -> list[Any]:
@@ -447,7 +530,9 @@ def level(study: CapacityStudy, load: float) -> dict[str, Any]:
         tried[count] = study.trial(load, count)
         return tried[count].met is True
 
-    replicas = smallest_count(meets, start, study.replica_cap)
+    replicas = smallest_count(
+        meets, start, study.replica_cap, left=partial(study.expect, f"{load:g}x")
+    )
     chosen = tried[replicas] if replicas else tried[max(tried)]
     capped = study.partitions is not None and replicas is None
     return {

@@ -640,12 +640,12 @@ def capacity(
         heaviest = replace(work, messages=work.messages * max(loads))
         check_work(heaviest, what=f"each trial at {max(loads):g}x load")
     show = progress.wanted(json_to_stdout=json_path == "-")
-    steps = len(loads) + 1  # each load level, then the headroom search
-    with progress.replication_progress(steps, show, description="capacity") as bar:
+    guess = 2 * (len(loads) + 1)  # each level and the headroom: a count that meets, one that not
+    with progress.replication_progress(guess, show, description="capacity points") as bar:
         study = CapacityStudy(
             scenario, pool, objectives, workers=workers or os.cpu_count() or 1,
             on_trial=(lambda t: bar.describe(f"last: {_trial_text(t)}")) if bar else None,
-            on_step=(lambda _step: bar()) if bar else None,
+            on_plan=bar.plan if bar else None,
             precision=_precision(precision, max_replications), vary=vary,
         )  # fmt: skip
         result = study_capacity(study, loads)

@@ -125,11 +125,38 @@ _STANDARD_NORMAL = NormalDist()
 
 
 def _normal_ppf(u: np.ndarray) -> np.ndarray:
-    """The standard normal inverse distribution function at each ``u`` (Wichura's AS241, the
-    standard library's, per value: microseconds per batch, and no scipy import in each worker)."""
-    inverse = _STANDARD_NORMAL.inv_cdf
-    inside = np.clip(u, 1e-300, 1.0 - 1e-16).tolist()  # 0 and 1 map to infinities
-    return np.fromiter((inverse(p) for p in inside), dtype=float, count=len(inside))
+    """The standard normal inverse distribution function at each ``u``: Wichura's AS241, as the
+    standard library computes it (``statistics._normal_dist_inv_cdf``), bit for bit, with no
+    scipy import in each worker. The central region (``|u - 0.5| <= 0.425``, 85% of draws) is
+    AS241's rational function evaluated on the whole array in the library's order of
+    operations (each a correctly rounded IEEE operation, so the same doubles); the tails, which
+    take a logarithm (numpy's may differ from the C library's in the last bit), are computed
+    per value by the library itself."""
+    p = np.clip(np.asarray(u, dtype=float), 1e-300, 1.0 - 1e-16)  # 0 and 1 map to infinities
+    q = p - 0.5
+    r = 0.180625 - q * q
+    num = (((((((2.5090809287301226727e+3 * r +
+                 3.3430575583588128105e+4) * r +
+                 6.7265770927008700853e+4) * r +
+                 4.5921953931549871457e+4) * r +
+                 1.3731693765509461125e+4) * r +
+                 1.9715909503065514427e+3) * r +
+                 1.3314166789178437745e+2) * r +
+                 3.3871328727963666080e+0) * q  # fmt: skip
+    den = (((((((5.2264952788528545610e+3 * r +
+                 2.8729085735721942674e+4) * r +
+                 3.9307895800092710610e+4) * r +
+                 2.1213794301586595867e+4) * r +
+                 5.3941960214247511077e+3) * r +
+                 6.8718700749205790830e+2) * r +
+                 4.2313330701600911252e+1) * r +
+                 1.0)  # fmt: skip
+    x = np.asarray(num / den, dtype=float)
+    tails = np.flatnonzero(np.abs(q) > 0.425)
+    if tails.size:
+        inverse = _STANDARD_NORMAL.inv_cdf
+        x[tails] = [inverse(value) for value in p[tails].tolist()]
+    return x + 0.0  # as the library's mu + x * sigma: -0.0 becomes 0.0
 
 
 def _gamma_ppf(u: np.ndarray, shape: float, scale: float) -> np.ndarray:

@@ -1,6 +1,6 @@
 """A progress bar of work done (replications of a run, of every variant of a comparison, the
-levels of a capacity study), with the time left, on stderr, shown only where a person is
-watching.
+points of a capacity study, counts x loads), with the time left, on stderr, shown only where a
+person is watching.
 
 Not shown when stderr is not a terminal, when the JSON summary goes to stdout (``--json -``),
 or under CI (the ``CI`` environment variable is set).
@@ -49,6 +49,11 @@ class Bar:
 
     def __call__(self, _replication: int = 0) -> None:
         self._progress.advance(self._task)
+
+    def plan(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` (work whose total is only estimated as it goes: the
+        points of a capacity search); the time left is the pace so far times what is left."""
+        self._progress.update(self._task, completed=done, total=max(total, done))
 
     def describe(self, description: str) -> None:
         """Label the bar ``description`` from now on."""

@@ -8,7 +8,15 @@ from click.testing import CliRunner
 from conftest import scenario_from
 from rich.console import Console
 
-from qsim.capacity import CapacityStudy, capacity, level, parse_load_range
+from qsim.capacity import (
+    HEADROOM_PRECISION,
+    CapacityStudy,
+    bracket_load,
+    capacity,
+    headroom_load,
+    level,
+    parse_load_range,
+)
 from qsim.cli import main
 from qsim.distributions import REGISTRY
 from qsim.errors import QsimError
@@ -81,6 +89,51 @@ def test_headroom_brackets_the_load_where_the_slo_starts_failing():
     assert sustained < 1.25 <= failing <= sustained * 1.05
     analytic = study.analytic_headroom(study.objectives)
     assert analytic is not None and analytic < 1.25 <= analytic * 1.05
+
+
+@pytest.mark.parametrize("limit", [0.01, 0.3, 0.9, 0.917, 0.95, 1.0, 1.001, 1.7, 5.0, 100.0])
+def test_the_headroom_search_finds_the_same_pair_from_any_estimate(limit):
+    """Wherever loads start failing (below 1/64x, above 64x, or between), the search from an
+    estimate, good or bad, ends on the pair of adjacent lattice loads the search from 1x by
+    doubling finds; a good estimate takes two probes."""
+    probes: list[float] = []
+
+    def sustains(load: float) -> bool:
+        probes.append(load)
+        return load < limit
+
+    found = bracket_load(sustains)
+    sustained, failing = found
+    assert sustained is None or sustained < limit
+    assert failing is None or failing >= limit
+    if sustained is not None and failing is not None:
+        assert failing / sustained <= 1 + HEADROOM_PRECISION + 1e-6
+    for estimate in (0.02, 0.5, 0.9, 1.0, 1.3, 3.0, 50.0):
+        assert bracket_load(sustains, estimate) == found
+    if sustained is not None and failing is not None:
+        probes.clear()
+        assert bracket_load(sustains, sustained) == found
+        assert probes == [sustained, failing]
+
+
+def test_the_lattice_holds_the_loads_bisection_from_doubling_tried():
+    """Loads 0.5x, 0.707107x, 0.917004x, 1.189207x and 1.414214x are lattice points, as the
+    geometric bisection of [0.5, 1] and [1, 2] visits them."""
+    assert [headroom_load(k) for k in (-16, -8, -2, 4, 8)] == [
+        0.5, 0.707107, 0.917004, 1.189207, 1.414214,
+    ]  # fmt: skip
+
+
+def test_the_progress_plan_ends_with_every_point_done():
+    """A capacity study tells its progress bar (points simulated, points expected): the total
+    is never below what is done, and at the end both are the points simulated."""
+    told: list[tuple[int, int]] = []
+    study = CapacityStudy(
+        scenario_from(MMC), "c", [parse_slo("p99 latency < 1s")], on_plan=lambda *p: told.append(p)
+    )
+    capacity(study, [1.0, 1.5])
+    assert told and all(total >= done for done, total in told)
+    assert told[-1] == (len(study.trials), len(study.trials))
 
 
 def test_more_replications_are_added_while_an_slo_is_undecided():

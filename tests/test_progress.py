@@ -68,6 +68,17 @@ def test_a_bar_is_labelled_with_its_description():
     assert "fixed-16" in out.getvalue() and "2/2" in out.getvalue()
 
 
+def test_a_capacity_bar_shows_the_points_done_of_the_points_expected_so_far():
+    """A capacity study's total is only known as it goes: the bar shows the last plan told."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100)
+    with replication_progress(10, True, console, description="capacity points") as bar:
+        assert bar is not None
+        bar.plan(3, 7)
+        bar.plan(7, 7)
+    assert "7/7" in out.getvalue()
+
+
 def test_without_progress_there_is_no_callback():
     with replication_progress(3, False) as advance:
         assert advance is None
