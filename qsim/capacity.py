@@ -194,6 +194,7 @@ class CapacityStudy:
         self.reporting = threading.Lock()
         """Held while :attr:`on_trial` or :attr:`on_step` reports (searches run side by side)."""
         self._running: dict[tuple[float, int, int | None], Future[Trial]] = {}
+        self._stopped = threading.Event()
         self._expected: dict[str, int] = {}  # per search, the probes it still expects
         self._analytic_headroom: dict[tuple[str, ...], float | None] = {}
         self.model: Model | None = build_model(self.scenario, index)
@@ -212,6 +213,8 @@ class CapacityStudy:
         """Run ``count`` replications of ``scenario`` (replications 0..count-1, as every
         count does; with ``precision``, more until its headline figures are that precise;
         those ``known`` already are not simulated again) and judge each SLO on their summary."""
+        if self._stopped.is_set():  # the command is stopping: start nothing new
+            raise SearchStopped(f"{trial.load:g}x, {trial.replicas} replicas: not simulated")
         runs = scenario.model_copy(update={"replications": count})
         trial.summary = run_scenario(
             runs, workers=self.workers, precision=precision, pool=self.processes,
@@ -284,6 +287,9 @@ class CapacityStudy:
             self.processes = pool
             try:
                 yield
+            except BaseException:
+                self._stopped.set()  # searches still running side by side start no new point
+                raise
             finally:
                 self.processes = None
 
@@ -339,6 +345,11 @@ class CapacityStudy:
 
             self._analytic_headroom[key] = bracket_load(sustains)[0]
         return self._analytic_headroom[key]
+
+
+class SearchStopped(Exception):
+    """Raised in a search still running when the command stops (an error elsewhere, a Ctrl-C):
+    a point it asks for is not simulated, so its thread ends instead of starting workers."""
 
 
 def smallest_count(
@@ -434,6 +445,12 @@ def bracket_load(
     return headroom_load(fails - 1 + offset), headroom_load(fails + offset)
 
 
+WAKE_EVERY = 0.2
+"""Seconds between the main thread's checks while searches run side by side. A Ctrl-C that the
+kernel hands to another thread only sets Python's flag; a main thread blocked on a lock without
+a timeout would never see it (the search would go on, the workers running)."""
+
+
 def side_by_side(tasks: Sequence[Callable[[], Any]], threads: bool) -> list[Any]:
     """Each task's result, in order: with ``threads``, one thread each (a task that waits for
     worker processes leaves the others the workers), else one after the other. The first
@@ -443,7 +460,9 @@ def side_by_side(tasks: Sequence[Callable[[], Any]], threads: bool) -> list[Any]
     executor = ThreadPoolExecutor(len(tasks), thread_name_prefix="qsim-search")
     try:
         futures = [executor.submit(task) for task in tasks]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        while wait(futures, timeout=WAKE_EVERY, return_when=FIRST_EXCEPTION).not_done:
+            if any(f.done() and f.exception() is not None for f in futures):
+                break
         for future in futures:
             error = future.exception() if future.done() else None
             if error is not None:
@@ -640,6 +659,8 @@ def capacity(study: CapacityStudy, loads: list[float]) -> dict[str, Any]:
         _step_done(study, "headroom")
         return found
 
+    for step in [f"{load:g}x" for load in loads] + ["headroom"]:
+        study.expect(step, 2)  # until a search starts: a count that meets and one that fails
     with study.sharing_workers():
         searches: list[Callable[[], Any]] = [partial(search, load) for load in loads]
         *levels, (sustained, failing) = side_by_side([*searches, headroom], study.workers > 1)

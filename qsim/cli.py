@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from qsim import progress
+from qsim import __version__, progress
 from qsim.errors import QsimError
 from qsim.estimate import check_work, estimate
 from qsim.report import render_summary
@@ -173,7 +173,9 @@ def _handle_stop_signals() -> dict[int, Any]:
 
 
 @click.group(cls=_OneLineGroup)
-@click.version_option(package_name="qsim")
+@click.version_option(version=__version__, prog_name="qsim")  # click's own lookup of "qsim"
+# fails where two copies of the distribution's metadata are found (a repository's egg-info
+# beside the installed one); qsim.__version__ reads the distribution once, by its name
 def main() -> None:
     """Simulate message-queue systems (RabbitMQ semantics) from YAML scenarios."""
 
@@ -640,7 +642,7 @@ def capacity(
         heaviest = replace(work, messages=work.messages * max(loads))
         check_work(heaviest, what=f"each trial at {max(loads):g}x load")
     show = progress.wanted(json_to_stdout=json_path == "-")
-    guess = 2 * (len(loads) + 1)  # each level and the headroom: a count that meets, one that not
+    guess = 2 * (len(loads) + 1)  # the study tells its own guess as it starts (on_plan)
     with progress.replication_progress(guess, show, description="capacity points") as bar:
         study = CapacityStudy(
             scenario, pool, objectives, workers=workers or os.cpu_count() or 1,

@@ -5,15 +5,18 @@ Each distribution is a frozen model with ``sample(rng, n)`` and its exact ``mean
 field they describe: ``service_time: {dist: exponential, mean: 200ms}`` is in seconds,
 ``size: {dist: uniform, low: 1KB, high: 4KB}`` in bytes. A bare value means ``constant``.
 
-Add a distribution by subclassing :class:`Distribution` and decorating it with :func:`register`.
+Add a distribution by subclassing :class:`Distribution` and decorating it with :func:`register`;
+a family in a module of its own (:data:`FAMILY_MODULES`) is registered when :data:`REGISTRY` is
+first read.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from statistics import NormalDist
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
@@ -32,15 +35,18 @@ from pydantic import (
 from qsim.files import read_text_file
 from qsim.spec import Number, OrBareValue, PositiveCount, Spec, fail
 
-__all__ = ["REGISTRY", "Distribution", "Part", "distribution_of", "register"]
+__all__ = ["FAMILY_MODULES", "REGISTRY", "Distribution", "Part", "distribution_of", "register"]
 
 Q = TypeVar("Q", bound=float)
-REGISTRY: dict[str, type[Distribution[Any]]] = {}
+FAMILY_MODULES = ("qsim.composite", "qsim.discrete", "qsim.phasetype")
+"""Modules of more families (composites, discrete laws, phase-type), each registering its own
+when imported: :data:`REGISTRY` imports them when first read, so a worker whose scenario names
+only this module's families never imports them."""
 
 
 def register(cls: type[Distribution[Any]]) -> type[Distribution[Any]]:
     """Add a distribution class to the registry under its ``dist`` name."""
-    REGISTRY[cls.name] = cls
+    REGISTRY.add(cls)
     return cls
 
 
@@ -91,6 +97,39 @@ class Distribution(Spec, Generic[Q]):
         """Coefficient of variation: standard deviation over mean."""
         return math.sqrt(self.variance) / self.mean if self.mean > 0 else 0.0
 
+
+class _Registry(Mapping[str, "type[Distribution[Any]]"]):
+    """Every registered family by ``dist`` name, in registration order; the first read
+    imports :data:`FAMILY_MODULES`, so it is never seen without them."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, type[Distribution[Any]]] = {}
+        """The families registered so far, without importing any module."""
+        self._complete = False
+
+    def add(self, cls: type[Distribution[Any]]) -> None:
+        """Register ``cls`` under its ``dist`` name."""
+        self.loaded[cls.name] = cls
+
+    def _all(self) -> dict[str, type[Distribution[Any]]]:
+        if not self._complete:
+            self._complete = True  # before importing: those modules read it as they register
+            for module in FAMILY_MODULES:
+                importlib.import_module(module)
+        return self.loaded
+
+    def __getitem__(self, name: str) -> type[Distribution[Any]]:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+REGISTRY = _Registry()
+"""Every distribution family by its ``dist`` name."""
 
 _UNIT_NAMES: dict[int, str] = {}
 """The readable name of each quantity type a distribution is specialised to (``Duration``)."""
@@ -745,14 +784,11 @@ def __getattr__(name: str) -> Any:
         family = name.removesuffix(unit_name)
         if family == name:
             continue
-        for cls in REGISTRY.values():
+        known = [cls for cls in REGISTRY.loaded.values() if cls.__name__ == family]
+        for cls in known or REGISTRY.values():  # import the other families only if needed
             if cls.__name__ == family:
                 special = _specialised(cls, quantity, unit_name)
                 if not special.__pydantic_fields_complete__:  # a composite: needs the union
                     _built_field(unit_name)
                 return special
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# -- service-time families in their own modules (phase-type, composites): registered on import --
-from qsim import composite, discrete, phasetype  # noqa: E402,F401  (register hyperexponential, ...)

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -23,10 +23,10 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 
-__all__ = ["Bar", "replication_progress", "wanted"]
+__all__ = ["Bar", "PaceRemaining", "replication_progress", "wanted"]
 
 
 def wanted(
@@ -38,6 +38,21 @@ def wanted(
     stream = sys.stderr if stream is None else stream
     environ = os.environ if environ is None else environ
     return not json_to_stdout and "CI" not in environ and stream.isatty()
+
+
+class PaceRemaining(ProgressColumn):
+    """The time left at the pace so far: time elapsed per unit done, times the units left.
+    (rich's own column forgets its pace whenever the total changes, as a capacity study's
+    total does while its searches narrow down.)"""
+
+    def render(self, task: Any) -> Text:
+        """``0:01:23``, or ``-:--:--`` until something is done."""
+        elapsed, done, total = task.elapsed, task.completed, task.total
+        if not elapsed or not done or total is None:
+            return Text("-:--:--", style="progress.remaining")
+        left = round(elapsed / done * max(total - done, 0))
+        return Text(f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}",
+                    style="progress.remaining")  # fmt: skip
 
 
 class Bar:
@@ -82,7 +97,7 @@ def replication_progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
     ]  # fmt: skip
     if total is not None:  # the time left, from the pace of the replications done so far
-        columns += [TextColumn("left"), TimeRemainingColumn()]
+        columns += [TextColumn("left"), PaceRemaining()]
     with Progress(
         *columns,
         console=console or Console(stderr=True),

@@ -24,17 +24,19 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qsim.cost import tariff
 from qsim.engine import simulate
 from qsim.errors import QsimError
-from qsim.precision import Precision, until_precise
 from qsim.scenario import Scenario
 from qsim.summary import Figures, replication_figures, summarize
-from qsim.warmup import PILOT, Detected, detect_warmup
+
+if TYPE_CHECKING:  # warm-up detection and precision stops run in the command, not in a worker
+    from qsim.precision import Precision
+    from qsim.warmup import Detected
 
 __all__ = [
     "BACKENDS",
@@ -273,6 +275,8 @@ def detect_scenario_warmup(
 ) -> Detected:  # fmt: skip
     """``warmup: auto``: simulate the first ``pilot`` replications from time 0 and find the end
     of the transient in their mean sampled series (MSER-5, :mod:`qsim.warmup`)."""
+    from qsim.warmup import detect_warmup
+
     from_start = scenario.model_copy(update={"warmup": 0.0})
     runs = dict(_with_known(backend, from_start, range(pilot), settings, simulated))
     consumed = dict.fromkeys(pool.queue for pool in scenario.consumers)
@@ -311,6 +315,8 @@ def run_scenario(
     detected = None
     measured = scenario
     if scenario.auto_warmup:
+        from qsim.warmup import PILOT
+
         pilot = min(first, PILOT)
         detected = detect_scenario_warmup(scenario, pilot, run_on, settings, simulated)
         measured = scenario.model_copy(update={"warmup": detected.warmup_s})
@@ -327,6 +333,8 @@ def run_scenario(
     if precision is None:
         run(range(first))
     else:
+        from qsim.precision import until_precise
+
         section = until_precise(precision, first, run)[1]
     ordered = [done[index] for index in range(len(done))]
     ran = scenario.model_copy(update={"replications": len(ordered)})  # as a fixed run of as many

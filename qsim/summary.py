@@ -7,7 +7,7 @@ added, never renamed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,8 +34,9 @@ from qsim.stats import (
     sketch_quantiles,
     sketch_summary,
 )
-from qsim.warmup import Detected
-from qsim.warmup import section as warmup_section
+
+if TYPE_CHECKING:  # a worker's figures need neither: the summary is made in the command
+    from qsim.warmup import Detected
 
 __all__ = [
     "Figures", "cost_figures", "figure_at", "half_width", "lookup", "replication_figures",
@@ -578,6 +579,7 @@ def summarize(
 
     ``warmup_s`` is the warm-up used; the ``warmup`` section says how it was chosen."""
     from qsim import __version__
+    from qsim.warmup import section as warmup_section
 
     means, intervals = _combine(figures)
     used = detected.warmup_s if detected is not None else scenario.fixed_warmup

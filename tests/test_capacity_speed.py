@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 from conftest import scenario_from
 
-from qsim.capacity import CapacityStudy, capacity, side_by_side
+from qsim.capacity import CapacityStudy, SearchStopped, capacity, side_by_side
 from qsim.loadscale import with_fixed_replicas
 from qsim.runner import (
     BACKENDS,
@@ -149,3 +149,15 @@ def test_a_comparison_shares_one_pool_and_gives_the_serial_json():
     base = scenario_from(SMALL)
     variants = [Variant("two", base), Variant("three", with_fixed_replicas(base, "c", 3))]
     assert json.dumps(compare(variants, workers=2)) == json.dumps(compare(variants))
+
+
+def test_a_search_still_running_when_the_command_stops_starts_no_new_point():
+    """A Ctrl-C ends the shared workers; a search thread that then asks for its next point
+    gets SearchStopped instead of a fresh pool of workers (which would keep the command alive
+    until that point's simulation ended)."""
+    stopped = study(2)
+    with pytest.raises(KeyboardInterrupt), stopped.sharing_workers():
+        raise KeyboardInterrupt
+    with pytest.raises(SearchStopped):
+        stopped.trial(1.0, 3)
+    assert stopped.trials == {}

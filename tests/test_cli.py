@@ -489,3 +489,22 @@ def test_fit_refuses_a_device_and_service_times_beyond_100_years(tmp_path):
     result = qsim("fit", huge)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"qsim: {huge}:3: a service time above 100 years")
+
+
+def test_version_is_printed_from_the_repository_root_too():
+    """``python -m qsim --version`` in a clone, where an editable install leaves its egg-info
+    beside the installed metadata, prints the version (click's own lookup raised there)."""
+    from pathlib import Path
+
+    import qsim
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "qsim", "--version"], cwd=root, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        f"qsim, version {qsim.__version__}\n",
+        "",
+    )

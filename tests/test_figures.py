@@ -18,7 +18,7 @@ from qsim.report.figures import (
     number_text,
     percent_text,
 )
-from qsim.report.layout import fits, fitted
+from qsim.report.layout import fits, fitted, prose
 
 
 @pytest.mark.parametrize(
@@ -130,3 +130,54 @@ def test_a_table_that_fits_is_left_as_built():
 def test_a_short_wide_table_is_transposed():
     text = _printed(_wide_table(8, 1), 80)
     assert re.search(r"figure 7\s+│\s+123,463 ± 100", text)
+
+
+def _grouped_table(variants: int) -> Table:
+    """A comparison's shape: a group label (blank under its first row), a figure label, and a
+    column per variant with long figures."""
+    table = Table(title="grouped", show_edge=False)
+    table.add_column("")
+    table.add_column("figure")
+    for v in range(variants):
+        table.add_column(f"variant-{v}", justify="right")
+    for group in ("queue orders.dead-letter", "pool delivery-service"):
+        for r, figure in enumerate(("longest above 1,000 ready", "latency p99")):
+            cells = (f"{100 * v + r}.5 s (0 to {200 + v} s)" for v in range(variants))
+            table.add_row(group if r == 0 else "", figure, *cells)
+    return table
+
+
+def test_two_label_columns_fold_into_one_so_more_variants_share_a_block():
+    """Folded, the labels take one column (the group on a row of its own, its figures indented
+    under it): at 80 columns two variants share each block where side by side labels left room
+    for one; every cell is whole."""
+    text = _printed(_grouped_table(4), 80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in text
+    assert re.search(r"^ queue orders\.dead-letter\s+│\s+│", text, re.M)
+    assert re.search(r"^   longest above 1,000 ready\s+│\s+0\.5 s \(0 to 200 s\) │\s+"
+                     r"100\.5 s \(0 to 201 s\)", text, re.M)  # fmt: skip
+    assert sum("variant-" in line for line in lines) == 2  # two blocks' headers
+
+
+def test_a_line_of_figures_breaks_only_between_its_clauses():
+    """At 30 columns a line of figures breaks after a comma, never between a figure and its
+    unit or name ("600" / "ms", "cv" / "0.8"); continuation lines are indented."""
+    console = Console(width=30, file=io.StringIO())
+    text = "Theory: service mean 600 ms, cv 0.8, 27/s at 1x (arrival cv^2 1)."
+    assert [line.plain for line in prose(console, text)] == [
+        "Theory: service mean 600 ms,",
+        "  cv 0.8,",
+        "  27/s at 1x (arrival cv^2 1).",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1.82e-06, "0.00000182"), (-2.5e-05, "-0.000025"), (0.00179, "0.00179"), (1e-15, "0"),
+     (0.0, "0"), (123_456.0, "123,456"), (0.5, "0.5")],
+)  # fmt: skip
+def test_a_tiny_figure_is_printed_in_decimals_not_e_notation(value, shown):
+    """A mean backlog of 1.82e-06 messages reads ``0.00000182``, as every other figure reads in
+    plain decimals; below 1e-12 it rounds to 0."""
+    assert number_text(value, None, low=None) == shown

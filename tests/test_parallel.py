@@ -190,7 +190,7 @@ def test_the_distribution_is_qsim_mq_not_pypis_unrelated_qsim():
     ours = distribution(qsim.DISTRIBUTION)
     assert qsim.DISTRIBUTION == "qsim-mq" and ours.version == qsim.__version__
     scripts = {e.name: e.value for e in ours.entry_points if e.group == "console_scripts"}
-    assert scripts == {"qsim": "qsim.cli:main"}
+    assert scripts == {"qsim": "qsim.__main__:main"}
 
 
 def test_the_scheduler_address_can_come_from_the_environment(scenario_file, monkeypatch):

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from qsim.progress import replication_progress, wanted
+from qsim.progress import PaceRemaining, replication_progress, wanted
 
 
 class Terminal(io.StringIO):
@@ -77,6 +77,19 @@ def test_a_capacity_bar_shows_the_points_done_of_the_points_expected_so_far():
         bar.plan(3, 7)
         bar.plan(7, 7)
     assert "7/7" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "done", "total", "shown"),
+    [(10.0, 2, 6, "0:00:20"), (90.0, 3, 43, "0:20:00"), (5.0, 0, 6, "-:--:--"),
+     (5.0, 7, 7, "0:00:00"), (4000.0, 1, 2, "1:06:40")],
+)  # fmt: skip
+def test_the_time_left_is_the_pace_so_far_times_what_is_left(elapsed, done, total, shown):
+    """10 s for 2 of 6 points: 4 left at 5 s each. Nothing done yet: no estimate."""
+    from types import SimpleNamespace
+
+    task = SimpleNamespace(elapsed=elapsed, completed=done, total=total)
+    assert PaceRemaining().render(task).plain == shown
 
 
 def test_without_progress_there_is_no_callback():

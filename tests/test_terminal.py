@@ -18,6 +18,7 @@ from qsim.report.figures import (
     duration_text,
     duration_unit,
     figure_text,
+    format_duration,
     load_text,
     number_text,
     percent_text,
@@ -71,6 +72,11 @@ def _printed(render, result, width: int) -> str:
     return console.export_text()
 
 
+def _on_one_line(text: str, name: str, value: str) -> bool:
+    """Whether a line holds ``name`` and, after it, ``value`` whole (the SLO table's rows)."""
+    return any(name in line and value in line.split(name, 1)[1] for line in text.splitlines())
+
+
 def _assert_fits(text: str, width: int) -> None:
     assert max(len(line) for line in text.splitlines()) <= width
     assert "…" not in text
@@ -93,9 +99,10 @@ def test_a_run_at_80_and_120_columns_shows_every_headline_number_whole(summary, 
         figure_text(summary, ("consumers", "workers", "utilization"), "percent"),
         figure_text(summary, ("consumers", "workers", "replica_seconds")),
         figure_text(summary, ("cost", "per_day")),
-        *(part for verdict in slo_verdicts(summary) for part in verdict["figure"].split("; ")),
     ]
     missing = [number for number in shown if number not in text]
+    measured = [pair for verdict in slo_verdicts(summary) for pair in verdict["measured"]]
+    missing += [pair for pair in measured if not _on_one_line(text, *pair)]
     assert not missing, f"cut or wrapped at {width} columns: {missing}\n{text}"
 
 
@@ -185,3 +192,43 @@ def test_a_capacity_study_prints_its_answer_first_and_its_table_whole():
         assert percent_text(level["utilization"], level["utilization_ci95"]) in text
         assert number_text(level["cost_per_day"], level["cost_per_day_ci95"]) in text
     assert text.split("Headroom")[1].startswith(f": {result['today_replicas']} replicas meet")
+    theory = result["analytic"]  # its figures each whole on a line, name and unit with them
+    lines = text.splitlines()
+    for clause in (f"{theory['arrival_rate_per_s']:g}/s at 1x",
+                   f"service mean {format_duration(theory['service_mean_s'])}",
+                   f"cv {theory['service_cv']:.3g}"):  # fmt: skip
+        assert any(clause in line for line in lines), clause
+
+
+FLOWS = """
+name: flows
+seed: 5
+duration: 120s
+replications: 2
+producers: [{name: shop, to: orders, rate: 20/s}]
+queues: [{name: orders}, {name: deliveries}]
+consumers:
+  - {name: orders-service, queue: orders, replicas: 3, publish: [{to: deliveries}],
+     service_time: {dist: exponential, mean: 100ms}}
+  - {name: couriers, queue: deliveries, replicas: 3,
+     service_time: {dist: exponential, mean: 100ms}}
+"""
+
+
+@pytest.mark.parametrize("width", (80, 100, 120))
+def test_a_title_wider_than_its_laid_out_table_stays_on_one_line(width):
+    """The flow table, transposed to one column, is narrower than its title: the title has a
+    line of its own instead of wrapping at the table's edge ("Flows end to end (first" over
+    "publish -> last ack ..."); the flow's figures appear whole, in one unit."""
+    summary = run_scenario(scenario_from(FLOWS))
+    text = _printed(render_summary, summary, width)
+    _assert_fits(text, width)
+    title = "Flows end to end (first publish -> last ack of every branch)"
+    assert title in text.splitlines()
+    flow = summary["flows"]["shop"]
+    keys = ("mean", "p50", "p95", "p99", "max")
+    unit = duration_unit(flow["latency_s"][key] for key in keys)
+    for key in keys:
+        assert figure_text(summary, ("flows", "shop", "latency_s", key), "duration", unit) in text
+    for key in ("started", "completed"):
+        assert figure_text(summary, ("flows", "shop", key)) in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import simpy
@@ -12,14 +13,10 @@ from simpy.events import Timeout
 from qsim.distributions import Distribution, Uniform
 from qsim.engine import clock
 from qsim.engine.arrivals import arrival_times
-from qsim.engine.autoscaler import Autoscaler
-from qsim.engine.awslambda import FunctionBill
 from qsim.engine.broker import Broker
 from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_outages
-from qsim.engine.kafka.topic import Topic
 from qsim.engine.keys import key_chooser
-from qsim.engine.kinds import QUEUE_TYPES
-from qsim.engine.lease import LeaseQueue
+from qsim.engine.kinds import LEASE_QUEUE, TOPIC, builder, built_by
 from qsim.engine.message import NO_PRODUCER, Message
 from qsim.engine.paths import Paths
 from qsim.engine.pool import Pool
@@ -38,6 +35,11 @@ from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.scenario import Producer as ProducerSpec
 from qsim.scenario.keys import KeySpace
 from qsim.streams import stream
+
+if TYPE_CHECKING:  # imported where a scenario needs them: a plain one never does
+    from qsim.engine.autoscaler import Autoscaler
+    from qsim.engine.kafka.topic import Topic
+    from qsim.engine.lease.queue import LeaseQueue
 
 UNIFORM01 = Uniform[float](dist="uniform", low=0.0, high=1.0)
 Draw = Callable[[], float]
@@ -75,15 +77,15 @@ class Model:
             scenario.timeseries_interval,
         )
         self.queues: list[DeliveryModel] = [
-            QUEUE_TYPES[spec.type](self.broker, spec, i, self.recorder, self._work(spec.name))
+            builder(spec.type)(self.broker, spec, i, self.recorder, self._work(spec.name))
             for i, spec in enumerate(scenario.queues)
         ]
         self.broker.queues.extend(self.queues)
         by_name = {q.name: q for q in self.queues}
         for queue in self.queues:
             queue.link(by_name)
-            if isinstance(queue, Topic):  # its producers' keys and its groups draw from streams
-                queue.use_streams(self._rng)
+            if built_by(queue, TOPIC):  # its producers' keys and its groups draw from streams
+                cast("Topic", queue).use_streams(self._rng)
         self.retries = self._build_retries(by_name)
         self.targets: dict[str, Target] = dict(by_name)
         self.targets.update({e.name: Exchange(e, by_name) for e in scenario.exchanges})
@@ -227,10 +229,12 @@ class Model:
             return worker
 
         if scaling.policy == "lambda":
+            from qsim.engine.awslambda import FunctionBill
+
             assert scaling.memory is not None and scaling.timeout is not None
             state.bill = FunctionBill(
                 scaling.memory, state.window_start, state.window_end,
-                per_message=not isinstance(queue, LeaseQueue),
+                per_message=not built_by(queue, LEASE_QUEUE),
             )  # fmt: skip
             state.limit = scaling.timeout
         pool = Pool(
@@ -239,6 +243,8 @@ class Model:
             drain=scaling.scale_down == "drain", concurrency=spec.concurrency,
         )  # fmt: skip
         if scaling.policy != "fixed":
+            from qsim.engine.autoscaler import Autoscaler
+
             self.autoscalers.append(Autoscaler(pool, queue.metrics(), scaling))
         return pool
 
@@ -247,10 +253,10 @@ class Model:
         for i, spec in enumerate(self.scenario.producers):
             prefix = f"producer:{spec.name}"
             target = self.targets[spec.to]
-            if isinstance(target, Topic):  # a Kafka producer: its client partitions and batches
-                target = target.client(spec)
-            elif isinstance(target, LeaseQueue) and spec.key is not None:  # FIFO group ids
-                target.group_ids(i, self._key(spec.key, f"{prefix}:group"))
+            if built_by(target, TOPIC):  # a Kafka producer: its client partitions and batches
+                target = cast("Topic", target).client(spec)
+            elif built_by(target, LEASE_QUEUE) and spec.key is not None:  # FIFO group ids
+                cast("LeaseQueue", target).group_ids(i, self._key(spec.key, f"{prefix}:group"))
             publisher = Publisher(
                 spec.name, self.broker, target,
                 self._key(spec.routing_key, f"{prefix}:routing"), self.recorder,

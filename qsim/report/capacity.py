@@ -19,7 +19,7 @@ from qsim.report.figures import (
     number_text,
     percent_text,
 )
-from qsim.report.layout import fitted
+from qsim.report.layout import fitted, prose
 
 __all__ = ["answer_lines", "render_capacity"]
 
@@ -228,8 +228,12 @@ def render_capacity(result: dict[str, Any], console: Console | None = None) -> N
     laid out to fit the terminal), then how to read it."""
     console = console or stdout_console()
     for line in answer_lines(result):
-        console.print(line, highlight=False, markup=False)
+        for piece in prose(console, line):
+            console.print(piece)
     for part in fitted(console, _table(result)):
         console.print(part)
-    for line in _footer(result)[1:]:  # the headroom line leads the answer
-        console.print(line, highlight=False, markup=False)
+    *notes, legend = _footer(result)[1:]  # the headroom line leads the answer
+    for line in notes:
+        for piece in prose(console, line):
+            console.print(piece)
+    console.print(legend, highlight=False, markup=False)

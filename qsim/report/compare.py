@@ -29,7 +29,7 @@ from qsim.report.figures import (
     figure_text,
     format_number,
 )
-from qsim.report.layout import fitted
+from qsim.report.layout import fitted, prose
 from qsim.report.review import slo_verdicts
 from qsim.summary import lookup
 
@@ -271,7 +271,8 @@ def render_comparison(summaries: Summaries, console: Console | None = None) -> N
     legend."""
     console = console or stdout_console()
     found = meeting(summaries)
-    console.print(recommendation(summaries, found), markup=False, highlight=False)
+    for piece in prose(console, recommendation(summaries, found)):
+        console.print(piece)
     for part in fitted(console, comparison_table(summaries)):
         console.print(part)
     console.print(legend(found), markup=False)

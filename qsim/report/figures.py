@@ -56,13 +56,18 @@ DURATION_UNITS = (  # below this many seconds, show in this unit
 )
 
 
+MAX_DECIMALS = 12
+"""The most decimals a figure is printed with."""
+
+
 def _significant(value: float, digits: int = 3) -> str:
-    """``value`` to ``digits`` significant digits, thousands separated, never in e-notation."""
-    if value == 0 or not math.isfinite(value) or abs(value) < 1e-3:
-        return f"{value:.{digits}g}"
+    """``value`` to ``digits`` significant digits, thousands separated, never in e-notation
+    (``0.0000043``; at most :data:`MAX_DECIMALS` decimals, so a value below 1e-12 reads 0)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
     if abs(value) >= 10 ** (digits - 1):
         return f"{value:,.0f}"
-    decimals = digits - 1 - math.floor(math.log10(abs(value)))
+    decimals = min(digits - 1 - math.floor(math.log10(abs(value))), MAX_DECIMALS)
     text = f"{value:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 

@@ -297,6 +297,7 @@ def _latency_verdict(summary: Summary, slo: dict[str, Any], queue: str) -> dict[
         "queue": queue,
         "objective": f"p{slo['percentile']:g} latency within {format_duration(slo['latency'])}",
         "figure": f"attainment {attainment}",
+        "measured": [("attainment", attainment)],
         "target": f">= {target:.2%}",
         "verdict": _verdict(*_bounds(summary, "slo", queue, "attainment"), target, True),
     }
@@ -310,13 +311,15 @@ def _backlog_verdict(summary: Summary, slo: dict[str, Any], queue: str) -> dict[
         "queue": queue,
         "objective": f"backlog at most {level:,} ready",
         "figure": f"backlog max {peak}; {above_label(level)}: {above}",
+        "measured": [("backlog max", peak), (above_label(level), above)],
         "target": f"<= {level:,}",
         "verdict": _verdict(*_bounds(summary, "queues", queue, "backlog", "max"), level, False),
     }
 
 
 def slo_verdicts(summary: Summary) -> list[dict[str, Any]]:
-    """Per queue and objective: the figure, its target and the verdict on its 95% interval."""
+    """Per queue and objective: the figure (also as ``measured``, its (name, value) pairs),
+    its target and the verdict on its 95% interval."""
     slo = summary["resolved_scenario"].get("slo")
     if not slo or not summary.get("slo"):
         return []

@@ -25,8 +25,6 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from qsim.composite import Shifted, Truncated
-from qsim.discrete import Discrete
 from qsim.distributions import Distribution
 from qsim.files import read_text_file
 from qsim.spec import Duration, OrBareValue, PositiveDuration, Probability, Rate, Spec, fail
@@ -320,17 +318,23 @@ def _values_smallest(dist: Distribution[Any]) -> float | None:
 
 
 def _table_smallest(dist: Distribution[Any]) -> float | None:
+    from qsim.discrete import Discrete  # a family registered on first need (FAMILY_MODULES)
+
     assert isinstance(dist, Discrete)
     return dist.smallest if all(_whole(v) for v in dist.table.values.tolist()) else None
 
 
 def _shifted_smallest(dist: Distribution[Any]) -> float | None:
+    from qsim.composite import Shifted
+
     assert isinstance(dist, Shifted)
     inner = smallest_whole(dist.of)
     return None if inner is None or not _whole(dist.shift) else inner + float(dist.shift)
 
 
 def _truncated_smallest(dist: Distribution[Any]) -> float | None:
+    from qsim.composite import Truncated
+
     assert isinstance(dist, Truncated)
     inner = smallest_whole(dist.of)
     if inner is None:
@@ -377,6 +381,8 @@ def check_batch(dist: Distribution[Any] | None) -> Distribution[Any] | None:
     if dist.name not in WHOLE_VALUED:
         known = ", ".join(WHOLE_VALUED)
         raise fail(f"batch sizes must be whole numbers: use one of {known}, got {dist.name}")
+    from qsim.discrete import Discrete
+
     smallest = smallest_whole(dist)
     if smallest is None or (smallest < 1 and not isinstance(dist, Discrete)):
         raise fail("batch sizes must be whole numbers of at least 1")
