@@ -23,7 +23,15 @@ from qsim.distributions import Distribution
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.keys import key_chooser
 from qsim.engine.message import Flow, Message
-from qsim.engine.sampler import BATCH, FIRST_BLOCK, Sampler, Work, block_sizes, sampler
+from qsim.engine.sampler import (
+    BATCH,
+    FIRST_BLOCK,
+    Sampler,
+    ServiceWork,
+    Work,
+    block_sizes,
+    sampler,
+)
 from qsim.scenario import load_scenario
 from qsim.scenario.keys import UniformKeys
 
@@ -143,7 +151,7 @@ def _message() -> Message:
 
 def test_work_draws_are_the_uniforms_of_fixed_blocks():
     """A queue consumed by several pools gives each message its own uniform ``work``."""
-    work = Work(np.random.default_rng(5), None)
+    work = Work(np.random.default_rng(5))
     drawn = []
     for _ in range(USED):
         msg = _message()
@@ -154,7 +162,7 @@ def test_work_draws_are_the_uniforms_of_fixed_blocks():
 
 def test_work_service_times_are_the_ppf_of_fixed_blocks(dist):
     """A queue with one pool gives each message its service time straight away."""
-    work = Work(np.random.default_rng(5), dist)
+    work = ServiceWork(np.random.default_rng(5), dist)
     drawn = []
     for _ in range(USED):
         msg = _message()

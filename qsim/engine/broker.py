@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from qsim.engine import clock
+from qsim.engine.paths import Paths
 
 if TYPE_CHECKING:
     import simpy
@@ -22,11 +23,23 @@ if TYPE_CHECKING:
 
 
 class Broker:
-    """Whether the broker is up, the one-way network delay, and who to tell about outages."""
+    """Whether the broker is up, the one-way network delay, and who to tell about outages.
+    ``outages``: whether the scenario has any (else ``up`` never changes); ``paths``: the
+    model's fast-path choices, which its components make as they are built
+    (:mod:`qsim.engine.paths`)."""
 
-    def __init__(self, env: simpy.Environment, delay: Callable[[], float] | None) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        delay: Callable[[], float] | None,
+        *,
+        outages: bool = False,
+        paths: Paths | None = None,
+    ) -> None:
         self.env = env
         self.delay = delay
+        self.outages = outages
+        self.paths = Paths() if paths is None else paths
         self.up = True
         self.queues: list[DeliveryModel] = []
         self.consumers: list[Subscription] = []  # every connection to tell about outages
@@ -50,6 +63,7 @@ class Broker:
 
     def begin_outage(self) -> None:
         """An outage starts (outages may overlap: the broker is down while any is open)."""
+        assert self.outages, "an outage in a broker built without any"
         self._outages_open += 1
         if self._outages_open > 1:
             return

@@ -61,12 +61,16 @@ class ChannelStats:
 
 
 class Consumer:
-    """One replica's AMQP consumer on ``queue`` with prefetch ``prefetch`` (0 = unlimited)."""
+    """One replica's AMQP consumer on ``queue`` with prefetch ``prefetch`` (0 = unlimited).
+    The queue hands it each delivery with ``deliver(msg)``, which returns whether it still has
+    credit; bound once, as it is built (the ``consumer.deliver`` shortcut of
+    :mod:`qsim.engine.paths`, or the general path)."""
 
     __slots__ = (
         "auto_ack",
         "broker",
         "connected",
+        "deliver",
         "env",
         "epoch",
         "in_rotation",
@@ -122,6 +126,13 @@ class Consumer:
             else self._settled
             if broker.delay is None
             else self._settle_later
+        )
+        # deliver(msg), chosen once: straight to the worker where nothing can come between
+        direct = not auto_ack and timeout is None and broker.delay is None
+        self.deliver: Callable[[Message], bool] = (
+            self._deliver_direct
+            if broker.paths.choose("consumer.deliver", direct)
+            else self._deliver_general
         )
         broker.consumers.append(self)
 
@@ -184,9 +195,20 @@ class Consumer:
         self.stats.lost += len(lost)
 
     # -- the queue's side ---------------------------------------------------------------------
-    def deliver(self, msg: Message) -> bool:
-        """The queue sends ``msg`` (it arrives after the network delay); returns whether the
-        consumer still has credit, i.e. stays in the queue's rotation."""
+    # deliver(msg) -> bool: the queue sends ``msg`` (it arrives after the network delay);
+    # returns whether the consumer still has credit, i.e. stays in the queue's rotation
+    def _deliver_direct(self, msg: Message) -> bool:
+        """The shortcut: manual ack, no consumer timeout, no network."""
+        unacked = self.unacked
+        unacked[msg] = True
+        self.receive(msg)
+        if len(unacked) < self.limit:
+            return True
+        self.in_rotation = False
+        return False
+
+    def _deliver_general(self, msg: Message) -> bool:
+        """Any ack mode, consumer timeout and network."""
         if self.auto_ack:
             self.stats.auto_acked += 1
         else:

@@ -54,6 +54,11 @@ class Producer:
         self._callback = self._publish
         self._paused = False  # the arrivals wait for the publisher to unblock
         publisher.on_unblock = self._resume
+        # _schedule_next(), chosen once: a bare heap entry, or (general) a SimPy Timeout
+        if publisher.broker.paths.choose("producer.schedule", True):
+            self._schedule_next: Callable[[], None] = self._schedule_bare
+        else:
+            self._schedule_next = self._schedule_timeout
 
     @property
     def published(self) -> int:
@@ -82,12 +87,14 @@ class Producer:
             self._paused = False
             self._schedule_next()
 
-    def _schedule_next(self) -> None:
+    def _schedule_bare(self) -> None:
+        """The next publish as a bare entry, at the time and in the order a Timeout would
+        take (:mod:`qsim.engine.clock`)."""
         at = next(self.times, None)
         if at is not None:
             env = self.env
             now = env._now  # hot path: SimPy's now without the call
-            delay = at - now  # a bare entry at the time, and in the order, a Timeout would take
+            delay = at - now
             entry = (
                 now + (delay if delay > 0 else 0.0),
                 NORMAL,
@@ -96,6 +103,16 @@ class Producer:
                 None,
             )
             heappush(env._queue, entry)  # type: ignore[misc]
+
+    def _schedule_timeout(self) -> None:
+        """The next publish as the SimPy Timeout the bare entry stands for."""
+        at = next(self.times, None)
+        if at is not None:
+            delay = at - self.env.now
+            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrival)
+
+    def _arrival(self, _event: Timeout) -> None:
+        self._publish(None)
 
     def _publish(self, _arg: None) -> None:
         now = self.env._now

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 class Publisher:
     """Publishes to one target (a queue or an exchange) and keeps the producer-side books."""
 
+    publish: Callable[[Message], None]
+    """Send a message; it reaches the broker after the network delay, if any. Bound once, as
+    the publisher is built: :meth:`_publish_direct` where that shortcut applies
+    (:mod:`qsim.engine.paths`), else :meth:`_publish_general`."""
+
     def __init__(
         self,
         name: str,
@@ -53,11 +58,24 @@ class Publisher:
         self.on_unblock: Callable[[], None] | None = None
         self.produced = self.routed = self.unroutable = self.publish_failed = 0
         self.copies = self.in_flight = 0
-        self._only_queue = None if isinstance(target, Exchange) else cast("DeliveryModel", target)
         broker.publishers.append(self)
+        # chosen once: straight to one queue where the broker is always up and near
+        direct = not isinstance(target, Exchange) and broker.delay is None and not broker.outages
+        if broker.paths.choose("publisher.direct", direct):
+            self._queue = cast("DeliveryModel", target)
+            self.publish = self._publish_direct
+        else:
+            self.publish = self._publish_general
 
-    def publish(self, msg: Message) -> None:
-        """Send ``msg``; it reaches the broker after the network delay, if any."""
+    def _publish_direct(self, msg: Message) -> None:
+        """The shortcut: no network, a broker never down, one queue."""
+        self.produced += 1
+        self.routed += 1
+        self.copies += 1
+        self._queue.publish(msg)
+
+    def _publish_general(self, msg: Message) -> None:
+        """Any target, network and broker state."""
         self.produced += 1
         broker = self.broker
         if broker.delay is not None:
@@ -65,10 +83,6 @@ class Publisher:
             broker.hop(self._land, msg)
         elif not broker.up:
             self._unavailable(self, msg)
-        elif self._only_queue is not None:  # the common case: straight to one queue
-            self.routed += 1
-            self.copies += 1
-            self._only_queue.publish(msg)
         else:
             self._route(msg)
 

@@ -72,35 +72,55 @@ class Sampler:
 
 
 class Work:
-    """The work of each message entering one queue, drawn in growing blocks (uniform draws
-    split exactly, and every family's ``ppf`` maps each ``u`` on its own): its own uniform draw
-    ``u``, or, where a single pool consumes the queue, straight away the service time that
-    pool's distribution maps ``u`` to. See :class:`qsim.engine.message.Message` for why. A
-    constant service time draws nothing: its ``ppf`` is the constant whatever ``u``, and the
-    queue's work stream has no other use."""
+    """The work of each message entering one queue, its own uniform draw ``u``, drawn in
+    growing blocks (:func:`block_sizes`: uniform draws split exactly; the pools consuming the
+    queue map it to service times). See :class:`qsim.engine.message.Message` for why."""
 
     __slots__ = ("_dist", "_next", "_rng", "_sizes")
 
-    def __init__(self, rng: np.random.Generator, dist: Distribution[float] | None) -> None:
+    def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
-        self._dist = dist
+        self._dist: Distribution[float] | None = None
         self._sizes = block_sizes().__next__
         self._next: Callable[[], float] = iter(()).__next__
+
+    def __call__(self, msg: Message) -> None:
+        """Give ``msg`` the next draw as its ``work`` (``msg.service`` -1.0: not drawn yet)."""
+        try:
+            value = self._next()
+        except StopIteration:
+            value = self._refill()
+        msg.work, msg.service = value, -1.0
+
+    def _refill(self) -> float:
+        """Draw the next block; returns its first value."""
+        u = self._rng.uniform(0.0, 1.0, self._sizes())
+        self._next = iter((u if self._dist is None else self._dist.ppf(u)).tolist()).__next__
+        return self._next()
+
+
+class ServiceWork(Work):
+    """Where a single pool consumes the queue (the ``work.service`` shortcut of
+    :mod:`qsim.engine.paths`): straight away the service time that pool's distribution ``dist``
+    maps each ``u`` to, the very value the pool would map it to (every family's ``ppf`` maps
+    each ``u`` on its own, so blocks of any size give the same values). A constant service time
+    draws nothing: its ``ppf`` is the constant whatever ``u``, and the queue's work stream has no
+    other use."""
+
+    __slots__ = ()
+
+    def __init__(self, rng: np.random.Generator, dist: Distribution[float]) -> None:
+        super().__init__(rng)
+        self._dist = dist
         if isinstance(dist, Constant):
             self._next = itertools.repeat(float(dist.value)).__next__
 
     def __call__(self, msg: Message) -> None:
-        """Give ``msg`` the next draw: ``msg.service``, or ``msg.work`` (``msg.service`` -1.0)."""
+        """Give ``msg`` its service time (``msg.service``)."""
         try:
-            value = self._next()
+            msg.service = self._next()
         except StopIteration:
-            u = self._rng.uniform(0.0, 1.0, self._sizes())
-            self._next = iter((u if self._dist is None else self._dist.ppf(u)).tolist()).__next__
-            value = self._next()
-        if self._dist is None:
-            msg.work, msg.service = value, -1.0
-        else:
-            msg.service = value
+            msg.service = self._refill()
 
 
 class ServiceTimes:

@@ -18,6 +18,7 @@ from qsim.engine.failures import schedule_crashes, schedule_outage, schedule_out
 from qsim.engine.keys import key_chooser
 from qsim.engine.kinds import LEASE_QUEUE, TOPIC, builder, built_by
 from qsim.engine.message import NO_PRODUCER, Message
+from qsim.engine.paths import Paths
 from qsim.engine.pool import Pool
 from qsim.engine.producer import Producer
 from qsim.engine.protocols import DeliveryModel
@@ -28,7 +29,7 @@ from qsim.engine.resources import Limit, build_limit
 from qsim.engine.results import RunResult
 from qsim.engine.retry import RetryRoute
 from qsim.engine.routing import Exchange, Target
-from qsim.engine.sampler import ServiceTimes, Work, sampler
+from qsim.engine.sampler import ServiceTimes, ServiceWork, Work, sampler
 from qsim.engine.worker import PoolState, Stretch, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.scenario import Producer as ProducerSpec
@@ -45,15 +46,28 @@ Draw = Callable[[], float]
 
 
 class Model:
-    """The simulated system of one replication."""
+    """The simulated system of one replication. With ``general_paths`` every component takes
+    its general path, none of the shortcuts of :mod:`qsim.engine.paths` (the results are the
+    same; a test checks it)."""
 
-    def __init__(self, scenario: Scenario, replication: int, stream: float | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        replication: int,
+        stream: float | None = None,
+        *,
+        general_paths: bool = False,
+    ) -> None:
         self.scenario = scenario
         self.replication = replication
         self.env = simpy.Environment()
+        self.paths = Paths(general_paths)
         network = scenario.network
         self.broker = Broker(
-            self.env, None if network is None else self._draw(network.latency, "network:latency")
+            self.env,
+            None if network is None else self._draw(network.latency, "network:latency"),
+            outages=bool(scenario.outages),
+            paths=self.paths,
         )
         self.recorder = Recorder(
             scenario.fixed_warmup,
@@ -96,10 +110,13 @@ class Model:
         return stream(self.scenario.seed, self.replication, name)
 
     def _work(self, queue: str) -> Work:
-        """The work draws of ``queue``: service times too where a single pool consumes it."""
+        """The work draws of ``queue``: service times straight away where a single pool
+        consumes it (the ``work.service`` shortcut)."""
         pools = [p for p in self.scenario.consumers if p.queue == queue]
-        only = pools[0].service_time if len(pools) == 1 else None
-        return Work(self._rng(f"queue:{queue}:work"), only)
+        rng = self._rng(f"queue:{queue}:work")
+        if self.paths.choose("work.service", len(pools) == 1):
+            return ServiceWork(rng, pools[0].service_time)
+        return Work(rng)
 
     def _draw(self, dist: Distribution[float], name: str) -> Draw:
         return sampler(dist, self._rng(name))
@@ -203,7 +220,7 @@ class Model:
         def make() -> Worker:
             worker = Worker(
                 self.env, state, concurrency=spec.concurrency, service=service, decide=decide,
-                can_lose_work=can_lose_work,
+                can_lose_work=can_lose_work, paths=self.paths,
             )  # fmt: skip
             worker.subscription = queue.subscribe(worker, spec)
             if up is not None and down is not None:
@@ -447,10 +464,17 @@ def _sum_counts(publishers: list[Publisher]) -> dict[str, int]:
     return {name: sum(b[name] for b in books) for name in PUBLISHER_STATES}
 
 
-def simulate(scenario: Scenario, replication: int = 0, stream: float | None = None) -> RunResult:
+def simulate(
+    scenario: Scenario,
+    replication: int = 0,
+    stream: float | None = None,
+    *,
+    general_paths: bool = False,
+) -> RunResult:
     """Run replication ``replication`` of ``scenario`` (its own independent random streams).
 
     With ``stream`` (a relative accuracy such as 0.01) per-message figures go into quantile
     sketches as the run goes, so memory stays flat; percentiles are then within that accuracy.
+    ``general_paths`` refuses every fast path (:mod:`qsim.engine.paths`): for tests.
     """
-    return Model(scenario, replication, stream).run()
+    return Model(scenario, replication, stream, general_paths=general_paths).run()

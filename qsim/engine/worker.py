@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from simpy.events import NORMAL
 
 from qsim.engine.message import Message
+from qsim.engine.paths import Paths
 from qsim.engine.resources import Claim
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class Worker:
 
     __slots__ = (
         "_done_callback",
+        "_start",
         "alive",
         "buffer",
         "busy",
@@ -119,6 +121,7 @@ class Worker:
         service: Callable[[Message], float],
         decide: Decide | None,
         can_lose_work: bool,
+        paths: Paths | None = None,
     ) -> None:
         self.env = env
         self.pool = pool
@@ -140,6 +143,11 @@ class Worker:
         self.on_exit: Callable[[Worker], None] | None = None
         self.subscription: Subscription
         self._done_callback = self._done
+        # _start(msg), chosen once (``pool.needs`` is set before any replica is made)
+        paths = Paths() if paths is None else paths
+        self._start: Callable[[Message], None] = (
+            self._start_now if paths.choose("worker.start", not pool.needs) else self._start_claimed
+        )
 
     # -- what the delivery model asks -------------------------------------------------------
     @property
@@ -240,16 +248,23 @@ class Worker:
         return held
 
     # -- processing -------------------------------------------------------------------------
-    def _start(self, msg: Message) -> None:
-        now = self.env._now  # hot path: SimPy's ``now`` property, without the call
+    def _start_now(self, msg: Message) -> None:
+        """The shortcut: a job of a pool that uses no shared resources starts its service."""
+        self.busy += 1
+        msg.started_at = self.env._now  # hot path: SimPy's ``now`` property, without the call
+        if self.working is not None:
+            self.working[msg] = None
+        self._run(msg, self.subscription.epoch, None)
+
+    def _start_claimed(self, msg: Message) -> None:
+        """A job takes its slot now and starts its service once its resources grant it (at
+        once when the pool needs none)."""
+        now = self.env._now
         self.busy += 1
         msg.started_at = now
         epoch = self.subscription.epoch
         if self.working is not None:
             self.working[msg] = None
-        if not self.pool.needs:
-            self._run(msg, epoch, None)
-            return
         msg.service_end = now  # no busy time to take back if it is lost while it waits
         claim = Claim(self.env, self.pool.needs)
         self.claims[claim] = None
