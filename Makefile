@@ -51,6 +51,10 @@ validate: $(BIN)/qsim
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# BENCH_ARGS=--quick for a smoke run; see `$(BIN)/python -m benchmarks.bench --help`.
+# BENCH_ARGS=--quick for a smoke run; see `$(BIN)/python -m benchmarks.bench --help`. Then the
+# fan-out table (about 2 minutes; --quick in BENCH_ARGS makes it a smoke run too; see
+# `$(BIN)/python -m benchmarks.fanout --help`).
+FANOUT_ARGS ?= $(filter --quick,$(BENCH_ARGS))
 bench: $(VENV)/.bench-extras
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.fanout $(FANOUT_ARGS)

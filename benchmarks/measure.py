@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.models import MODELS
-from benchmarks.workloads import WORKLOADS
+from benchmarks.workloads import WORKLOADS, Workload
 
-__all__ = ["Job", "Measurement", "in_subprocess", "measure"]
+__all__ = ["Job", "Measurement", "in_subprocess", "measure", "workload"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,9 +59,19 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, else KiB
 
 
+def workload(key: str) -> Workload:
+    """The workload named ``key``: one of the bench's, or a fan-out point (``producers-100``,
+    :mod:`benchmarks.fanout`)."""
+    if key in WORKLOADS:
+        return WORKLOADS[key]
+    from benchmarks.fanout import point  # imported here: benchmarks.fanout imports this module
+
+    return point(key)
+
+
 def measure(job: Job) -> Measurement:
     """Build the workload's scenario (untimed), then time the model on it."""
-    scenario = WORKLOADS[job.workload].build(job.messages, job.seed)
+    scenario = workload(job.workload).build(job.messages, job.seed)
     run = MODELS[job.model].run
     gc.collect()
     before = peak_rss_mb()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -61,20 +62,22 @@ def _messages(scenario: Scenario) -> int:
     return count
 
 
+def _outcome(scenario: Scenario, figures: dict[str, Any]) -> Outcome:
+    """Messages published by every producer, and the mean wait in the first producer's queue."""
+    published = sum(figures["producers"][p.name]["published"] for p in scenario.producers)
+    return Outcome(published, figures["queues"][scenario.producers[0].to]["wait_s"]["mean"])
+
+
 def run_qsim(scenario: Scenario) -> Outcome:
     """qsim's full model and the per-replication figures of ``qsim run``."""
     result = simulate(scenario)
-    figures = replication_figures(result)
-    queue = figures["queues"][scenario.producers[0].to]
-    return Outcome(queue["published"], queue["wait_s"]["mean"])
+    return _outcome(scenario, replication_figures(result))
 
 
 def run_qsim_stream(scenario: Scenario) -> Outcome:
     """qsim with ``--stream``: percentiles from sketches, so memory stays flat with N."""
     result = simulate(scenario, stream=0.01)
-    figures = replication_figures(result)
-    queue = figures["queues"][scenario.producers[0].to]
-    return Outcome(queue["published"], queue["wait_s"]["mean"])
+    return _outcome(scenario, replication_figures(result))
 
 
 def poisson_times(

@@ -146,6 +146,11 @@ class Shifted(Distribution[Q]):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.of.sample(rng, n) + self.shift
 
+    @property
+    def split_invariant(self) -> bool:
+        """As its component's draws."""
+        return self.of.split_invariant
+
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.of.ppf(u) + self.shift
 
@@ -170,6 +175,7 @@ class Truncated(Distribution[Q]):
     default ``low: 0``, the zero-truncated law (a Poisson batch size given it is at least 1)."""
 
     name: ClassVar[str] = "truncated"
+    splits: ClassVar[bool] = True  # one uniform per value, or a discrete table's choice
     dist: Literal["truncated"]
     of: Component
     low: Q = 0.0  # type: ignore[assignment]

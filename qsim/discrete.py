@@ -127,6 +127,8 @@ class Discrete(Distribution[Q]):
     """A distribution on whole numbers with a finite :class:`Table` (where its tail is below
     :data:`TAIL`)."""
 
+    splits: ClassVar[bool] = True  # numpy's weighted choice, poisson, geometric, binomial
+
     def build_table(self) -> Table:
         """The values and probabilities (each subclass tabulates its own)."""
         raise NotImplementedError  # every registered subclass overrides this

@@ -54,10 +54,23 @@ class Distribution(Spec, Generic[Q]):
     """A distribution of a non-negative quantity."""
 
     name: ClassVar[str]
+    splits: ClassVar[bool] = False
+    """Whether this family's draws split exactly (see :attr:`split_invariant`)."""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` independent draws as a float array."""
         raise NotImplementedError  # every registered subclass overrides this
+
+    @property
+    def split_invariant(self) -> bool:
+        """True where ``sample(rng, n)`` then ``sample(rng, m)`` gives exactly the numbers of
+        ``sample(rng, n + m)`` and leaves ``rng`` where it leaves it: numpy draws each value of
+        the families so marked on its own (one uniform, or a ziggurat or rejection loop per
+        value). A family that draws a whole block in passes (a choice of phase for every value,
+        then the phases' times; a redraw of the negative values of a truncated normal) is not,
+        and keeps its draws in fixed blocks (:class:`qsim.engine.sampler.Sampler`).
+        ``tests/test_sampler_blocks.py`` checks every family, both ways."""
+        return self.splits
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """The inverse distribution function at each ``u`` in ``[0, 1)``: with ``u`` uniform,
@@ -224,6 +237,7 @@ class Constant(Distribution[Q]):
     """Always ``value``."""
 
     name: ClassVar[str] = "constant"
+    splits: ClassVar[bool] = True
     dist: Literal["constant"] = "constant"
     value: Q
 
@@ -274,6 +288,7 @@ class Exponential(_ByMean[Q]):
     """Exponential with the given ``mean`` (memoryless; Poisson arrivals, M/M/c service)."""
 
     name: ClassVar[str] = "exponential"
+    splits: ClassVar[bool] = True
     dist: Literal["exponential"]
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -295,6 +310,7 @@ class Uniform(Distribution[Q]):
     """Uniform between ``low`` and ``high``."""
 
     name: ClassVar[str] = "uniform"
+    splits: ClassVar[bool] = True
     dist: Literal["uniform"]
     low: Q
     high: Q
@@ -330,6 +346,7 @@ class Triangular(Distribution[Q]):
     """Triangular from ``low`` to ``high``, peaking at ``mode`` (a three-point estimate)."""
 
     name: ClassVar[str] = "triangular"
+    splits: ClassVar[bool] = True
     dist: Literal["triangular"]
     low: Q
     mode: Q
@@ -379,6 +396,7 @@ class LogUniform(Distribution[Q]):
     them equally likely (jobs spanning orders of magnitude)."""
 
     name: ClassVar[str] = "loguniform"
+    splits: ClassVar[bool] = True
     dist: Literal["loguniform"]
     low: Q
     high: Q
@@ -419,6 +437,7 @@ class LogLogistic(Distribution[Q]):
     beta > 2)."""
 
     name: ClassVar[str] = "loglogistic"
+    splits: ClassVar[bool] = True
     dist: Literal["loglogistic"]
     scale: Q
     shape: Number
@@ -458,6 +477,7 @@ class Lognormal(_ByMeanCv[Q]):
     """Lognormal given by its ``mean`` and ``cv`` (right-skewed service times)."""
 
     name: ClassVar[str] = "lognormal"
+    splits: ClassVar[bool] = True
     dist: Literal["lognormal"]
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -480,6 +500,7 @@ class Gamma(_ByMeanCv[Q]):
     """Gamma given by its ``mean`` and ``cv``."""
 
     name: ClassVar[str] = "gamma"
+    splits: ClassVar[bool] = True
     dist: Literal["gamma"]
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -498,6 +519,7 @@ class Erlang(_ByMean[Q]):
     """Erlang: the sum of ``k`` exponential phases with total ``mean``."""
 
     name: ClassVar[str] = "erlang"
+    splits: ClassVar[bool] = True
     dist: Literal["erlang"]
     k: PositiveCount
 
@@ -520,6 +542,7 @@ class Weibull(Distribution[Q]):
     """Weibull with ``shape`` k and ``scale`` lambda."""
 
     name: ClassVar[str] = "weibull"
+    splits: ClassVar[bool] = True
     dist: Literal["weibull"]
     shape: Number
     scale: Q
@@ -550,6 +573,7 @@ class Pareto(Distribution[Q]):
     """Pareto (type I) with tail index ``alpha`` and minimum ``scale``: heavy-tailed jobs."""
 
     name: ClassVar[str] = "pareto"
+    splits: ClassVar[bool] = True
     dist: Literal["pareto"]
     alpha: Number
     scale: Q
@@ -650,6 +674,7 @@ class Empirical(Distribution[Q]):
     """Resamples recorded ``values`` (or the first column of a CSV ``file``) uniformly."""
 
     name: ClassVar[str] = "empirical"
+    splits: ClassVar[bool] = True
     dist: Literal["empirical"]
     values: tuple[Q, ...] = ()
     file: str | None = Field(default=None, exclude=True)  # read into values at load time

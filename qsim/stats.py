@@ -12,6 +12,7 @@ from qsim.sketch import LogSketch
 __all__ = [
     "PERCENTILES",
     "QUANTILE_GRID",
+    "Groups",
     "distribution_summary",
     "mean_interval",
     "quantile_grid",
@@ -28,6 +29,32 @@ QUANTILE_GRID: tuple[float, ...] = (
 )  # fmt: skip
 """Levels of the compact quantile grid each queue's latency keeps (dense in the tail), from
 which reports draw CDFs and histograms; keyed in JSON by ``f"{level:g}"``."""
+
+
+class Groups:
+    """The positions of each group's entries in an array of group numbers ``keys`` (a queue's
+    or producer's index per record), from one stable sort: ``values[groups.of(g)]`` is exactly
+    ``values[keys == g]``, the same values in the same order, so every figure computed from it
+    is the same to the bit, and a thousand groups cost one sort rather than a thousand passes
+    over every record."""
+
+    __slots__ = ("_bounds", "_order")
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self._order = np.argsort(keys, kind="stable")
+        ordered = keys[self._order]
+        top = int(ordered[-1]) + 1 if ordered.size else 0
+        self._bounds = np.searchsorted(ordered, np.arange(top + 1), side="left").tolist()
+
+    def of(self, group: int) -> np.ndarray:
+        """The positions of ``group``'s entries, in their order (empty for a group with none)."""
+        if not 0 <= group < len(self._bounds) - 1:
+            return self._order[:0]
+        return self._order[self._bounds[group] : self._bounds[group + 1]]
+
+    def size(self, group: int) -> int:
+        """How many entries ``group`` has."""
+        return int(self.of(group).size)
 
 
 def quantile_grid(values: np.ndarray) -> dict[str, float | None]:

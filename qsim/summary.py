@@ -28,6 +28,7 @@ from qsim.engine.windows import WINDOW_PERCENTILES
 from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import (
+    Groups,
     distribution_summary,
     mean_interval,
     quantile_grid,
@@ -65,7 +66,27 @@ def half_width(summary: Figures, path: tuple[str, ...]) -> float | None:
     return (interval[1] - interval[0]) / 2 if isinstance(interval, list) else None
 
 
-def _latency_figures(run: RunResult, by: str, index: int) -> Figures:
+class _Grouped:
+    """One replication's message records (and flows) split by queue and by producer: one
+    stable sort per grouping, made on first use, instead of a mask over every record per
+    group (:class:`qsim.stats.Groups`: the same values in the same order, so the same
+    figures)."""
+
+    def __init__(self, run: RunResult) -> None:
+        self._tables = {"records": run.records, "flows": run.flows}
+        self._groups: dict[tuple[str, str], Groups] = {}
+
+    def values(self, field: str, by: str, index: int, table: str = "records") -> np.ndarray:
+        """``field`` of the entries of ``table`` whose ``by`` is ``index``, in record order."""
+        columns = self._tables[table]
+        groups = self._groups.get((table, by))
+        if groups is None:
+            groups = self._groups[(table, by)] = Groups(columns[by])
+        picked: np.ndarray = columns[field][groups.of(index)]
+        return picked
+
+
+def _latency_figures(run: RunResult, grouped: _Grouped, by: str, index: int) -> Figures:
     """Latency and wait of the messages of one queue or producer: exact, or from sketches."""
     if run.sketches is not None:
         empty = LogSketch()
@@ -73,43 +94,44 @@ def _latency_figures(run: RunResult, by: str, index: int) -> Figures:
             f"{field}_s": sketch_summary(run.sketches.get((field, by, index), empty))
             for field in ("latency", "wait")
         }
-    mask = run.records[by] == index
     return {
-        "latency_s": distribution_summary(run.records["latency"][mask]),
-        "wait_s": distribution_summary(run.records["wait"][mask]),
+        "latency_s": distribution_summary(grouped.values("latency", by, index)),
+        "wait_s": distribution_summary(grouped.values("wait", by, index)),
     }
 
 
-def _latency_grid(run: RunResult, index: int) -> dict[str, float | None]:
+def _latency_grid(run: RunResult, grouped: _Grouped, index: int) -> dict[str, float | None]:
     """A queue's latency at each level of :data:`QUANTILE_GRID` (for CDF plots)."""
     if run.sketches is not None:
         return sketch_quantiles(run.sketches.get(("latency", "queue", index), LogSketch()))
-    return quantile_grid(run.records["latency"][run.records["queue"] == index])
+    return quantile_grid(grouped.values("latency", "queue", index))
 
 
-def _completed(run: RunResult, by: str, index: int) -> int:
+def _completed(run: RunResult, grouped: _Grouped, by: str, index: int) -> int:
     """How many messages of a queue or producer completed (published after the warm-up)."""
     if run.sketches is not None:
         sketch = run.sketches.get(("latency", by, index))
         return sketch.count if sketch else 0
-    return int((run.records[by] == index).sum())
+    return int(grouped.values("latency", by, index).size)
 
 
-def _flow_latency(run: RunResult, index: int) -> tuple[int, dict[str, float | None]]:
+def _flow_latency(
+    run: RunResult, grouped: _Grouped, index: int
+) -> tuple[int, dict[str, float | None]]:
     """Completed flows of one producer and their latency figures."""
     if run.sketches is not None:
         sketch = run.sketches.get(("flow", "producer", index), LogSketch())
         return sketch.count, sketch_summary(sketch)
-    latencies = run.flows["latency"][run.flows["producer"] == index]
+    latencies = grouped.values("latency", "producer", index, table="flows")
     return int(latencies.size), distribution_summary(latencies)
 
 
-def _slo_attainment(run: RunResult, index: int, latency: float) -> float | None:
+def _slo_attainment(run: RunResult, grouped: _Grouped, index: int, latency: float) -> float | None:
     """Fraction of a queue's completed messages whose latency is within ``latency``."""
     if run.sketches is not None:
         sketch = run.sketches.get(("latency", "queue", index))
         return sketch.fraction_at_most(latency) if sketch and sketch.count else None
-    values = run.records["latency"][run.records["queue"] == index]
+    values = grouped.values("latency", "queue", index)
     return float((values <= latency).mean()) if values.size else None
 
 
@@ -126,7 +148,7 @@ def _longest_excursion(time: np.ndarray, level: np.ndarray, above: float) -> flo
     return longest
 
 
-def _slo_figures(run: RunResult, slo: Slo | None) -> Figures:
+def _slo_figures(run: RunResult, grouped: _Grouped, slo: Slo | None) -> Figures:
     """Per queue: SLO attainment and, with a backlog level, the longest time to drain below it."""
     if slo is None:
         return {}
@@ -134,7 +156,7 @@ def _slo_figures(run: RunResult, slo: Slo | None) -> Figures:
     for index, queue in enumerate(run.queues):
         if not slo.covers(queue.name):
             continue
-        entry: Figures = {"attainment": _slo_attainment(run, index, slo.latency)}
+        entry: Figures = {"attainment": _slo_attainment(run, grouped, index, slo.latency)}
         if slo.backlog is not None:
             ready = run.timeseries[f"{queue.name}:ready"]
             entry["drain_time_s"] = _longest_excursion(run.timeseries["time"], ready, slo.backlog)
@@ -286,7 +308,7 @@ def _group_figures(group: GroupRun, pool: PoolRun) -> Figures:
     }
 
 
-def _queue_figures(run: RunResult) -> Figures:
+def _queue_figures(run: RunResult, grouped: _Grouped) -> Figures:
     return {
         queue.name: {
             **queue.counts,
@@ -296,8 +318,8 @@ def _queue_figures(run: RunResult) -> Figures:
             "ready_final": queue.backlog_final,
             "unacked_final": queue.unacked_final,
             "throughput_per_s": queue.completions / run.window,
-            **_latency_figures(run, "queue", index),
-            "latency_quantiles_s": _latency_grid(run, index),
+            **_latency_figures(run, grouped, "queue", index),
+            "latency_quantiles_s": _latency_grid(run, grouped, index),
             "backlog": {
                 "mean": queue.backlog_mean,
                 "max": queue.backlog_max,
@@ -308,24 +330,24 @@ def _queue_figures(run: RunResult) -> Figures:
     }
 
 
-def _producer_figures(run: RunResult) -> Figures:
+def _producer_figures(run: RunResult, grouped: _Grouped) -> Figures:
     producers: Figures = {}
     for index, producer in enumerate(run.producers):
         states = {k: v for k, v in producer.counts.items() if k != "produced"}
         producers[producer.name] = {
             "published": producer.published,
             **states,
-            "acked": _completed(run, "producer", index),
-            **_latency_figures(run, "producer", index),
+            "acked": _completed(run, grouped, "producer", index),
+            **_latency_figures(run, grouped, "producer", index),
         }
     return producers
 
 
-def _flow_figures(run: RunResult) -> Figures:
+def _flow_figures(run: RunResult, grouped: _Grouped) -> Figures:
     """End to end, per producer: flows started after the warm-up and how they ended."""
     flows: Figures = {}
     for index, producer in enumerate(run.producers):
-        completed, latency = _flow_latency(run, index)
+        completed, latency = _flow_latency(run, grouped, index)
         flows[producer.name] = {
             "started": producer.flows_started,
             "completed": completed,
@@ -429,14 +451,15 @@ def replication_figures(
 ) -> Figures:
     """The headline figures of one replication, nested as in the JSON summary (with ``slo``,
     a section of SLO figures per queue; ``cost`` is priced with ``prices``, None without)."""
+    grouped = _Grouped(run)
     return {
-        "queues": _queue_figures(run),
-        "producers": _producer_figures(run),
+        "queues": _queue_figures(run, grouped),
+        "producers": _producer_figures(run, grouped),
         "consumers": _consumer_figures(run),
-        "flows": _flow_figures(run),
+        "flows": _flow_figures(run, grouped),
         "broker": dict(run.broker),
         "resources": {r.name: _resource_figures(r) for r in run.resources},
-        **_slo_figures(run, slo),
+        **_slo_figures(run, grouped, slo),
         "cost": cost_figures(None if prices is None else bill(run, prices)),
     }
 

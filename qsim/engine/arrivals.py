@@ -10,6 +10,12 @@ rate(t) / that rate, which gives exactly the non-homogeneous Poisson process.
 
 With ``batch``, each time is repeated by a batch size drawn from a stream spawned from the
 arrival stream (the times themselves draw exactly what they draw without a batch).
+
+Unit draws come in blocks growing from 64 to 4,096 (:func:`qsim.engine.sampler.block_sizes`),
+or from the producer's ``count`` where it has one: exponential draws split exactly, so a
+producer of a thousand draws about what it publishes and every time is the one fixed blocks
+gave. An MMPP and a profile draw exponentials and uniforms
+from one stream, so their two samplers keep fixed blocks (``shared``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from qsim.distributions import Exponential, Uniform
-from qsim.engine.sampler import BATCH, Sampler
+from qsim.engine.sampler import FIRST_BLOCK, Sampler, block_sizes, sampler
 from qsim.scenario import Producer
 
 UNIT_EXPONENTIAL = Exponential[float].model_validate({"dist": "exponential", "mean": 1.0})
@@ -30,13 +36,18 @@ UNIT_UNIFORM = Uniform[float].model_validate({"dist": "uniform", "low": 0.0, "hi
 ArrivalTimes = Iterator[float]
 
 
+def _first_block(spec: Producer) -> int:
+    """A Poisson producer's first block of unit draws: its ``count`` (capped by the sampler)."""
+    return FIRST_BLOCK if spec.count is None else spec.count
+
+
 def _from_rate(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     assert spec.rate is not None
     if spec.rate <= 0:
         return iter(())
     if spec.arrivals == "constant":
         return _constant(spec.rate)
-    return itertools.chain.from_iterable(_poisson_blocks(rng, spec.rate))
+    return itertools.chain.from_iterable(_poisson_blocks(rng, spec.rate, _first_block(spec)))
 
 
 def _constant(rate: float) -> ArrivalTimes:
@@ -47,14 +58,16 @@ def _constant(rate: float) -> ArrivalTimes:
         yield t
 
 
-def _poisson_blocks(rng: np.random.Generator, rate: float) -> Iterator[list[float]]:
-    """A Poisson process's times, a block of ``BATCH`` unit draws at a time: each block's gaps
+def _poisson_blocks(
+    rng: np.random.Generator, rate: float, first: int = FIRST_BLOCK
+) -> Iterator[list[float]]:
+    """A Poisson process's times, a block of unit draws at a time: each block's gaps
     (``unit / rate``) summed on from the last time by ``np.cumsum``, which adds in order, so
     every time is the float a running ``t += unit / rate`` gives (a flat iterator hands them
     out, with no Python frame per arrival)."""
     t = 0.0
-    while True:
-        gaps = UNIT_EXPONENTIAL.sample(rng, BATCH) / rate
+    for size in block_sizes(first=first):
+        gaps = UNIT_EXPONENTIAL.sample(rng, size) / rate
         gaps[0] += t
         times = np.cumsum(gaps)
         t = float(times[-1])
@@ -63,7 +76,7 @@ def _poisson_blocks(rng: np.random.Generator, rate: float) -> Iterator[list[floa
 
 def _from_interarrival(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     assert spec.interarrival is not None
-    draw = Sampler(spec.interarrival, rng)
+    draw = sampler(spec.interarrival, rng)
     t = 0.0
     while True:
         t += draw()
@@ -96,13 +109,14 @@ def _constant_schedule(spec: Producer) -> ArrivalTimes:
 
 
 def _schedule_blocks(spec: Producer, rng: np.random.Generator) -> Iterator[list[float]]:
-    """Poisson pieces from one stream of unit draws (``BATCH`` at a time): on each piece the
+    """Poisson pieces from one stream of unit draws (a block at a time): on each piece the
     times are summed on from the piece's start as in :func:`_poisson_blocks`; the gap that
     crosses the piece's end is drawn and discarded, and the next piece goes on with the draw
     after it, exactly as a draw-at-a-time loop would."""
     assert spec.schedule is not None
     steps = spec.schedule
     ends = [step.at for step in steps[1:]] + [math.inf]
+    sizes = block_sizes(first=_first_block(spec))
     units = np.empty(0)
     used = 0  # draws of ``units`` consumed
     t = steps[0].at
@@ -112,7 +126,7 @@ def _schedule_blocks(spec: Producer, rng: np.random.Generator) -> Iterator[list[
             continue
         while True:
             if used == len(units):
-                units, used = UNIT_EXPONENTIAL.sample(rng, BATCH), 0
+                units, used = UNIT_EXPONENTIAL.sample(rng, next(sizes)), 0
             gaps = units[used:] / step.rate
             gaps[0] += t
             times = np.cumsum(gaps)
@@ -138,7 +152,7 @@ def _from_mmpp(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     mmpp = spec.mmpp
     if max(s.rate for s in mmpp.states) <= 0:
         return
-    unit, uniform = Sampler(UNIT_EXPONENTIAL, rng), Sampler(UNIT_UNIFORM, rng)
+    unit, uniform = Sampler(UNIT_EXPONENTIAL, rng, True), Sampler(UNIT_UNIFORM, rng, True)
     start = np.cumsum(mmpp.stationary)
     jumps = np.cumsum(mmpp.jumps, axis=1).tolist()
     state = min(int(np.searchsorted(start, uniform(), side="right")), len(mmpp.states) - 1)
@@ -160,7 +174,7 @@ def _from_profile(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     assert spec.profile is not None
     if spec.profile.peak <= 0:
         return
-    unit, uniform = Sampler(UNIT_EXPONENTIAL, rng), Sampler(UNIT_UNIFORM, rng)
+    unit, uniform = Sampler(UNIT_EXPONENTIAL, rng, True), Sampler(UNIT_UNIFORM, rng, True)
     for a, b, ra, rb in spec.profile.segments():
         top = max(ra, rb)
         if top <= 0:
@@ -194,5 +208,5 @@ def arrival_times(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     ``count`` of messages."""
     times = ARRIVALS[spec.arrival_key](spec, rng)
     if spec.batch is not None:
-        times = _batched(times, Sampler(spec.batch, rng.spawn(1)[0]))
+        times = _batched(times, sampler(spec.batch, rng.spawn(1)[0]))
     return itertools.islice(times, spec.count) if spec.count is not None else times

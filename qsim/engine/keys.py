@@ -2,10 +2,12 @@
 
 A chooser hands out one key per call. A constant key draws nothing; every other form takes one
 uniform number per message from its own stream and maps it through the key distribution's inverse
-CDF, ``BATCH`` numbers at a time. One draw per message means two variants of a scenario that
-differ only in the key distribution keep common random numbers. Weighted keys map the draws
-exactly as qsim always did (``bisect_right`` on the cumulative weights), so their runs are
-unchanged. Choosers are looked up by the key space's type in :data:`CHOOSERS`.
+CDF, a block of numbers at a time (blocks growing from 64 to 4,096, as
+:func:`qsim.engine.sampler.block_sizes`: uniform draws split exactly and each key is mapped on
+its own, so the keys are those fixed blocks gave). One draw per message means two variants of a
+scenario that differ only in the key distribution keep common random numbers. Weighted keys map
+the draws exactly as qsim always did (``bisect_right`` on the cumulative weights), so their runs
+are unchanged. Choosers are looked up by the key space's type in :data:`CHOOSERS`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qsim.engine.sampler import BATCH
+from qsim.engine.sampler import block_sizes
 from qsim.scenario.keys import KeyRange, KeySpace, UniformKeys, WeightedKeys, ZipfKeys
 
 __all__ = ["CHOOSERS", "Chooser", "InverseCdf", "key_chooser"]
@@ -26,13 +28,14 @@ Pick = Callable[[np.ndarray], list[str]]
 
 
 class InverseCdf:
-    """Keys one at a time: ``BATCH`` uniform draws from ``rng`` at once, mapped by ``pick``."""
+    """Keys one at a time: a block of uniform draws from ``rng`` at once, mapped by ``pick``."""
 
-    __slots__ = ("_next", "_pick", "_rng")
+    __slots__ = ("_next", "_pick", "_rng", "_sizes")
 
     def __init__(self, rng: np.random.Generator, pick: Pick) -> None:
         self._rng = rng
         self._pick = pick
+        self._sizes = block_sizes().__next__
         self._next: Callable[[], str] = iter(()).__next__
 
     def __call__(self) -> str:
@@ -40,7 +43,7 @@ class InverseCdf:
         try:
             return self._next()
         except StopIteration:
-            self._next = iter(self._pick(self._rng.uniform(0.0, 1.0, BATCH))).__next__
+            self._next = iter(self._pick(self._rng.uniform(0.0, 1.0, self._sizes()))).__next__
             return self._next()
 
 

@@ -11,7 +11,7 @@ from array import array
 import numpy as np
 
 from qsim.engine.message import Flow, Message
-from qsim.engine.windows import Series, WindowSketches, window_series
+from qsim.engine.windows import Series, WindowSketches, runs, window_series
 from qsim.sketch import LogSketch
 
 FLUSH_EVERY = 65_536
@@ -150,9 +150,13 @@ class Recorder:
         del self.flow_latency[:]
 
     def _add(self, field: str, by: str, groups: np.ndarray, values: np.ndarray) -> None:
+        """Each group's ``values`` into its sketch, in record order (one stable sort, not a
+        mask per group: a thousand producers make a thousand)."""
         assert self.sketches is not None and self.stream is not None
-        for index in np.unique(groups).tolist():
-            key = (field, by, int(index))
+        order = np.argsort(groups, kind="stable")
+        ordered = groups[order]
+        for start, end in runs(ordered):
+            key = (field, by, int(ordered[start]))
             if key not in self.sketches:
                 self.sketches[key] = LogSketch(self.stream)
-            self.sketches[key].add(values[groups == index])
+            self.sketches[key].add(values[order[start:end]])

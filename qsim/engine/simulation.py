@@ -29,7 +29,7 @@ from qsim.engine.resources import Limit, build_limit
 from qsim.engine.results import RunResult
 from qsim.engine.retry import RetryRoute
 from qsim.engine.routing import Exchange, Target
-from qsim.engine.sampler import Sampler, ServiceTimes, ServiceWork, Work
+from qsim.engine.sampler import ServiceTimes, ServiceWork, Work, sampler
 from qsim.engine.worker import PoolState, Stretch, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.scenario import Producer as ProducerSpec
@@ -119,7 +119,7 @@ class Model:
         return Work(rng)
 
     def _draw(self, dist: Distribution[float], name: str) -> Draw:
-        return Sampler(dist, self._rng(name))
+        return sampler(dist, self._rng(name))
 
     def _maybe(self, dist: Distribution[float] | None, name: str) -> Draw | None:
         return None if dist is None else self._draw(dist, name)

@@ -15,7 +15,15 @@ import numpy as np
 
 from qsim.sketch import LogSketch
 
-__all__ = ["WINDOW_PERCENTILES", "WindowSketches", "window_index", "window_series"]
+__all__ = [
+    "VECTORISED_FROM",
+    "WINDOW_PERCENTILES",
+    "WindowSketches",
+    "runs",
+    "sorted_percentiles",
+    "window_index",
+    "window_series",
+]
 
 WINDOW_PERCENTILES: dict[str, float] = {"latency_p50": 50, "latency_p95": 95, "latency_p99": 99}
 """Series key (under ``timeseries.queues.NAME``) -> the percentile of each window."""
@@ -34,28 +42,84 @@ def _empty(samples: int) -> dict[str, np.ndarray]:
     return {key: np.full(samples, np.nan) for key in WINDOW_PERCENTILES}
 
 
+VECTORISED_FROM = 1_000
+"""From this many (queue, window) groups on, :func:`window_series` sorts the latencies within
+every group and interpolates all groups at once: measured at 200k records, the extra sort costs
+about 50 ms and a ``np.percentile`` call about 40 us a group, and a hundred queues make 17,000
+groups (1.4 s of calls, 80 ms at once); one queue makes 500 (46 ms of calls)."""
+
+
 def window_series(records: dict[str, np.ndarray], queues: int, step: float, samples: int) -> Series:
-    """Exact per-window percentiles of every queue from the recorder's message records."""
-    result = {q: _empty(samples) for q in range(queues)}
+    """Exact per-window percentiles of every queue from the recorder's message records, grouped
+    by one sort by queue and window; from :data:`VECTORISED_FROM` groups on, the latencies are
+    sorted within the groups and every group's percentiles interpolated at once
+    (:func:`sorted_percentiles`, ``np.percentile``'s figures to the bit), else one
+    ``np.percentile`` call per group."""
     latency = records["latency"]
     window = window_index(records["published_at"] + latency, step)
     keep = window < samples
     queue, window, latency = records["queue"][keep], window[keep], latency[keep]
     order = np.lexsort((window, queue))
     queue, window, latency = queue[order], window[order], latency[order]
-    groups = np.flatnonzero(np.diff(queue) | np.diff(window)) + 1
+    starts = np.flatnonzero(np.r_[True, (np.diff(queue) != 0) | (np.diff(window) != 0)])
+    starts = starts[starts < latency.size]
+    sizes = np.diff(np.r_[starts, latency.size])
     levels = list(WINDOW_PERCENTILES.values())
-    for start, end in zip(np.r_[0, groups], np.r_[groups, queue.size], strict=True):
-        if start == end:
-            continue
-        values = np.percentile(latency[start:end], levels)
-        for key, value in zip(WINDOW_PERCENTILES, values, strict=True):
-            result[int(queue[start])][key][window[start]] = value
-    return result
+    if starts.size >= VECTORISED_FROM:
+        group = np.repeat(np.arange(starts.size), sizes)
+        values = sorted_percentiles(latency[np.lexsort((latency, group))], starts, sizes, levels)
+    else:
+        values = np.array(
+            [np.percentile(latency[s : s + n], levels) for s, n in zip(starts, sizes, strict=True)]
+        ).reshape(-1, len(levels))
+    at = (queue[starts].astype(np.intp), window[starts])
+    result = {}
+    for column, key in enumerate(WINDOW_PERCENTILES):
+        table = np.full((queues, samples), np.nan)
+        table[at] = values[:, column]
+        result[key] = table
+    return {q: {key: result[key][q] for key in WINDOW_PERCENTILES} for q in range(queues)}
+
+
+def sorted_percentiles(
+    ordered: np.ndarray, starts: np.ndarray, sizes: np.ndarray, levels: list[float]
+) -> np.ndarray:
+    """The ``levels`` percentiles of each group ``ordered[start : start + size]`` (each sorted,
+    none empty), one row per group: numpy's linear interpolation, step for step as
+    ``np.percentile`` takes it (virtual index ``(n - 1) * q``; from the last index on, the
+    largest value; else ``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` where ``t >= 0.5``),
+    so each figure is the one ``np.percentile`` gives for that group, to the bit."""
+    q = np.true_divide(levels, 100)
+    last = (sizes - 1)[:, None]
+    virtual = last * q[None, :]
+    below = np.floor(virtual)
+    top = virtual >= last
+    lower = np.where(top, last, below).astype(np.intp)
+    upper = np.where(top, last, below + 1).astype(np.intp)
+    t = virtual - np.where(top, -1.0, below)
+    a = ordered[starts[:, None] + lower]
+    b = ordered[starts[:, None] + upper]
+    gap = b - a
+    values: np.ndarray = np.where(t >= 0.5, b - gap * (1 - t), a + gap * t)
+    return values
+
+
+def runs(*columns: np.ndarray) -> list[tuple[int, int]]:
+    """Start and end of each run of equal rows in ``columns`` (sorted together, equal length):
+    where a stable sort has gathered each group's entries, in their order."""
+    size = columns[0].size
+    if not size:
+        return []
+    change = np.zeros(size - 1, dtype=bool)
+    for column in columns:
+        change |= column[1:] != column[:-1]
+    starts = np.r_[0, np.flatnonzero(change) + 1]
+    return list(zip(starts.tolist(), np.r_[starts[1:], size].tolist(), strict=True))
 
 
 class WindowSketches:
-    """Streaming: one quantile sketch per queue and sample window, fed in batches."""
+    """Streaming: one quantile sketch per queue and sample window, fed in batches (each batch
+    split by one sort, not a mask per queue and window)."""
 
     def __init__(self, step: float, relative_accuracy: float) -> None:
         self.step = step
@@ -66,13 +130,14 @@ class WindowSketches:
         """Add a batch of the recorder's message records."""
         latency = records["latency"]
         window = window_index(records["published_at"] + latency, self.step)
-        pairs = np.stack([records["queue"].astype(np.int64), window], axis=1)
-        for queue, index in np.unique(pairs, axis=0).tolist():
-            mask = (pairs[:, 0] == queue) & (pairs[:, 1] == index)
-            key = (queue, index)
+        queue = records["queue"].astype(np.int64)
+        order = np.lexsort((window, queue))  # stable: each window's records in their order
+        queue, window = queue[order], window[order]
+        for start, end in runs(queue, window):
+            key = (int(queue[start]), int(window[start]))
             if key not in self.sketches:
                 self.sketches[key] = LogSketch(self.relative_accuracy)
-            self.sketches[key].add(latency[mask])
+            self.sketches[key].add(latency[order[start:end]])
 
     def series(self, queues: int, samples: int) -> Series:
         """The per-window percentiles of every queue, within the sketches' accuracy."""

@@ -48,7 +48,7 @@ from qsim.engine.message import Flow, Message
 from qsim.engine.placed import Placed
 from qsim.engine.recorder import Recorder
 from qsim.engine.results import KafkaRun, LevelRun, PartitionRun, QueueRun
-from qsim.engine.sampler import Sampler
+from qsim.engine.sampler import sampler
 
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
@@ -150,7 +150,7 @@ class Topic(Placed):
         group = self.groups.get(pool.name)
         if group is None:
             assert pool.rebalance_time is not None
-            draw = Sampler(pool.rebalance_time, self._stream(f"pool:{pool.name}:rebalance"))
+            draw = sampler(pool.rebalance_time, self._stream(f"pool:{pool.name}:rebalance"))
             group = ConsumerGroup(self, pool, draw)
             self.groups[pool.name] = group
             self.members[pool.name] = []
