@@ -43,13 +43,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import (
-    FIRST_EXCEPTION,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -454,22 +448,33 @@ a timeout would never see it (the search would go on, the workers running)."""
 def side_by_side(tasks: Sequence[Callable[[], Any]], threads: bool) -> list[Any]:
     """Each task's result, in order: with ``threads``, one thread each (a task that waits for
     worker processes leaves the others the workers), else one after the other. The first
-    error, or a Ctrl-C, is raised at once, without waiting for the other tasks."""
+    error, or a Ctrl-C, is raised at once, without waiting for the other tasks.
+
+    The threads are daemons: a search left waiting on workers that a Ctrl-C ended (their
+    futures may never resolve) does not keep the command alive once it has said so."""
     if not threads or len(tasks) < 2:
         return [task() for task in tasks]
-    executor = ThreadPoolExecutor(len(tasks), thread_name_prefix="qsim-search")
+    futures: list[Future[Any]] = [Future() for _ in tasks]
+    for index, (task, future) in enumerate(zip(tasks, futures, strict=True)):
+        threading.Thread(
+            target=_settle, args=(task, future), name=f"qsim-search-{index}", daemon=True
+        ).start()
+    while wait(futures, timeout=WAKE_EVERY, return_when=FIRST_EXCEPTION).not_done:
+        if any(f.done() and f.exception() is not None for f in futures):
+            break
+    for future in futures:
+        error = future.exception() if future.done() else None
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
+
+
+def _settle(task: Callable[[], Any], future: Future[Any]) -> None:
+    """Run ``task`` in this thread and settle ``future`` with its result or error."""
     try:
-        futures = [executor.submit(task) for task in tasks]
-        while wait(futures, timeout=WAKE_EVERY, return_when=FIRST_EXCEPTION).not_done:
-            if any(f.done() and f.exception() is not None for f in futures):
-                break
-        for future in futures:
-            error = future.exception() if future.done() else None
-            if error is not None:
-                raise error
-        return [future.result() for future in futures]
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        future.set_result(task())
+    except BaseException as error:  # the caller raises it
+        future.set_exception(error)
 
 
 def _slo_rows(
