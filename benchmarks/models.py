@@ -1,4 +1,4 @@
-"""The models under test: qsim's full model and two baselines, each run on one scenario.
+"""The models under test: qsim's full model and three baselines, each run on one scenario.
 
 Every model takes the same :class:`~qsim.scenario.Scenario` (its seed included) and returns an
 :class:`Outcome`: how many messages it simulated and their mean wait, so a fast wrong answer shows.
@@ -11,6 +11,9 @@ Every model takes the same :class:`~qsim.scenario.Scenario` (its seed included) 
   producer process publishing at the scenario's (piecewise) Poisson rate and c consumer
   processes that get, wait the service time and record the wait. No prefetch, TTL or
   dead-lettering: it is a lower bound for any SimPy model of the queue.
+- ``heapq``: the same queue as a hand-written event loop on :mod:`heapq` (an arrival schedules
+  the next arrival and, with a free server, its departure; a departure starts the next waiting
+  message): no framework at all, the floor for a Python discrete-event model of the queue.
 - ``ciw``: the same M/M/c queue in Ciw. Ciw seeds its module-global random state
   (``ciw.seed``); each measurement runs in its own process, so nothing else sees it.
 """
@@ -18,8 +21,10 @@ Every model takes the same :class:`~qsim.scenario.Scenario` (its seed included) 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -129,6 +134,37 @@ def run_raw_simpy(scenario: Scenario) -> Outcome:
     return Outcome(len(times), _mean_after(scenario.warmup, times, waits))
 
 
+def run_heapq(scenario: Scenario) -> Outcome:
+    """The same queue as :func:`run_raw_simpy` as a bare event loop on a heap (see the module
+    docstring): events ``(time, kind)``, kind 1 an arrival and 0 a departure."""
+    shape = QueueShape.of(scenario)
+    rng = np.random.default_rng(scenario.seed)
+    times = poisson_times(shape.pieces, _messages(scenario), rng).tolist()
+    services = shape.service.sample(rng, len(times)).tolist()
+    waits: list[float] = []
+    waiting: deque[float] = deque()
+    free, coming = shape.servers, 1
+    heap: list[tuple[float, int]] = [(times[0], 1)] if times else []
+    while heap:
+        now, arrival = heappop(heap)
+        if arrival:
+            if coming < len(times):
+                heappush(heap, (times[coming], 1))
+                coming += 1
+            if free:
+                free -= 1
+                waits.append(0.0)
+                heappush(heap, (now + services[len(waits) - 1], 0))
+            else:
+                waiting.append(now)
+        elif waiting:
+            waits.append(now - waiting.popleft())
+            heappush(heap, (now + services[len(waits) - 1], 0))
+        else:
+            free += 1
+    return Outcome(len(times), _mean_after(scenario.warmup, times, waits))
+
+
 def _mean_after(warmup: float, published: list[float], waits: list[float]) -> float | None:
     """Mean wait of the messages published after the warm-up, like qsim's figures.
 
@@ -169,6 +205,7 @@ MODELS: dict[str, Model] = {
         Model("qsim", "qsim", run_qsim),
         Model("qsim-stream", "qsim --stream", run_qsim_stream),
         Model("simpy", "raw SimPy", run_raw_simpy),
+        Model("heapq", "heapq loop", run_heapq),
         Model("ciw", "Ciw", run_ciw, ciw_unsupported),
     )
 }

@@ -68,12 +68,14 @@ def test_baseline_rows_carry_the_ratio_to_qsim(quick):
     ratios = {
         r["model"]: r["qsim_time_over_model_time"] for r in report["rows"] if not r["not_run"]
     }
-    assert (ratios["qsim"], ratios["simpy"] > 0, ratios["ciw"] > 0) == (None, True, True)
+    assert (ratios["qsim"], ratios["simpy"] > 0, ratios["heapq"] > 0, ratios["ciw"] > 0) == (
+        None, True, True, True,
+    )  # fmt: skip
 
 
 def test_linearity_is_checked_for_each_model_and_workload_that_ran(quick):
     report, _ = quick
-    assert len(report["linearity"]) == 11  # 3 workloads x qsim, --stream, raw SimPy; 2 x Ciw
+    assert len(report["linearity"]) == 14  # 3 workloads x qsim, --stream, SimPy, heapq; 2 x Ciw
 
 
 def test_the_markdown_table_has_a_line_per_row(quick):
@@ -85,3 +87,14 @@ def test_a_measurement_in_a_fresh_process_reports_its_own_peak():
     """The default path: one measurement in a subprocess, its peak RSS above its start."""
     m = in_subprocess(Job("mm1", "qsim", 2_000, 1))
     assert (m.messages, m.peak_rss_mb >= m.rss_before_run_mb > 0) == (2_000, True)
+
+
+def test_the_heapq_loop_and_raw_simpy_serve_the_same_queue_alike():
+    """Both baselines draw the same arrivals and service times and serve them first come,
+    first served, so on M/M/8 their mean waits agree (up to the order of exact ties)."""
+    from benchmarks.models import run_heapq, run_raw_simpy
+
+    scenario = WORKLOADS["mm8"].build(20_000, 3)
+    heap, simpy = run_heapq(scenario), run_raw_simpy(scenario)
+    assert heap.messages == simpy.messages == 20_000
+    assert heap.mean_wait_s == pytest.approx(simpy.mean_wait_s, rel=1e-9)
