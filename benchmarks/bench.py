@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import qsim
 from benchmarks.measure import Job, Measurement, in_subprocess, measure
 from benchmarks.models import MODELS
 from benchmarks.report import Row, linearity, markdown, rows
@@ -108,7 +109,10 @@ def environment(runs: int, sizes: Sequence[int], isolated: bool) -> dict[str, An
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "versions": {p: _version(p) for p in ("qsim", "simpy", "numpy", "ciw")},
+        "versions": {
+            "qsim": qsim.__version__,
+            **{p: _version(p) for p in ("simpy", "numpy", "ciw")},
+        },
         "runs": runs,
         "seeds": list(range(1, runs + 1)),
         "sizes": list(sizes),
