@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import qsim
-from benchmarks.measure import Job, Measurement, in_subprocess, measure
+from benchmarks.measure import Job, Measurement, add_measurement_options, in_subprocess, measure
 from benchmarks.models import MODELS
 from benchmarks.report import Row, linearity, markdown, rows
 from benchmarks.workloads import WORKLOADS, QueueShape
@@ -150,10 +150,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
-    parser.add_argument(
-        "--in-process", action="store_true", help="measure in this process (memory peaks mix)"
-    )
-    parser.add_argument("--results", type=Path, default=RESULTS, help="output folder")
+    add_measurement_options(parser, RESULTS)
     return parser.parse_args(argv)
 
 

@@ -28,11 +28,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks.bench import RESULTS, environment, run_suite
-from benchmarks.measure import Job, Measurement, in_subprocess, measure
+from benchmarks.measure import Job, Measurement, add_measurement_options, in_subprocess, measure
 from benchmarks.workloads import Workload, scenario_from_data
 from qsim.scenario import Scenario
 
@@ -191,10 +190,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, help=f"total messages (default {MESSAGES:,})")
     parser.add_argument("--runs", type=int, help=f"runs per point (default {RUNS})")
     parser.add_argument("--series", nargs="+", choices=list(SERIES), default=list(SERIES))
-    parser.add_argument(
-        "--in-process", action="store_true", help="measure in this process (memory peaks mix)"
-    )
-    parser.add_argument("--results", type=Path, default=RESULTS, help="output folder")
+    add_measurement_options(parser, RESULTS)
     return parser.parse_args(argv)
 
 

@@ -7,6 +7,7 @@ mixes with another's; :func:`measure` is the same work in the current process (f
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import resource
@@ -19,7 +20,7 @@ from pathlib import Path
 from benchmarks.models import MODELS
 from benchmarks.workloads import WORKLOADS, Workload
 
-__all__ = ["Job", "Measurement", "in_subprocess", "measure", "workload"]
+__all__ = ["Job", "Measurement", "add_measurement_options", "in_subprocess", "measure", "workload"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,3 +110,12 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def add_measurement_options(parser: argparse.ArgumentParser, results: Path) -> None:
+    """The options every benchmark takes: ``--in-process`` (measure in this process, so memory
+    peaks mix) and ``--results`` (the output folder, ``results`` by default)."""
+    parser.add_argument(
+        "--in-process", action="store_true", help="measure in this process (memory peaks mix)"
+    )
+    parser.add_argument("--results", type=Path, default=results, help="output folder")
