@@ -441,6 +441,15 @@ def _live_processes(session: int) -> list[str]:
     return [line for line in listing.stdout.splitlines() if not line.lstrip().startswith("Z")]
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    """In the child before it starts: Ctrl-C at its default, as in a shell on a terminal. A
+    suite started in the background (``make test &``, nohup) ignores SIGINT, which its children
+    inherit, and Python then installs no handler for it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("command", "workers", "signal_name", "status"),
     [
@@ -463,15 +472,21 @@ def test_a_signal_stops_a_run_within_seconds_and_ends_its_workers(
     process = subprocess.Popen(
         [sys.executable, "-m", "qsim", command, str(path), "--workers", workers, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_ctrl_c_as_on_a_terminal,
     )  # fmt: skip
-    time.sleep(3)  # workers started and simulating
-    signum = signal.Signals[signal_name]
-    if signum == signal.SIGINT:
-        os.killpg(process.pid, signum)  # Ctrl-C reaches the whole foreground process group
-    else:
-        process.send_signal(signum)
-    sent = time.monotonic()
-    _, stderr = process.communicate(timeout=10)
+    try:
+        time.sleep(3)  # workers started and simulating
+        signum = signal.Signals[signal_name]
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signum)  # Ctrl-C reaches the whole foreground process group
+        else:
+            process.send_signal(signum)
+        sent = time.monotonic()
+        _, stderr = process.communicate(timeout=10)
+    finally:  # a run that did not stop must not simulate on beside the other tests
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
     assert time.monotonic() - sent < 5
     assert process.returncode == status
     assert stderr.endswith("nothing was written\n") and stderr.count("qsim:") == 1
