@@ -76,8 +76,10 @@ HEADROOM_PRECISION = 2 ** (1 / HEADROOM_STEPS) - 1
 """The headroom's failing load is within 4.4% of the sustained one (adjacent lattice points)."""
 HEADROOM_RANGE = (-6 * HEADROOM_STEPS, 6 * HEADROOM_STEPS)
 """The lattice points the headroom search stays within."""
-HEADROOM_LIMITS = (2.0**-6, 2.0**6)
-"""Loads beyond which the headroom search stops (1/64x and 64x)."""
+HEADROOM_LIMITS = (
+    2.0 ** (HEADROOM_RANGE[0] / HEADROOM_STEPS), 2.0 ** (HEADROOM_RANGE[1] / HEADROOM_STEPS),
+)  # fmt: skip
+"""Loads beyond which the headroom search stops: the range's ends, 1/64x and 64x."""
 
 
 MAX_LOAD = 1000.0

@@ -76,11 +76,10 @@ class Work:
     growing blocks (:func:`block_sizes`: uniform draws split exactly; the pools consuming the
     queue map it to service times). See :class:`qsim.engine.message.Message` for why."""
 
-    __slots__ = ("_dist", "_next", "_rng", "_sizes")
+    __slots__ = ("_next", "_rng", "_sizes")
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
-        self._dist: Distribution[float] | None = None
         self._sizes = block_sizes().__next__
         self._next: Callable[[], float] = iter(()).__next__
 
@@ -95,8 +94,12 @@ class Work:
     def _refill(self) -> float:
         """Draw the next block; returns its first value."""
         u = self._rng.uniform(0.0, 1.0, self._sizes())
-        self._next = iter((u if self._dist is None else self._dist.ppf(u)).tolist()).__next__
+        self._next = iter(self._values(u).tolist()).__next__
         return self._next()
+
+    def _values(self, u: np.ndarray) -> np.ndarray:
+        """What a block of uniform draws hands out: the draws themselves."""
+        return u
 
 
 class ServiceWork(Work):
@@ -107,13 +110,17 @@ class ServiceWork(Work):
     draws nothing: its ``ppf`` is the constant whatever ``u``, and the queue's work stream has no
     other use."""
 
-    __slots__ = ()
+    __slots__ = ("_dist",)
 
     def __init__(self, rng: np.random.Generator, dist: Distribution[float]) -> None:
         super().__init__(rng)
         self._dist = dist
         if isinstance(dist, Constant):
             self._next = itertools.repeat(float(dist.value)).__next__
+
+    def _values(self, u: np.ndarray) -> np.ndarray:
+        """The service times the pool's distribution maps the draws to."""
+        return self._dist.ppf(u)
 
     def __call__(self, msg: Message) -> None:
         """Give ``msg`` its service time (``msg.service``)."""

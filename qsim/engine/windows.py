@@ -19,6 +19,7 @@ __all__ = [
     "VECTORISED_FROM",
     "WINDOW_PERCENTILES",
     "WindowSketches",
+    "run_starts",
     "runs",
     "sorted_percentiles",
     "window_index",
@@ -61,8 +62,7 @@ def window_series(records: dict[str, np.ndarray], queues: int, step: float, samp
     queue, window, latency = records["queue"][keep], window[keep], latency[keep]
     order = np.lexsort((window, queue))
     queue, window, latency = queue[order], window[order], latency[order]
-    starts = np.flatnonzero(np.r_[True, (np.diff(queue) != 0) | (np.diff(window) != 0)])
-    starts = starts[starts < latency.size]
+    starts = run_starts(queue, window)
     sizes = np.diff(np.r_[starts, latency.size])
     levels = list(WINDOW_PERCENTILES.values())
     if starts.size >= VECTORISED_FROM:
@@ -104,17 +104,23 @@ def sorted_percentiles(
     return values
 
 
-def runs(*columns: np.ndarray) -> list[tuple[int, int]]:
-    """Start and end of each run of equal rows in ``columns`` (sorted together, equal length):
+def run_starts(*columns: np.ndarray) -> np.ndarray:
+    """Where each run of equal rows in ``columns`` (sorted together, equal length) starts:
     where a stable sort has gathered each group's entries, in their order."""
     size = columns[0].size
     if not size:
-        return []
+        return np.zeros(0, dtype=np.intp)
     change = np.zeros(size - 1, dtype=bool)
     for column in columns:
         change |= column[1:] != column[:-1]
-    starts = np.r_[0, np.flatnonzero(change) + 1]
-    return list(zip(starts.tolist(), np.r_[starts[1:], size].tolist(), strict=True))
+    starts: np.ndarray = np.r_[0, np.flatnonzero(change) + 1]
+    return starts
+
+
+def runs(*columns: np.ndarray) -> list[tuple[int, int]]:
+    """Start and end of each run of equal rows in ``columns`` (:func:`run_starts`)."""
+    starts = run_starts(*columns).tolist()
+    return list(zip(starts, [*starts[1:], columns[0].size][: len(starts)], strict=True))
 
 
 class WindowSketches:

@@ -117,13 +117,13 @@ def render_service_fit(result: dict[str, Any], console: Console | None = None) -
     console = console or _console()
     sample = result["sample"]
     count = format_number(result["count"])
-    head = Text.assemble((result["file"], "bold"), f": {count} service times")
+    head = Text.assemble((result["file"], "bold"), ":")  # a long path wraps on its own line
     figures = [
         f"mean {format_duration(sample['mean'])}", f"cv {sample['cv']:.3g}",
         f"min {format_duration(sample['min'])}", f"median {format_duration(sample['median'])}",
         f"max {format_duration(sample['max'])}",
     ]  # fmt: skip
-    for line in clauses(console, [head.append(","), *_listed(figures)]):
+    for line in clauses(console, [head, f"{count} service times,", *_listed(figures)]):
         console.print(line)
     for part in _candidates(console, result):
         console.print(part)
