@@ -78,6 +78,8 @@ class Queue(NamedQueue):
         self.single_active = spec.single_active_consumer
         self.owner: Consumer | None = None  # the single active consumer
         self.waiting: list[Consumer] = []  # single active consumer: the others, in order
+        if not self.single_active:
+            self.add_consumer = self._add_shared  # type: ignore[method-assign]
         self._on_overflow = MethodType(OVERFLOW[spec.overflow], self)
         self._uses_ttl = False
         self._expiry_at = INF
@@ -199,10 +201,13 @@ class Queue(NamedQueue):
 
     def dispatch(self) -> None:
         """Deliver ready messages while some consumer has credit; expired heads are removed."""
-        ready = self.ready
-        while ready and self.active:
-            msg = self._take()
-            if msg.expires_at <= self.env._now:
+        ready, active, now = self.ready, self.active, self.env._now
+        while ready and active:
+            # :meth:`_take`, inlined: the backlog's area up to now, then the head
+            self.backlog_area += len(ready) * (now - self.backlog_since)
+            self.backlog_since = now
+            msg = ready.pop()
+            if msg.expires_at <= now:
                 self.expired += 1
                 self._remove(msg, "expired")
             else:
@@ -221,6 +226,10 @@ class Queue(NamedQueue):
                 if consumer not in self.waiting:
                     self.waiting.append(consumer)
                 return
+        self._add_shared(consumer)
+
+    def _add_shared(self, consumer: Consumer) -> None:
+        """:meth:`add_consumer` where the queue has no single active consumer."""
         self.active.append(consumer)
         if self.ready:
             self.dispatch()

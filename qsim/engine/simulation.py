@@ -152,6 +152,13 @@ class Model:
         poison = self._draw(UNIFORM01, f"{prefix}:poison")
         failed: bool | None = None if failures.requeue else False
         env = self.env
+        if not failures.poison and not failures.windows:
+            p = failures.nack_probability  # the common case: one coin at a fixed probability
+
+            def decide_fixed(_msg: Message) -> bool | None:
+                return failed if nack() < p else True
+
+            return decide_fixed
 
         def decide(msg: Message) -> bool | None:
             if failures.poison:

@@ -104,6 +104,7 @@ class Worker:
         "generation",
         "on_exit",
         "pool",
+        "receive",
         "running",
         "service",
         "started",
@@ -145,8 +146,12 @@ class Worker:
         self._done_callback = self._done
         # _start(msg), chosen once (``pool.needs`` is set before any replica is made)
         paths = Paths() if paths is None else paths
-        self._start: Callable[[Message], None] = (
-            self._start_now if paths.choose("worker.start", not pool.needs) else self._start_claimed
+        now = paths.choose("worker.start", not pool.needs)
+        self._start: Callable[[Message], None] = self._start_now if now else self._start_claimed
+        # receive(msg): a delivery reaches the replica: start it, or buffer it until a slot is
+        # free (the shortcut starts it in the same call)
+        self.receive: Callable[[Message], None] = (
+            self._receive_now if now else self._receive_general
         )
 
     # -- what the delivery model asks -------------------------------------------------------
@@ -155,10 +160,21 @@ class Worker:
         """Whether the replica would consume now: started, alive, and not leaving."""
         return self.alive and self.started and not self.draining and not self.exited
 
-    def receive(self, msg: Message) -> None:
+    def _receive_general(self, msg: Message) -> None:
         """A delivery reaches the replica: start it, or buffer it until a slot is free."""
         if self.busy < self.concurrency:
             self._start(msg)
+        else:
+            self.buffer.append(msg)
+
+    def _receive_now(self, msg: Message) -> None:
+        """:meth:`_receive_general` with :meth:`_start_now` inlined (one call per delivery)."""
+        if self.busy < self.concurrency:
+            self.busy += 1
+            msg.started_at = self.env._now  # hot path: SimPy's ``now``, without the call
+            if self.working is not None:
+                self.working[msg] = None
+            self._run(msg, self.subscription.epoch, None)
         else:
             self.buffer.append(msg)
 
@@ -289,7 +305,11 @@ class Worker:
         if pool.bill is not None:
             pool.bill.run(now, duration)
         pool.work += duration
-        overlap = min(end, pool.window_end) - max(now, pool.window_start)
+        # the overlap with the measured window (conditionals, not min/max: once per job)
+        window_end, window_start = pool.window_end, pool.window_start
+        overlap = (end if end < window_end else window_end) - (
+            now if now > window_start else window_start
+        )
         if overlap > 0:
             pool.busy_time += overlap
         job = (msg, epoch, self.generation, stopped, claim)
