@@ -150,9 +150,7 @@ class Worker:
         self._start: Callable[[Message], None] = self._start_now if now else self._start_claimed
         # receive(msg): a delivery reaches the replica: start it, or buffer it until a slot is
         # free (the shortcut starts it in the same call)
-        self.receive: Callable[[Message], None] = (
-            self._receive_now if now else self._receive_general
-        )
+        self.receive: Callable[[Message], None] = self._start_now if now else self._receive_general
 
     # -- what the delivery model asks -------------------------------------------------------
     @property
@@ -167,16 +165,6 @@ class Worker:
         else:
             self.buffer.append(msg)
 
-    def _receive_now(self, msg: Message) -> None:
-        """:meth:`_receive_general` with :meth:`_start_now` inlined (one call per delivery)."""
-        if self.busy < self.concurrency:
-            self.busy += 1
-            msg.started_at = self.env._now  # hot path: SimPy's ``now``, without the call
-            if self.working is not None:
-                self.working[msg] = None
-            self._run(msg, self.subscription.epoch, None)
-        else:
-            self.buffer.append(msg)
 
     def forget_buffer(self) -> None:
         """The delivery model took back what waits in the buffer (it will deliver it again)."""
@@ -265,12 +253,17 @@ class Worker:
 
     # -- processing -------------------------------------------------------------------------
     def _start_now(self, msg: Message) -> None:
-        """The shortcut: a job of a pool that uses no shared resources starts its service."""
-        self.busy += 1
-        msg.started_at = self.env._now  # hot path: SimPy's ``now`` property, without the call
-        if self.working is not None:
-            self.working[msg] = None
-        self._run(msg, self.subscription.epoch, None)
+        """The shortcut, for a pool that uses no shared resources: the job starts its service
+        if a slot is free, else waits in the buffer. It is both ``receive`` and ``_start``
+        (which is only called with a slot free): one call per delivery."""
+        if self.busy < self.concurrency:
+            self.busy += 1
+            msg.started_at = self.env._now  # hot path: SimPy's ``now``, without the call
+            if self.working is not None:
+                self.working[msg] = None
+            self._run(msg, self.subscription.epoch, None)
+        else:
+            self.buffer.append(msg)
 
     def _start_claimed(self, msg: Message) -> None:
         """A job takes its slot now and starts its service once its resources grant it (at
@@ -321,9 +314,10 @@ class Worker:
         if generation != self.generation:
             return  # the process lost this work (crash): nothing of it remains
         self.busy -= 1
-        if self.pool.stretch is not None:
+        pool = self.pool
+        if pool.stretch is not None:
             self.running -= 1
-            self.pool.running -= 1
+            pool.running -= 1
         if claim is not None:  # what it held goes back (the next waiter may start now)
             del self.claims[claim]
             claim.release()
@@ -340,16 +334,16 @@ class Worker:
             # its settlement, and its onward publishes, are void
             return
         if stopped:
-            pool = self.pool
             pool.timeouts += pool.window_start <= msg.started_at < pool.window_end
             subscription.settle(msg, None, epoch)  # failed: back to the queue
             return
         ok = True if self.decide is None else self.decide(msg)
-        onward = self.pool.onward
+        onward = pool.onward
         if ok and onward is not None:
             onward(msg)  # publish onward, then settle (before the flow branch ends)
         subscription.settle(msg, ok, epoch)
 
     def _start_buffered(self) -> None:
-        while self.buffer and self.busy < self.concurrency:
-            self._start(self.buffer.popleft())
+        buffer, start = self.buffer, self._start
+        while buffer and self.busy < self.concurrency:
+            start(buffer.popleft())
