@@ -19,10 +19,9 @@ import pytest
 from conftest import scenario_from
 from test_distributions import CASES, SERVICE_TIMES_CSV, scenario_text
 
-from qsim.distributions import Distribution
+from qsim.distributions import Constant, Distribution
 from qsim.engine.arrivals import arrival_times
 from qsim.engine.keys import key_chooser
-from qsim.engine.message import Flow, Message
 from qsim.engine.sampler import (
     BATCH,
     FIRST_BLOCK,
@@ -145,30 +144,23 @@ def test_a_constant_draws_nothing_from_its_stream():
     assert constant.sample(rng, 5).tolist() == [0.25] * 5 and rng.bit_generator.state == before
 
 
-def _message() -> Message:
-    return Message(0, Flow(0, 0.0), 0.0, 0, 0.0, False)
-
-
 def test_work_draws_are_the_uniforms_of_fixed_blocks():
     """A queue consumed by several pools gives each message its own uniform ``work``."""
-    work = Work(np.random.default_rng(5))
-    drawn = []
-    for _ in range(USED):
-        msg = _message()
-        work(msg)
-        drawn.append(msg.work)
-    assert drawn == in_fixed_blocks(lambda rng, n: rng.uniform(0.0, 1.0, n), 5)
+    work = Work(np.random.default_rng(5)).next
+    drawn = [work() for _ in range(USED)]
+    assert [w for w, _ in drawn] == in_fixed_blocks(lambda rng, n: rng.uniform(0.0, 1.0, n), 5)
+    assert {service for _, service in drawn} == {-1.0}  # not drawn: the pools map the work
 
 
 def test_work_service_times_are_the_ppf_of_fixed_blocks(dist):
     """A queue with one pool gives each message its service time straight away."""
-    work = ServiceWork(np.random.default_rng(5), dist)
-    drawn = []
-    for _ in range(USED):
-        msg = _message()
-        work(msg)
-        drawn.append(msg.service)
-    assert drawn == in_fixed_blocks(lambda rng, n: dist.ppf(rng.uniform(0.0, 1.0, n)), 5)
+    work = ServiceWork(np.random.default_rng(5), dist).next
+    drawn = [work() for _ in range(USED)]
+    services = in_fixed_blocks(lambda rng, n: dist.ppf(rng.uniform(0.0, 1.0, n)), 5)
+    assert [service for _, service in drawn] == services
+    if not isinstance(dist, Constant):  # and each message's own uniform, as Work gives it
+        uniforms = in_fixed_blocks(lambda rng, n: rng.uniform(0.0, 1.0, n), 5)
+        assert [w for w, _ in drawn] == uniforms
 
 
 PRODUCERS = {

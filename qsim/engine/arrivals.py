@@ -152,7 +152,8 @@ def _from_mmpp(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     mmpp = spec.mmpp
     if max(s.rate for s in mmpp.states) <= 0:
         return
-    unit, uniform = Sampler(UNIT_EXPONENTIAL, rng, True), Sampler(UNIT_UNIFORM, rng, True)
+    unit = Sampler(UNIT_EXPONENTIAL, rng, True).next
+    uniform = Sampler(UNIT_UNIFORM, rng, True).next
     start = np.cumsum(mmpp.stationary)
     jumps = np.cumsum(mmpp.jumps, axis=1).tolist()
     state = min(int(np.searchsorted(start, uniform(), side="right")), len(mmpp.states) - 1)
@@ -174,7 +175,8 @@ def _from_profile(spec: Producer, rng: np.random.Generator) -> ArrivalTimes:
     assert spec.profile is not None
     if spec.profile.peak <= 0:
         return
-    unit, uniform = Sampler(UNIT_EXPONENTIAL, rng, True), Sampler(UNIT_UNIFORM, rng, True)
+    unit = Sampler(UNIT_EXPONENTIAL, rng, True).next
+    uniform = Sampler(UNIT_UNIFORM, rng, True).next
     for a, b, ra, rb in spec.profile.segments():
         top = max(ra, rb)
         if top <= 0:

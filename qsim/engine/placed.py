@@ -3,14 +3,13 @@ Build` signature), and the name routing and dead-letter wiring the queue-like on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
-    from qsim.engine.message import Message
     from qsim.engine.protocols import DeliveryModel
     from qsim.engine.recorder import Recorder
+    from qsim.engine.sampler import WorkDraw
     from qsim.scenario import Queue as QueueSpec
 
 __all__ = ["NamedQueue", "Placed"]
@@ -25,7 +24,7 @@ class Placed:
         spec: QueueSpec,
         index: int,
         recorder: Recorder,
-        work: Callable[[Message], None],
+        work: WorkDraw,
     ) -> None:
         self.broker = broker
         self.env = broker.env

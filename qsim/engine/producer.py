@@ -141,7 +141,13 @@ class Producer:
             if at is not None:
                 env = self.env
                 delay = at - now  # the clock has not moved since this publish began
-                entry = (now + (delay if delay > 0 else 0.0), NORMAL, next(env._eid), self._callback, None)
+                entry = (
+                    now + (delay if delay > 0 else 0.0),
+                    NORMAL,
+                    next(env._eid),
+                    self._callback,
+                    None,
+                )
                 heappush(env._queue, entry)  # type: ignore[misc]
         else:
             self._schedule_next()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from qsim.engine.metrics import MetricsSource
     from qsim.engine.recorder import Recorder
     from qsim.engine.results import QueueRun
-    from qsim.engine.sampler import Work
+    from qsim.engine.sampler import WorkDraw
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
     from qsim.scenario import Queue as QueueSpec
@@ -126,6 +126,6 @@ class DeliveryModel(Protocol):
         """Its figures, as a typed record."""
 
 
-Build = Callable[["Broker", "QueueSpec", int, "Recorder", "Work"], DeliveryModel]
+Build = Callable[["Broker", "QueueSpec", int, "Recorder", "WorkDraw"], DeliveryModel]
 """A delivery model's builder, registered per queue type (:data:`qsim.engine.kinds.QUEUE_TYPES`):
 (broker, the queue's spec, its index, the recorder, its work draws) -> the model."""

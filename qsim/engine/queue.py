@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from qsim.engine.broker import Broker
     from qsim.engine.protocols import DeliveryModel
     from qsim.engine.retry import RetryRoute
+    from qsim.engine.sampler import WorkDraw
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
 
@@ -61,7 +62,7 @@ class Queue(NamedQueue):
         spec: QueueSpec,
         index: int,
         recorder: Recorder,
-        work: Callable[[Message], None],
+        work: WorkDraw,
     ) -> None:
         super().__init__(broker, spec, index, recorder, work)
         self.ready = ready_store(spec.type, spec.max_priority)
@@ -147,7 +148,7 @@ class Queue(NamedQueue):
         now = self.env._now  # hot path: SimPy's now without the property call
         msg.published_at = now
         msg.deliveries = msg.failures = 0
-        self.work(msg)
+        msg.work, msg.service = self.work()
         ttl = msg.ttl if msg.ttl < self.ttl else self.ttl
         msg.expires_at = now + ttl
         if ttl < INF:

@@ -15,7 +15,7 @@ generator), so :func:`sampler` hands out its value without a buffer.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -37,97 +37,90 @@ def block_sizes(splits: bool = True, first: int = FIRST_BLOCK) -> itertools.chai
 
 
 def sampler(dist: Distribution[float], rng: np.random.Generator) -> Callable[[], float]:
-    """Draws of ``dist`` from ``rng`` one at a time: a :class:`Sampler`, or for a constant its
-    value every time (drawing nothing, as ``Constant.sample`` draws nothing)."""
+    """Draws of ``dist`` from ``rng`` one at a time (:attr:`Sampler.next`), or for a constant
+    its value every time (drawing nothing, as ``Constant.sample`` draws nothing)."""
     if isinstance(dist, Constant):
         return itertools.repeat(float(dist.value)).__next__
-    return Sampler(dist, rng)
+    return Sampler(dist, rng).next
 
 
 class Sampler:
     """Hands out draws of ``dist`` from ``rng`` one at a time, a block at a time (blocks as
     :func:`block_sizes`: growing where ``dist``'s draws split, else ``BATCH``). With
     ``shared``, ``rng`` feeds other draws too (two samplers on one arrival stream): blocks stay
-    ``BATCH``, since the sizes of interleaved blocks decide which numbers each one gets."""
+    ``BATCH``, since the sizes of interleaved blocks decide which numbers each one gets.
 
-    __slots__ = ("_buffer", "_dist", "_index", "_rng", "_sizes")
+    :attr:`next` is a flat iterator's ``__next__`` over the blocks: no Python frame per draw; a
+    block is drawn when the first value past the last one is asked for, as a buffer refilled
+    on demand would draw it."""
+
+    __slots__ = ("_dist", "_rng", "_sizes", "next")
 
     def __init__(
         self, dist: Distribution[float], rng: np.random.Generator, shared: bool = False
     ) -> None:
         self._dist = dist
         self._rng = rng
-        self._buffer: list[float] = []
-        self._index = 0
         self._sizes = block_sizes(dist.split_invariant and not shared).__next__
+        self.next: Callable[[], float] = itertools.chain.from_iterable(self._blocks()).__next__
+
+    def _blocks(self) -> Iterator[list[float]]:
+        while True:
+            yield self._dist.sample(self._rng, self._sizes()).tolist()
 
     def __call__(self) -> float:
         """The next draw."""
-        index = self._index
-        if index == len(self._buffer):
-            self._buffer = self._dist.sample(self._rng, self._sizes()).tolist()
-            index = 0
-        self._index = index + 1
-        return self._buffer[index]
+        return self.next()
+
+
+WorkDraw = Callable[[], tuple[float, float]]
+"""The ``(work, service)`` of the next message entering a queue (see :class:`Work`); the
+queue sets both on the message."""
 
 
 class Work:
     """The work of each message entering one queue, its own uniform draw ``u``, drawn in
     growing blocks (:func:`block_sizes`: uniform draws split exactly; the pools consuming the
-    queue map it to service times). See :class:`qsim.engine.message.Message` for why."""
+    queue map it to service times). See :class:`qsim.engine.message.Message` for why.
+    :attr:`next` gives ``(u, -1.0)``: the service time is not drawn yet (a flat iterator's
+    ``__next__``, as :class:`Sampler`'s)."""
 
-    __slots__ = ("_next", "_rng", "_sizes")
+    __slots__ = ("_rng", "_sizes", "next")
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._sizes = block_sizes().__next__
-        self._next: Callable[[], float] = iter(()).__next__
+        self.next: WorkDraw = itertools.chain.from_iterable(self._blocks()).__next__
 
-    def __call__(self, msg: Message) -> None:
-        """Give ``msg`` the next draw as its ``work`` (``msg.service`` -1.0: not drawn yet)."""
-        try:
-            value = self._next()
-        except StopIteration:
-            value = self._refill()
-        msg.work, msg.service = value, -1.0
+    def _blocks(self) -> Iterator[Iterator[tuple[float, float]]]:
+        while True:
+            u = self._rng.uniform(0.0, 1.0, self._sizes())
+            yield zip(u.tolist(), self._services(u), strict=False)
 
-    def _refill(self) -> float:
-        """Draw the next block; returns its first value."""
-        u = self._rng.uniform(0.0, 1.0, self._sizes())
-        self._next = iter(self._values(u).tolist()).__next__
-        return self._next()
-
-    def _values(self, u: np.ndarray) -> np.ndarray:
-        """What a block of uniform draws hands out: the draws themselves."""
-        return u
+    def _services(self, u: np.ndarray) -> Iterable[float]:
+        """The service times a block of draws gives: none yet (-1.0), the pools map them."""
+        return itertools.repeat(-1.0)
 
 
 class ServiceWork(Work):
     """Where a single pool consumes the queue (the ``work.service`` shortcut of
-    :mod:`qsim.engine.paths`): straight away the service time that pool's distribution ``dist``
-    maps each ``u`` to, the very value the pool would map it to (every family's ``ppf`` maps
-    each ``u`` on its own, so blocks of any size give the same values). A constant service time
-    draws nothing: its ``ppf`` is the constant whatever ``u``, and the queue's work stream has no
-    other use."""
+    :mod:`qsim.engine.paths`): each message's ``u`` and straight away the service time that
+    pool's distribution ``dist`` maps it to, the very value the pool would map it to (every
+    family's ``ppf`` maps each ``u`` on its own, so blocks of any size give the same values). A
+    constant service time draws nothing: its ``ppf`` is the constant whatever ``u``, and the
+    queue's work stream has no other use; its messages' ``work`` is 0 (no pool reads it)."""
 
     __slots__ = ("_dist",)
 
     def __init__(self, rng: np.random.Generator, dist: Distribution[float]) -> None:
-        super().__init__(rng)
         self._dist = dist
+        super().__init__(rng)
         if isinstance(dist, Constant):
-            self._next = itertools.repeat(float(dist.value)).__next__
+            self.next = itertools.repeat((0.0, float(dist.value))).__next__
 
-    def _values(self, u: np.ndarray) -> np.ndarray:
+    def _services(self, u: np.ndarray) -> Iterable[float]:
         """The service times the pool's distribution maps the draws to."""
-        return self._dist.ppf(u)
-
-    def __call__(self, msg: Message) -> None:
-        """Give ``msg`` its service time (``msg.service``)."""
-        try:
-            msg.service = self._next()
-        except StopIteration:
-            msg.service = self._refill()
+        return self._dist.ppf(u).tolist()  # type: ignore[no-any-return]
 
 
 class ServiceTimes:

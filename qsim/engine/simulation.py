@@ -29,7 +29,7 @@ from qsim.engine.resources import Limit, build_limit
 from qsim.engine.results import RunResult
 from qsim.engine.retry import RetryRoute
 from qsim.engine.routing import Exchange, Target
-from qsim.engine.sampler import ServiceTimes, ServiceWork, Work, sampler
+from qsim.engine.sampler import ServiceTimes, ServiceWork, Work, WorkDraw, sampler
 from qsim.engine.worker import PoolState, Stretch, Worker
 from qsim.scenario import ConsumerPool, Failures, PublishStep, Scenario
 from qsim.scenario import Producer as ProducerSpec
@@ -109,14 +109,14 @@ class Model:
     def _rng(self, name: str) -> np.random.Generator:
         return stream(self.scenario.seed, self.replication, name)
 
-    def _work(self, queue: str) -> Work:
+    def _work(self, queue: str) -> WorkDraw:
         """The work draws of ``queue``: service times straight away where a single pool
         consumes it (the ``work.service`` shortcut)."""
         pools = [p for p in self.scenario.consumers if p.queue == queue]
         rng = self._rng(f"queue:{queue}:work")
         if self.paths.choose("work.service", len(pools) == 1):
-            return ServiceWork(rng, pools[0].service_time)
-        return Work(rng)
+            return ServiceWork(rng, pools[0].service_time).next
+        return Work(rng).next
 
     def _draw(self, dist: Distribution[float], name: str) -> Draw:
         return sampler(dist, self._rng(name))

@@ -165,7 +165,6 @@ class Worker:
         else:
             self.buffer.append(msg)
 
-
     def forget_buffer(self) -> None:
         """The delivery model took back what waits in the buffer (it will deliver it again)."""
         self.buffer.clear()

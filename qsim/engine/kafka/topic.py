@@ -53,6 +53,7 @@ from qsim.engine.sampler import sampler
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
     from qsim.engine.protocols import DeliveryModel
+    from qsim.engine.sampler import WorkDraw
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool, Producer
     from qsim.scenario import Queue as QueueSpec
@@ -102,7 +103,7 @@ class Topic(Placed):
         spec: QueueSpec,
         index: int,
         recorder: Recorder,
-        work: Callable[[Message], None],
+        work: WorkDraw,
     ) -> None:
         assert spec.partitions is not None
         super().__init__(broker, spec, index, recorder, work)
@@ -175,7 +176,7 @@ class Topic(Placed):
         """A producer's client took ``msg`` (it may linger in a batch before it is appended)."""
         self.published += 1
         msg.published_at = self.env.now
-        self.work(msg)
+        msg.work, msg.service = self.work()
 
     def publish(self, msg: Message) -> None:
         """A record with no client of its own: partitions in turn (none today but dead-letters,

@@ -57,6 +57,7 @@ from qsim.scenario.prices import REQUEST_BILLED_QUEUE_TYPES
 
 if TYPE_CHECKING:
     from qsim.engine.broker import Broker
+    from qsim.engine.sampler import WorkDraw
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
     from qsim.scenario import Queue as QueueSpec
@@ -98,7 +99,7 @@ class LeaseQueue(NamedQueue):
         spec: QueueSpec,
         index: int,
         recorder: Recorder,
-        work: Callable[[Message], None],
+        work: WorkDraw,
     ) -> None:
         assert spec.lease is not None
         super().__init__(broker, spec, index, recorder, work)
@@ -170,7 +171,7 @@ class LeaseQueue(NamedQueue):
                 msg.group = groups()
         msg.published_at = now
         msg.deliveries = 0
-        self.work(msg)
+        msg.work, msg.service = self.work()
         self.arrivals.append(msg)
         if self.delay > 0:
             self.where[msg] = DELAYED

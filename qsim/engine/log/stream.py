@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from qsim.engine.broker import Broker
     from qsim.engine.message import Message
     from qsim.engine.protocols import DeliveryModel
+    from qsim.engine.sampler import WorkDraw
     from qsim.engine.worker import Worker
     from qsim.scenario import ConsumerPool
     from qsim.scenario import Queue as QueueSpec
@@ -70,7 +71,7 @@ class Stream(Placed):
         spec: QueueSpec,
         index: int,
         recorder: Recorder,
-        work: Callable[[Message], None],
+        work: WorkDraw,
     ) -> None:
         super().__init__(broker, spec, index, recorder, work)
         segment_bytes = SEGMENT_BYTES if spec.segment_bytes is None else spec.segment_bytes
@@ -135,7 +136,7 @@ class Stream(Placed):
         self.published += 1
         now = self.env.now
         msg.published_at = now
-        self.work(msg)
+        msg.work, msg.service = self.work()
         rolled = self.partition.append(msg, now)
         if not self.groups:
             self.recorder.end_branch(msg.flow, True, now)  # stored, and nobody reads it
