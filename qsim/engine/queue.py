@@ -132,7 +132,9 @@ class Queue(NamedQueue):
         self.backlog_since = now
 
     def _enqueue(self, msg: Message) -> None:
-        self.tick_backlog()
+        now = self.env._now  # :meth:`tick_backlog`, inlined: once per message that waits
+        self.backlog_area += len(self.ready) * (now - self.backlog_since)
+        self.backlog_since = now
         self.ready.push(msg)
         if len(self.ready) > self.backlog_max:
             self.backlog_max = len(self.ready)
@@ -155,7 +157,7 @@ class Queue(NamedQueue):
             self._uses_ttl = True
         if self.active and not self.ready:
             self._deliver(msg)
-        elif self._on_overflow(msg):
+        elif self.max_length is None or self._on_overflow(msg):  # no limit: always admitted
             self._enqueue(msg)
             if self._uses_ttl:
                 self._arm_expiry()
