@@ -13,6 +13,7 @@ __all__ = [
     "PERCENTILES",
     "QUANTILE_GRID",
     "Groups",
+    "distribution_summaries",
     "distribution_summary",
     "mean_interval",
     "quantile_grid",
@@ -55,6 +56,69 @@ class Groups:
     def size(self, group: int) -> int:
         """How many entries ``group`` has."""
         return int(self.of(group).size)
+
+    @property
+    def count(self) -> int:
+        """Groups numbered ``0 .. count - 1`` (the highest number with an entry, plus one)."""
+        return len(self._bounds) - 1
+
+    def arranged(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``values`` group after group, each in record order, with each group's start and
+        size there: group ``g`` is ``grouped[starts[g] : starts[g] + sizes[g]]``."""
+        bounds = np.asarray(self._bounds, dtype=np.intp)
+        return values[self._order], bounds[:-1], np.diff(bounds)
+
+
+def _group_quantiles(
+    ordered: np.ndarray, starts: np.ndarray, sizes: np.ndarray, levels: np.ndarray
+) -> np.ndarray:
+    """Each group's quantiles at ``levels`` (one row per group, all non-empty), as
+    ``np.quantile`` computes them on that group alone, to the bit: its linear method's virtual
+    index ``(n - 1) * q``, its neighbours (the last entry from ``n - 1`` on) and its ``_lerp``
+    (numpy/lib/_function_base_impl.py), applied to every group at once."""
+    last = (sizes - 1)[:, None]
+    virtual = last * levels[None, :]
+    below = np.floor(virtual)
+    above = virtual >= last
+    gamma = virtual - np.where(above, -1.0, below)  # numpy marks the top index -1
+    first = starts[:, None]
+    a = ordered[first + np.where(above, last, below).astype(np.intp)]
+    b = ordered[first + np.where(above, last, below + 1).astype(np.intp)]
+    diff = b - a
+    result: np.ndarray = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    return result
+
+
+SMALL_GROUP = 4096
+"""Groups up to this size are summarised together (:func:`distribution_summaries`); a larger
+one by its own ``np.percentile`` call, whose cost is then mostly its partition."""
+
+
+def distribution_summaries(values: np.ndarray, groups: Groups) -> list[dict[str, float | None]]:
+    """:func:`distribution_summary` of every group of ``values`` (group ``g`` is
+    ``values[groups.of(g)]``): small groups sorted one by one and their percentiles computed
+    together, instead of a ``np.percentile`` call per group (a thousand producers made three
+    thousand). The same figures to the bit: the same order statistics interpolated as numpy
+    does, each mean over the group's values alone in their order, each max its largest."""
+    grouped, starts, sizes = groups.arranged(values)
+    small = np.flatnonzero((sizes > 0) & (sizes <= SMALL_GROUP))
+    ordered = grouped.copy()
+    for start, size in zip(starts[small].tolist(), sizes[small].tolist(), strict=True):
+        ordered[start : start + size].sort()
+    levels = np.true_divide(list(PERCENTILES.values()), 100)
+    rows = iter(_group_quantiles(ordered, starts[small], sizes[small], levels).tolist())
+    summaries: list[dict[str, float | None]] = []
+    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
+        values_of = grouped[start : start + size]
+        if size == 0 or size > SMALL_GROUP:
+            summaries.append(distribution_summary(values_of))
+            continue
+        summary: dict[str, float | None] = {"mean": float(values_of.mean())}
+        summary.update(zip(PERCENTILES, next(rows), strict=True))
+        summary["max"] = float(ordered[start + size - 1])
+        summaries.append(summary)
+    return summaries
 
 
 def quantile_grid(values: np.ndarray) -> dict[str, float | None]:

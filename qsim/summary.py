@@ -29,6 +29,7 @@ from qsim.scenario import Scenario, Slo
 from qsim.sketch import LogSketch
 from qsim.stats import (
     Groups,
+    distribution_summaries,
     distribution_summary,
     mean_interval,
     quantile_grid,
@@ -75,15 +76,31 @@ class _Grouped:
     def __init__(self, run: RunResult) -> None:
         self._tables = {"records": run.records, "flows": run.flows}
         self._groups: dict[tuple[str, str], Groups] = {}
+        self._summaries: dict[tuple[str, str, str], list[dict[str, float | None]]] = {}
 
     def values(self, field: str, by: str, index: int, table: str = "records") -> np.ndarray:
         """``field`` of the entries of ``table`` whose ``by`` is ``index``, in record order."""
-        columns = self._tables[table]
+        picked: np.ndarray = self._tables[table][field][self._grouping(table, by).of(index)]
+        return picked
+
+    def _grouping(self, table: str, by: str) -> Groups:
         groups = self._groups.get((table, by))
         if groups is None:
-            groups = self._groups[(table, by)] = Groups(columns[by])
-        picked: np.ndarray = columns[field][groups.of(index)]
-        return picked
+            groups = self._groups[(table, by)] = Groups(self._tables[table][by])
+        return groups
+
+    def summary(self, field: str, by: str, index: int, table: str = "records") -> Figures:
+        """:func:`~qsim.stats.distribution_summary` of :meth:`values`, computed for every
+        group of ``by`` at once on first use (:func:`~qsim.stats.distribution_summaries`)."""
+        key = (table, by, field)
+        summaries = self._summaries.get(key)
+        if summaries is None:
+            groups = self._grouping(table, by)
+            summaries = distribution_summaries(self._tables[table][field], groups)
+            self._summaries[key] = summaries
+        if 0 <= index < len(summaries):
+            return summaries[index]
+        return distribution_summary(self._tables[table][field][:0])
 
 
 def _latency_figures(run: RunResult, grouped: _Grouped, by: str, index: int) -> Figures:
@@ -95,8 +112,8 @@ def _latency_figures(run: RunResult, grouped: _Grouped, by: str, index: int) -> 
             for field in ("latency", "wait")
         }
     return {
-        "latency_s": distribution_summary(grouped.values("latency", by, index)),
-        "wait_s": distribution_summary(grouped.values("wait", by, index)),
+        "latency_s": grouped.summary("latency", by, index),
+        "wait_s": grouped.summary("wait", by, index),
     }
 
 
@@ -123,7 +140,7 @@ def _flow_latency(
         sketch = run.sketches.get(("flow", "producer", index), LogSketch())
         return sketch.count, sketch_summary(sketch)
     latencies = grouped.values("latency", "producer", index, table="flows")
-    return int(latencies.size), distribution_summary(latencies)
+    return int(latencies.size), grouped.summary("latency", "producer", index, table="flows")
 
 
 def _slo_attainment(run: RunResult, grouped: _Grouped, index: int, latency: float) -> float | None:

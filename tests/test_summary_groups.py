@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from conftest import run_once, scenario_from
 
-from qsim.stats import Groups, distribution_summary, quantile_grid
+from qsim.stats import (
+    SMALL_GROUP,
+    Groups,
+    distribution_summaries,
+    distribution_summary,
+    quantile_grid,
+)
 from qsim.summary import replication_figures
 
 SCENARIO = """
@@ -48,6 +54,33 @@ def test_the_entries_of_a_group_are_those_a_mask_picks_in_their_order(keys):
     for group in range(8):
         assert groups.of(group).tolist() == np.flatnonzero(keys == group).tolist()
         assert groups.size(group) == int((keys == group).sum())
+
+
+LAWS = {
+    "exponential": lambda rng, n: rng.exponential(1.0, n),
+    "heavy-tailed": lambda rng, n: rng.lognormal(0.0, 2.0, n),
+    "many-ties": lambda rng, n: np.round(rng.exponential(1.0, n), 1),
+    "few-values": lambda rng, n: rng.integers(0, 5, n).astype(float),
+}
+
+
+@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize(
+    ("entries", "groups"),
+    [(0, 3), (1, 1), (7, 40), (2_000, 30), (20_000, 3), (3 * SMALL_GROUP, 1)],
+    ids=["none", "one-entry", "mostly-empty", "small-groups", "large-groups", "one-large"],
+)
+def test_grouped_summaries_are_each_groups_own_to_the_bit(law, entries, groups):
+    """Every group's summary computed together equals ``distribution_summary`` of that group's
+    masked values: small groups (interpolated together), large ones (their own percentile
+    call), empty ones, single entries, ties."""
+    rng = np.random.default_rng(entries + groups)
+    keys = rng.integers(0, groups, entries).astype(np.int16)
+    values = LAWS[law](rng, entries)
+    together = distribution_summaries(values, Groups(keys))
+    assert len(together) == (int(keys.max()) + 1 if entries else 0)
+    for group, summary in enumerate(together):
+        assert summary == distribution_summary(values[keys == group])
 
 
 @pytest.fixture(scope="module")

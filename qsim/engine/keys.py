@@ -105,8 +105,10 @@ CHOOSERS: dict[type, Callable[[Any, np.random.Generator], Chooser]] = {
 """Key-space types -> a function from the key space and its stream to a chooser."""
 
 
-def key_chooser(space: KeySpace | None, rng: np.random.Generator) -> Chooser:
-    """The chooser of ``space`` drawing from ``rng``; no key space means the empty key."""
+def key_chooser(space: KeySpace | None, rng: np.random.Generator | None) -> Chooser:
+    """The chooser of ``space`` drawing from ``rng``; no key space means the empty key (and
+    needs no ``rng``)."""
     if space is None:
         return lambda: ""
+    assert rng is not None, "a key space draws its keys from a stream"
     return CHOOSERS[type(space)](space, rng)

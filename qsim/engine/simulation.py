@@ -125,8 +125,9 @@ class Model:
         return None if dist is None else self._draw(dist, name)
 
     def _key(self, keys: KeySpace | None, name: str) -> Callable[[], str]:
-        """A routing-key chooser drawing from stream ``name`` (:mod:`qsim.engine.keys`)."""
-        return key_chooser(keys, self._rng(name))
+        """A routing-key chooser drawing from stream ``name`` (:mod:`qsim.engine.keys`); no key
+        space draws nothing, so its stream is never made (a thousand producers made a thousand)."""
+        return key_chooser(keys, None if keys is None else self._rng(name))
 
     # -- building ----------------------------------------------------------------------
     def _build_retries(self, by_name: dict[str, DeliveryModel]) -> dict[str, RetryRoute]:
