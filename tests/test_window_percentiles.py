@@ -1,12 +1,12 @@
 """Per-window latency percentiles, all windows at once, are np.percentile's to the bit.
 
-``qsim.engine.windows.window_series`` groups the records by one sort by queue and window; from
-``VECTORISED_FROM`` groups on (a hundred queues make tens of thousands) it sorts the latencies
-within the groups and interpolates every window's percentiles together (``sorted_percentiles``)
-instead of calling ``np.percentile`` per queue and window. The reference below is that call
-per group; the figures must be equal with ``==`` on both paths. With ``--stream`` the batches
-are split the same way (one stable sort) into the per-window and per-producer sketches, which
-must hold what a mask per group feeds them.
+``qsim.engine.windows.window_series`` groups the records by one sort by queue and window, sorts
+the latencies within each group and interpolates every window's percentiles together
+(``qsim.stats.group_percentiles``, ``sorted_percentiles``) instead of calling ``np.percentile``
+per queue and window (a hundred queues make tens of thousands of windows). The reference below
+is that call per group; the figures must be equal with ``==``, small groups and large. With
+``--stream`` the batches are split the same way (one stable sort) into the per-window and
+per-producer sketches, which must hold what a mask per group feeds them.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from conftest import scenario_from
 
 from qsim.engine import simulate
 from qsim.engine.windows import (
-    VECTORISED_FROM,
     WINDOW_PERCENTILES,
     WindowSketches,
     runs,
-    sorted_percentiles,
     window_index,
     window_series,
 )
 from qsim.sketch import LogSketch
+from qsim.stats import SMALL_GROUP, sorted_percentiles
 
 LEVELS = list(WINDOW_PERCENTILES.values())
 
@@ -72,16 +71,25 @@ def test_every_window_of_every_queue_has_np_percentiles_figures(seed, ties, size
 
 @pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
 def test_with_thousands_of_windows_all_at_once_they_are_np_percentiles_figures(ties):
-    """60 queues and 60 windows: more groups than VECTORISED_FROM, so one interpolation."""
+    """60 queues and 60 windows: thousands of groups, interpolated together."""
     records = random_records(4, 30_000, queues=60, ties=ties)
-    window = window_index(records["published_at"] + records["latency"], 2.0)
-    groups = np.unique(np.stack([records["queue"], window])[:, window < 60], axis=1).shape[1]
-    assert groups >= VECTORISED_FROM  # the case reaches the vectorised path
     fast = window_series(records, queues=60, step=2.0, samples=60)
     slow = per_group_reference(records, queues=60, step=2.0, samples=60)
     for q in range(60):
         for key in WINDOW_PERCENTILES:
             np.testing.assert_array_equal(fast[q][key], slow[q][key], strict=True)
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
+def test_windows_larger_than_a_small_group_are_np_percentiles_figures(ties):
+    """One queue, windows of 40,000 messages: past SMALL_GROUP, each takes its own call."""
+    records = random_records(6, 100_000, queues=1, ties=ties)
+    window = window_index(records["published_at"] + records["latency"], 40.0)
+    assert np.bincount(window).max() > SMALL_GROUP  # the case reaches the large-group path
+    fast = window_series(records, queues=1, step=40.0, samples=4)
+    slow = per_group_reference(records, queues=1, step=40.0, samples=4)
+    for key in WINDOW_PERCENTILES:
+        np.testing.assert_array_equal(fast[0][key], slow[0][key], strict=True)
 
 
 def test_sorted_percentiles_of_single_groups_are_np_percentile():

@@ -14,14 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from qsim.sketch import LogSketch
+from qsim.stats import group_percentiles
 
 __all__ = [
-    "VECTORISED_FROM",
     "WINDOW_PERCENTILES",
     "WindowSketches",
     "run_starts",
     "runs",
-    "sorted_percentiles",
     "window_index",
     "window_series",
 ]
@@ -43,19 +42,10 @@ def _empty(samples: int) -> dict[str, np.ndarray]:
     return {key: np.full(samples, np.nan) for key in WINDOW_PERCENTILES}
 
 
-VECTORISED_FROM = 1_000
-"""From this many (queue, window) groups on, :func:`window_series` sorts the latencies within
-every group and interpolates all groups at once: measured at 200k records, the extra sort costs
-about 50 ms and a ``np.percentile`` call about 40 us a group, and a hundred queues make 17,000
-groups (1.4 s of calls, 80 ms at once); one queue makes 500 (46 ms of calls)."""
-
-
 def window_series(records: dict[str, np.ndarray], queues: int, step: float, samples: int) -> Series:
     """Exact per-window percentiles of every queue from the recorder's message records, grouped
-    by one sort by queue and window; from :data:`VECTORISED_FROM` groups on, the latencies are
-    sorted within the groups and every group's percentiles interpolated at once
-    (:func:`sorted_percentiles`, ``np.percentile``'s figures to the bit), else one
-    ``np.percentile`` call per group."""
+    by one sort by queue and window, every group's percentiles at once
+    (:func:`qsim.stats.group_percentiles`: ``np.percentile``'s figures to the bit)."""
     latency = records["latency"]
     window = window_index(records["published_at"] + latency, step)
     keep = window < samples
@@ -64,14 +54,7 @@ def window_series(records: dict[str, np.ndarray], queues: int, step: float, samp
     queue, window, latency = queue[order], window[order], latency[order]
     starts = run_starts(queue, window)
     sizes = np.diff(np.r_[starts, latency.size])
-    levels = list(WINDOW_PERCENTILES.values())
-    if starts.size >= VECTORISED_FROM:
-        group = np.repeat(np.arange(starts.size), sizes)
-        values = sorted_percentiles(latency[np.lexsort((latency, group))], starts, sizes, levels)
-    else:
-        values = np.array(
-            [np.percentile(latency[s : s + n], levels) for s, n in zip(starts, sizes, strict=True)]
-        ).reshape(-1, len(levels))
+    values = group_percentiles(latency, starts, sizes, list(WINDOW_PERCENTILES.values()))
     at = (queue[starts].astype(np.intp), window[starts])
     result = {}
     for column, key in enumerate(WINDOW_PERCENTILES):
@@ -79,29 +62,6 @@ def window_series(records: dict[str, np.ndarray], queues: int, step: float, samp
         table[at] = values[:, column]
         result[key] = table
     return {q: {key: result[key][q] for key in WINDOW_PERCENTILES} for q in range(queues)}
-
-
-def sorted_percentiles(
-    ordered: np.ndarray, starts: np.ndarray, sizes: np.ndarray, levels: list[float]
-) -> np.ndarray:
-    """The ``levels`` percentiles of each group ``ordered[start : start + size]`` (each sorted,
-    none empty), one row per group: numpy's linear interpolation, step for step as
-    ``np.percentile`` takes it (virtual index ``(n - 1) * q``; from the last index on, the
-    largest value; else ``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` where ``t >= 0.5``),
-    so each figure is the one ``np.percentile`` gives for that group, to the bit."""
-    q = np.true_divide(levels, 100)
-    last = (sizes - 1)[:, None]
-    virtual = last * q[None, :]
-    below = np.floor(virtual)
-    top = virtual >= last
-    lower = np.where(top, last, below).astype(np.intp)
-    upper = np.where(top, last, below + 1).astype(np.intp)
-    t = virtual - np.where(top, -1.0, below)
-    a = ordered[starts[:, None] + lower]
-    b = ordered[starts[:, None] + upper]
-    gap = b - a
-    values: np.ndarray = np.where(t >= 0.5, b - gap * (1 - t), a + gap * t)
-    return values
 
 
 def run_starts(*columns: np.ndarray) -> np.ndarray:
