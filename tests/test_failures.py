@@ -195,6 +195,29 @@ def test_an_outage_keeps_only_persistent_messages_in_durable_queues(
     assert (q.lost_in_outage, len(q.ready)) == (lost, 3 - lost)
 
 
+def test_after_an_outage_the_new_head_expires_on_time(tmp_path):
+    """A transient message (TTL 1 h) heads a durable queue, a persistent one (TTL 10 s,
+    published at 1 s) waits behind it. The restart at 5 s drops the transient one; the
+    persistent one, now the head, expires at 11 s (ttl.md: an expired message is removed when
+    it reaches the head), not when the dropped head would have."""
+    (tmp_path / "late.csv").write_text("1\n", encoding="utf-8")
+    model = run(
+        """
+        name: outage-ttl
+        duration: 20s
+        producers:
+          - {name: transient, to: q, trace: trace.csv, ttl: 1h, persistent: false}
+          - {name: lasting, to: q, trace: late.csv, ttl: 10s, persistent: true}
+        queues: [{name: q, durable: true}]
+        outages: [{at: 5s, for: 1s}]
+        """,
+        tmp_path,
+        "0",
+    )
+    q = model.queues[0]
+    assert (q.lost_in_outage, q.expired, len(q.ready)) == (1, 1, 0)
+
+
 def test_an_outage_requeues_every_consumers_unacked_deliveries(tmp_path):
     """Connections drop at 5 s: the job in progress and the prefetched one return to the
     queue and are delivered again when the consumer reconnects at 6 s."""

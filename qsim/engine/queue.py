@@ -83,7 +83,10 @@ class Queue(NamedQueue):
             self.add_consumer = self._add_shared  # type: ignore[method-assign]
         self._on_overflow = MethodType(OVERFLOW[spec.overflow], self)
         self._uses_ttl = False
-        self._expiry_at = INF
+        self._expiry_at = INF  # the earliest expiry timer armed: at most the head's expiry
+        # a publish to an unbounded FIFO never changes a non-empty queue's head (drop-head
+        # overflow removes it, and a priority store may put the new message first)
+        self._keeps_head = self.ready.push_keeps_head and self.max_length is None
         # counters (whole run)
         self.published = self.delivered = self.redelivered = self.acked = 0
         self.rejected = self.dropped = self.expired = self.nacked = self.over_limit = 0
@@ -159,8 +162,8 @@ class Queue(NamedQueue):
             self._deliver(msg)
         elif self.max_length is None or self._on_overflow(msg):  # no limit: always admitted
             self._enqueue(msg)
-            if self._uses_ttl:
-                self._arm_expiry()
+            if self._uses_ttl and (len(self.ready) == 1 or not self._keeps_head):
+                self._arm_expiry()  # (behind an unchanged head: its timer is armed already)
 
     def _admit_drop_head(self, msg: Message) -> bool:
         """Admit the new message; if the queue is full, drop (or dead-letter) the oldest first."""
@@ -332,6 +335,8 @@ class Queue(NamedQueue):
         self.tick_backlog()
         durable = self.spec.durable
         lost = self.ready.remove_if(lambda m: not (durable and m.persistent))
+        if self._uses_ttl:
+            self._arm_expiry()  # the new head may expire before the old one's timer
         if self.delayed is not None:
             lost += self.delayed.drop_if(lambda m: not (durable and m.persistent))
         self.lost_in_outage += len(lost)

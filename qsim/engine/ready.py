@@ -23,6 +23,9 @@ from qsim.engine.message import NO_PRIORITY, Message
 class Ready(Protocol):
     """What a queue needs of its ready store."""
 
+    push_keeps_head: bool
+    """Whether :meth:`push` onto a non-empty store always leaves its head as it was."""
+
     def __len__(self) -> int: ...
     def push(self, msg: Message) -> None: ...
     def push_return(self, msg: Message) -> None: ...
@@ -34,6 +37,7 @@ class Ready(Protocol):
 class FifoReady(deque[Message]):
     """First in, first out; requeues go to the head."""
 
+    push_keeps_head = True  # a push goes to the tail
     push = deque.append
     push_return = deque.appendleft
     pop = deque.popleft
@@ -51,6 +55,7 @@ class PriorityReady:
     """One FIFO per priority level, served highest level first."""
 
     __slots__ = ("_count", "_levels", "_max")
+    push_keeps_head = False  # a higher priority goes ahead
 
     def __init__(self, max_priority: int) -> None:
         self._max = max_priority
