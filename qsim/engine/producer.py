@@ -57,10 +57,8 @@ class Producer:
         # _schedule_next(), chosen once: a bare heap entry, or (general) a SimPy Timeout
         if publisher.broker.paths.choose("producer.schedule", True):
             self._schedule_next: Callable[[], None] = self._schedule_bare
-            self._bare = True
         else:
             self._schedule_next = self._schedule_timeout
-            self._bare = False
 
     @property
     def published(self) -> int:
@@ -136,19 +134,6 @@ class Producer:
         publisher.publish(msg)
         if publisher.blocked:
             self._paused = True
-        elif self._bare:  # :meth:`_schedule_bare`, inlined: once per message
-            at = next(self.times, None)
-            if at is not None:
-                env = self.env
-                delay = at - now  # the clock has not moved since this publish began
-                entry = (
-                    now + (delay if delay > 0 else 0.0),
-                    NORMAL,
-                    next(env._eid),
-                    self._callback,
-                    None,
-                )
-                heappush(env._queue, entry)  # type: ignore[misc]
         else:
             self._schedule_next()
 

@@ -71,12 +71,10 @@ class Recorder:
                 self.flush()
         flow = msg.flow
         flow.outstanding -= 1
-        if flow.outstanding == 0:  # :meth:`_flow_ended`, its common case inlined
-            if flow.start < warmup:
-                return
-            if flow.failed:
-                self.flows_failed[flow.producer] += 1
-            else:
+        if flow.outstanding == 0:
+            if flow.failed or flow.start < warmup:
+                self._flow_ended(flow, now)
+            else:  # :meth:`_flow_ended`'s common case, inlined: once per message
                 self.flow_producer.append(flow.producer)
                 self.flow_latency.append(now - flow.start)
                 if len(self.flow_latency) >= self._flush_at:
