@@ -154,21 +154,29 @@ def _publish(parameters: pika.URLParameters, spec: Publisher, stop: threading.Ev
 
 
 class Handled:
-    """Seconds each pool's consumers spent per message, from receipt to ack (thread-safe)."""
+    """Seconds each pool's consumers spent per message, from receipt to ack, and when each ack
+    was sent (``time.monotonic()``; thread-safe)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.times: dict[str, list[float]] = {pool.queue: [] for pool in POOLS}
+        self.acked_at: dict[str, list[float]] = {pool.queue: [] for pool in POOLS}
 
     def add(self, queue: str, seconds: float) -> None:
-        """One message of ``queue`` handled in ``seconds``."""
+        """One message of ``queue`` handled in ``seconds``, acked now."""
         with self.lock:
             self.times[queue].append(seconds)
+            self.acked_at[queue].append(time.monotonic())
 
     def mean(self, queue: str) -> float:
         """The mean handling time of ``queue``'s consumers."""
         with self.lock:
             return sum(self.times[queue]) / len(self.times[queue])
+
+    def rate(self, queue: str, start: float, end: float) -> float:
+        """Acks per second the consumers of ``queue`` sent between ``start`` and ``end``."""
+        with self.lock:
+            return sum(start <= t <= end for t in self.acked_at[queue]) / (end - start)
 
 
 def _consume(
