@@ -59,11 +59,6 @@ class Groups:
         """How many entries ``group`` has."""
         return int(self.of(group).size)
 
-    @property
-    def count(self) -> int:
-        """Groups numbered ``0 .. count - 1`` (the highest number with an entry, plus one)."""
-        return len(self._bounds) - 1
-
     def arranged(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``values`` group after group, each in record order, with each group's start and
         size there: group ``g`` is ``grouped[starts[g] : starts[g] + sizes[g]]``."""
