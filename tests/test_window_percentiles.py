@@ -44,6 +44,15 @@ def per_group_reference(records, queues, step, samples):
     return result
 
 
+def assert_windows_match(records, queues, step, samples):
+    """Every window of every queue: the figures ``window_series`` gives are the reference's."""
+    fast = window_series(records, queues=queues, step=step, samples=samples)
+    slow = per_group_reference(records, queues=queues, step=step, samples=samples)
+    for q in range(queues):
+        for key in WINDOW_PERCENTILES:
+            np.testing.assert_array_equal(fast[q][key], slow[q][key], strict=True)
+
+
 def random_records(seed, size, queues, ties):
     rng = np.random.default_rng(seed)
     latency = rng.exponential(0.7, size)
@@ -61,23 +70,13 @@ def random_records(seed, size, queues, ties):
 @pytest.mark.parametrize("size", [0, 1, 40, 3000])
 def test_every_window_of_every_queue_has_np_percentiles_figures(seed, ties, size):
     """Groups of one message, of a few and of hundreds; windows past the last sample dropped."""
-    records = random_records(seed, size, queues=7, ties=ties)
-    fast = window_series(records, queues=7, step=4.0, samples=20)
-    slow = per_group_reference(records, queues=7, step=4.0, samples=20)
-    for q in range(7):
-        for key in WINDOW_PERCENTILES:
-            np.testing.assert_array_equal(fast[q][key], slow[q][key], strict=True)
+    assert_windows_match(random_records(seed, size, queues=7, ties=ties), 7, 4.0, 20)
 
 
 @pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
 def test_with_thousands_of_windows_all_at_once_they_are_np_percentiles_figures(ties):
     """60 queues and 60 windows: thousands of groups, interpolated together."""
-    records = random_records(4, 30_000, queues=60, ties=ties)
-    fast = window_series(records, queues=60, step=2.0, samples=60)
-    slow = per_group_reference(records, queues=60, step=2.0, samples=60)
-    for q in range(60):
-        for key in WINDOW_PERCENTILES:
-            np.testing.assert_array_equal(fast[q][key], slow[q][key], strict=True)
+    assert_windows_match(random_records(4, 30_000, queues=60, ties=ties), 60, 2.0, 60)
 
 
 @pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
@@ -86,10 +85,7 @@ def test_windows_larger_than_a_small_group_are_np_percentiles_figures(ties):
     records = random_records(6, 100_000, queues=1, ties=ties)
     window = window_index(records["published_at"] + records["latency"], 40.0)
     assert np.bincount(window).max() > SMALL_GROUP  # the case reaches the large-group path
-    fast = window_series(records, queues=1, step=40.0, samples=4)
-    slow = per_group_reference(records, queues=1, step=40.0, samples=4)
-    for key in WINDOW_PERCENTILES:
-        np.testing.assert_array_equal(fast[0][key], slow[0][key], strict=True)
+    assert_windows_match(records, 1, 40.0, 4)
 
 
 def test_sorted_percentiles_of_single_groups_are_np_percentile():

@@ -13,7 +13,7 @@ are unchanged. Choosers are looked up by the key space's type in :data:`CHOOSERS
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,30 +21,22 @@ import numpy as np
 from qsim.engine.sampler import block_sizes
 from qsim.scenario.keys import KeyRange, KeySpace, UniformKeys, WeightedKeys, ZipfKeys
 
-__all__ = ["CHOOSERS", "Chooser", "InverseCdf", "key_chooser"]
+__all__ = ["CHOOSERS", "Chooser", "inverse_cdf", "key_chooser"]
 
 Chooser = Callable[[], str]
 Pick = Callable[[np.ndarray], list[str]]
 
 
-class InverseCdf:
-    """Keys one at a time: a block of uniform draws from ``rng`` at once, mapped by ``pick``."""
+def inverse_cdf(rng: np.random.Generator, pick: Pick) -> Chooser:
+    """Keys one at a time: blocks of uniform draws from ``rng``, each mapped by ``pick`` at once,
+    handed out by a flat iterator (no Python frame per key, as :class:`qsim.engine.sampler.
+    Sampler`'s draws); a block is drawn when the first key past the last one is asked for."""
 
-    __slots__ = ("_next", "_pick", "_rng", "_sizes")
+    def blocks() -> Iterator[list[str]]:
+        for size in block_sizes():
+            yield pick(rng.uniform(0.0, 1.0, size))
 
-    def __init__(self, rng: np.random.Generator, pick: Pick) -> None:
-        self._rng = rng
-        self._pick = pick
-        self._sizes = block_sizes().__next__
-        self._next: Callable[[], str] = iter(()).__next__
-
-    def __call__(self) -> str:
-        """The next key."""
-        try:
-            return self._next()
-        except StopIteration:
-            self._next = iter(self._pick(self._rng.uniform(0.0, 1.0, self._sizes()))).__next__
-            return self._next()
+    return itertools.chain.from_iterable(blocks()).__next__
 
 
 def _by_cumulative(cumulative: np.ndarray, name: Callable[[int], str]) -> Pick:
@@ -68,7 +60,7 @@ def _weighted(space: WeightedKeys, rng: np.random.Generator) -> Chooser:
         return lambda: names[0]
     total = sum(space.keys.values())
     cumulative = np.array([w / total for w in itertools.accumulate(space.keys.values())])
-    return InverseCdf(rng, _by_cumulative(cumulative, names.__getitem__))
+    return inverse_cdf(rng, _by_cumulative(cumulative, names.__getitem__))
 
 
 def _uniform(space: UniformKeys, rng: np.random.Generator) -> Chooser:
@@ -79,7 +71,7 @@ def _uniform(space: UniformKeys, rng: np.random.Generator) -> Chooser:
         chosen = np.minimum((u * count).astype(np.int64), count - 1)
         return [keys.key(i) for i in chosen.tolist()]
 
-    return InverseCdf(rng, pick)
+    return inverse_cdf(rng, pick)
 
 
 def zipf_cumulative(count: int, s: float) -> np.ndarray:
@@ -93,7 +85,7 @@ def zipf_cumulative(count: int, s: float) -> np.ndarray:
 
 def _zipf(space: ZipfKeys, rng: np.random.Generator) -> Chooser:
     keys = space.zipf
-    return InverseCdf(rng, _by_cumulative(zipf_cumulative(keys.keys, keys.s), keys.key))
+    return inverse_cdf(rng, _by_cumulative(zipf_cumulative(keys.keys, keys.s), keys.key))
 
 
 CHOOSERS: dict[type, Callable[[Any, np.random.Generator], Chooser]] = {
