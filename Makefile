@@ -33,8 +33,8 @@ run: $(BIN)/qsim
 
 # Everything but the live-broker and browser tests on every core (pytest-xdist), then the live
 # ones, with a RabbitMQ and a NATS server if they are installed (.ci/services starts and stops
-# them): `qsim import`'s first and alone (it reads the broker's own rates and utilisation, which
-# a busy neighbour skewed once: 0.31 s imported against 0.041 s measured), then the others one
+# them): `qsim import`'s first and alone (it compares the broker's own rates with the consumers'
+# wall-clock handling times, which busy neighbours would stretch), then the others one
 # module per process, side by side (they mostly wait on the brokers' wall clock, and each keeps
 # to its own queues, vhost or stream), then the browser ones (tests/test_browser.py) in headless
 # Chromium, which .ci/browser installs when it is missing and it may (root).

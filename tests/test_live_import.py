@@ -1,10 +1,10 @@
 """`qsim import` against a real RabbitMQ: the topology of :mod:`import_broker` in a fresh
-vhost, its publishers and consumers running for 16 s once the statistics count them, then an
-import over the last 15 s.
+vhost, its publishers and consumers running for 22 s once the statistics count them and audit's
+backlog shows, then an import over the last 15 s.
 
 Needs ``QSIM_AMQP_URL`` and ``QSIM_AMQP_MANAGEMENT_URL`` (``.ci/run`` starts a broker with the
 management plugin, statistics every second, and sets both); without them the tests skip,
-unless ``QSIM_REQUIRE_BROKER=1`` makes that a failure. One run (about 20 s of wall-clock
+unless ``QSIM_REQUIRE_BROKER=1`` makes that a failure. One run (about 25 s of wall-clock
 time) serves every check.
 """
 
@@ -21,14 +21,22 @@ from conftest import broker_url
 from import_broker import RATE_TOLERANCE, expected_queues, queue_rate, queue_settings
 
 from qsim.cli import main
+from qsim.importer.snapshot import sample_spacing
 from qsim.scenario import Scenario, load_scenario
 
-RUN = 16.0
-"""Wall seconds of traffic, once the statistics count it, before the import."""
 WINDOW_SECONDS = 15.0
 WINDOW = f"{WINDOW_SECONDS:g}s"
 """Four samples 5 s apart: each count is up to 1 s stale (collect_statistics_interval), so a
 15 s slope is off by at most 1/15 of the rate."""
+SPACING = sample_spacing(WINDOW_SECONDS)
+"""Seconds between the samples the import asks for (5). The management API puts them on
+multiples of the spacing, so the first of them falls up to 5 s before the window's start."""
+RUN = WINDOW_SECONDS + SPACING + 2.0
+"""Wall seconds of traffic, once the statistics count it and audit's backlog shows, before the
+import: every sample it reads (up to 20 s old, and up to 1 s stale) then sees that backlog.
+With 16 s, a quick start put the first sample before the backlog: no backlog throughout the
+window, so the import fell back to Little's law on the unacked messages (0.30 s: the prefetch
+buffer's wait included) where the consumer took 0.040 s."""
 SKIP_REASON = (
     "needs a RabbitMQ with the management plugin: set QSIM_AMQP_URL and "
     "QSIM_AMQP_MANAGEMENT_URL=http://guest:guest@127.0.0.1:15672/ (.ci/run starts one)"
@@ -113,9 +121,7 @@ def test_live_saturated_consumer_service_time_is_within_10_percent_of_measured(l
     """audit's one consumer always had a backlog: the import takes 1 / its ack rate as its
     mean time per message. That is the time between the acks the consumer itself sent over
     the window, within 10%, and its own receipt-to-ack time, within 10%, when it never waited
-    between messages. (On 2 cores beside a broker that has just started, its thread can wait
-    for the processor between messages: one CI run saw acks 0.30 s apart for 0.04 s of
-    handling. The broker counted what the consumer did; the import read it.)"""
+    between messages (on 2 busy cores its thread can wait for the processor)."""
     pool = next(p for p in _scenario(live).consumers if p.queue == "audit")
     handled = live["handled"]
     between_acks = 1 / handled.rate("audit", *live["window"])
