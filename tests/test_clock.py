@@ -5,9 +5,12 @@ stops. The engine's bit-identical goldens rest on both."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
+from typing import Any
 
 import pytest
 import simpy
+from simpy.events import NORMAL
 
 from qsim.engine import clock
 
@@ -54,6 +57,29 @@ def simpy_run(env: simpy.Environment, until: float) -> None:
 def test_bare_entries_run_in_the_order_the_timeouts_they_replace_would():
     """Ties at equal times (entries, Timeouts and a process's resumption) keep SimPy's order."""
     assert trace(as_entry, clock.run) == trace(as_timeout, simpy_run)
+
+
+def with_arrivals_heap() -> tuple[Schedule, Callable[[simpy.Environment, float], None]]:
+    """Entries named ``a...`` and ``z`` on a heap of arrivals beside SimPy's (ids from SimPy's
+    counter, as producers push them), the rest on SimPy's; the merging loop runs both."""
+    arrivals: list[Any] = []
+
+    def schedule(env: simpy.Environment, delay: float, name: str, seen: list[str]) -> None:
+        heap = arrivals if name[0] in "az" else env._queue
+        heappush(heap, (env.now + delay, NORMAL, next(env._eid), seen.append, name))
+
+    def loop(env: simpy.Environment, until: float) -> None:
+        clock.run(env, until, arrivals)
+
+    return schedule, loop
+
+
+def test_entries_split_over_a_heap_of_arrivals_run_in_the_order_of_one_heap():
+    """Ties between the two heaps, and with Timeouts and a process's resumption, keep SimPy's
+    order; the run stops at ``until`` on both heaps."""
+    reference = trace(as_timeout, simpy_run)
+    assert trace(*with_arrivals_heap()) == reference
+    assert "a3" not in reference and "z" not in reference  # both heaps hold entries past until
 
 
 def test_the_run_stops_where_simpys_stops_and_the_clock_ends_at_until():

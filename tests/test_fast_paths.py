@@ -85,6 +85,22 @@ consumers:
      service_time: {dist: constant, value: 10ms}}
 """
 
+TIES = """
+name: ties
+seed: 15
+duration: 10m
+warmup: 30s
+producers:
+  - {name: a, to: q, rate: 10/s, arrivals: constant}
+  - {name: b, to: q, rate: 10/s, arrivals: constant}
+  - {name: c, to: q, rate: 5/s, arrivals: constant}
+queues: [{name: q}]
+consumers:
+  - {name: w, queue: q, replicas: 3, prefetch: 1, service_time: {dist: constant, value: 110ms}}
+"""
+"""Constant arrivals that tie exactly (a and b at every tenth of a second): the order of equal
+times is the order of their heap ids, across the heap of arrivals and SimPy's."""
+
 
 def food_delivery(tmp_path: Path) -> Scenario:
     """The shipped food-delivery scenario, cut to its first 100 minutes (the rush starts at 90)."""
@@ -133,7 +149,7 @@ def _same(fast: Any, general: Any, where: str = "result") -> None:
         assert fast == general, where
 
 
-CASES = {"mm1": MM1, "mm8": MM8, "fanout": FANOUT, "prefetch": PREFETCH}
+CASES = {"mm1": MM1, "mm8": MM8, "fanout": FANOUT, "prefetch": PREFETCH, "ties": TIES}
 
 
 def _scenario(case: str, tmp_path: Path) -> Scenario:
@@ -177,3 +193,23 @@ def test_a_network_delay_or_outages_refuse_the_publisher_shortcut() -> None:
     assert net[1].paths.taken["consumer.deliver"] == (0, 1)
     assert down[1].paths.taken["publisher.direct"] == (0, 1)
     assert down[1].paths.taken["consumer.deliver"] == (1, 0)  # an outage does not reach it
+
+
+def test_tied_arrivals_keep_the_order_of_one_heap() -> None:
+    """The ties case really ties, and a queue (FIFO) serves tied arrivals in the order they
+    were scheduled, as on one heap: at each shared tick a's message before b's (a, made
+    first, draws the lower heap id), so a's latency is never the larger, and often smaller
+    (with no replica free, b's waits behind a's)."""
+    result, _model = _run(scenario_from(TIES), general=False)
+    records = result.records
+    published = records["published_at"]
+    assert len(np.unique(published)) < len(published) * 0.7  # most ticks are shared
+    order = np.lexsort((records["producer"], published))  # by time, then producer index
+    ticks = published[order]
+    tied = np.flatnonzero(ticks[1:] == ticks[:-1])
+    first, second = order[tied], order[tied + 1]
+    pairs = records["producer"][first] * 10 + records["producer"][second]
+    a_then_b = pairs == 1
+    assert a_then_b.sum() > 1000
+    a, b = records["latency"][first[a_then_b]], records["latency"][second[a_then_b]]
+    assert np.all(a <= b) and np.sum(a < b) > 100  # b often waits behind a

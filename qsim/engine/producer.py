@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from heapq import heappush
+from typing import Any
 
 import simpy
 from simpy.events import NORMAL, Timeout
@@ -25,7 +26,10 @@ class Producer:
 
     With ``resend`` (a probability, and ``resend_after`` its delay) each message is, with that
     probability, sent again that long after its send, as a client retrying after a timeout
-    would: a :class:`~qsim.engine.message.Sent` pair sharing one deduplication id."""
+    would: a :class:`~qsim.engine.message.Sent` pair sharing one deduplication id.
+
+    Its next publish is a bare entry on ``heap``: SimPy's own, or the model's heap of arrivals
+    (:func:`qsim.engine.clock.run`)."""
 
     def __init__(
         self,
@@ -40,6 +44,7 @@ class Producer:
         size: Draw | None,
         persistent: bool,
         resend: tuple[float, Draw, Draw] | None = None,
+        heap: list[Any] | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -52,6 +57,7 @@ class Producer:
         self.persistent = persistent
         self.resend = resend  # (probability, a uniform draw, the delay's draw)
         self._callback = self._publish
+        self._heap: list[Any] = env._queue if heap is None else heap
         self._paused = False  # the arrivals wait for the publisher to unblock
         publisher.on_unblock = self._resume
         # _schedule_next(), chosen once: a bare heap entry, or (general) a SimPy Timeout
@@ -102,7 +108,7 @@ class Producer:
                 self._callback,
                 None,
             )
-            heappush(env._queue, entry)  # type: ignore[misc]
+            heappush(self._heap, entry)
 
     def _schedule_timeout(self) -> None:
         """The next publish as the SimPy Timeout the bare entry stands for."""

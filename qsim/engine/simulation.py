@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import simpy
@@ -101,6 +101,8 @@ class Model:
         self.consumers: list[Worker] = []  # every replica ever created, in creation order
         self.autoscalers: list[Autoscaler] = []
         self.replica_pools = self._build_pools(by_name)
+        # the producers' next publishes on a heap of their own (qsim.engine.clock.run)
+        self.arrivals: list[Any] | None = [] if self.paths.choose("clock.arrivals", True) else None
         self.producers = list(self._build_producers())
         self.series: list[list[float]] = []
         self.tallies: list[dict[str, float]] = []  # counts so far, at each sample
@@ -279,6 +281,7 @@ class Model:
                     size=self._maybe(spec.size, f"{prefix}:size"),
                     persistent=spec.persistent,
                     resend=self._resend(spec, prefix),
+                    heap=self.arrivals,
                 )
             )  # fmt: skip
         return producers
@@ -348,7 +351,7 @@ class Model:
         if scenario.fixed_warmup > 0:
             self._at(scenario.fixed_warmup, self._start_of_window)
         self._at(0.0, self._sample)
-        clock.run(self.env, scenario.duration)
+        clock.run(self.env, scenario.duration, self.arrivals)
         self.settle_books()
         self.recorder.flush()
         return self._results()
