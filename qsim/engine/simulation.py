@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -105,7 +105,7 @@ class Model:
         self.arrivals: list[Any] | None = [] if self.paths.choose("clock.arrivals", True) else None
         self.producers = list(self._build_producers())
         self.series: list[list[float]] = []
-        self.tallies: list[dict[str, float]] = []  # counts so far, at each sample
+        self.tallies: list[list[float]] = []  # counts so far, at each sample (_tally)
 
     # -- random streams ----------------------------------------------------------------
     def _rng(self, name: str) -> np.random.Generator:
@@ -323,19 +323,30 @@ class Model:
         if self.env.now + step <= self.scenario.duration + 1e-9:
             self._at(self.env.now + step, self._sample)
 
-    def _tally(self) -> dict[str, float]:
-        """Counts so far that the series give per window: each queue's duplicates and billed
-        requests (where its broker bills them), each pool's billed quantities."""
-        tally: dict[str, float] = {}
+    def _tally(self) -> list[float]:
+        """Counts so far that the series give per window, in :meth:`_tally_keys`' order: each
+        queue's duplicates and billed requests (where its broker bills them), each pool's
+        billed quantities. (Values only: the keys are made once, for the whole run.)"""
+        tally: list[float] = []
         for queue in self.queues:
-            tally[f"{queue.name}:duplicates"] = queue.duplicates_so_far()
+            tally.append(queue.duplicates_so_far())
             requests = queue.billed_requests_so_far()
             if requests is not None:
-                tally[f"{queue.name}:requests"] = requests
+                tally.append(requests)
         for pool in self.replica_pools:
-            for item, quantity in pool.billed_so_far().items():
-                tally[f"pool:{pool.name}:{item}"] = quantity
+            tally.extend(pool.billed_so_far().values())
         return tally
+
+    def _tally_keys(self) -> list[str]:
+        """The series keys of :meth:`_tally`'s counts, in its order."""
+        keys: list[str] = []
+        for queue in self.queues:
+            keys.append(f"{queue.name}:duplicates")
+            if queue.billed_requests_so_far() is not None:
+                keys.append(f"{queue.name}:requests")
+        for pool in self.replica_pools:
+            keys.extend(f"pool:{pool.name}:{item}" for item in pool.billed_so_far())
+        return keys
 
     # -- run -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -433,18 +444,18 @@ class Model:
         for index, windows in self.recorder.window_series(len(series)).items():
             for key, window in windows.items():
                 timeseries[f"{self.queues[index].name}:{key}"] = window
-        final = self._tally()
-        for key, end in final.items():
-            timeseries[key] = per_window([t[key] for t in self.tallies], end)
+        tallies = np.asarray(self.tallies, dtype=float)  # samples x counts
+        for column, (key, end) in enumerate(zip(self._tally_keys(), self._tally(), strict=True)):
+            timeseries[key] = per_window(tallies[:, column], end)
         return timeseries
 
 
-def per_window(so_far: list[float], final: float) -> np.ndarray:
+def per_window(so_far: Sequence[float] | np.ndarray, final: float) -> np.ndarray:
     """What a count added in each sample's window, from its values at the samples and at the
     end of the run. Here the window *starts* at its sample: sample ``i``'s is
     ``[i * step, (i + 1) * step)``, sample 0's includes time 0, and the last one's runs to the
     end of the run, so the windows add up to the run's total (``final``)."""
-    values = np.asarray([*so_far[1:], final], dtype=float)
+    values = np.append(np.asarray(so_far, dtype=float)[1:], final)
     return np.diff(values, prepend=0.0)
 
 
