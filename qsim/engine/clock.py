@@ -44,28 +44,11 @@ def run(env: simpy.Environment, until: float, arrivals: list[Any] | None = None)
     if until <= env._now:
         raise ValueError(f"until ({until}) must be greater than the current simulation time")
     stop = (until, URGENT, next(env._eid))
-    if arrivals is None:
-        _run(env, env._queue, stop)
-    else:
-        _run_merged(env, env._queue, arrivals, stop)
+    _run(env, env._queue, [] if arrivals is None else arrivals, stop)
     env._now = until
 
 
-def _run(env: simpy.Environment, queue: list[Any], stop: tuple[float, int, int]) -> None:
-    until = stop[0]
-    while queue:
-        entry = queue[0]
-        if entry[0] >= until and entry[:3] >= stop:
-            break
-        heappop(queue)
-        env._now = entry[0]
-        if len(entry) == 5:
-            entry[3](entry[4])
-        else:
-            _fire(entry[3])
-
-
-def _run_merged(
+def _run(
     env: simpy.Environment, queue: list[Any], arrivals: list[Any], stop: tuple[float, int, int]
 ) -> None:
     until = stop[0]
