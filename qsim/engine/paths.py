@@ -29,6 +29,8 @@ SHORTCUTS = {
     "(else the job goes through a resource claim, granted at once when there is none)",
     "producer.schedule": "a producer's next publish is a bare heap entry (qsim.engine.clock), "
     "not a SimPy Timeout: always applies",
+    "producer.plain": "a producer publishes without drawing anything per message: no ttl, "
+    "priority, size or resend",
     "clock.arrivals": "the producers' next publishes wait on a heap of their own, merged with "
     "SimPy's in the run loop (qsim.engine.clock.run): always applies",
 }
