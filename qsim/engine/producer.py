@@ -56,11 +56,10 @@ class Producer:
         self.size = size
         self.persistent = persistent
         self.resend = resend  # (probability, a uniform draw, the delay's draw)
+        self._callback = self._publish
+        # nothing to draw per message (no ttl, priority, size or resend): chosen once
         plain = ttl is None and priority is None and size is None and resend is None
-        if publisher.broker.paths.choose("producer.plain", plain):
-            self._callback: Callable[[None], None] = self._publish_plain
-        else:
-            self._callback = self._publish
+        self._plain = publisher.broker.paths.choose("producer.plain", plain)
         self._heap: list[Any] = env._queue if heap is None else heap
         self._paused = False  # the arrivals wait for the publisher to unblock
         publisher.on_unblock = self._resume
@@ -122,41 +121,26 @@ class Producer:
             Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrival)
 
     def _arrival(self, _event: Timeout) -> None:
-        self._callback(None)
+        self._publish(None)
 
     def _publish(self, _arg: None) -> None:
         now = self.env._now
-        flow = Flow(self.index, now)
-        if now >= self.recorder.warmup:
-            self.recorder.flows_started[self.index] += 1
-        ttl = self.ttl() if self.ttl else math.inf
-        priority = round(self.priority()) if self.priority else NO_PRIORITY
-        size = self.size() if self.size else 0.0
-        resend = self.resend
-        if resend is not None and resend[1]() < resend[0]:
-            msg: Message = Sent(
-                self.index, flow, ttl, priority, size, self.persistent, SendId(), False
-            )
-            Timeout(self.env, resend[2]()).callbacks.append(lambda _: self._send_again(msg))
-        else:
-            msg = Message(self.index, flow, ttl, priority, size, self.persistent)
-        publisher = self.publisher
-        publisher.publish(msg)
-        if publisher.blocked:
-            self._paused = True
-        else:
-            self._schedule_next()
-
-    def _publish_plain(self, _arg: None) -> None:
-        """:meth:`_publish` for a producer without ``ttl``, ``priority``, ``size`` or
-        ``resend``: nothing to draw per message (M/M/1: 2.6% less time). It repeats
-        :meth:`_publish`'s hand-over to the publisher rather than calling a shared one: it
-        runs once per message, and the call would cost what the shortcut saves."""
-        now = self.env._now
         index = self.index
+        flow = Flow(index, now)
         if now >= self.recorder.warmup:
             self.recorder.flows_started[index] += 1
-        msg = Message(index, Flow(index, now), math.inf, NO_PRIORITY, 0.0, self.persistent)
+        if self._plain:  # the shortcut: one test instead of four (M/M/1: 2.5% less time)
+            msg: Message = Message(index, flow, math.inf, NO_PRIORITY, 0.0, self.persistent)
+        else:
+            ttl = self.ttl() if self.ttl else math.inf
+            priority = round(self.priority()) if self.priority else NO_PRIORITY
+            size = self.size() if self.size else 0.0
+            resend = self.resend
+            if resend is not None and resend[1]() < resend[0]:
+                msg = Sent(index, flow, ttl, priority, size, self.persistent, SendId(), False)
+                Timeout(self.env, resend[2]()).callbacks.append(lambda _: self._send_again(msg))
+            else:
+                msg = Message(index, flow, ttl, priority, size, self.persistent)
         publisher = self.publisher
         publisher.publish(msg)
         if publisher.blocked:

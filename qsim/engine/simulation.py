@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -105,7 +106,8 @@ class Model:
         self.arrivals: list[Any] | None = [] if self.paths.choose("clock.arrivals", True) else None
         self.producers = list(self._build_producers())
         self.series: list[list[float]] = []
-        self.tallies: list[list[float]] = []  # counts so far, at each sample (_tally)
+        self.counters = self._counters()
+        self.tallies: list[list[float]] = []  # the counters' values, at each sample
 
     # -- random streams ----------------------------------------------------------------
     def _rng(self, name: str) -> np.random.Generator:
@@ -318,35 +320,24 @@ class Model:
         for pool in self.replica_pools:
             row += [len(pool.replicas), sum(replica.busy for replica in pool.replicas)]
         self.series.append(row)
-        self.tallies.append(self._tally())
+        self.tallies.append([count() for _key, count in self.counters])
         step = self.scenario.timeseries_interval
         if self.env.now + step <= self.scenario.duration + 1e-9:
             self._at(self.env.now + step, self._sample)
 
-    def _tally(self) -> list[float]:
-        """Counts so far that the series give per window, in :meth:`_tally_keys`' order: each
-        queue's duplicates and billed requests (where its broker bills them), each pool's
-        billed quantities. (Values only: the keys are made once, for the whole run.)"""
-        tally: list[float] = []
+    def _counters(self) -> list[tuple[str, Callable[[], float]]]:
+        """The counts so far that the series give per window, each with its series key, made
+        once (read at every sample): each queue's duplicates and billed requests (where its
+        broker bills them), each pool's billed quantities."""
+        counters: list[tuple[str, Callable[[], float]]] = []
         for queue in self.queues:
-            tally.append(queue.duplicates_so_far())
-            requests = queue.billed_requests_so_far()
-            if requests is not None:
-                tally.append(requests)
-        for pool in self.replica_pools:
-            tally.extend(pool.billed_so_far().values())
-        return tally
-
-    def _tally_keys(self) -> list[str]:
-        """The series keys of :meth:`_tally`'s counts, in its order."""
-        keys: list[str] = []
-        for queue in self.queues:
-            keys.append(f"{queue.name}:duplicates")
+            counters.append((f"{queue.name}:duplicates", queue.duplicates_so_far))
             if queue.billed_requests_so_far() is not None:
-                keys.append(f"{queue.name}:requests")
+                counters.append((f"{queue.name}:requests", partial(_requests, queue)))
         for pool in self.replica_pools:
-            keys.extend(f"pool:{pool.name}:{item}" for item in pool.billed_so_far())
-        return keys
+            for item in pool.billed_so_far():
+                counters.append((f"pool:{pool.name}:{item}", partial(_billed, pool, item)))
+        return counters
 
     # -- run -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -444,10 +435,23 @@ class Model:
         for index, windows in self.recorder.window_series(len(series)).items():
             for key, window in windows.items():
                 timeseries[f"{self.queues[index].name}:{key}"] = window
-        tallies = np.asarray(self.tallies, dtype=float)  # samples x counts
-        for column, (key, end) in enumerate(zip(self._tally_keys(), self._tally(), strict=True)):
-            timeseries[key] = per_window(tallies[:, column], end)
+        tallies = np.asarray(self.tallies, dtype=float)  # samples x counters
+        for column, (key, count) in enumerate(self.counters):
+            timeseries[key] = per_window(tallies[:, column], count())
         return timeseries
+
+
+def _requests(queue: DeliveryModel) -> float:
+    """``queue``'s billed requests so far (a counter of :meth:`Model._counters`, made only
+    where its broker bills requests)."""
+    requests = queue.billed_requests_so_far()
+    assert requests is not None, queue.name
+    return requests
+
+
+def _billed(pool: Pool, item: str) -> float:
+    """``pool``'s billed quantity ``item`` so far (a counter of :meth:`Model._counters`)."""
+    return pool.billed_so_far()[item]
 
 
 def per_window(so_far: Sequence[float] | np.ndarray, final: float) -> np.ndarray:
