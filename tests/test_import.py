@@ -308,6 +308,20 @@ def test_a_counter_that_starts_inside_the_window_is_rated_from_its_first_count()
     assert producer.rate == pytest.approx(40.0, rel=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("counts", "rate"),
+    [((100, 300, 300), 40.0), ((100, 100, 300), 40.0), ((100, 300, 500), 40.0), ((7, 7, 7), 0.0)],
+)
+def test_a_first_or_last_sample_repeating_its_neighbour_is_a_missing_report(counts, rate):
+    """Counts five seconds apart: a newest (or oldest) count equal to the one beside it is a
+    report the statistics had not received, so the rate is the slope where the counter moved;
+    a counter that never moved is rated 0."""
+    raw = recorded()
+    _shop_history(raw, counts)
+    producers = [p for p in imported(raw)[1].producers if p.to == "shop"]
+    assert [p.rate for p in producers] == ([pytest.approx(rate, rel=1e-9)] if rate else [])
+
+
 def test_an_exchange_named_like_a_queue_is_renamed_and_its_producer_follows():
     """A broker may have a queue and an exchange both called `audit`; a scenario may not: the
     exchange becomes `audit.exchange`, its producer publishes there, routing is unchanged."""

@@ -86,13 +86,28 @@ def _rate(stats: Mapping[str, Any], name: str) -> float:
     The slope of the counter's samples from the first one above zero: a counter that reads 0
     at the start of the window had not started yet (a new queue, or one the statistics
     database had not heard of), and counting those seconds would understate the rate. With
-    fewer than two such samples, the API's latest ``rate``."""
+    fewer than two such samples, the API's latest ``rate``. A first or last sample that
+    repeats its neighbour is left out too (:func:`_reported`)."""
     details = stats.get(f"{name}_details") or {}
-    counted = _counted(details)[1]
+    counted = _reported(_counted(details)[1])
     if len(counted) >= 2 and counted[-1][0] > counted[0][0]:
         (start, first), (end, last) = counted[0], counted[-1]
         return (last - first) / (end - start)
     return float(details.get("rate", 0.0))
+
+
+def _reported(counted: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The samples without a first or last one that repeats its neighbour, down to two: a
+    stretch the statistics database had no report for. Queue and channel statistics arrive
+    every ``collect_statistics_interval`` and each sample holds the last count reported before
+    it, so a late report leaves the newest sample at the one before (a CI run read every rate
+    over 15 s from 10 s of counting: two thirds of the truth). A counter that really stood
+    still at an end is then rated over the stretch where it moved."""
+    while len(counted) > 2 and counted[-1][1] == counted[-2][1]:
+        counted = counted[:-1]
+    while len(counted) > 2 and counted[0][1] == counted[1][1]:
+        counted = counted[1:]
+    return counted
 
 
 def _length(raw: Mapping[str, Any], name: str) -> tuple[float, float, int]:
